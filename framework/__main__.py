@@ -1,0 +1,7 @@
+"""`python -m framework ...` is the same as `labelwise ...`."""
+
+import sys
+
+from framework.cli import main
+
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""The one module that imports litellm: a call in, a Completion or a ProviderError out.
+
+litellm's own retries (and the OpenAI client's under it) are turned off:
+labelwise owns the retry policy, so that a retried call is counted, priced and
+reported once. Import this module lazily; importing litellm takes seconds.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from framework.compile import CompiledRequest
+from framework.config.schema import ModelConfig, ProviderConfig
+from framework.credentials import resolve_api_key
+from framework.errors import ProviderError
+from framework.profiles import PROFILES
+from framework.records import Completion, Usage
+
+# Without this, importing litellm fetches a price map from the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+from litellm import exceptions as errors
+
+litellm.suppress_debug_info = True
+logging.getLogger("LiteLLM").setLevel(logging.ERROR)
+
+__all__ = ["LitellmClient", "capability", "count_tokens", "price", "truncate_to_tokens"]
+
+# Servers on the user's own machine cost nothing per token.
+_FREE = frozenset({"local", "llamacpp", "ollama"})
+_NO_KEY = "no-key-needed"
+
+
+def capability(model: str, prefix: str) -> tuple[bool, bool, bool]:
+    """(litellm knows the model, it supports a response schema, it supports tool calls)."""
+    try:
+        litellm.get_model_info(model=model, custom_llm_provider=prefix)
+    except Exception:
+        return False, False, False
+    schema = bool(litellm.supports_response_schema(model=model, custom_llm_provider=prefix))
+    tools = bool(litellm.supports_function_calling(model=model, custom_llm_provider=prefix))
+    return True, schema, tools
+
+
+def truncate_to_tokens(model: str, text: str, limit: int) -> tuple[str, int]:
+    """The text cut to `limit` tokens, and its length in tokens before the cut.
+
+    Tokens are counted with litellm's tokenizer for the model, which is tiktoken's
+    cl100k for models it has no tokenizer of: an approximation for local models.
+    """
+    tokens = list(litellm.encode(model=model, text=text))
+    if len(tokens) <= limit:
+        return text, len(tokens)
+    return str(litellm.decode(model=model, tokens=tokens[:limit])), len(tokens)
+
+
+class LitellmClient:
+    """Sends compiled requests to a provider; to the least busy of several servers
+    when given more than one (the local model's processes)."""
+
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        model: ModelConfig,
+        *,
+        api_bases: Sequence[str] = (),
+    ) -> None:
+        self._provider = provider
+        self._model = model
+        key = resolve_api_key(provider)
+        self._transport: dict[str, Any] = {
+            "timeout": provider.timeout,
+            "max_retries": 0,
+            "api_key": key
+            or (_NO_KEY if PROFILES[provider.kind].litellm_prefix == "openai" else None),
+        }
+        bases = list(api_bases) or ([provider.api_base] if provider.api_base else [])
+        self._busy: dict[str | None, int] = dict.fromkeys(bases, 0) or {None: 0}
+
+    async def complete(self, request: CompiledRequest) -> Completion:
+        started = time.perf_counter()
+        base = min(self._busy, key=self._busy.__getitem__)
+        where = {"api_base": base} if base else {}
+        self._busy[base] += 1
+        try:
+            response = await litellm.acompletion(**request.kwargs, **self._transport, **where)
+        except Exception as error:
+            raise _provider_error(error, self._provider) from error
+        finally:
+            self._busy[base] -= 1
+        choice = response.choices[0]
+        message = choice.message
+        text = message.content
+        if request.mode == "tool" and getattr(message, "tool_calls", None):
+            text = message.tool_calls[0].function.arguments
+        raw_usage = getattr(response, "usage", None)
+        usage = Usage(
+            int(getattr(raw_usage, "prompt_tokens", 0) or 0),
+            int(getattr(raw_usage, "completion_tokens", 0) or 0),
+        )
+        return Completion(
+            text=text,
+            usage=usage,
+            cost=price(self._provider, self._model, request.kwargs["model"], usage),
+            finish_reason=getattr(choice, "finish_reason", None),
+            logprobs=_logprobs(choice),
+            latency=time.perf_counter() - started,
+        )
+
+
+def _logprobs(choice: Any) -> tuple[tuple[str, float], ...]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    return tuple((str(t.token), float(t.logprob)) for t in content)
+
+
+def _provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:
+    status = getattr(error, "status_code", None)
+    text = _clean(str(error))
+    kind = provider.kind
+    if isinstance(error, errors.RateLimitError):
+        return ProviderError(
+            f"rate limited by {kind}: {text}",
+            status=429,
+            retryable=True,
+            retry_after=_retry_after(error),
+        )
+    if isinstance(error, errors.AuthenticationError | errors.PermissionDeniedError):
+        where = f" (the key comes from ${provider.api_key_env})" if provider.api_key_env else ""
+        return ProviderError(
+            f"{kind} refused the credentials{where}: {text}", status=status, fatal=True
+        )
+    if isinstance(error, errors.NotFoundError):
+        return ProviderError(
+            f"{kind} does not know this model or endpoint; check model.name and "
+            f"provider.api_base: {text}",
+            status=status,
+            fatal=True,
+        )
+    if isinstance(error, errors.ContextWindowExceededError):
+        return ProviderError(
+            f"the prompt is longer than the model's context; lower prompt.max_text_chars: {text}",
+            status=status,
+        )
+    if isinstance(error, errors.Timeout):
+        return ProviderError(f"no answer within {provider.timeout} s: {text}", retryable=True)
+    if isinstance(error, errors.BadRequestError):
+        return ProviderError(f"{kind} rejected the request: {text}", status=status)
+    if isinstance(error, errors.APIConnectionError) or (status is not None and status >= 500):
+        return ProviderError(f"{kind} failed: {text}", status=status, retryable=True)
+    return ProviderError(f"{kind} call failed: {type(error).__name__}: {text}", status=status)
+
+
+def _retry_after(error: Exception) -> float | None:
+    headers = getattr(error, "litellm_response_headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            if when is not None:
+                return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+def _clean(message: str) -> str:
+    """litellm's messages repeat the class name and provider; keep what the server said."""
+    message = re.sub(r"^(litellm\.)?\w+(Error|Exception)?: ", "", message.strip())
+    message = re.sub(r"^\w+Error: \w*Exception - ", "", message)
+    return " ".join(message.split())[:300]
+
+
+def count_tokens(model: str, messages: list[dict[str, str]]) -> int:
+    """Prompt tokens of a request, by litellm's tokenizer for the model (cl100k if unknown)."""
+    return int(litellm.token_counter(model=model, messages=messages))
+
+
+def price(
+    provider: ProviderConfig, model: ModelConfig, litellm_model: str, usage: Usage
+) -> float | None:
+    """What so many tokens cost: the model's configured prices, else nothing for a server
+    of the user's own, else litellm's price map; None when nobody knows."""
+    if model.input_cost_per_mtok is not None or model.output_cost_per_mtok is not None:
+        return (
+            usage.prompt_tokens * (model.input_cost_per_mtok or 0.0)
+            + usage.completion_tokens * (model.output_cost_per_mtok or 0.0)
+        ) / 1e6
+    if provider.kind in _FREE:
+        return 0.0
+    if provider.kind == "openai_compatible":
+        return None  # litellm's prices are the cloud's, not this server's
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=litellm_model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+    except Exception:
+        return None
+    return float(prompt_cost) + float(completion_cost)

@@ -1,0 +1,1 @@
+"""One module per `labelwise` command, each with `run(argv) -> exit code`."""

@@ -1,0 +1,216 @@
+"""From overrides to a validated RunConfig, with errors that name the key or file.
+
+    compose(["provider=openai", "model.temperature=0.2"])  -> DictConfig
+    load_run_config(cfg)                                   -> RunConfig
+
+`compose` builds the same tree `labelwise classify` sees, without touching
+Hydra's global state, so it also works inside a user's own @hydra.main app.
+Every Hydra, OmegaConf and schema error becomes a ConfigError of one or two
+lines: the dotted key, what is wrong, a "did you mean" where one is close, and
+the config file the value came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.utils import create_config_search_path
+from hydra.core.config_store import ConfigStore
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from pydantic import BaseModel, ValidationError
+
+from framework.config.schema import RunConfig
+from framework.errors import ConfigError, did_you_mean
+from framework.resources import conf_dir
+
+__all__ = ["compose", "describe_hydra_error", "load_run_config", "register_schema_defaults"]
+
+GROUPS = ("provider", "model", "taxonomy", "prompt", "validation")
+
+
+SCHEMA_NODE = "labelwise_schema"
+
+
+def register_schema_defaults() -> None:
+    """Give Hydra every schema key with its default, as the config `labelwise_schema`.
+
+    conf/config.yaml lists it first in its defaults, so any key of the schema can
+    be overridden on the command line (model.seed=3) even where no YAML file sets
+    it, while a misspelt key still fails. Required keys without a default are ???.
+    """
+    ConfigStore.instance().store(name=SCHEMA_NODE, node=_defaults(RunConfig))
+
+
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        is_list = getattr(field.annotation, "__origin__", None) is list
+        inner = None if is_list else _model_in(field.annotation)
+        if field.is_required():
+            node[name] = _defaults(inner) if inner is not None else "???"
+        elif inner is not None and field.default is not None:
+            node[name] = _defaults(inner)
+        else:
+            value = field.get_default(call_default_factory=True)
+            node[name] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return node
+
+
+def compose(overrides: Sequence[str] = (), *, config_dir: Path | None = None) -> DictConfig:
+    """The composed config tree for these command-line style overrides."""
+    register_schema_defaults()
+    search_path = create_config_search_path(str(config_dir or conf_dir()))
+    loader = ConfigLoaderImpl(config_search_path=search_path)
+    try:
+        return loader.load_configuration(
+            config_name="config", overrides=list(overrides), run_mode=RunMode.RUN
+        )
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(describe_hydra_error(error)) from None
+
+
+def load_run_config(cfg: DictConfig) -> RunConfig:
+    """Validate a composed tree against the schema; the one place config is checked."""
+    choices = _group_files(cfg)
+    overridden = _overridden_keys(cfg)
+    plain = {key: cfg[key] for key in cfg if key != "hydra"}
+    try:
+        container = OmegaConf.to_container(
+            OmegaConf.create(plain), resolve=True, throw_on_missing=True
+        )
+    except MissingMandatoryValue as error:
+        key = error.full_key or "?"
+        raise ConfigError(
+            f"{key}: required but not set; give it on the command line ({key}=...)"
+            + _source(key, choices, overridden)
+        ) from None
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "config"
+        raise ConfigError(
+            f"{key}: {_first_line(str(error))}" + _source(key, choices, overridden)
+        ) from None
+    try:
+        return RunConfig.model_validate(container)
+    except ValidationError as error:
+        loc = error.errors()[0]["loc"]
+        key = ".".join(str(part) for part in loc)
+        raise ConfigError(
+            _describe_validation_error(error) + _source(key, choices, overridden)
+        ) from None
+
+
+def describe_hydra_error(error: Exception) -> str:
+    """One or two lines for a composition error (unknown option, unknown key, bad override)."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        options = list(error.options or [])
+        if group and options:
+            return (
+                f"{group}={option}: no such option{did_you_mean(option, options)}; "
+                f"choose one of: {', '.join(options)}"
+            )
+    text = str(error)
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if isinstance(error, ConfigCompositionException) and unknown:
+        key = unknown.group(1)
+        parent, _, leaf = key.rpartition(".")
+        known = _schema_keys(parent.split(".") if parent else [])
+        if known is not None and leaf not in known:
+            return f"{key}: not a known key{did_you_mean(leaf, known)}; known keys: " + ", ".join(
+                sorted(known)
+            )
+        cause = error.__cause__
+        return f"{key}: {_first_line(str(cause) if cause else text)}"
+    return _first_line(text) + (
+        f"\n  {_first_line(str(error.__cause__))}" if error.__cause__ else ""
+    )
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    problems = error.errors()
+    first = problems[0]
+    path = [str(part) for part in first["loc"]]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        known = _schema_keys(path[:-1]) or []
+        text = f"{'.'.join(path)}: not a known key{did_you_mean(path[-1], known)}"
+    elif first["type"] == "missing":
+        text = f"{'.'.join(path)}: required but not set"
+    else:
+        named = re.match(r"^([A-Za-z_]\w*): (.*)$", message, re.DOTALL)
+        known = _schema_keys(path) or []
+        if named and named.group(1) in known:
+            path, message = [*path, named.group(1)], named.group(2)
+        if first["type"] != "value_error":
+            message = f"{message} (got {first.get('input')!r})"
+        text = f"{'.'.join(path)}: {message}"
+    if len(problems) > 1:
+        text += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    return text
+
+
+def _schema_keys(path: Sequence[str]) -> list[str] | None:
+    """The field names of the schema model at a dotted path, or None if it is not a model."""
+    model: type[BaseModel] = RunConfig
+    for part in path:
+        if part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _group_files(cfg: DictConfig) -> Mapping[str, str]:
+    """For each config group, the YAML file its option was read from (or group=option)."""
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+    sources = OmegaConf.select(cfg, "hydra.runtime.config_sources", default=None) or []
+    folders = [Path(s.path) for s in sources if s.schema == "file"]
+    files: dict[str, str] = {}
+    for group, option in choices.items():
+        if str(group) not in GROUPS:
+            continue
+        found = next((f / group / f"{option}.yaml" for f in folders
+                      if (f / group / f"{option}.yaml").is_file()), None)  # fmt: skip
+        files[str(group)] = str(found) if found else f"{group}={option}"
+    return files
+
+
+def _overridden_keys(cfg: DictConfig) -> set[str]:
+    """Keys given a value on the command line (choosing a group option does not count)."""
+    overrides = OmegaConf.select(cfg, "hydra.overrides.task", default=None) or []
+    keys = {str(o).split("=", 1)[0].lstrip("+~") for o in overrides}
+    return keys - set(GROUPS)
+
+
+def _source(key: str, files: Mapping[str, str], overridden: set[str]) -> str:
+    """Where a key's value came from: the command line, or its group's YAML file."""
+    if any(key == o or key.startswith(o + ".") for o in overridden):
+        return "\n  set on the command line"
+    where = files.get(key.split(".", maxsplit=1)[0])
+    return f"\n  in {where}" if where else ""
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "invalid configuration"

@@ -1,0 +1,193 @@
+"""Reading the items to classify, streamed a row at a time, from JSONL, CSV or Parquet.
+
+Each format yields InputRows: an Item, or the reason the row cannot be one. A
+row that cannot be read (not UTF-8, not JSON, no text) is not a reason to
+stop a run of a million rows; it is recorded as failed with that reason. A row
+without an id gets "line:N" (N counts data rows from 1, after a CSV header).
+Column names come from the `columns` config (id, text, labels).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from framework.config.schema import ColumnNames
+from framework.errors import InputError
+from framework.records import Item
+
+__all__ = ["FORMATS", "InputRow", "count_rows", "input_format", "read_rows", "row_from_record"]
+
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+_BATCH = 2048
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One input row: an Item to classify, or the reason it cannot be."""
+
+    line: int
+    id: str
+    item: Item | None = None
+    error: str | None = None
+
+
+def input_format(path: Path) -> str:
+    found = FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise InputError(
+            f"input {path}: unknown format {path.suffix or '(no extension)'}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    return found
+
+
+def read_rows(path: str | Path, columns: ColumnNames | None = None) -> Iterator[InputRow]:
+    """The rows of an input file, streamed; InputError if the file cannot be opened."""
+    source = _existing(Path(path))
+    names = columns or ColumnNames()
+    reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[input_format(source)]
+    return reader(source, names)
+
+
+def count_rows(path: str | Path) -> int | None:
+    """The number of rows, cheaply (for progress and ETA); None if that would be costly."""
+    source = _existing(Path(path))
+    kind = input_format(source)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(source).metadata.num_rows)
+    if kind == "jsonl":
+        with source.open("rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return None
+
+
+def _existing(source: Path) -> Path:
+    if not source.exists():
+        raise InputError(f"input file {source} does not exist")
+    if not source.is_file():
+        raise InputError(f"input {source} is not a file")
+    return source
+
+
+def _jsonl(source: Path, names: ColumnNames) -> Iterator[InputRow]:
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield _parse_line(raw, number, names)
+
+
+def _parse_line(raw: bytes, line: int, names: ColumnNames) -> InputRow:
+    problem = None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = (
+            f"line {line} is not valid UTF-8 (byte 0x{raw[error.start]:02x} at column "
+            f"{error.start + 1}); save the file as UTF-8"
+        )
+        text = raw.decode("utf-8", errors="replace")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        return InputRow(
+            line, f"line:{line}", error=problem or f"line {line} is not JSON: {error.msg}"
+        )
+    if not isinstance(record, dict):
+        return InputRow(line, f"line:{line}", error=f"line {line} is not a JSON object")
+    row = row_from_record(record, line, names)
+    return InputRow(line, row.id, error=problem) if problem else row
+
+
+def _csv(source: Path, names: ColumnNames) -> Iterator[InputRow]:
+    with source.open("rb") as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+        reader = csv.DictReader(handle)
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError:
+            raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8") from None
+        if names.text not in header:
+            raise InputError(
+                f"{source}: no {names.text!r} column (columns: {', '.join(header)}); "
+                f"name the text column with columns.text=NAME"
+            )
+        line = 0
+        while True:
+            line += 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"{source}: row {line} is not valid UTF-8 ({error.reason})"
+                ) from None
+            gold = record.get(names.labels)
+            if isinstance(gold, str):
+                record[names.labels] = _csv_labels(gold)
+            yield row_from_record(record, line, names)
+
+
+def _csv_labels(cell: str) -> Any:
+    """A CSV labels cell: a JSON list, or names separated by |; empty means no gold."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    if cell.startswith("["):
+        try:
+            return json.loads(cell)
+        except json.JSONDecodeError:
+            return cell
+    return [part.strip() for part in cell.split("|") if part.strip()]
+
+
+def _parquet(source: Path, names: ColumnNames) -> Iterator[InputRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(source)
+    except Exception as error:
+        raise InputError(f"{source} cannot be read as Parquet: {error}") from None
+    present = set(table.schema_arrow.names)
+    if names.text not in present:
+        raise InputError(
+            f"{source}: no {names.text!r} column (columns: {', '.join(sorted(present))}); "
+            "name the text column with columns.text=NAME"
+        )
+    wanted = [c for c in (names.id, names.text, names.labels) if c in present]
+    line = 0
+    for batch in table.iter_batches(batch_size=_BATCH, columns=wanted):
+        for record in batch.to_pylist():
+            line += 1
+            yield row_from_record(record, line, names)
+
+
+def row_from_record(
+    record: dict[str, Any], line: int, names: ColumnNames | None = None
+) -> InputRow:
+    """An InputRow from one decoded record (shared by the three readers)."""
+    names = names or ColumnNames()
+    raw_id = record.get(names.id)
+    row_id = f"line:{line}" if raw_id is None or raw_id == "" else str(raw_id)
+    text = record.get(names.text)
+    if not isinstance(text, str):
+        what = "has no text field" if text is None else f"has a text that is {type(text).__name__}"
+        return InputRow(line, row_id, error=f"line {line} {what}; each row needs a text string")
+    gold = record.get(names.labels)
+    if gold is not None and not (isinstance(gold, list) and all(isinstance(g, str) for g in gold)):
+        return InputRow(line, row_id, error=f"line {line}: labels must be a list of strings")
+    return InputRow(line, row_id, Item(row_id, text, tuple(gold) if gold is not None else None))

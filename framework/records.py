@@ -1,0 +1,109 @@
+"""The typed records that pass between stages (DESIGN.md, "one type per arrow")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Completion", "Item", "Message", "Prediction", "Usage"]
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One text to classify; `gold` is the reference label set when the input has one."""
+
+    id: str
+    text: str
+    gold: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What came back from one call: the answer text (or tool arguments) and its price."""
+
+    text: str | None
+    usage: Usage = Usage()
+    cost: float | None = None
+    finish_reason: str | None = None
+    logprobs: tuple[tuple[str, float], ...] = ()
+    latency: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The outcome for one item, as written to the results file.
+
+    attempts counts the calls made (none for an empty text or answers from the cache;
+    cache_hits counts those);
+    usage and cost add up every attempt, re-asks included. `repairs` lists what the
+    validation policy fixed without asking again; `issues` what it asked again about.
+    request_hash is the content hash of the first request sent for the item: equal
+    hashes across runs mean equal requests.
+    """
+
+    id: str
+    labels: tuple[str, ...]
+    status: Literal["ok", "failed"]
+    attempts: int
+    usage: Usage = Usage()
+    cost: float | None = None
+    error: str | None = None
+    raw: str | None = None
+    repairs: tuple[str, ...] = ()
+    issues: tuple[str, ...] = ()
+    truncated_from: int | None = None
+    request_hash: str | None = None
+    cache_hits: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": self.id,
+            "labels": list(self.labels),
+            "status": self.status,
+            "attempts": self.attempts,
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+            },
+            "cost": self.cost,
+        }
+        if self.error is not None:
+            row["error"] = self.error
+        if self.raw is not None:
+            row["raw"] = self.raw
+        if self.repairs:
+            row["repairs"] = list(self.repairs)
+        if self.issues:
+            row["issues"] = list(self.issues)
+        if self.truncated_from is not None:
+            row["truncated_from"] = self.truncated_from
+        if self.request_hash is not None:
+            row["request_hash"] = self.request_hash
+        if self.cache_hits:
+            row["cache_hits"] = self.cache_hits
+        row.update(self.extra)
+        return row

@@ -1,0 +1,46 @@
+"""Our retry policy for calls that fail in transit (see DESIGN.md: not litellm's).
+
+Exponential backoff with full jitter for retryable errors (429, 5xx, timeouts,
+dropped connections), honouring a Retry-After the provider sent; no retry for
+a request the provider rejected as wrong. The number of calls made travels
+with the result or the error, so every attempt is counted on the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from framework.config.schema import RetrySettings
+from framework.errors import ProviderError
+
+__all__ = ["backoff_delay", "call_with_retries"]
+
+T = TypeVar("T")
+
+
+def backoff_delay(settings: RetrySettings, attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based)."""
+    ceiling = min(settings.max_delay, settings.base_delay * 2 ** (attempt - 1))
+    delay = random.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.max_delay))
+    return delay
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]], settings: RetrySettings
+) -> tuple[T, int]:
+    """The call's result and the number of calls it took; raises the last ProviderError."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call(), attempt
+        except ProviderError as error:
+            error.attempts = attempt
+            if not error.retryable or attempt >= settings.max_attempts:
+                raise
+            await asyncio.sleep(backoff_delay(settings, attempt, error.retry_after))

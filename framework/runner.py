@@ -1,0 +1,185 @@
+"""Classifying a file: stream rows in, keep `run.concurrency` rows in flight,
+append each result as it completes, resume where a previous run stopped.
+
+Every input id ends up in the results exactly once: ids already in the
+results are skipped, a repeated id in the input is skipped with a warning, a
+row that cannot be read is recorded as failed with its reason. Once a budget
+is reached no new row is started; the rows left are counted, not lost: the
+same command with a larger budget continues with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from framework.classifier import Classifier
+from framework.config.schema import BudgetSettings
+from framework.inputs import InputRow, read_rows
+from framework.progress import Progress
+from framework.records import Prediction, Usage
+from framework.results import ResultsJournal, export_results, id_digest, journal_path
+from framework.sampling import sample_rows
+
+__all__ = ["RunTotals", "classify_file", "classify_rows"]
+
+
+@dataclass
+class RunTotals:
+    """The ledger of a run: rows, calls (retries and re-asks included), tokens, cost."""
+
+    ok: int = 0
+    failed: int = 0
+    resumed: int = 0
+    duplicates: int = 0
+    not_started: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    elapsed: float = 0.0
+    stopped_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    def add(self, prediction: Prediction) -> None:
+        if prediction.ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.calls += prediction.attempts
+        self.cache_hits += prediction.cache_hits
+        self.usage += prediction.usage
+        if self.cost is not None and prediction.attempts:
+            self.cost = None if prediction.cost is None else self.cost + prediction.cost
+
+
+def over_budget(totals: RunTotals, budget: BudgetSettings) -> str | None:
+    """Why no new row may start, or None."""
+    if budget.max_cost is not None and totals.cost is not None and totals.cost >= budget.max_cost:
+        return f"budget.max_cost (${budget.max_cost:g}) reached: ${totals.cost:.4f} spent"
+    if budget.max_tokens is not None and totals.usage.total_tokens >= budget.max_tokens:
+        return f"budget.max_tokens ({budget.max_tokens:,}) reached"
+    return None
+
+
+async def classify_file(
+    classifier: Classifier,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> RunTotals:
+    """Classify every row of an input file into a JSONL, CSV or Parquet output."""
+    output = Path(output_path)
+    journal = journal_path(output)
+    rows: Iterable[InputRow] = read_rows(input_path, classifier.config.columns)
+    sample = classifier.config.sample
+    if sample.size is not None:
+        rows = sample_rows(rows, sample.size, sample.seed)
+    totals = await classify_rows(classifier, rows, journal, progress=progress)
+    export_results(journal, output)
+    return totals
+
+
+async def classify_rows(
+    classifier: Classifier,
+    rows: Iterable[InputRow],
+    journal_file: Path,
+    *,
+    progress: Progress | None = None,
+) -> RunTotals:
+    """Classify rows into a JSONL journal, resuming from the ids it already holds."""
+    started = time.perf_counter()
+    with ResultsJournal(journal_file) as journal:
+        batch = _Batch(classifier, journal, progress)
+        try:
+            for row in rows:
+                await batch.admit(row)
+            await batch.drain(0)
+        finally:
+            await batch.abandon()
+            batch.totals.elapsed = time.perf_counter() - started
+            if progress is not None:
+                progress.close(batch.totals)
+    return batch.totals
+
+
+class _Batch:
+    """Rows in flight: each input row is skipped, recorded or started here, exactly once."""
+
+    def __init__(
+        self, classifier: Classifier, journal: ResultsJournal, progress: Progress | None
+    ) -> None:
+        self.classifier = classifier
+        self.journal = journal
+        self.progress = progress
+        self.totals = RunTotals()
+        self.limit = classifier.config.run.concurrency
+        self.queued: set[int] = set()
+        self.pending: set[asyncio.Task[tuple[InputRow, Prediction]]] = set()
+        # Finished tasks arrive here one by one: O(1) a row, where asyncio.wait
+        # over every pending task would cost O(rows in flight) a row.
+        self.finished: asyncio.Queue[asyncio.Task[tuple[InputRow, Prediction]]] = asyncio.Queue()
+
+    async def admit(self, row: InputRow) -> None:
+        totals, digest = self.totals, id_digest(row.id)
+        if digest in self.journal.done:
+            totals.resumed += 1
+            return
+        if digest in self.queued:
+            totals.duplicates += 1
+            totals.warnings.append(f"line {row.line}: id {row.id!r} repeats; skipped")
+            return
+        await self.drain(self.limit - 1)  # first, so the budget sees what finished
+        if totals.stopped_by is None:
+            totals.stopped_by = over_budget(totals, self.classifier.config.budget)
+        if totals.stopped_by is not None:
+            totals.not_started += 1
+            return
+        self.queued.add(digest)
+        if row.item is None:
+            totals.warnings.append(row.error or f"line {row.line} cannot be read")
+            self.record(row, Prediction(row.id, (), "failed", 0, error=row.error))
+        else:
+            task = asyncio.create_task(self.classify(row))
+            task.add_done_callback(self.finished.put_nowait)
+            self.pending.add(task)
+
+    async def classify(self, row: InputRow) -> tuple[InputRow, Prediction]:
+        assert row.item is not None
+        return row, await self.classifier.classify_item(row.item)
+
+    def record(self, row: InputRow, prediction: Prediction) -> None:
+        result = prediction.to_row()
+        if row.item is not None and row.item.gold is not None:
+            result["gold"] = list(row.item.gold)
+        self.journal.append(result)
+        self.totals.add(prediction)
+        if self.progress is not None:
+            self.progress.update(self.totals)
+
+    async def drain(self, until: int) -> None:
+        """Record finished rows until at most `until` are in flight."""
+        while len(self.pending) > until:
+            task = await self.finished.get()
+            self.pending.discard(task)
+            if task.cancelled():
+                continue
+            failure = task.exception()
+            if failure is not None:
+                raise failure  # a fatal provider error: every other row would fail too
+            self.record(*task.result())
+
+    async def abandon(self) -> None:
+        """Cancel rows still in flight (they are not recorded, so a rerun does them)."""
+        for task in self.pending:
+            task.cancel()
+        await asyncio.gather(*self.pending, return_exceptions=True)
+        self.classifier.cache.commit()

@@ -1,0 +1,236 @@
+"""A scriptable OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks.
+
+It speaks real HTTP (aiohttp), so everything between labelwise and the wire
+(litellm, the OpenAI client, connection pooling, timeouts) is exercised. Each
+request is answered by, in order: the next queued `Reply`, the `responder`
+callable, or `default`.
+
+    with StubServer() as stub:
+        stub.enqueue(Reply(content='{"labels": ["space"]}'))
+        stub.enqueue(Reply(status=429, headers={"Retry-After": "1"}))
+        ... provider.api_base = stub.url ...
+        stub.requests  # the JSON bodies received, in order
+
+Run standalone (benchmarks, trying a config offline):
+
+    python -m framework.stub_server --port 8011 --latency 0.05 \
+        --content '{"labels": ["space"]}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["Reply", "StubServer", "main"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer.
+
+    content: the assistant text; when the request offered tools, it is sent as the
+        arguments of a call to the first tool instead.
+    status: an HTTP status other than 200 sends `error` as an OpenAI-style error body.
+    delay: seconds to wait before answering (latency, or a timeout when long).
+    drop: close the connection without an answer (a reset).
+    logprobs: (token, logprob) pairs returned as choices[0].logprobs.content.
+    """
+
+    content: str = '{"labels": []}'
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = "scripted error"
+    delay: float = 0.0
+    drop: bool = False
+    logprobs: tuple[tuple[str, float], ...] = ()
+    prompt_tokens: int = 10
+    completion_tokens: int = 5
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+def _completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    finish_reason = "stop"
+    tools = request.get("tools") or []
+    if tools:
+        name = tools[0]["function"]["name"]
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_stub",
+                    "type": "function",
+                    "function": {"name": name, "arguments": reply.content},
+                }
+            ],
+        }
+        finish_reason = "tool_calls"
+    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish_reason}
+    if reply.logprobs:
+        choice["logprobs"] = {
+            "content": [
+                {"token": token, "logprob": logprob, "bytes": None, "top_logprobs": []}
+                for token, logprob in reply.logprobs
+            ]
+        }
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "stub"),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+    }
+
+
+class StubServer:
+    """The server, run on its own event loop in a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        default: Reply | None = None,
+        responder: Responder | None = None,
+        record: bool = True,
+    ) -> None:
+        self.port = port
+        self.default = default or Reply()
+        self.responder = responder
+        self.record = record
+        self.requests: list[dict[str, Any]] = []
+        self.times: list[float] = []  # time.monotonic() of each request, as received
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The api_base to give an OpenAI-compatible client."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def enqueue(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def _next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self.record:
+                self.requests.append(request)
+                self.times.append(time.monotonic())
+            if self._queue:
+                return self._queue.popleft()
+        if self.responder is not None:
+            return self.responder(request)
+        return self.default
+
+    async def _chat(self, http_request: web.Request) -> web.StreamResponse:
+        try:
+            request = await http_request.json()
+        except json.JSONDecodeError:
+            return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
+        reply = self._next_reply(request)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.drop:
+            transport = http_request.transport
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)
+        if reply.status != 200:
+            error = {"error": {"message": reply.error, "type": "stub_error", "code": reply.status}}
+            return web.json_response(error, status=reply.status, headers=reply.headers)
+        return web.json_response(_completion_body(request, reply), headers=reply.headers)
+
+    async def _models(self, _: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "stub", "object": "model"}]})
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        for prefix in ("", "/v1"):
+            app.router.add_post(f"{prefix}/chat/completions", self._chat)
+            app.router.add_get(f"{prefix}/models", self._models)
+        return app
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(self._app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1]
+
+    def start(self) -> StubServer:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="stub-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout=10):
+            raise RuntimeError("stub server did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        future.result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._loop = None
+
+    def __enter__(self) -> StubServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--content", default='{"labels": []}', help="the assistant text")
+    args = parser.parse_args(argv)
+    stub = StubServer(
+        port=args.port, default=Reply(content=args.content, delay=args.latency), record=False
+    )
+    stub.start()
+    print(f"stub server on {stub.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Checking one answer against the schema and the validation policy.
+
+    AnswerValidator(taxonomy, policy, schema).check(text) -> Verdict
+
+A Verdict either accepts a label set or lists the problems to quote back to
+the model. What the policy may fix by itself (a label in the wrong case, an
+alias, a repeat, an unknown label to drop) is fixed and noted as a repair.
+Whatever the model said, an accepted label set holds only taxonomy ids, each
+once, and "none" never beside another label: the compiled Draft 2020-12
+validator of the full schema checks that last, every time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from framework.config.schema import TaxonomyConfig, ValidationConfig
+from framework.taxonomy import label_ids, label_names
+
+__all__ = ["AnswerValidator", "Verdict", "parse_answer"]
+
+_SHAPE = {
+    "type": "object",
+    "required": ["labels"],
+    "properties": {"labels": {"type": "array", "items": {"type": "string"}}},
+}
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    labels: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    repairs: tuple[str, ...] = ()
+    fatal: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return not self.problems
+
+
+def parse_answer(text: str) -> tuple[Any, str | None]:
+    """The JSON value in an answer, and a repair note if it had to be dug out of prose."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as error:
+        first_error = error
+    candidates = [m.group(1) for m in _FENCED.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate), "took the JSON object out of surrounding text"
+        except json.JSONDecodeError:
+            continue
+    raise ValueError(
+        f"the answer is not valid JSON ({first_error.msg} at character {first_error.pos})"
+    )
+
+
+class AnswerValidator:
+    """Built once per run: the compiled schema validators and the label spellings."""
+
+    def __init__(
+        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, schema: Mapping[str, Any]
+    ) -> None:
+        self._taxonomy = taxonomy
+        self._policy = policy
+        self._ids = label_ids(taxonomy)
+        self._exact = set(self._ids)
+        self._names = label_names(
+            taxonomy, case=policy.normalize_case, aliases=policy.normalize_aliases
+        )
+        self._shape = Draft202012Validator(_SHAPE)
+        self._schema = Draft202012Validator(dict(schema))
+        self._max = int(schema["properties"]["labels"]["maxItems"])
+        empty_ok = taxonomy.allow_empty or taxonomy.none_label is not None
+        self._min = max(policy.min_labels, 0 if empty_ok else 1)
+
+    def check(self, text: str | None) -> Verdict:
+        if text is None or not text.strip():
+            return Verdict(problems=("the answer was empty",))
+        try:
+            value, note = parse_answer(text)
+        except ValueError as error:
+            return Verdict(problems=(str(error),))
+        repairs = [note] if note else []
+        if isinstance(value, list):
+            value = {"labels": value}
+            repairs.append("read a bare list as the labels")
+        shape_errors = sorted(self._shape.iter_errors(value), key=lambda e: list(e.path))
+        if shape_errors:
+            where = "/".join(str(p) for p in shape_errors[0].path) or "answer"
+            return Verdict(
+                problems=(
+                    'the answer must be a JSON object {"labels": [strings]}; '
+                    f"at {where}: {shape_errors[0].message}",
+                )
+            )
+        return self._apply_policy([str(v) for v in value["labels"]], repairs)
+
+    def _apply_policy(self, said: list[str], repairs: list[str]) -> Verdict:
+        labels, problems, fatal = self._to_ids(said, repairs)
+        if fatal:
+            return Verdict(problems=tuple(problems), fatal=True)
+        none = self._taxonomy.none_label
+        if none is not None and none in labels and len(labels) > 1:
+            if self._policy.none_exclusive == "drop_none":
+                labels.remove(none)
+                repairs.append(f"removed {none!r}, which cannot stand beside other labels")
+            else:
+                problems.append(
+                    f"{none!r} cannot stand beside other labels; answer {none!r} alone "
+                    "or leave it out"
+                )
+        if not labels and not problems and none is not None:
+            labels = [none]
+            repairs.append(f"read an empty answer as {none!r}")
+        if not problems and labels != [none]:
+            problems.extend(self._count_problems(labels))
+        if not problems:
+            invariant = next(self._schema.iter_errors({"labels": labels}), None)
+            if invariant is not None:
+                problems.append(f"the labels do not satisfy the schema: {invariant.message}")
+        return Verdict(
+            labels=tuple(labels) if not problems else (),
+            problems=tuple(problems),
+            repairs=tuple(dict.fromkeys(repairs)),
+        )
+
+    def _to_ids(self, said: list[str], repairs: list[str]) -> tuple[list[str], list[str], bool]:
+        """Each answered name resolved to a label id: (ids, problems, fatal)."""
+        policy = self._policy
+        labels: list[str] = []
+        problems: list[str] = []
+        for raw in said:
+            label = self._resolve(raw)
+            if label is None:
+                if policy.on_unknown_label == "drop":
+                    repairs.append(f"dropped {raw!r}, which is not a label")
+                    continue
+                problems.append(f"{raw!r} is not one of the labels")
+                if policy.on_unknown_label == "fail":
+                    return [], problems[-1:], True
+                continue
+            if label != raw:
+                repairs.append(f"read {raw!r} as {label!r}")
+            if label in labels:
+                if policy.dedupe:
+                    repairs.append(f"merged repeats of {label!r}")
+                else:
+                    problems.append(f"{label!r} is listed more than once; list each label once")
+                continue
+            labels.append(label)
+        return labels, problems, False
+
+    def _resolve(self, raw: str) -> str | None:
+        name = raw.strip()
+        if name in self._exact:
+            return name
+        key = name.casefold() if self._policy.normalize_case else name
+        return self._names.get(key)
+
+    def _count_problems(self, labels: list[str]) -> list[str]:
+        if len(labels) < self._min:
+            if not labels:
+                return [f"no label was given; give at least {self._min}"]
+            return [f"{len(labels)} labels given; give at least {self._min}"]
+        if len(labels) > self._max:
+            return [f"{len(labels)} labels given; give at most {self._max}"]
+        return []

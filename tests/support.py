@@ -1,0 +1,47 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from framework.stub_server import StubServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def stub_overrides(server: StubServer, *extra: str) -> list[str]:
+    """Overrides that point a run at the stub as an OpenAI-compatible server."""
+    return [
+        "provider=openai_compatible",
+        f"provider.api_base={server.url}",
+        "model.name=stub-model",
+        "run.retry.base_delay=0",
+        *extra,
+    ]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def assert_golden(name: str, value: Any) -> None:
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it (review the diff)."""
+    import os
+
+    path = GOLDEN / name
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
