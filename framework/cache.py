@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from framework.errors import ConfigError
-from framework.records import Completion, Usage
+from framework.records import Completion, TokenLogprob, Usage
 from framework.resources import cache_dir
 
 __all__ = ["ResponseCache"]
@@ -116,5 +116,10 @@ def _encode(completion: Completion) -> str:
 def _completion(value: str) -> Completion:
     fields = json.loads(value)
     usage = Usage(**fields.pop("usage"))
-    logprobs = tuple((str(t), float(p)) for t, p in fields.pop("logprobs"))
+    logprobs = tuple(
+        TokenLogprob(
+            str(t["token"]), float(t["logprob"]), tuple((str(a), float(b)) for a, b in t["top"])
+        )
+        for t in fields.pop("logprobs")
+    )
     return Completion(usage=usage, logprobs=logprobs, cached=True, **fields)

@@ -3,9 +3,10 @@
     clf = Classifier.from_config(overrides=["provider=openai", "model=gpt-4o-mini"])
     clf.classify("NASA launches a probe to Europa").labels   # ('space',)
 
-Everything a run shares (output mode, schema, validator, prompt renderer,
-request plan) is built once in __init__ from a RunConfig; `_classify` then
-reads on one screen: fit the text, render, compile, call, validate, re-ask.
+Everything a run shares (output mode, strategy, schema, prompt renderer,
+request plan, confidence method, thresholds) is built once from a RunConfig.
+`classify_item` then reads on one screen: fit the text, split it into chunks,
+ask the strategy's questions of each, turn answers (or confidence) into labels.
 No Hydra globals are involved: `from_config` composes without them, and
 `Classifier(run_config)` takes a config built any other way.
 """
@@ -15,24 +16,32 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
+from framework.ask import Answer, Asker, Tally, Unanswered, gather_answers
 from framework.cache import ResponseCache
 from framework.compile import CompiledRequest, compile_request, make_plan
 from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
 from framework.credentials import resolve_api_key
-from framework.errors import ProviderError
+from framework.decide import LabelDecider
 from framework.loop import BackgroundLoop
 from framework.profiles import PROFILES, ModeChoice, choose_output_mode
 from framework.prompt import PromptRenderer
-from framework.records import Completion, Item, Prediction, Usage
-from framework.retry import call_with_retries
-from framework.taxonomy import output_schema
+from framework.records import Item, Prediction
+from framework.scoring import (
+    ConfidenceMethod,
+    Reading,
+    choose_confidence,
+    combine_chunks,
+    read_answers,
+)
+from framework.strategies import STRATEGIES
+from framework.taxonomy import choose_label_keys, offered_labels
+from framework.thresholds import load_thresholds
 from framework.throttle import Throttle
-from framework.validate import AnswerValidator
 
 if TYPE_CHECKING:
     from framework.client import LitellmClient
@@ -49,16 +58,36 @@ class Classifier:
         self.output_mode: ModeChoice = choose_output_mode(
             config.provider, config.model, _litellm_capability
         )
-        resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
-        self.schema = output_schema(config.taxonomy, config.validation)
-        self._validator = AnswerValidator(config.taxonomy, config.validation, self.schema)
-        plan = make_plan(
-            profile=profile, model=config.model, mode=self.output_mode.mode, schema=self.schema
+        offered = offered_labels(config.taxonomy, config.validation)
+        self.label_keys = choose_label_keys(
+            config.prompt.label_keys, len(offered), profile.max_enum
         )
+        self.strategy = STRATEGIES[config.strategy.name](
+            config.taxonomy, config.validation, by_index=self.label_keys.by_index
+        )
+        self.confidence: ConfidenceMethod = choose_confidence(config, profile)
+        resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
+        self.schema = self.strategy.schema
+        model = config.model
+        if config.strategy.max_tokens is not None:
+            model = model.model_copy(update={"max_tokens": config.strategy.max_tokens})
+        plan = make_plan(
+            profile=profile, model=model, mode=self.output_mode.mode, schema=self.schema,
+            top_logprobs=(
+                config.strategy.top_logprobs if self.confidence.method == "logprobs" else None
+            ),
+        )  # fmt: skip
         in_prompt = json.dumps(plan.schema) if plan.mode == "prompted" else None
         self.renderer = PromptRenderer(
-            config.prompt, config.taxonomy, config.validation, schema_in_prompt=in_prompt
-        )
+            config.prompt, config.taxonomy, config.validation, template=config.strategy.template,
+            schema_in_prompt=in_prompt, by_index=self.label_keys.by_index,
+            answer_form=self.strategy.answer_form,
+        )  # fmt: skip
+        self.thresholds = load_thresholds(config)
+        self.decider = LabelDecider(
+            config.taxonomy, config.validation, self.thresholds.values,
+            default=config.thresholds.default, band=config.thresholds.abstain_band,
+        )  # fmt: skip
         # Last, as it may hash a large model file: what decides answers beyond the request.
         self._model_file = _local_model_file(config)
         self.request_plan = replace(plan, identity=self._identity())
@@ -68,6 +97,12 @@ class Classifier:
             requests_per_minute=config.run.requests_per_minute,
             tokens_per_minute=config.run.tokens_per_minute,
         )
+        self.asker = Asker(
+            strategy=self.strategy, renderer=self.renderer, plan=self.request_plan,
+            cache=self.cache, throttle=self.throttle, connect=self._connect,
+            max_retries=config.validation.max_retries, retry=config.run.retry,
+            sample_temperature=config.strategy.sample_temperature,
+        )  # fmt: skip
         self._client: LitellmClient | None = None
         self._server: LocalServer | None = None
         self._start_lock = asyncio.Lock()
@@ -123,64 +158,48 @@ class Classifier:
             tasks = [group.create_task(one(item)) for item in items]
         return [task.result() for task in tasks]
 
+    async def classify_item(self, item: Item) -> Prediction:
+        """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
+        text, cut_from = self._fit(item.text)
+        if not text.strip():
+            return self._empty_text(item)
+        tally = Tally(item.id, truncated_from=cut_from)
+        chunks = self._chunks(text)
+        try:
+            readings = [await self._ask_all(chunk, tally) for chunk in chunks]
+        except Unanswered as failure:
+            return tally.prediction((), "failed", error=failure.reason, raw=failure.raw)
+        if len(readings) == 1 and readings[0].verdict is not None:
+            verdict = readings[0].verdict  # one answer, policy applied, nothing to weigh
+            return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
+        confidence = combine_chunks(
+            [r.confidence for r in readings], self.config.chunking.aggregate
+        )
+        decision = self.decider.decide(confidence)
+        return tally.prediction(
+            decision.labels, "ok", repairs=(*decision.repairs, *readings[0].notes),
+            confidence=self.confidence.recorded(confidence), review=bool(decision.uncertain),
+            chunks=len(chunks) if len(chunks) > 1 else None,
+        )  # fmt: skip
+
+    # -- the pieces ------------------------------------------------------------
+
+    async def _ask_all(self, text: str, tally: Tally) -> Reading:
+        """Every question about a text (and every sample of it), asked at once."""
+        questions = self.strategy.questions(text)
+        samples: list[int | None] = list(range(self.confidence.samples)) or [None]
+        asks = [self.asker.ask(q, tally, sample) for q in questions for sample in samples]
+        answers: list[Answer] = await gather_answers(asks)
+        return read_answers(self.strategy, answers, self.confidence)
+
     def first_request(self, text: str) -> CompiledRequest | None:
         """The request a text's classification starts with; None for an empty text."""
         fitted, _ = self._fit(text)
         if not fitted.strip():
             return None
-        return compile_request(self.renderer.render(fitted), self.request_plan)
-
-    async def classify_item(self, item: Item) -> Prediction:
-        """Render, compile, call, validate; re-ask with the problems until accepted or out."""
-        text, cut_from = self._fit(item.text)
-        if not text.strip():
-            return self._empty_text(item)
-        messages = self.renderer.render(text)
-        tally = _Tally(item.id, truncated_from=cut_from)
-        for answer_number in range(self.config.validation.max_retries + 1):
-            request = compile_request(messages, self.request_plan)
-            tally.request_hash = tally.request_hash or request.key
-            try:
-                completion, calls = await self._call(request)
-            except ProviderError as error:
-                if error.fatal:
-                    raise
-                tally.calls += error.attempts
-                return tally.failed(str(error))
-            tally.add(completion, calls)
-            verdict = self._validator.check(completion.text)
-            if verdict.accepted:
-                return tally.ok(verdict.labels, verdict.repairs)
-            tally.issues.extend(verdict.problems)
-            if verdict.fatal or answer_number == self.config.validation.max_retries:
-                return tally.failed("; ".join(verdict.problems), raw=completion.text)
-            messages = self.renderer.reask(messages, completion.text or "", verdict.problems)
-        raise AssertionError("unreachable: the loop returns on its last answer")
-
-    # -- the pieces ------------------------------------------------------------
-
-    async def _call(self, request: CompiledRequest) -> tuple[Completion, int]:
-        """The completion for a request, from the cache or the provider; and the calls made."""
-        cached = self.cache.get(request.key)
-        if cached is not None:
-            return cached, 0
-        client = await self._connect()
-        estimate = _estimate_tokens(request, self.config.model.max_tokens)
-
-        async def attempt() -> Completion:
-            async with self.throttle.slot(estimate):
-                try:
-                    completion = await client.complete(request)
-                except ProviderError as error:
-                    if error.status == 429:
-                        self.throttle.on_rate_limited(error.retry_after)
-                    raise
-            self.throttle.on_success(estimate, completion.usage.total_tokens)
-            return completion
-
-        completion, calls = await call_with_retries(attempt, self.config.run.retry)
-        self.cache.put(request.key, completion)
-        return completion, calls
+        question = self.strategy.questions(self._chunks(fitted)[0])[0]
+        messages = self.renderer.render(question.text, topic=question.topic)
+        return compile_request(messages, self.request_plan)
 
     async def _connect(self) -> LitellmClient:
         if self._client is not None:
@@ -201,9 +220,11 @@ class Classifier:
         from framework.local.server import LocalServer
 
         assert self._model_file is not None
+        settings = self.config.provider.local
         self._server = LocalServer(
-            self._model_file, self.config.provider.local, alias=self.config.model.name
-        )
+            self._model_file, settings, alias=self.config.model.name,
+            logprobs=settings.logprobs or self.confidence.method == "logprobs",
+        )  # fmt: skip
         self._server.start()
         return self._server.urls
 
@@ -222,6 +243,14 @@ class Classifier:
             if tokens > prompt.max_text_tokens:
                 cut_from, text = cut_from or len(text), fitted
         return text, cut_from
+
+    def _chunks(self, text: str) -> list[str]:
+        chunking = self.config.chunking
+        if chunking.max_tokens is None:
+            return [text]
+        from framework.client import split_by_tokens
+
+        return split_by_tokens(self.request_plan.model, text, chunking.max_tokens, chunking.overlap)
 
     def _empty_text(self, item: Item) -> Prediction:
         taxonomy = self.config.taxonomy
@@ -244,52 +273,6 @@ class Classifier:
         if self._loop is None:
             self._loop = BackgroundLoop()
         return self._loop
-
-
-@dataclass
-class _Tally:
-    """What one item has cost so far, across calls, retries and re-asks."""
-
-    id: str
-    truncated_from: int | None = None
-    request_hash: str | None = None
-    calls: int = 0
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = 0.0
-    issues: list[str] = field(default_factory=list)
-
-    cache_hits: int = 0
-
-    def add(self, completion: Completion, calls: int) -> None:
-        """Count a completion; one from the cache cost nothing this time."""
-        if completion.cached:
-            self.cache_hits += 1
-            return
-        self.calls += calls
-        self.usage += completion.usage
-        if self.cost is not None:
-            self.cost = None if completion.cost is None else self.cost + completion.cost
-
-    def ok(self, labels: tuple[str, ...], repairs: tuple[str, ...]) -> Prediction:
-        return self._prediction(labels, "ok", repairs=repairs)
-
-    def failed(self, reason: str, *, raw: str | None = None) -> Prediction:
-        return self._prediction((), "failed", error=reason, raw=raw)
-
-    def _prediction(
-        self, labels: tuple[str, ...], status: Literal["ok", "failed"], **fields: Any
-    ) -> Prediction:
-        return Prediction(
-            self.id, labels, status, self.calls, self.usage, self.cost,
-            issues=tuple(self.issues), truncated_from=self.truncated_from,
-            request_hash=self.request_hash, cache_hits=self.cache_hits, **fields,
-        )  # fmt: skip
-
-
-def _estimate_tokens(request: CompiledRequest, max_tokens: int) -> int:
-    """A call's tokens before it is made: about 4 characters a token, plus the answer."""
-    messages = request.kwargs.get("messages", [])
-    return sum(len(str(m.get("content", ""))) for m in messages) // 4 + max_tokens
 
 
 def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "score results against gold labels: metrics.json and report.md"),
     "reproduce": ("reproduce", "rerun a run from its record and check the requests are identical"),
     "compare": ("compare", "leaderboard and charts of several runs or a sweep"),
+    "lint": ("lint", "check a taxonomy against the practices that make labels work"),
+    "calibrate": ("calibrate", "per-label thresholds that maximise F1 on a labeled dev run"),
 }
 
 USAGE = """\
@@ -65,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_errors(run: Callable[[], int]) -> int:
     """Run a command; turn the errors a user can fix into one or two lines and an exit code."""
+    import yaml
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -75,7 +78,7 @@ def report_errors(run: Callable[[], int]) -> int:
     except ConfigError as error:
         report(str(error))
         return 2
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
         report(describe_hydra_error(error))
         return 2
     except ProviderError as error:

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from framework.config.schema import ModelConfig, ProviderConfig
 from framework.credentials import resolve_api_key
 from framework.errors import ProviderError
 from framework.profiles import PROFILES
-from framework.records import Completion, Usage
+from framework.records import Completion, TokenLogprob, Usage
 
 # Without this, importing litellm fetches a price map from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -31,7 +32,14 @@ from litellm import exceptions as errors
 litellm.suppress_debug_info = True
 logging.getLogger("LiteLLM").setLevel(logging.ERROR)
 
-__all__ = ["LitellmClient", "capability", "count_tokens", "price", "truncate_to_tokens"]
+__all__ = [
+    "LitellmClient",
+    "capability",
+    "count_tokens",
+    "price",
+    "split_by_tokens",
+    "truncate_to_tokens",
+]
 
 # Servers on the user's own machine cost nothing per token.
 _FREE = frozenset({"local", "llamacpp", "ollama"})
@@ -61,6 +69,16 @@ def truncate_to_tokens(model: str, text: str, limit: int) -> tuple[str, int]:
     return str(litellm.decode(model=model, tokens=tokens[:limit])), len(tokens)
 
 
+def split_by_tokens(model: str, text: str, size: int, overlap: int) -> list[str]:
+    """The text in windows of at most `size` tokens, each sharing `overlap` with the last."""
+    tokens = list(litellm.encode(model=model, text=text))
+    if len(tokens) <= size:
+        return [text]
+    step = max(1, size - overlap)
+    starts = range(0, max(1, len(tokens) - overlap), step)
+    return [str(litellm.decode(model=model, tokens=tokens[i : i + size])) for i in starts]
+
+
 class LitellmClient:
     """Sends compiled requests to a provider; to the least busy of several servers
     when given more than one (the local model's processes)."""
@@ -84,9 +102,17 @@ class LitellmClient:
         bases = list(api_bases) or ([provider.api_base] if provider.api_base else [])
         self._busy: dict[str | None, int] = dict.fromkeys(bases, 0) or {None: 0}
 
-    async def complete(self, request: CompiledRequest) -> Completion:
+    async def complete(
+        self, request: CompiledRequest, *, affinity: str | None = None
+    ) -> Completion:
+        """One call. `affinity` sends calls about the same text to the same server, whose
+        prompt cache then reuses what they share; otherwise the least busy server."""
         started = time.perf_counter()
-        base = min(self._busy, key=self._busy.__getitem__)
+        bases = list(self._busy)
+        if affinity is not None and len(bases) > 1:
+            base = bases[zlib.crc32(affinity.encode("utf-8")) % len(bases)]
+        else:
+            base = min(self._busy, key=self._busy.__getitem__)
         where = {"api_base": base} if base else {}
         self._busy[base] += 1
         try:
@@ -115,9 +141,18 @@ class LitellmClient:
         )
 
 
-def _logprobs(choice: Any) -> tuple[tuple[str, float], ...]:
+def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
     content = getattr(getattr(choice, "logprobs", None), "content", None) or []
-    return tuple((str(t.token), float(t.logprob)) for t in content)
+    return tuple(
+        TokenLogprob(
+            str(t.token),
+            float(t.logprob),
+            tuple(
+                (str(a.token), float(a.logprob)) for a in (getattr(t, "top_logprobs", None) or [])
+            ),
+        )
+        for t in content
+    )
 
 
 def _provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:

@@ -79,24 +79,37 @@ def make_plan(
     mode: OutputMode,
     schema: Mapping[str, Any],
     identity: str = "",
+    top_logprobs: int | None = None,
 ) -> RequestPlan:
-    sampling = {
+    """What every request of a run shares; `top_logprobs` asks for token log-probabilities."""
+    sampling: dict[str, Any] = {
         "temperature": model.temperature,
         "max_tokens": model.max_tokens,
         "seed": model.seed,
     }
+    if top_logprobs is not None:
+        sampling |= {"logprobs": True, "top_logprobs": top_logprobs}
     return RequestPlan(
         model=f"{profile.litellm_prefix}/{model.name}",
         mode=mode,
         schema=wire_schema(schema, profile.schema_drops),
-        sampling={k: v for k, v in sampling.items() if k in profile.sampling and v is not None},
+        sampling={
+            k: v
+            for k, v in sampling.items()
+            if (k in profile.sampling or k in ("logprobs", "top_logprobs")) and v is not None
+        },
         identity=identity,
     )
 
 
-def compile_request(messages: Sequence[Message], plan: RequestPlan) -> CompiledRequest:
+def compile_request(
+    messages: Sequence[Message], plan: RequestPlan, *, sample: int | None = None
+) -> CompiledRequest:
+    """The request for these messages; `sample` numbers the draws of self-consistency,
+    which may be otherwise identical requests but are not one answer."""
     base = {"model": plan.model, "messages": [dict(m) for m in messages], **plan.sampling}
-    return CompiledRequest(plan.mode, MODES[plan.mode](base, plan.schema), plan.identity)
+    identity = plan.identity if sample is None else f"{plan.identity}#sample{sample}"
+    return CompiledRequest(plan.mode, MODES[plan.mode](base, plan.schema), identity)
 
 
 def json_schema_request(base: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

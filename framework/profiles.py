@@ -31,6 +31,10 @@ class ProviderProfile:
     sampling: frozenset[str] = frozenset({"temperature", "max_tokens", "seed"})
     needs_key: bool = True
     why_not: str = ""
+    # The most enum values a schema may hold; larger taxonomies are asked by number.
+    max_enum: int = 500
+    # Whether answers can come with token log-probabilities (logprobs, top_logprobs).
+    logprobs: bool = True
 
 
 _ALL: frozenset[OutputMode] = frozenset({"json_schema", "tool", "json_object", "prompted"})
@@ -49,6 +53,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "tool",
         sampling=frozenset({"temperature", "max_tokens"}),
         why_not="Anthropic has no json_object mode",
+        logprobs=False,
     ),
     "gemini": ProviderProfile(
         "gemini",
@@ -56,6 +61,8 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "json_schema",
         schema_drops=frozenset({"uniqueItems"}),
         why_not="Gemini's JSON mode takes its schema as json_schema",
+        max_enum=250,
+        logprobs=False,
     ),
     "ollama": ProviderProfile(
         "ollama_chat",
@@ -64,6 +71,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         consult_litellm=False,
         needs_key=False,
         why_not="Ollama takes a schema as json_schema (sent as its `format`)",
+        logprobs=False,
     ),
     "openai_compatible": ProviderProfile("openai", _ALL, "json_schema", needs_key=False),
     "llamacpp": ProviderProfile(

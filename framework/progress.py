@@ -81,7 +81,7 @@ class Progress:
         else:
             parts.append(f"{done:,} rows")
         parts.append(f"{counts.failed:,} failed")
-        parts.append(f"{rate:,.1f} rows/s")
+        parts.append(f"{rate:,.1f} rows/s" if rate >= 10 else f"{rate:.2f} rows/s")
         parts.append(f"{_short(counts.usage.total_tokens)} tokens")
         spent = counts.cost
         parts.append("cost unknown" if spent is None else f"${spent:,.4f}")

@@ -21,6 +21,7 @@ from framework.config.schema import PromptConfig, TaxonomyConfig, ValidationConf
 from framework.errors import ConfigError, did_you_mean
 from framework.records import Message
 from framework.resources import prompts_dir
+from framework.taxonomy import offered_labels
 
 __all__ = ["PROMPT_VARIABLES", "REASK_VARIABLES", "PromptRenderer", "find_template"]
 
@@ -35,9 +36,14 @@ PROMPT_VARIABLES = frozenset(
         "min_labels",
         "max_labels",
         "schema",
+        "exclusive",
+        "hierarchy",
+        "by_index",
+        "none_key",
+        "label",
     }
 )
-REASK_VARIABLES = frozenset({"problems", "label_ids", "answer"})
+REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
 
 
 def find_template(name: str) -> Path:
@@ -57,6 +63,21 @@ def find_template(name: str) -> Path:
     )
 
 
+def _label_context(
+    taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool
+) -> list[dict[str, Any]]:
+    """The offered labels as templates see them: every field, plus the key an answer
+    uses for it (its id, or its number)."""
+    offered = offered_labels(taxonomy, policy)
+    return [
+        {
+            **label.model_dump(),
+            "key": index if by_index else label.id,
+        }
+        for index, label in enumerate(offered)
+    ]
+
+
 class PromptRenderer:
     """Renders the messages for one text, and the re-ask after a rejected answer."""
 
@@ -66,7 +87,10 @@ class PromptRenderer:
         taxonomy: TaxonomyConfig,
         policy: ValidationConfig,
         *,
+        template: str | None = None,
         schema_in_prompt: str | None = None,
+        by_index: bool = False,
+        answer_form: str | None = None,
     ) -> None:
         self._env = ImmutableSandboxedEnvironment(
             undefined=StrictUndefined,
@@ -75,26 +99,50 @@ class PromptRenderer:
             lstrip_blocks=True,
         )
         self._system = prompt.system
-        self._paths = (find_template(prompt.template), find_template(prompt.reask_template))
+        self._paths = (
+            find_template(template or prompt.template),
+            find_template(prompt.reask_template),
+        )
         self._template = self._load(self._paths[0], PROMPT_VARIABLES)
         self._reask = self._load(self._paths[1], REASK_VARIABLES)
+        if by_index and "label.key" not in self._paths[0].read_text(encoding="utf-8"):
+            raise ConfigError(
+                f"{self._paths[0]}: this taxonomy is asked by label number (prompt.label_keys), "
+                "but the template shows no label.key; use prompt=multilabel_v2"
+            )
+        labels = _label_context(taxonomy, policy, by_index=by_index)
+        keys = {label["id"]: label["key"] for label in labels}
         self._context: dict[str, Any] = {
             "taxonomy": {
                 "name": taxonomy.name,
                 "version": taxonomy.version,
                 "description": taxonomy.description,
             },
-            "labels": [label.model_dump() for label in taxonomy.labels],
+            "labels": labels,
             "few_shot": prompt.few_shot,
             "none_label": taxonomy.none_label,
             "allow_empty": taxonomy.allow_empty,
             "min_labels": policy.min_labels,
             "max_labels": policy.max_labels,
             "schema": schema_in_prompt,
+            "exclusive": [
+                {"name": name, "labels": members, "choices": [keys.get(m, m) for m in members]}
+                for name, members in taxonomy.exclusive.items()
+            ],
+            "hierarchy": policy.hierarchy,
+            "by_index": by_index,
+            "none_key": keys.get(taxonomy.none_label) if taxonomy.none_label else None,
         }
-        self._label_ids = [label.id for label in taxonomy.labels]
+        self._label_ids = [
+            f"{label['key']} ({label['id']})" if by_index else label["id"] for label in labels
+        ]
+        self._by_id = {label["id"]: label for label in labels}
+        self._answer_form = answer_form or (
+            'a JSON object of the form {"labels": [...]}, using only these label ids: '
+            + ", ".join(self._label_ids)
+        )
         # Render once now, so a template that fails at run time fails here instead.
-        self.render("probe")
+        self.render("probe", topic=labels[0]["id"] if labels else None)
         self.reask([], "{}", ["probe"])
 
     @property
@@ -105,8 +153,10 @@ class PromptRenderer:
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    def render(self, text: str) -> tuple[Message, ...]:
-        user = self._run(self._template, self._paths[0], {**self._context, "text": text})
+    def render(self, text: str, *, topic: str | None = None) -> tuple[Message, ...]:
+        """The messages for a text; `topic` is the label asked about, for per-label prompts."""
+        context = {**self._context, "text": text, "label": self._by_id.get(topic or "")}
+        user = self._run(self._template, self._paths[0], context)
         system = [{"role": "system", "content": self._system}] if self._system else []
         return (*system, {"role": "user", "content": user})
 
@@ -114,7 +164,12 @@ class PromptRenderer:
         self, messages: Sequence[Message], answer: str, problems: Sequence[str]
     ) -> tuple[Message, ...]:
         """The conversation so far, the rejected answer, and the problems quoted back."""
-        context = {"problems": list(problems), "label_ids": self._label_ids, "answer": answer}
+        context = {
+            "problems": list(problems),
+            "label_ids": self._label_ids,
+            "answer": answer,
+            "answer_form": self._answer_form,
+        }
         feedback = self._run(self._reask, self._paths[1], context)
         return (
             *messages,
@@ -146,5 +201,5 @@ class PromptRenderer:
             return str(template.render(context)).strip()
         except SecurityError as error:
             raise ConfigError(f"{path}: the sandbox refused: {error}") from None
-        except TemplateError as error:
-            raise ConfigError(f"{path}: {error}") from None
+        except (TemplateError, TypeError, ValueError, LookupError) as error:
+            raise ConfigError(f"{path}: the template failed: {error}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Completion", "Item", "Message", "Prediction", "Usage"]
+__all__ = ["Completion", "Item", "Message", "Prediction", "TokenLogprob", "Usage"]
 
 Message = dict[str, str]
 
@@ -36,6 +36,15 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability, and the most likely alternatives there."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Completion:
     """What came back from one call: the answer text (or tool arguments) and its price."""
 
@@ -43,7 +52,7 @@ class Completion:
     usage: Usage = Usage()
     cost: float | None = None
     finish_reason: str | None = None
-    logprobs: tuple[tuple[str, float], ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
     latency: float = 0.0
     cached: bool = False
 
@@ -57,7 +66,9 @@ class Prediction:
     usage and cost add up every attempt, re-asks included. `repairs` lists what the
     validation policy fixed without asking again; `issues` what it asked again about.
     request_hash is the content hash of the first request sent for the item: equal
-    hashes across runs mean equal requests.
+    hashes across runs mean equal requests. confidence is per label, when the run
+    has a confidence method; review marks a row with a confidence close to its
+    threshold (thresholds.abstain_band); chunks counts the pieces of a long text.
     """
 
     id: str
@@ -73,6 +84,9 @@ class Prediction:
     truncated_from: int | None = None
     request_hash: str | None = None
     cache_hits: int = 0
+    confidence: dict[str, float] | None = None
+    review: bool = False
+    chunks: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,5 +119,11 @@ class Prediction:
             row["request_hash"] = self.request_hash
         if self.cache_hits:
             row["cache_hits"] = self.cache_hits
+        if self.confidence is not None:
+            row["confidence"] = self.confidence
+        if self.review:
+            row["review"] = True
+        if self.chunks is not None:
+            row["chunks"] = self.chunks
         row.update(self.extra)
         return row

@@ -24,11 +24,17 @@ def id_digest(row_id: str) -> int:
 
 
 class ResultsJournal:
-    """Appends rows; `done` holds the digests of the ids already present when opened."""
+    """Appends rows; `done` holds the digests of the ids already present when opened.
 
-    def __init__(self, path: str | Path) -> None:
+    With `taxonomy` ("name@version", hash), every row is stamped with it, and a
+    file holding rows stamped with another taxonomy hash is refused: labels
+    from two versions of a taxonomy are never mixed in one results file.
+    """
+
+    def __init__(self, path: str | Path, *, taxonomy: tuple[str, str] | None = None) -> None:
         self.path = Path(path)
         self.done: set[int] = set()
+        self._stamp = {"taxonomy": taxonomy[0], "taxonomy_hash": taxonomy[1]} if taxonomy else {}
         if self.path.exists():
             self._recover()
         else:
@@ -38,7 +44,8 @@ class ResultsJournal:
         self._handle = self.path.open("ab", buffering=0)
 
     def append(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps({**row, **self._stamp}, ensure_ascii=False, separators=(",", ":"))
+        line += "\n"
         self._handle.write(line.encode("utf-8"))
 
     def close(self) -> None:
@@ -65,14 +72,27 @@ class ResultsJournal:
                         f"{self.path} is not a labelwise results file (a line near byte {keep} "
                         "is not a result row); choose another output= or move it away"
                     ) from None
+                self._check_stamp(row)
                 keep += len(raw)
         if keep != self.path.stat().st_size:
             os.truncate(self.path, keep)
 
+    def _check_stamp(self, row: dict[str, Any]) -> None:
+        expected = self._stamp.get("taxonomy_hash")
+        if expected is None or row.get("taxonomy_hash") == expected:
+            return
+        found = row.get("taxonomy") or "no taxonomy stamp"
+        raise InputError(
+            f"{self.path} holds rows labeled with {found} (hash {row.get('taxonomy_hash')}), "
+            f"not {self._stamp['taxonomy']} (hash {expected}); write to another output= so "
+            "labels from two taxonomy versions are not mixed"
+        )
+
 
 _OUTPUT_FORMATS = (".jsonl", ".ndjson", ".csv", ".parquet")
 _COLUMNS = ("id", "labels", "status", "error", "attempts", "prompt_tokens", "completion_tokens",
-            "cost", "gold", "cache_hits", "truncated_from", "request_hash")  # fmt: skip
+            "cost", "gold", "cache_hits", "truncated_from", "request_hash", "taxonomy",
+            "taxonomy_hash")  # fmt: skip
 _CHUNK = 5000
 
 
@@ -138,7 +158,8 @@ def _export_parquet(journal: Path, target: Path) -> None:
         [("id", pa.string()), ("labels", labels), ("status", pa.string()), ("error", pa.string()),
          ("attempts", pa.int64()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
          ("cost", pa.float64()), ("gold", labels), ("cache_hits", pa.int64()),
-         ("truncated_from", pa.int64()), ("request_hash", pa.string())]
+         ("truncated_from", pa.int64()), ("request_hash", pa.string()),
+         ("taxonomy", pa.string()), ("taxonomy_hash", pa.string())]
     )  # fmt: skip
     with pq.ParquetWriter(target, schema) as writer:
         chunk: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from framework.progress import Progress
 from framework.records import Prediction, Usage
 from framework.results import ResultsJournal, export_results, id_digest, journal_path
 from framework.sampling import sample_rows
+from framework.taxonomy import short_hash
 
 __all__ = ["RunTotals", "classify_file", "classify_rows"]
 
@@ -75,15 +77,18 @@ async def classify_file(
     output_path: str | Path,
     *,
     progress: Progress | None = None,
+    review: str | Path | None = None,
 ) -> RunTotals:
-    """Classify every row of an input file into a JSONL, CSV or Parquet output."""
+    """Classify every row of an input file into a JSONL, CSV or Parquet output; rows
+    marked for review (thresholds.abstain_band) are also written, with their text,
+    to `review`."""
     output = Path(output_path)
     journal = journal_path(output)
     rows: Iterable[InputRow] = read_rows(input_path, classifier.config.columns)
     sample = classifier.config.sample
     if sample.size is not None:
         rows = sample_rows(rows, sample.size, sample.seed)
-    totals = await classify_rows(classifier, rows, journal, progress=progress)
+    totals = await classify_rows(classifier, rows, journal, progress=progress, review=review)
     export_results(journal, output)
     return totals
 
@@ -94,11 +99,15 @@ async def classify_rows(
     journal_file: Path,
     *,
     progress: Progress | None = None,
+    review: str | Path | None = None,
 ) -> RunTotals:
     """Classify rows into a JSONL journal, resuming from the ids it already holds."""
     started = time.perf_counter()
-    with ResultsJournal(journal_file) as journal:
-        batch = _Batch(classifier, journal, progress)
+    taxonomy = classifier.config.taxonomy
+    stamp = (f"{taxonomy.name}@{taxonomy.version}", short_hash(taxonomy))
+    reviews = ResultsJournal(review, taxonomy=stamp) if review else nullcontext(None)
+    with ResultsJournal(journal_file, taxonomy=stamp) as journal, reviews as for_review:
+        batch = _Batch(classifier, journal, progress, for_review)
         try:
             for row in rows:
                 await batch.admit(row)
@@ -115,11 +124,16 @@ class _Batch:
     """Rows in flight: each input row is skipped, recorded or started here, exactly once."""
 
     def __init__(
-        self, classifier: Classifier, journal: ResultsJournal, progress: Progress | None
+        self,
+        classifier: Classifier,
+        journal: ResultsJournal,
+        progress: Progress | None,
+        review: ResultsJournal | None,
     ) -> None:
         self.classifier = classifier
         self.journal = journal
         self.progress = progress
+        self.review = review
         self.totals = RunTotals()
         self.limit = classifier.config.run.concurrency
         self.queued: set[int] = set()
@@ -161,6 +175,8 @@ class _Batch:
         if row.item is not None and row.item.gold is not None:
             result["gold"] = list(row.item.gold)
         self.journal.append(result)
+        if prediction.review and self.review is not None and row.item is not None:
+            self.review.append({**result, "text": row.item.text})
         self.totals.add(prediction)
         if self.progress is not None:
             self.progress.update(self.totals)

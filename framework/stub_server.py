@@ -43,7 +43,8 @@ class Reply:
     status: an HTTP status other than 200 sends `error` as an OpenAI-style error body.
     delay: seconds to wait before answering (latency, or a timeout when long).
     drop: close the connection without an answer (a reset).
-    logprobs: (token, logprob) pairs returned as choices[0].logprobs.content.
+    logprobs: (token, logprob, ((alternative, logprob), ...)) returned as
+        choices[0].logprobs.content; the alternatives become top_logprobs.
     """
 
     content: str = '{"labels": []}'
@@ -52,7 +53,7 @@ class Reply:
     error: str = "scripted error"
     delay: float = 0.0
     drop: bool = False
-    logprobs: tuple[tuple[str, float], ...] = ()
+    logprobs: tuple[tuple[str, float, tuple[tuple[str, float], ...]], ...] = ()
     prompt_tokens: int = 10
     completion_tokens: int = 5
 
@@ -82,8 +83,16 @@ def _completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
     if reply.logprobs:
         choice["logprobs"] = {
             "content": [
-                {"token": token, "logprob": logprob, "bytes": None, "top_logprobs": []}
-                for token, logprob in reply.logprobs
+                {
+                    "token": token,
+                    "logprob": logprob,
+                    "bytes": None,
+                    "top_logprobs": [
+                        {"token": alt, "logprob": alt_logprob, "bytes": None}
+                        for alt, alt_logprob in top
+                    ],
+                }
+                for token, logprob, top in reply.logprobs
             ]
         }
     return {

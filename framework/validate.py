@@ -1,35 +1,30 @@
 """Checking one answer against the schema and the validation policy.
 
-    AnswerValidator(taxonomy, policy, schema).check(text) -> Verdict
+    AnswerValidator(taxonomy, policy).check(text) -> Verdict
 
 A Verdict either accepts a label set or lists the problems to quote back to
 the model. What the policy may fix by itself (a label in the wrong case, an
-alias, a repeat, an unknown label to drop) is fixed and noted as a repair.
-Whatever the model said, an accepted label set holds only taxonomy ids, each
-once, and "none" never beside another label: the compiled Draft 2020-12
-validator of the full schema checks that last, every time.
+alias, a deprecated id, a repeat, an unknown label to drop, a missing parent)
+is fixed and noted as a repair. Whatever the model said, an accepted label set
+holds only offered taxonomy ids, each once, at most one of each exclusive
+group, and "none" never beside another label: the compiled Draft 2020-12
+validator of the full schema checks the answer last, every time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from framework.config.schema import TaxonomyConfig, ValidationConfig
-from framework.taxonomy import label_ids, label_names
+from framework.taxonomy import ancestors, label_names, offered_labels, output_schema, replacements
 
 __all__ = ["AnswerValidator", "Verdict", "parse_answer"]
 
-_SHAPE = {
-    "type": "object",
-    "required": ["labels"],
-    "properties": {"labels": {"type": "array", "items": {"type": "string"}}},
-}
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
@@ -66,20 +61,25 @@ def parse_answer(text: str) -> tuple[Any, str | None]:
 
 
 class AnswerValidator:
-    """Built once per run: the compiled schema validators and the label spellings."""
+    """Built once per run: the compiled validators, the label spellings, the rules."""
 
     def __init__(
-        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, schema: Mapping[str, Any]
+        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool = False
     ) -> None:
-        self._taxonomy = taxonomy
-        self._policy = policy
-        self._ids = label_ids(taxonomy)
-        self._exact = set(self._ids)
-        self._names = label_names(
-            taxonomy, case=policy.normalize_case, aliases=policy.normalize_aliases
-        )
-        self._shape = Draft202012Validator(_SHAPE)
-        self._schema = Draft202012Validator(dict(schema))
+        self._taxonomy, self._policy, self._by_index = taxonomy, policy, by_index
+        case = policy.normalize_case
+        self._offered = [label.id for label in offered_labels(taxonomy, policy)]
+        self._exact = set(self._offered)
+        self._names = label_names(taxonomy, case=case, aliases=policy.normalize_aliases)
+        self._replaced = replacements(taxonomy, case=case)
+        self._ancestors = ancestors(taxonomy)
+        self._categories = {parent for chain in self._ancestors.values() for parent in chain}
+        kind = ["string", "integer"] if by_index else "string"
+        item_shape = {"type": "array", "items": {"type": kind}}
+        shape = {"type": "object", "required": ["labels"], "properties": {"labels": item_shape}}
+        self._shape = Draft202012Validator(shape)
+        schema = output_schema(taxonomy, policy)  # by id: the invariant, whatever was asked
+        self._schema = Draft202012Validator(schema)
         self._max = int(schema["properties"]["labels"]["maxItems"])
         empty_ok = taxonomy.allow_empty or taxonomy.none_label is not None
         self._min = max(policy.min_labels, 0 if empty_ok else 1)
@@ -104,9 +104,9 @@ class AnswerValidator:
                     f"at {where}: {shape_errors[0].message}",
                 )
             )
-        return self._apply_policy([str(v) for v in value["labels"]], repairs)
+        return self._apply_policy(list(value["labels"]), repairs)
 
-    def _apply_policy(self, said: list[str], repairs: list[str]) -> Verdict:
+    def _apply_policy(self, said: list[Any], repairs: list[str]) -> Verdict:
         labels, problems, fatal = self._to_ids(said, repairs)
         if fatal:
             return Verdict(problems=tuple(problems), fatal=True)
@@ -123,37 +123,45 @@ class AnswerValidator:
         if not labels and not problems and none is not None:
             labels = [none]
             repairs.append(f"read an empty answer as {none!r}")
+        problems.extend(self._exclusive_problems(labels))
         if not problems and labels != [none]:
             problems.extend(self._count_problems(labels))
         if not problems:
             invariant = next(self._schema.iter_errors({"labels": labels}), None)
             if invariant is not None:
                 problems.append(f"the labels do not satisfy the schema: {invariant.message}")
+        if not problems and self._policy.hierarchy == "add_parents":
+            labels = self._with_parents(labels, repairs)
         return Verdict(
             labels=tuple(labels) if not problems else (),
             problems=tuple(problems),
             repairs=tuple(dict.fromkeys(repairs)),
         )
 
-    def _to_ids(self, said: list[str], repairs: list[str]) -> tuple[list[str], list[str], bool]:
-        """Each answered name resolved to a label id: (ids, problems, fatal)."""
-        policy = self._policy
+    def _to_ids(self, said: list[Any], repairs: list[str]) -> tuple[list[str], list[str], bool]:
+        """Each answered name resolved to an offered id: (ids, problems, fatal)."""
         labels: list[str] = []
         problems: list[str] = []
         for raw in said:
-            label = self._resolve(raw)
-            if label is None:
-                if policy.on_unknown_label == "drop":
-                    repairs.append(f"dropped {raw!r}, which is not a label")
+            label = self._resolve(raw, repairs)
+            if label is None or label not in self._exact:
+                if self._policy.on_unknown_label == "drop":
+                    repairs.append(
+                        f"dropped {raw!r}, which is not a label"
+                        if label is None
+                        else f"dropped {label!r}, a category rather than a label"
+                    )
                     continue
-                problems.append(f"{raw!r} is not one of the labels")
-                if policy.on_unknown_label == "fail":
+                problems.append(
+                    f"{raw!r} is not one of the labels"
+                    if label is None
+                    else f"{label!r} is a category, not a label; choose among its labels"
+                )
+                if self._policy.on_unknown_label == "fail":
                     return [], problems[-1:], True
                 continue
-            if label != raw:
-                repairs.append(f"read {raw!r} as {label!r}")
             if label in labels:
-                if policy.dedupe:
+                if self._policy.dedupe:
                     repairs.append(f"merged repeats of {label!r}")
                 else:
                     problems.append(f"{label!r} is listed more than once; list each label once")
@@ -161,12 +169,45 @@ class AnswerValidator:
             labels.append(label)
         return labels, problems, False
 
-    def _resolve(self, raw: str) -> str | None:
-        name = raw.strip()
-        if name in self._exact:
+    def _resolve(self, raw: Any, repairs: list[str]) -> str | None:
+        """The label id an answered item names, noting any reading other than exact."""
+        if self._by_index and (isinstance(raw, int) or str(raw).strip().isdigit()):
+            index = int(raw)
+            return self._offered[index] if 0 <= index < len(self._offered) else None
+        name = str(raw).strip()
+        if name in self._exact or name in self._categories:
             return name
         key = name.casefold() if self._policy.normalize_case else name
-        return self._names.get(key)
+        found = self._names.get(key)
+        if found is not None:
+            repairs.append(f"read {raw!r} as {found!r}")
+            return found
+        if key in self._replaced:
+            old, new = self._replaced[key]
+            repairs.append(f"read the deprecated {old!r} as its replacement {new!r}")
+            return new
+        return None
+
+    def _exclusive_problems(self, labels: list[str]) -> list[str]:
+        found = []
+        for group, members in self._taxonomy.exclusive.items():
+            present = [label for label in labels if label in members]
+            if len(present) > 1:
+                found.append(
+                    f"{', '.join(map(repr, present))} exclude each other (group {group!r}); "
+                    f"keep at most one of {', '.join(members)}"
+                )
+        return found
+
+    def _with_parents(self, labels: list[str], repairs: list[str]) -> list[str]:
+        """A child implies its parents: add the ones the answer left out."""
+        result = list(labels)
+        for label in labels:
+            for parent in self._ancestors.get(label, ()):
+                if parent not in result:
+                    result.append(parent)
+                    repairs.append(f"added {parent!r}, the parent of {label!r}")
+        return result
 
     def _count_problems(self, labels: list[str]) -> list[str]:
         if len(labels) < self._min:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from framework import Classifier
 from framework.cache import ResponseCache
-from framework.records import Completion, Usage
+from framework.records import Completion, TokenLogprob, Usage
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides
 
@@ -18,7 +18,10 @@ def answer(*labels: str) -> Reply:
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "c.sqlite")
-    completion = Completion('{"labels": []}', Usage(3, 4), 0.5, "stop", (("a", -0.1),), 0.2)
+    top = (("a", -0.1), ("b", -2.5))
+    completion = Completion(
+        '{"labels": []}', Usage(3, 4), 0.5, "stop", (TokenLogprob("a", -0.1, top),), 0.2
+    )
     cache.put("k", completion)
     cache.close()
     again = ResponseCache(tmp_path / "c.sqlite")

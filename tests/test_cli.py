@@ -104,7 +104,12 @@ def test_bad_rows_are_recorded_as_failed_and_the_run_goes_on(
 def test_rerun_resumes_without_duplicates(stub: StubServer, tmp_path: Path) -> None:
     stub.default = answer("technology")
     out = tmp_path / "out.jsonl"
-    done = [{"id": "n01", "labels": ["space"], "status": "ok", "attempts": 1}]
+    from framework.config.load import compose, load_run_config
+    from framework.taxonomy import short_hash
+
+    news = load_run_config(compose([])).taxonomy
+    stamp = {"taxonomy": "news@1.0.0", "taxonomy_hash": short_hash(news)}
+    done = [{"id": "n01", "labels": ["space"], "status": "ok", "attempts": 1, **stamp}]
     out.write_text(json.dumps(done[0]) + "\n" + '{"id": "n02", "lab', encoding="utf-8")  # torn line
     result = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
                        f"hydra.run.dir={tmp_path}")  # fmt: skip
@@ -175,3 +180,25 @@ def test_unknown_command_suggests_the_right_one() -> None:
     result = labelwise("clasify")
     assert result.returncode == 2
     assert "unknown command 'clasify' (did you mean classify?)" in result.stderr
+
+
+def test_results_of_another_taxonomy_version_are_never_mixed(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    stub.default = answer("technology")
+    out = tmp_path / "out.jsonl"
+    first = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
+                      f"hydra.run.dir={tmp_path / 'a'}")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    rows = read_jsonl(out)
+    assert {r["taxonomy"] for r in rows} == {"news@1.0.0"} and len(
+        {r["taxonomy_hash"] for r in rows}
+    ) == 1
+    changed = labelwise(
+        "classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
+        "taxonomy.labels.science.description=Only peer-reviewed research.",
+        f"hydra.run.dir={tmp_path / 'b'}",
+    )  # fmt: skip
+    assert changed.returncode == 2
+    assert "holds rows labeled with news@1.0.0" in changed.stderr
+    assert read_jsonl(out) == rows

@@ -224,3 +224,34 @@ def test_compare_runs_given_one_by_one_into_out(
 
 def test_compare_a_folder_without_runs_exits_2(tmp_path: Path) -> None:
     assert "neither a run folder" in one_line_error(labelwise("compare", str(tmp_path)))
+
+
+def test_evaluate_refuses_to_mix_taxonomy_versions(tmp_path: Path) -> None:
+    from framework.config.load import compose, load_run_config
+    from framework.taxonomy import short_hash
+
+    news = load_run_config(compose([])).taxonomy
+    ours = {"taxonomy": "news@1.0.0", "taxonomy_hash": short_hash(news)}
+    other = {"taxonomy": "news@0.9.0", "taxonomy_hash": "0123456789abcdef"}
+    base = {"status": "ok", "attempts": 1, "labels": ["space"], "gold": ["space"]}
+    mixed = write_jsonl(
+        tmp_path / "mixed.jsonl", [{"id": "a", **base, **ours}, {"id": "b", **base, **other}]
+    )
+    result = labelwise("evaluate", str(mixed), "--taxonomy", "news")
+    assert (
+        result.returncode == 2 and "mixes rows labeled with different taxonomies" in result.stderr
+    )
+    assert (
+        labelwise(
+            "evaluate", str(mixed), "--taxonomy", "news", "--allow-taxonomy-mismatch"
+        ).returncode
+        == 0
+    )
+    stale = write_jsonl(tmp_path / "stale.jsonl", [{"id": "a", **base, **other}])
+    result = labelwise("evaluate", str(stale), "--taxonomy", "news")
+    assert result.returncode == 2 and "was labeled with taxonomy news@0.9.0" in result.stderr
+    fresh = write_jsonl(tmp_path / "fresh.jsonl", [{"id": "a", **base, **ours}])
+    assert labelwise("evaluate", str(fresh), "--taxonomy", "news").returncode == 0
+    gold = write_jsonl(tmp_path / "gold.jsonl", [{"id": "a", "labels": ["space"], **other}])
+    result = labelwise("evaluate", str(fresh), "--gold", str(gold), "--labels", "space,none")
+    assert result.returncode == 2 and "gold file" in result.stderr

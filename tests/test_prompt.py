@@ -21,9 +21,47 @@ def as_text(messages: tuple[dict[str, str], ...]) -> str:
 
 
 @pytest.mark.parametrize("taxonomy", ["news", "support_tickets"])
-def test_rendered_prompt_matches_golden(taxonomy: str) -> None:
-    messages = renderer(f"taxonomy={taxonomy}").render("A text to label.")
-    assert_golden(f"prompt_{taxonomy}.txt", as_text(messages))
+@pytest.mark.parametrize("prompt", ["multilabel_v1", "multilabel_v2"])
+def test_rendered_prompt_matches_golden(taxonomy: str, prompt: str) -> None:
+    messages = renderer(f"taxonomy={taxonomy}", f"prompt={prompt}").render("A text to label.")
+    suffix = "" if prompt == "multilabel_v1" else "_v2"
+    assert_golden(f"prompt_{taxonomy}{suffix}.txt", as_text(messages))
+
+
+RICH = [
+    "+taxonomy.labels.science.parent=space",
+    "+taxonomy.labels.science.negative_examples=[A horoscope for Leo]",
+    "+taxonomy.labels.technology.name=Tech and computing",
+    "+taxonomy.exclusive={mood: [climate, technology]}",
+]
+
+
+@pytest.mark.parametrize("by_index", [False, True])
+def test_v2_shows_hierarchy_exclusive_groups_and_numbers(by_index: bool) -> None:
+    config = load_run_config(compose(RICH))
+    r = PromptRenderer(config.prompt, config.taxonomy, config.validation, by_index=by_index)
+    messages = r.render("A text to label.")
+    assert_golden(f"prompt_news_rich{'_by_index' if by_index else ''}.txt", as_text(messages))
+    content = messages[-1]["content"]
+    assert "(a kind of space)" in content and 'Not for: "A horoscope for Leo"' in content
+    assert ("At most one of 3, 2" if by_index else "At most one of climate, technology") in content
+
+
+def test_v1_cannot_ask_by_number() -> None:
+    from framework.errors import ConfigError
+
+    config = load_run_config(compose(["prompt=multilabel_v1"]))
+    with pytest.raises(ConfigError, match="use prompt=multilabel_v2"):
+        PromptRenderer(config.prompt, config.taxonomy, config.validation, by_index=True)
+
+
+def test_leaves_only_offers_no_category() -> None:
+    config = load_run_config(compose([*RICH, "validation.hierarchy=leaves_only"]))
+    content = PromptRenderer(config.prompt, config.taxonomy, config.validation).render("x")[-1][
+        "content"
+    ]
+    assert "- space:" not in content and "- science:" in content
+    assert "categories they are a kind of are not labels" in content
 
 
 def test_prompted_mode_puts_the_schema_in_the_prompt() -> None:

@@ -171,6 +171,8 @@ def test_a_run_records_everything_and_no_key(stub: StubServer, tmp_path: Path) -
     assert record["taxonomy"] == {
         "name": "news", "version": "1.0.0", "hash": taxonomy_hash(config.taxonomy),
         "labels": ["space", "science", "technology", "climate", "none"], "none_label": "none",
+        "lineage": {}, "label_keys": {"by_index": False,
+                                      "reason": "5 labels fit the provider's enum limit of 500"},
     }  # fmt: skip
     assert re.fullmatch(r"[0-9a-f]{64}", record["prompt"]["digest"])
     assert record["model"] == {"name": "stub-model", "provider": "openai_compatible",

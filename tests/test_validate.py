@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from framework.config.schema import LabelSpec, TaxonomyConfig, ValidationConfig
-from framework.taxonomy import output_schema
 from framework.validate import AnswerValidator
 
 NEWS = TaxonomyConfig(
@@ -30,7 +29,7 @@ FAIL = ValidationConfig(on_unknown_label="fail")
 def check(
     answer: str | None, policy: ValidationConfig = STRICT, taxonomy: TaxonomyConfig = NEWS
 ) -> Any:
-    return AnswerValidator(taxonomy, policy, output_schema(taxonomy, policy)).check(answer)
+    return AnswerValidator(taxonomy, policy).check(answer)
 
 
 # (answer, policy, accepted labels or None, a fragment of the problem or repair)
@@ -128,3 +127,102 @@ def test_no_accepted_answer_holds_a_label_outside_the_taxonomy() -> None:
         verdict = check(answer, policy)
         assert set(verdict.labels) <= ids
         assert not ("none" in verdict.labels and len(verdict.labels) > 1)
+
+
+TREE = TaxonomyConfig.model_validate(
+    {
+        "name": "tickets",
+        "version": "2",
+        "labels": {
+            "BILLING": {},
+            "REFUND": {"parent": "BILLING", "aliases": ["money back"]},
+            "INVOICE": {"parent": "BILLING"},
+            "LOW": {},
+            "HIGH": {},
+            "OLD_REFUND": {"deprecated": True, "replaced_by": "REFUND", "aliases": ["chargeback"]},
+            "OTHER": {},
+        },
+        "none_label": "OTHER",
+        "exclusive": {"urgency": ["LOW", "HIGH"]},
+    }
+)
+
+# (answer, policy, accepted labels or None, a fragment of the problem or repair)
+TREE_CASES = [
+    (
+        '{"labels": ["REFUND"]}',
+        STRICT,
+        ("REFUND", "BILLING"),
+        "added 'BILLING', the parent of 'REFUND'",
+    ),
+    ('{"labels": ["REFUND", "BILLING"]}', STRICT, ("REFUND", "BILLING"), None),
+    ('{"labels": ["money back"]}', STRICT, ("REFUND", "BILLING"), "read 'money back' as 'REFUND'"),
+    (
+        '{"labels": ["OLD_REFUND"]}',
+        STRICT,
+        ("REFUND", "BILLING"),
+        "deprecated 'OLD_REFUND' as its replacement 'REFUND'",
+    ),
+    ('{"labels": ["Chargeback"]}', STRICT, ("REFUND", "BILLING"), "deprecated 'OLD_REFUND'"),
+    (
+        '{"labels": ["LOW", "HIGH"]}',
+        STRICT,
+        None,
+        "'LOW', 'HIGH' exclude each other (group 'urgency')",
+    ),
+    ('{"labels": ["LOW", "HIGH"]}', LENIENT, None, "exclude each other"),
+    ('{"labels": ["HIGH", "INVOICE"]}', STRICT, ("HIGH", "INVOICE", "BILLING"), None),
+    (
+        '{"labels": ["BILLING"]}',
+        ValidationConfig(hierarchy="leaves_only"),
+        None,
+        "'BILLING' is a category, not a label",
+    ),
+    (
+        '{"labels": ["BILLING", "REFUND"]}',
+        ValidationConfig(hierarchy="leaves_only", on_unknown_label="drop"),
+        ("REFUND",),
+        "dropped 'BILLING', a category",
+    ),
+    ('{"labels": ["REFUND"]}', ValidationConfig(hierarchy="as_is"), ("REFUND",), None),
+]
+
+
+@pytest.mark.parametrize(("answer", "policy", "labels", "note"), TREE_CASES)
+def test_taxonomy_semantics(
+    answer: str, policy: ValidationConfig, labels: tuple[str, ...] | None, note: str | None
+) -> None:
+    verdict = check(answer, policy, TREE)
+    if labels is None:
+        assert not verdict.accepted and any(note in p for p in verdict.problems), verdict.problems
+    else:
+        assert verdict.accepted, verdict.problems
+        assert verdict.labels == labels
+        if note:
+            assert any(note in r for r in verdict.repairs), verdict.repairs
+
+
+@pytest.mark.parametrize(
+    ("answer", "labels", "problem"),
+    [
+        ('{"labels": [1, 3]}', ("REFUND", "LOW", "BILLING"), None),
+        ('{"labels": ["1", "4"]}', ("REFUND", "HIGH", "BILLING"), None),
+        ('{"labels": [99]}', None, "99 is not one of the labels"),
+        ('{"labels": ["REFUND"]}', ("REFUND", "BILLING"), None),
+    ],
+)
+def test_answers_by_number_map_to_the_offered_labels(
+    answer: str, labels: tuple[str, ...] | None, problem: str | None
+) -> None:
+    verdict = AnswerValidator(TREE, STRICT, by_index=True).check(answer)
+    if labels is None:
+        assert not verdict.accepted and problem in verdict.problems[0]
+    else:
+        assert verdict.labels == labels, verdict.problems
+
+
+def test_deprecated_labels_are_not_offered() -> None:
+    from framework.taxonomy import output_schema
+
+    enum = output_schema(TREE, STRICT)["properties"]["labels"]["items"]["enum"]
+    assert "OLD_REFUND" not in enum and "REFUND" in enum

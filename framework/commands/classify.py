@@ -50,7 +50,10 @@ def classify_job(cfg: DictConfig) -> None:
         if rows is not None and config.sample.size is not None:
             rows = min(rows, config.sample.size)
         progress = Progress(rows, style=config.run.progress, interval=config.run.progress_interval)
-        totals = asyncio.run(classify_file(classifier, config.input, output, progress=progress))
+        review = run_dir / "review.jsonl" if config.thresholds.abstain_band else None
+        totals = asyncio.run(
+            classify_file(classifier, config.input, output, progress=progress, review=review)
+        )
         metrics = score_run(config, output, run_dir)  # metrics.json and report.md, given gold
         record.finish(totals, metrics)
     log_summary(totals, output)

@@ -23,6 +23,11 @@ Gold comes from the rows' "gold" field (copied from the input's labels), or
 from --gold, a JSONL file of {"id", "labels"} rows joined by id. The label set
 comes from --taxonomy or --labels, else from the run's record.json, else the
 labels seen (with a warning: a label nobody used then drops out of macro-F1).
+
+Every results row carries the hash of the taxonomy it was labeled with. Rows of
+different taxonomy versions, or results of another version than --taxonomy,
+the run's record or the gold file name, are not scored together unless
+--allow-taxonomy-mismatch says so.
 """
 
 
@@ -33,7 +38,9 @@ def run(argv: list[str]) -> int:
 
     results, record = results_file(Path(args.results))
     gold = read_gold(Path(args.gold)) if args.gold else None
-    labels, none_label = label_set(args, record, results, gold)
+    labels, none_label, expected = label_set(args, record, results, gold)
+    if not args.allow_taxonomy_mismatch:
+        check_taxonomy(results, expected, Path(args.gold) if args.gold else None)
     out = Path(args.out) if args.out else results.parent / "metrics.json"
     source = _text_source(record, args.gold)
     try:
@@ -68,7 +75,52 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--bootstrap", metavar="N", type=_positive, default=1000,
                      help="bootstrap resamples for the intervals (default 1000)")  # fmt: skip
+    cli.add_argument(
+        "--allow-taxonomy-mismatch", action="store_true",
+        help="score even when results, gold or --taxonomy come from different taxonomy "
+        "versions (by default that is refused)",
+    )  # fmt: skip
     return cli
+
+
+def check_taxonomy(results: Path, expected: str | None, gold_file: Path | None) -> None:
+    """Refuse to score labels from different versions of a taxonomy against each other.
+
+    Each results row carries the hash of the taxonomy it was labeled with; so may
+    the rows of a gold file. All must agree, and agree with the taxonomy the
+    labels are scored over (--taxonomy, or the run's record) when that is known.
+    """
+    from framework.report import read_results
+
+    stamps = {row.get("taxonomy_hash"): row.get("taxonomy") for row in read_results(results)}
+    stamps.pop(None, None)
+    if len(stamps) > 1:
+        found = ", ".join(f"{name} ({digest})" for digest, name in stamps.items())
+        raise InputError(
+            f"{results} mixes rows labeled with different taxonomies: {found}; "
+            "pass --allow-taxonomy-mismatch to score them together anyway"
+        )
+    ours = next(iter(stamps), None)
+    if expected is not None and ours is not None and ours != expected[:16]:
+        raise InputError(f"{results} was labeled with taxonomy {stamps[ours]} ({ours}), not the "
+                         f"one scored against ({expected[:16]}); pass --allow-taxonomy-mismatch "
+                         "to score it anyway")  # fmt: skip
+    for gold_hash in _gold_stamps(gold_file) if gold_file else ():
+        if ours is not None and gold_hash != ours:
+            raise InputError(f"gold file {gold_file} was labeled with taxonomy hash {gold_hash}, "
+                             f"the results with {ours}; pass --allow-taxonomy-mismatch to score "
+                             "them against each other anyway")  # fmt: skip
+
+
+def _gold_stamps(path: Path) -> set[str]:
+    found: set[str] = set()
+    with path.open("rb") as handle:
+        for raw in handle:
+            if b"taxonomy_hash" in raw:
+                row = json.loads(raw)
+                if isinstance(row, dict) and row.get("taxonomy_hash"):
+                    found.add(str(row["taxonomy_hash"])[:16])
+    return found
 
 
 def _positive(text: str) -> int:
@@ -132,17 +184,18 @@ def read_gold(path: Path) -> dict[str, list[str]]:
 def label_set(
     args: argparse.Namespace, record: Mapping[str, Any] | None, results: Path,
     gold: Mapping[str, Sequence[str]] | None,
-) -> tuple[list[str], str | None]:  # fmt: skip
-    """The labels to score over, and the taxonomy's none label when known."""
+) -> tuple[list[str], str | None, str | None]:  # fmt: skip
+    """The labels to score over, the taxonomy's none label and its hash when known."""
     if args.taxonomy:
         return _taxonomy_labels(args.taxonomy)
     if args.labels is not None:
         labels = list(dict.fromkeys(x.strip() for x in args.labels.split(",") if x.strip()))
         if not labels:
             raise ConfigError("--labels: no labels given; list them comma-separated: --labels a,b")
-        return labels, None
+        return labels, None, None
     if record and record.get("taxonomy", {}).get("labels"):
-        return list(record["taxonomy"]["labels"]), record["taxonomy"].get("none_label")
+        recorded = record["taxonomy"]
+        return list(recorded["labels"]), recorded.get("none_label"), recorded.get("hash")
     from framework.report import read_results
 
     seen: dict[str, None] = {}
@@ -152,15 +205,16 @@ def label_set(
     print(f"labelwise: warning: no label set given; scoring over the {len(seen)} labels seen "
           "(give --taxonomy or --labels: a label never seen drops out of macro-F1)",
           file=sys.stderr)  # fmt: skip
-    return sorted(seen), None
+    return sorted(seen), None, None
 
 
-def _taxonomy_labels(name: str) -> tuple[list[str], str | None]:
+def _taxonomy_labels(name: str) -> tuple[list[str], str | None, str]:
     from omegaconf import OmegaConf
     from pydantic import ValidationError
 
     from framework.config.load import compose
     from framework.config.schema import TaxonomyConfig
+    from framework.taxonomy import label_ids, taxonomy_hash
 
     tree = OmegaConf.to_container(compose([f"taxonomy={name}"]).taxonomy, resolve=True)
     try:
@@ -169,7 +223,7 @@ def _taxonomy_labels(name: str) -> tuple[list[str], str | None]:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
         raise ConfigError(f"taxonomy={name}: {where}: {problem['msg']}") from None
-    return [label.id for label in taxonomy.labels], taxonomy.none_label
+    return list(label_ids(taxonomy)), taxonomy.none_label, taxonomy_hash(taxonomy)
 
 
 def _text_source(record: Mapping[str, Any] | None, gold: str | None) -> tuple[Path | None, Any]:

@@ -13,26 +13,31 @@ the config file the value came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.utils import create_config_search_path
 from hydra.core.config_store import ConfigStore
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.errors import (
+    ConfigCompositionException,
+    HydraException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
+from framework.config.origins import Origins
 from framework.config.schema import RunConfig
 from framework.errors import ConfigError, did_you_mean
 from framework.resources import conf_dir
 
 __all__ = ["compose", "describe_hydra_error", "load_run_config", "register_schema_defaults"]
-
-GROUPS = ("provider", "model", "taxonomy", "prompt", "validation")
 
 
 SCHEMA_NODE = "labelwise_schema"
@@ -72,14 +77,13 @@ def compose(overrides: Sequence[str] = (), *, config_dir: Path | None = None) ->
         return loader.load_configuration(
             config_name="config", overrides=list(overrides), run_mode=RunMode.RUN
         )
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
         raise ConfigError(describe_hydra_error(error)) from None
 
 
 def load_run_config(cfg: DictConfig) -> RunConfig:
     """Validate a composed tree against the schema; the one place config is checked."""
-    choices = _group_files(cfg)
-    overridden = _overridden_keys(cfg)
+    origins = Origins.of(cfg)
     plain = {key: cfg[key] for key in cfg if key != "hydra"}
     try:
         container = OmegaConf.to_container(
@@ -89,25 +93,26 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
         key = error.full_key or "?"
         raise ConfigError(
             f"{key}: required but not set; give it on the command line ({key}=...)"
-            + _source(key, choices, overridden)
+            + origins.describe(key)
         ) from None
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
-        raise ConfigError(
-            f"{key}: {_first_line(str(error))}" + _source(key, choices, overridden)
-        ) from None
+        raise ConfigError(f"{key}: {_first_line(str(error))}" + origins.describe(key)) from None
     try:
         return RunConfig.model_validate(container)
     except ValidationError as error:
-        loc = error.errors()[0]["loc"]
-        key = ".".join(str(part) for part in loc)
-        raise ConfigError(
-            _describe_validation_error(error) + _source(key, choices, overridden)
-        ) from None
+        key, text = _describe_validation_error(error)
+        raise ConfigError(text + origins.describe(key)) from None
 
 
 def describe_hydra_error(error: Exception) -> str:
-    """One or two lines for a composition error (unknown option, unknown key, bad override)."""
+    """One or two lines for a composition error (unknown option, unknown key, bad override,
+    a YAML file that does not parse)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        context = f" ({error.context} at line {error.context_mark.line + 1})" if (
+            error.context and error.context_mark) else ""  # fmt: skip
+        return f"{mark.name}:{mark.line + 1}: {error.problem}{context}"
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, option = error.missing_cfg_file.rpartition("/")
         options = list(error.options or [])
@@ -117,6 +122,8 @@ def describe_hydra_error(error: Exception) -> str:
                 f"choose one of: {', '.join(options)}"
             )
     text = str(error)
+    if isinstance(error, OverrideParseException):
+        return f"{error.override}: not an override Hydra can read ({_first_line(error.message)})"
     unknown = re.search(r"Could not override '([^']+)'", text)
     if isinstance(error, ConfigCompositionException) and unknown:
         key = unknown.group(1)
@@ -127,13 +134,22 @@ def describe_hydra_error(error: Exception) -> str:
                 sorted(known)
             )
         cause = error.__cause__
+        inner = re.search(r"Key '([^']+)' is not in struct", str(cause or ""))
+        if known is not None and inner and inner.group(1) != leaf:
+            return (
+                f"{key}: a mapping without the key {inner.group(1)!r}; add one entry with "
+                f"+{key}.{inner.group(1)}=VALUE, or replace it whole with ++{key}={{...}}"
+            )
+        if known is not None:
+            return f"{key}: not set in the config files; add it with +{key}=VALUE"
         return f"{key}: {_first_line(str(cause) if cause else text)}"
     return _first_line(text) + (
         f"\n  {_first_line(str(error.__cause__))}" if error.__cause__ else ""
     )
 
 
-def _describe_validation_error(error: ValidationError) -> str:
+def _describe_validation_error(error: ValidationError) -> tuple[str, str]:
+    """The dotted key a schema error is about, and one line saying what is wrong."""
     problems = error.errors()
     first = problems[0]
     path = [str(part) for part in first["loc"]]
@@ -144,23 +160,25 @@ def _describe_validation_error(error: ValidationError) -> str:
     elif first["type"] == "missing":
         text = f"{'.'.join(path)}: required but not set"
     else:
-        named = re.match(r"^([A-Za-z_]\w*): (.*)$", message, re.DOTALL)
+        named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", message, re.DOTALL)
         known = _schema_keys(path) or []
-        if named and named.group(1) in known:
+        if named and named.group(1).split(".")[0] in known:
             path, message = [*path, named.group(1)], named.group(2)
         if first["type"] != "value_error":
             message = f"{message} (got {first.get('input')!r})"
         text = f"{'.'.join(path)}: {message}"
     if len(problems) > 1:
         text += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-    return text
+    return ".".join(path), text
 
 
 def _schema_keys(path: Sequence[str]) -> list[str] | None:
     """The field names of the schema model at a dotted path, or None if it is not a model."""
     model: type[BaseModel] = RunConfig
+    keyed = False  # the previous part named a list or mapping of models: this one is a key
     for part in path:
-        if part.isdigit():
+        if keyed:
+            keyed = False
             continue
         field = model.model_fields.get(part)
         if field is None:
@@ -169,6 +187,7 @@ def _schema_keys(path: Sequence[str]) -> list[str] | None:
         if inner is None:
             return None
         model = inner
+        keyed = getattr(field.annotation, "__origin__", None) in (list, dict)
     return list(model.model_fields)
 
 
@@ -180,36 +199,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
-
-
-def _group_files(cfg: DictConfig) -> Mapping[str, str]:
-    """For each config group, the YAML file its option was read from (or group=option)."""
-    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
-    sources = OmegaConf.select(cfg, "hydra.runtime.config_sources", default=None) or []
-    folders = [Path(s.path) for s in sources if s.schema == "file"]
-    files: dict[str, str] = {}
-    for group, option in choices.items():
-        if str(group) not in GROUPS:
-            continue
-        found = next((f / group / f"{option}.yaml" for f in folders
-                      if (f / group / f"{option}.yaml").is_file()), None)  # fmt: skip
-        files[str(group)] = str(found) if found else f"{group}={option}"
-    return files
-
-
-def _overridden_keys(cfg: DictConfig) -> set[str]:
-    """Keys given a value on the command line (choosing a group option does not count)."""
-    overrides = OmegaConf.select(cfg, "hydra.overrides.task", default=None) or []
-    keys = {str(o).split("=", 1)[0].lstrip("+~") for o in overrides}
-    return keys - set(GROUPS)
-
-
-def _source(key: str, files: Mapping[str, str], overridden: set[str]) -> str:
-    """Where a key's value came from: the command line, or its group's YAML file."""
-    if any(key == o or key.startswith(o + ".") for o in overridden):
-        return "\n  set on the command line"
-    where = files.get(key.split(".", maxsplit=1)[0])
-    return f"\n  in {where}" if where else ""
 
 
 def _first_line(text: str) -> str:

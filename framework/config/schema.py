@@ -7,13 +7,16 @@ model forbids unknown keys, so a misspelt key fails with its dotted path.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from framework.config.taxonomy_checks import read_labels, structural_problems
 
 __all__ = [
     "BudgetSettings",
     "CacheSettings",
+    "ChunkSettings",
     "ColumnNames",
     "GgufSource",
     "LabelSpec",
@@ -27,7 +30,9 @@ __all__ = [
     "RunConfig",
     "RunSettings",
     "SampleSettings",
+    "StrategyConfig",
     "TaxonomyConfig",
+    "ThresholdSettings",
     "ValidationConfig",
 ]
 
@@ -48,6 +53,9 @@ class LocalServerSettings(_Strict):
     n_ctx: int = Field(default=2048, ge=256)
     parallel: int = Field(default=1, ge=1, description="server processes answering together")
     startup_timeout: float = Field(default=180.0, gt=0)
+    # Token log-probabilities need every token's logits kept: 2.5-4x slower answers,
+    # so the server computes them only when a strategy asks for them.
+    logprobs: bool = False
 
 
 class ProviderConfig(_Strict):
@@ -100,10 +108,18 @@ class ModelConfig(_Strict):
 
 
 class LabelSpec(_Strict):
+    """One label. In YAML the labels are a mapping from id to these fields, so a
+    team taxonomy can extend a shared one key by key (see TaxonomyConfig)."""
+
     id: str = Field(min_length=1)
+    name: str | None = Field(default=None, description="display name; the id if unset")
     description: str = ""
     aliases: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
+    negative_examples: list[str] = Field(default_factory=list)
+    parent: str | None = None
+    deprecated: bool = False
+    replaced_by: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -114,36 +130,52 @@ class LabelSpec(_Strict):
 
 
 class TaxonomyConfig(_Strict):
+    """A versioned label set.
+
+    labels: {id: {description, aliases, examples, negative_examples, parent,
+        deprecated, replaced_by, name}}; a list of {id: ..., ...} is read too.
+    A taxonomy that lists another in its Hydra defaults extends it: labels are
+    merged by id (add one, override its description), `remove: [id]` takes
+    labels out, `deprecated: true` with `replaced_by` retires one. `lineage`
+    is merged too, so it names every taxonomy the result was built from.
+    exclusive: named groups of labels of which an answer may hold one at most.
+    """
+
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
     labels: list[LabelSpec]
     none_label: str | None = None
     allow_empty: bool = False
+    exclusive: dict[str, list[str]] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+    lineage: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_by_id(cls, data: Any) -> Any:
+        """The mapping form (id -> fields) read into a list, minus `remove`d labels; a
+        problem with one label is reported by its id, not its place in the list."""
+        if not isinstance(data, dict) or not isinstance(data.get("labels"), dict):
+            return data
+        labels, problems = read_labels(data)
+        if problems:
+            raise ValueError(str(problems[0]))
+        return {**data, "labels": labels}
 
     @model_validator(mode="after")
     def _coherent(self) -> TaxonomyConfig:
-        if not self.labels:
-            raise ValueError("labels: the list is empty; a taxonomy needs at least one label")
-        seen: set[str] = set()
-        for label in self.labels:
-            if label.id in seen:
-                raise ValueError(f"labels: duplicate id {label.id!r}; label ids must be unique")
-            seen.add(label.id)
-        if self.none_label is not None and self.none_label not in seen:
-            raise ValueError(
-                f"none_label: {self.none_label!r} is not a label id; add it to labels or set null"
-            )
-        owners: dict[str, str] = {}
-        for label in self.labels:
-            for name in (label.id, *label.aliases):
-                owner = owners.setdefault(name.casefold(), label.id)
-                if owner != label.id:
-                    raise ValueError(
-                        f"labels: {name!r} names both {owner!r} and {label.id!r} "
-                        "(ids and aliases are matched without regard to case)"
-                    )
+        problems = structural_problems(
+            self.labels, none_label=self.none_label, exclusive=self.exclusive
+        )
+        if problems:
+            raise ValueError(str(problems[0]))
         return self
+
+    @property
+    def current(self) -> list[LabelSpec]:
+        """The labels on offer: all but the deprecated ones, in order."""
+        return [label for label in self.labels if not label.deprecated]
 
 
 class PromptConfig(_Strict):
@@ -151,6 +183,9 @@ class PromptConfig(_Strict):
     reask_template: str = "reask.v1"
     system: str = ""
     few_shot: bool = True
+    # How answers name labels: by id, or by number (for taxonomies larger than the
+    # provider's enum limit); auto picks by number only when the ids would not fit.
+    label_keys: Literal["auto", "id", "index"] = "auto"
     max_text_chars: int | None = Field(default=20000, ge=1)
     max_text_tokens: int | None = Field(default=None, ge=1)
 
@@ -163,6 +198,9 @@ class ValidationConfig(_Strict):
     dedupe: bool = False
     normalize_case: bool = True
     normalize_aliases: bool = True
+    # A label with a parent: add_parents (a child implies its parent), leaves_only
+    # (only labels without children are offered), as_is (no rule).
+    hierarchy: Literal["add_parents", "leaves_only", "as_is"] = "add_parents"
     max_retries: int = Field(default=2, ge=0)
 
     @model_validator(mode="after")
@@ -226,6 +264,52 @@ class SampleSettings(_Strict):
     seed: int = 0
 
 
+class StrategyConfig(_Strict):
+    """How the question is put to the model (conf/strategy/).
+
+    labels_array: one call, an array of label ids (the prompt group's template).
+    checklist: one call, an object with one boolean per label, in taxonomy order.
+    per_label: one yes/no call per label; the calls share the prompt up to the label.
+    confidence: where per-label confidence comes from: logprobs (token
+        probabilities, where the provider returns them), self_consistency (the
+        share of `samples` answers at `sample_temperature` holding the label),
+        none, or auto (logprobs where possible, else none).
+    """
+
+    name: Literal["labels_array", "checklist", "per_label"] = "labels_array"
+    template: str | None = None
+    confidence: Literal["auto", "logprobs", "self_consistency", "none"] = "auto"
+    samples: int = Field(default=5, ge=2)
+    sample_temperature: float = Field(default=0.7, gt=0, le=2)
+    top_logprobs: int = Field(default=5, ge=2, le=20)
+    # Replaces model.max_tokens for this strategy's answers (a yes/no needs a few).
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class ThresholdSettings(_Strict):
+    """Turning per-label confidence into labels.
+
+    default: the threshold of every label without one of its own; per_label: {id: t};
+    path: a thresholds file written by `labelwise calibrate` (its values win);
+    abstain_band: rows with a confidence this close to a threshold are also
+    written to review.jsonl in the run folder (0: none).
+    """
+
+    default: float = Field(default=0.5, ge=0, le=1)
+    per_label: dict[str, float] = Field(default_factory=dict)
+    path: str | None = None
+    abstain_band: float = Field(default=0.0, ge=0, le=0.5)
+
+
+class ChunkSettings(_Strict):
+    """Long texts split into chunks of at most max_tokens (None: never split);
+    per-label confidence is combined over the chunks by `aggregate`."""
+
+    max_tokens: int | None = Field(default=None, ge=32)
+    overlap: int = Field(default=32, ge=0)
+    aggregate: Literal["max", "mean"] = "max"
+
+
 class RunConfig(_Strict):
     """Everything one run needs, composed from the config groups."""
 
@@ -239,6 +323,9 @@ class RunConfig(_Strict):
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
     sample: SampleSettings = SampleSettings()
+    strategy: StrategyConfig = StrategyConfig()
+    thresholds: ThresholdSettings = ThresholdSettings()
+    chunking: ChunkSettings = ChunkSettings()
     input: str | None = None
     output: str | None = None
 
