@@ -1,13 +1,14 @@
 """Output strategies on GoEmotions-Ekman: scores before and after calibration, and speed.
 
-    python benchmarks/strategies.py                        # local Qwen, 300 + 300 rows
-    python benchmarks/strategies.py --cal 150 --test 150 --strategies per_label,checklist
+    python benchmarks/strategies.py                        # local Qwen, 150 + 300 rows
+    python benchmarks/strategies.py --variants per_label:logprobs,checklist
     python benchmarks/strategies.py provider=openai model=gpt-4o-mini
 
-Two disjoint samples of the dev split (fixed seed): thresholds are calibrated
-on one (`labelwise calibrate`) and every score is taken on the other. For each
-strategy: `labelwise classify` on the test sample (macro/micro-F1 with 95%
-intervals, rows/s); then, for strategies with a confidence, a run on the
+A variant is STRATEGY[:CONFIDENCE] (confidence: logprobs, self_consistency; none
+if left out). Two disjoint samples of the dev split (fixed seed): thresholds
+are calibrated on one (`labelwise calibrate`) and every score is taken on the
+other. For each variant: `labelwise classify` on the test sample (macro/micro-F1
+with 95% intervals, rows/s); then, for variants with a confidence, a run on the
 calibration sample, `labelwise calibrate`, and the test sample again with
 thresholds.path (answered from the cache: no new calls). Reference: fine-tuned
 BERT-base, macro-F1 0.62-0.64.
@@ -62,35 +63,43 @@ def interval(ci: dict[str, float]) -> str:
 
 def main() -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("--cal", type=int, default=300)
+    cli.add_argument("--cal", type=int, default=150)
     cli.add_argument("--test", type=int, default=300)
     cli.add_argument("--seed", type=int, default=0)
     cli.add_argument("--data", type=Path, default=DATA)
     cli.add_argument("--out", type=Path, default=REPO / "outputs" / "benchmarks" / "strategies")
-    cli.add_argument("--strategies", default="labels_array,checklist,per_label",
-                     help="comma-separated (default: all three)")  # fmt: skip
+    cli.add_argument(
+        "--variants",
+        default="labels_array,checklist,per_label:logprobs,labels_array:self_consistency",
+        help="comma-separated STRATEGY[:CONFIDENCE]",
+    )
     args, overrides = cli.parse_known_args()
     args.out.mkdir(parents=True, exist_ok=True)
     cal, test = samples(args.data, args.cal, args.test, args.seed, args.out)
     common = ["+experiment=goemotions_ekman", "sample.size=null", "run.progress=log", *overrides]
     table = []
-    for strategy in args.strategies.split(","):
-        runs = {name: args.out / f"{strategy}-{name}" for name in ("test", "cal", "calibrated")}
-        labelwise("classify", *common, f"strategy={strategy}", f"input={test}",
-                  f"hydra.run.dir={runs['test']}")  # fmt: skip
-        row = {"strategy": strategy, "before": scores(runs["test"])}
-        if strategy != "labels_array":
-            labelwise("classify", *common, f"strategy={strategy}", f"input={cal}",
-                      f"hydra.run.dir={runs['cal']}")  # fmt: skip
-            thresholds = args.out / f"{strategy}-thresholds.json"
+    for variant in args.variants.split(","):
+        strategy, _, confidence = variant.partition(":")
+        settings = [f"strategy={strategy}", f"strategy.confidence={confidence or 'none'}"]
+        if strategy == "per_label":  # one text a server, so each reuses the prompt it shares
+            settings.append("run.concurrency=2")
+        name = variant.replace(":", "-")
+        runs = {part: args.out / f"{name}-{part}" for part in ("test", "cal", "calibrated")}
+        labelwise("classify", *common, *settings, f"input={test}", f"hydra.run.dir={runs['test']}")
+        row = {"variant": variant, "before": scores(runs["test"])}
+        if confidence:
+            labelwise(
+                "classify", *common, *settings, f"input={cal}", f"hydra.run.dir={runs['cal']}"
+            )
+            thresholds = args.out / f"{name}-thresholds.json"
             labelwise("calibrate", str(runs["cal"]), "--out", str(thresholds))
-            labelwise("classify", *common, f"strategy={strategy}", f"input={test}",
+            labelwise("classify", *common, *settings, f"input={test}",
                       f"thresholds.path={thresholds}", f"hydra.run.dir={runs['calibrated']}")  # fmt: skip
             row["after"] = scores(runs["calibrated"])
         table.append(row)
     lines = [
         f"GoEmotions-Ekman, calibration {args.cal} rows / test {args.test} rows (seed {args.seed})",
-        "| strategy | macro-F1 | micro-F1 | calibrated macro-F1 | calibrated micro-F1 | rows/s |",
+        "| strategy:confidence | macro-F1 | micro-F1 | calibrated macro-F1 | calibrated micro-F1 | rows/s |",
         "|---|---|---|---|---|---|",
     ]
     for row in table:
@@ -98,7 +107,7 @@ def main() -> int:
         calibrated = (f"{after['macro']:.3f} {interval(after['macro_ci'])} | "
                       f"{after['micro']:.3f} {interval(after['micro_ci'])}") if after else "- | -"  # fmt: skip
         lines.append(
-            f"| {row['strategy']} | {before['macro']:.3f} {interval(before['macro_ci'])} | "
+            f"| {row['variant']} | {before['macro']:.3f} {interval(before['macro_ci'])} | "
             f"{before['micro']:.3f} {interval(before['micro_ci'])} | {calibrated} | "
             f"{before['rows_per_s']:.2f} |"
         )

@@ -90,20 +90,25 @@ class Asker:
         max_retries: int,
         retry: Any,
         sample_temperature: float = 0.7,
+        shared_prompts: bool = False,
     ) -> None:
         self.strategy, self.renderer, self.plan = strategy, renderer, plan
         self.cache, self.throttle, self._connect = cache, throttle, connect
         self._max_retries, self._retry = max_retries, retry
         self._sample_temperature = sample_temperature
+        # Questions about one text that share their prompt (per-label, samples) go to
+        # one server, whose prompt cache then reuses it.
+        self._shared_prompts = shared_prompts
 
     async def ask(self, question: Question, tally: Tally, sample: int | None = None) -> Answer:
         messages = self.renderer.render(question.text, topic=question.topic)
-        plan = self._plan_for(sample)
+        plan = self.plan_for(sample)
         for answer_number in range(self._max_retries + 1):
             request = compile_request(messages, plan, sample=sample)
             tally.request_hash = tally.request_hash or request.key
             try:
-                completion, calls = await self.call(request, affinity=question.text)
+                affinity = question.text if self._shared_prompts else None
+                completion, calls = await self.call(request, affinity=affinity)
             except ProviderError as error:
                 if error.fatal:
                     raise
@@ -144,7 +149,7 @@ class Asker:
         self.cache.put(request.key, completion)
         return completion, calls
 
-    def _plan_for(self, sample: int | None) -> RequestPlan:
+    def plan_for(self, sample: int | None) -> RequestPlan:
         """A sampled answer (self-consistency) is drawn warm, with its own seed."""
         if sample is None:
             return self.plan

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.ask import Answer, Asker, Tally, Unanswered, gather_answers
+from framework.budget import TextBudget
 from framework.cache import ResponseCache
 from framework.compile import CompiledRequest, compile_request, make_plan
 from framework.config.load import compose, load_run_config
@@ -91,6 +92,7 @@ class Classifier:
         # Last, as it may hash a large model file: what decides answers beyond the request.
         self._model_file = _local_model_file(config)
         self.request_plan = replace(plan, identity=self._identity())
+        self.budget = TextBudget(config.prompt, config.chunking, self.request_plan.model)
         self.cache = ResponseCache(config.cache.path, config.cache.mode)
         self.throttle = Throttle(
             config.run.concurrency,
@@ -102,6 +104,7 @@ class Classifier:
             cache=self.cache, throttle=self.throttle, connect=self._connect,
             max_retries=config.validation.max_retries, retry=config.run.retry,
             sample_temperature=config.strategy.sample_temperature,
+            shared_prompts=config.strategy.name == "per_label" or self.confidence.samples > 0,
         )  # fmt: skip
         self._client: LitellmClient | None = None
         self._server: LocalServer | None = None
@@ -160,11 +163,11 @@ class Classifier:
 
     async def classify_item(self, item: Item) -> Prediction:
         """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
-        text, cut_from = self._fit(item.text)
+        text, cut_from = self.budget.fit(item.text)
         if not text.strip():
             return self._empty_text(item)
         tally = Tally(item.id, truncated_from=cut_from)
-        chunks = self._chunks(text)
+        chunks = self.budget.chunks(text)
         try:
             readings = [await self._ask_all(chunk, tally) for chunk in chunks]
         except Unanswered as failure:
@@ -176,8 +179,9 @@ class Classifier:
             [r.confidence for r in readings], self.config.chunking.aggregate
         )
         decision = self.decider.decide(confidence)
+        notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
         return tally.prediction(
-            decision.labels, "ok", repairs=(*decision.repairs, *readings[0].notes),
+            decision.labels, "ok", repairs=(*decision.repairs, *notes),
             confidence=self.confidence.recorded(confidence), review=bool(decision.uncertain),
             chunks=len(chunks) if len(chunks) > 1 else None,
         )  # fmt: skip
@@ -192,14 +196,28 @@ class Classifier:
         answers: list[Answer] = await gather_answers(asks)
         return read_answers(self.strategy, answers, self.confidence)
 
-    def first_request(self, text: str) -> CompiledRequest | None:
-        """The request a text's classification starts with; None for an empty text."""
-        fitted, _ = self._fit(text)
+    def first_requests(self, text: str) -> list[CompiledRequest]:
+        """The requests a text's classification starts with (one per question, chunk and
+        sample; re-asks come after them); none for an empty text."""
+        fitted, _ = self.budget.fit(text)
         if not fitted.strip():
-            return None
-        question = self.strategy.questions(self._chunks(fitted)[0])[0]
-        messages = self.renderer.render(question.text, topic=question.topic)
-        return compile_request(messages, self.request_plan)
+            return []
+        samples: list[int | None] = list(range(self.confidence.samples)) or [None]
+        return [
+            compile_request(
+                self.renderer.render(q.text, topic=q.topic),
+                self.asker.plan_for(sample),
+                sample=sample,
+            )
+            for chunk in self.budget.chunks(fitted)
+            for q in self.strategy.questions(chunk)
+            for sample in samples
+        ]
+
+    def first_request(self, text: str) -> CompiledRequest | None:
+        """The first of first_requests, or None for an empty text."""
+        requests = self.first_requests(text)
+        return requests[0] if requests else None
 
     async def _connect(self) -> LitellmClient:
         if self._client is not None:
@@ -227,30 +245,6 @@ class Classifier:
         )  # fmt: skip
         self._server.start()
         return self._server.urls
-
-    def _fit(self, text: str) -> tuple[str, int | None]:
-        """The text within the configured character and token budgets, and its length if cut."""
-        prompt = self.config.prompt
-        cut_from = None
-        if prompt.max_text_chars is not None and len(text) > prompt.max_text_chars:
-            cut_from, text = len(text), text[: prompt.max_text_chars]
-        if prompt.max_text_tokens is not None:
-            from framework.client import truncate_to_tokens
-
-            fitted, tokens = truncate_to_tokens(
-                self.request_plan.model, text, prompt.max_text_tokens
-            )
-            if tokens > prompt.max_text_tokens:
-                cut_from, text = cut_from or len(text), fitted
-        return text, cut_from
-
-    def _chunks(self, text: str) -> list[str]:
-        chunking = self.config.chunking
-        if chunking.max_tokens is None:
-            return [text]
-        from framework.client import split_by_tokens
-
-        return split_by_tokens(self.request_plan.model, text, chunking.max_tokens, chunking.overlap)
 
     def _empty_text(self, item: Item) -> Prediction:
         taxonomy = self.config.taxonomy

@@ -9,6 +9,7 @@ a traceback, 1 anything else, 130 when interrupted.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(f"unknown command {name!r}{did_you_mean(name, COMMANDS)}; "
                f"commands: {', '.join(COMMANDS)}")  # fmt: skip
         return 2
+    _interrupt_on_sigterm()
     module = importlib.import_module(f"framework.commands.{COMMANDS[name][0]}")
     run: Callable[[list[str]], int] = module.run
     return report_errors(lambda: run(rest))
@@ -87,6 +89,17 @@ def report_errors(run: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         report("interrupted; run the same command again to resume where it stopped")
         return 130
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler, `kill`) stops a run like Ctrl-C: rows done stay written,
+    local model servers are stopped, and the same command resumes."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def report(message: str) -> None:

@@ -9,7 +9,6 @@ model.max_tokens. Re-asks are not predictable and come on top.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,7 +17,6 @@ from framework.client import count_tokens, price
 from framework.inputs import InputRow
 from framework.records import Usage
 from framework.results import id_digest
-from framework.taxonomy import label_ids
 
 __all__ = ["RunEstimate", "estimate_run"]
 
@@ -27,6 +25,7 @@ __all__ = ["RunEstimate", "estimate_run"]
 class RunEstimate:
     rows: int
     to_call: int
+    calls: int
     already_done: int
     cached: int
     no_call: int
@@ -38,14 +37,14 @@ class RunEstimate:
     max_cost: float | None
 
     def lines(self) -> list[str]:
-        mean = self.prompt_tokens // self.to_call if self.to_call else 0
-
+        mean = self.prompt_tokens // self.calls if self.calls else 0
         return [
             f"rows                {self.rows:,}: {self.to_call:,} to send, {self.already_done:,} "
             f"already in the output, {self.cached:,} answered from the cache, "
             f"{self.no_call:,} without a call (empty or unreadable)",
+            f"calls               {self.calls:,} (before retries and re-asks)",
             f"prompt tokens       {self.prompt_tokens:,} "
-            f"(mean {mean:,}, max {self.max_prompt_tokens:,})",
+            f"(mean {mean:,} a call, max {self.max_prompt_tokens:,})",
             f"completion tokens   ~{self.expected_completion_tokens:,} expected, "
             f"at most {self.max_completion_tokens:,}",
             self._cost_line(),
@@ -69,35 +68,38 @@ def estimate_run(
     config = classifier.config
     model = classifier.request_plan.model
     done = done or set()
-    counts = {"rows": 0, "to_call": 0, "done": 0, "cached": 0, "no_call": 0}
+    counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
     prompt_tokens = max_prompt = gold_labels = gold_rows = 0
     for row in rows:
         counts["rows"] += 1
         if id_digest(row.id) in done:
             counts["done"] += 1
             continue
-        request = classifier.first_request(row.item.text) if row.item else None
-        if request is None:
+        requests = classifier.first_requests(row.item.text) if row.item else []
+        if not requests:
             counts["no_call"] += 1
             continue
-        if request.key in classifier.cache:
+        unanswered = [r for r in requests if r.key not in classifier.cache]
+        if not unanswered:
             counts["cached"] += 1
             continue
         counts["to_call"] += 1
-        tokens = count_tokens(model, list(request.kwargs["messages"]))
-        prompt_tokens += tokens
-        max_prompt = max(max_prompt, tokens)
+        counts["calls"] += len(unanswered)
+        for request in unanswered:
+            tokens = count_tokens(model, list(request.kwargs["messages"]))
+            prompt_tokens += tokens
+            max_prompt = max(max_prompt, tokens)
         if row.item is not None and row.item.gold is not None:
             gold_labels, gold_rows = gold_labels + len(row.item.gold), gold_rows + 1
     typical = max(1, round(gold_labels / gold_rows)) if gold_rows else 1
-    ids = label_ids(config.taxonomy)
-    answer = [{"role": "assistant", "content": json.dumps({"labels": list(ids[:typical])})}]
-    per_answer = min(count_tokens(model, answer), config.model.max_tokens)
-    expected = per_answer * counts["to_call"]
-    most = config.model.max_tokens * counts["to_call"]
+    answer = [{"role": "assistant", "content": classifier.strategy.example_answer(typical)}]
+    max_tokens = int(classifier.request_plan.sampling.get("max_tokens", config.model.max_tokens))
+    expected = min(count_tokens(model, answer), max_tokens) * counts["calls"]
+    most = max_tokens * counts["calls"]
     return RunEstimate(
         rows=counts["rows"],
         to_call=counts["to_call"],
+        calls=counts["calls"],
         already_done=counts["done"],
         cached=counts["cached"],
         no_call=counts["no_call"],

@@ -31,12 +31,21 @@ class ResultsJournal:
     from two versions of a taxonomy are never mixed in one results file.
     """
 
-    def __init__(self, path: str | Path, *, taxonomy: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        taxonomy: tuple[str, str] | None = None,
+        retry_failed: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.done: set[int] = set()
+        self.dropped_failed = 0  # failed rows taken out to be classified again
         self._stamp = {"taxonomy": taxonomy[0], "taxonomy_hash": taxonomy[1]} if taxonomy else {}
         if self.path.exists():
             self._recover()
+            if retry_failed:
+                self._drop_failed()
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Unbuffered: each row is one write(2) of a whole line, so a kill
@@ -76,6 +85,19 @@ class ResultsJournal:
                 keep += len(raw)
         if keep != self.path.stat().st_size:
             os.truncate(self.path, keep)
+
+    def _drop_failed(self) -> None:
+        """Rewrite the file without its failed rows, so their ids are classified again."""
+        kept = self.path.with_name(self.path.name + ".retry")
+        with self.path.open("rb") as source, kept.open("wb") as target:
+            for raw in source:
+                row = json.loads(raw)
+                if row.get("status") == "failed":
+                    self.done.discard(id_digest(str(row["id"])))
+                    self.dropped_failed += 1
+                else:
+                    target.write(raw)
+        os.replace(kept, self.path)
 
     def _check_stamp(self, row: dict[str, Any]) -> None:
         expected = self._stamp.get("taxonomy_hash")

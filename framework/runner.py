@@ -36,6 +36,7 @@ class RunTotals:
     ok: int = 0
     failed: int = 0
     resumed: int = 0
+    retried: int = 0  # rows that had failed before, classified again (run.retry_failed)
     duplicates: int = 0
     not_started: int = 0
     calls: int = 0
@@ -106,8 +107,11 @@ async def classify_rows(
     taxonomy = classifier.config.taxonomy
     stamp = (f"{taxonomy.name}@{taxonomy.version}", short_hash(taxonomy))
     reviews = ResultsJournal(review, taxonomy=stamp) if review else nullcontext(None)
-    with ResultsJournal(journal_file, taxonomy=stamp) as journal, reviews as for_review:
+    retry_failed = classifier.config.run.retry_failed
+    journal = ResultsJournal(journal_file, taxonomy=stamp, retry_failed=retry_failed)
+    with journal, reviews as for_review:
         batch = _Batch(classifier, journal, progress, for_review)
+        batch.totals.retried = journal.dropped_failed
         try:
             for row in rows:
                 await batch.admit(row)

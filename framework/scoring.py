@@ -52,8 +52,8 @@ def choose_confidence(config: RunConfig, profile: ProviderProfile) -> Confidence
             f"strategy.confidence: logprobs is not possible with provider {kind}, which returns "
             "no token log-probabilities; use self_consistency (or none)"
         )
-    if setting == "auto":
-        wants = config.strategy.name != "labels_array" and profile.logprobs
+    if setting == "auto":  # logprobs where they matter most and cost least: per-label answers
+        wants = config.strategy.name == "per_label" and profile.logprobs
         setting = "logprobs" if wants else "none"
     method: ConfidenceMethod = ConfidenceMethod(
         "answer" if setting == "none" else setting,

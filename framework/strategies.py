@@ -56,6 +56,10 @@ class Strategy:
     def questions(self, text: str) -> list[Question]:
         return [Question(text)]
 
+    def example_answer(self, labels: int) -> str:
+        """An answer of the usual size, holding `labels` labels (for estimates)."""
+        return json.dumps({"labels": self.offered[:labels]})
+
     def read(self, question: Question, answer: str | None) -> Verdict:
         return self.validator.check(answer)
 
@@ -80,6 +84,9 @@ class Checklist(Strategy):
             "required": list(self.offered),
             "additionalProperties": False,
         }
+
+    def example_answer(self, labels: int) -> str:
+        return json.dumps({label: n < labels for n, label in enumerate(self.offered)})
 
     @property
     def answer_form(self) -> str:
@@ -125,6 +132,9 @@ class PerLabel(Strategy):
 
     def questions(self, text: str) -> list[Question]:
         return [Question(text, topic=label) for label in self.offered]
+
+    def example_answer(self, labels: int) -> str:
+        return '{"answer": "no"}'
 
     def read(self, question: Question, answer: str | None) -> Verdict:
         """The topic when the answer is yes, nothing when no; the policy comes later."""

@@ -202,3 +202,28 @@ def test_results_of_another_taxonomy_version_are_never_mixed(
     assert changed.returncode == 2
     assert "holds rows labeled with news@1.0.0" in changed.stderr
     assert read_jsonl(out) == rows
+
+
+def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(stub: StubServer, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    stub.default = Reply(content='{"labels": ["space"]}', delay=0.3)
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "framework", "classify", f"input={NEWS}", f"output={out}",
+               "run.concurrency=1", *stub_overrides(stub), f"hydra.run.dir={tmp_path}"]  # fmt: skip
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 3):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    done = len(read_jsonl(out))
+    assert 3 <= done < 20
+    stub.default = Reply(content='{"labels": ["space"]}')
+    again = labelwise(*command[3:])
+    assert again.returncode == 0, again.stderr
+    assert len(read_jsonl(out)) == 20

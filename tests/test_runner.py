@@ -108,3 +108,21 @@ def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
     assert text.startswith("\r[########")
     assert "42/100 rows (42%)" in text and "2 failed" in text and "ETA" in text
     assert text.endswith("\n")
+
+
+def test_retry_failed_classifies_only_the_failed_rows_again(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    source, output = inputs(tmp_path, 6), tmp_path / "out.jsonl"
+    stub.enqueue(*[answer("space")] * 4)
+    stub.default = Reply(status=400, error="flaky")
+    with Classifier.from_config(stub_overrides(stub, "run.concurrency=1")) as classifier:
+        first = run(classifier, source, output)
+    assert (first.ok, first.failed) == (4, 2)
+    stub.default = answer("science")
+    with Classifier.from_config(stub_overrides(stub, "run.retry_failed=true")) as classifier:
+        again = run(classifier, source, output)
+    assert (again.resumed, again.retried, again.ok, again.failed) == (4, 2, 2, 0)
+    rows = read_jsonl(output)
+    assert len(rows) == 6 and len({r["id"] for r in rows}) == 6
+    assert all(r["status"] == "ok" for r in rows)

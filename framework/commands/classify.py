@@ -81,6 +81,7 @@ def log_summary(totals: RunTotals, output: Path) -> None:
         f", {count} {what}"
         for count, what in (
             (totals.resumed, "already done"),
+            (totals.retried, "failed before and tried again"),
             (totals.cache_hits, "answers from cache"),
         )
         if count

@@ -7,11 +7,22 @@ model forbids unknown keys, so a misspelt key fails with its dotted path.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from framework.config.taxonomy_checks import read_labels, structural_problems
+from framework.config.run_settings import (
+    BudgetSettings,
+    CacheSettings,
+    ChunkSettings,
+    ColumnNames,
+    RetrySettings,
+    RunSettings,
+    SampleSettings,
+    ThresholdSettings,
+)
+from framework.config.strict import Strict
+from framework.config.taxonomy_schema import LabelSpec, TaxonomyConfig
 
 __all__ = [
     "BudgetSettings",
@@ -42,11 +53,7 @@ ProviderKind = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocalServerSettings(_Strict):
+class LocalServerSettings(Strict):
     """How the embedded llama.cpp server is started (provider=local)."""
 
     n_threads: int | None = Field(default=None, ge=1, description="None: all cores")
@@ -58,7 +65,7 @@ class LocalServerSettings(_Strict):
     logprobs: bool = False
 
 
-class ProviderConfig(_Strict):
+class ProviderConfig(Strict):
     kind: ProviderKind
     api_base: str | None = None
     api_key_env: str | None = None
@@ -77,7 +84,7 @@ class ProviderConfig(_Strict):
         return self
 
 
-class GgufSource(_Strict):
+class GgufSource(Strict):
     """Where a local model's GGUF file comes from; exactly one of path, package, parts."""
 
     path: str | None = None
@@ -97,7 +104,7 @@ class GgufSource(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     name: str = Field(min_length=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=256, ge=1)
@@ -107,78 +114,7 @@ class ModelConfig(_Strict):
     gguf: GgufSource | None = None
 
 
-class LabelSpec(_Strict):
-    """One label. In YAML the labels are a mapping from id to these fields, so a
-    team taxonomy can extend a shared one key by key (see TaxonomyConfig)."""
-
-    id: str = Field(min_length=1)
-    name: str | None = Field(default=None, description="display name; the id if unset")
-    description: str = ""
-    aliases: list[str] = Field(default_factory=list)
-    examples: list[str] = Field(default_factory=list)
-    negative_examples: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    deprecated: bool = False
-    replaced_by: str | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _plain_id(cls, value: str) -> str:
-        if value != value.strip() or not value.strip():
-            raise ValueError(f"{value!r} has leading or trailing spaces")
-        return value
-
-
-class TaxonomyConfig(_Strict):
-    """A versioned label set.
-
-    labels: {id: {description, aliases, examples, negative_examples, parent,
-        deprecated, replaced_by, name}}; a list of {id: ..., ...} is read too.
-    A taxonomy that lists another in its Hydra defaults extends it: labels are
-    merged by id (add one, override its description), `remove: [id]` takes
-    labels out, `deprecated: true` with `replaced_by` retires one. `lineage`
-    is merged too, so it names every taxonomy the result was built from.
-    exclusive: named groups of labels of which an answer may hold one at most.
-    """
-
-    name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    description: str = ""
-    labels: list[LabelSpec]
-    none_label: str | None = None
-    allow_empty: bool = False
-    exclusive: dict[str, list[str]] = Field(default_factory=dict)
-    remove: list[str] = Field(default_factory=list)
-    lineage: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _labels_by_id(cls, data: Any) -> Any:
-        """The mapping form (id -> fields) read into a list, minus `remove`d labels; a
-        problem with one label is reported by its id, not its place in the list."""
-        if not isinstance(data, dict) or not isinstance(data.get("labels"), dict):
-            return data
-        labels, problems = read_labels(data)
-        if problems:
-            raise ValueError(str(problems[0]))
-        return {**data, "labels": labels}
-
-    @model_validator(mode="after")
-    def _coherent(self) -> TaxonomyConfig:
-        problems = structural_problems(
-            self.labels, none_label=self.none_label, exclusive=self.exclusive
-        )
-        if problems:
-            raise ValueError(str(problems[0]))
-        return self
-
-    @property
-    def current(self) -> list[LabelSpec]:
-        """The labels on offer: all but the deprecated ones, in order."""
-        return [label for label in self.labels if not label.deprecated]
-
-
-class PromptConfig(_Strict):
+class PromptConfig(Strict):
     template: str = "multilabel.v1"
     reask_template: str = "reask.v1"
     system: str = ""
@@ -190,7 +126,7 @@ class PromptConfig(_Strict):
     max_text_tokens: int | None = Field(default=None, ge=1)
 
 
-class ValidationConfig(_Strict):
+class ValidationConfig(Strict):
     on_unknown_label: Literal["retry", "drop", "fail"] = "retry"
     min_labels: int = Field(default=0, ge=0)
     max_labels: int | None = Field(default=None, ge=1)
@@ -212,59 +148,7 @@ class ValidationConfig(_Strict):
         return self
 
 
-class RetrySettings(_Strict):
-    """Retries of calls that failed in transit (429, 5xx, timeouts, resets)."""
-
-    max_attempts: int = Field(default=4, ge=1)
-    base_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
-
-
-class RunSettings(_Strict):
-    """How a batch runs: calls in flight, rate budgets, retries, progress display."""
-
-    concurrency: int = Field(default=4, ge=1)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    tokens_per_minute: float | None = Field(default=None, gt=0)
-    retry: RetrySettings = RetrySettings()
-    progress: Literal["auto", "bar", "log", "off"] = "auto"
-    progress_interval: float = Field(default=10.0, gt=0)
-
-
-class CacheSettings(_Strict):
-    """Completed calls, stored by the content hash of their request and shared by runs.
-
-    on: answer from the cache when the request was made before; off: never read
-    or write it; refresh: always call, and store the new answer.
-    """
-
-    mode: Literal["on", "off", "refresh"] = "on"
-    path: str | None = Field(default=None, description="None: $LABELWISE_CACHE_DIR or ~/.cache")
-
-
-class BudgetSettings(_Strict):
-    """Limits that stop starting new rows once reached (rows not started are reported)."""
-
-    max_cost: float | None = Field(default=None, gt=0)
-    max_tokens: int | None = Field(default=None, gt=0)
-
-
-class ColumnNames(_Strict):
-    """Which input columns (JSONL keys, CSV or Parquet columns) hold the id, text and gold."""
-
-    id: str = "id"
-    text: str = "text"
-    labels: str = "labels"
-
-
-class SampleSettings(_Strict):
-    """Classify a random sample of the input: `size` rows (None: all), fixed by `seed`."""
-
-    size: int | None = Field(default=None, ge=1)
-    seed: int = 0
-
-
-class StrategyConfig(_Strict):
+class StrategyConfig(Strict):
     """How the question is put to the model (conf/strategy/).
 
     labels_array: one call, an array of label ids (the prompt group's template).
@@ -273,7 +157,9 @@ class StrategyConfig(_Strict):
     confidence: where per-label confidence comes from: logprobs (token
         probabilities, where the provider returns them), self_consistency (the
         share of `samples` answers at `sample_temperature` holding the label),
-        none, or auto (logprobs where possible, else none).
+        none, or auto (logprobs for per_label where the provider has them, else
+        none: on the local llama.cpp server, logprobs make every prompt token's
+        logits computed, which per_label's shared prompt keeps affordable).
     """
 
     name: Literal["labels_array", "checklist", "per_label"] = "labels_array"
@@ -286,31 +172,7 @@ class StrategyConfig(_Strict):
     max_tokens: int | None = Field(default=None, ge=1)
 
 
-class ThresholdSettings(_Strict):
-    """Turning per-label confidence into labels.
-
-    default: the threshold of every label without one of its own; per_label: {id: t};
-    path: a thresholds file written by `labelwise calibrate` (its values win);
-    abstain_band: rows with a confidence this close to a threshold are also
-    written to review.jsonl in the run folder (0: none).
-    """
-
-    default: float = Field(default=0.5, ge=0, le=1)
-    per_label: dict[str, float] = Field(default_factory=dict)
-    path: str | None = None
-    abstain_band: float = Field(default=0.0, ge=0, le=0.5)
-
-
-class ChunkSettings(_Strict):
-    """Long texts split into chunks of at most max_tokens (None: never split);
-    per-label confidence is combined over the chunks by `aggregate`."""
-
-    max_tokens: int | None = Field(default=None, ge=32)
-    overlap: int = Field(default=32, ge=0)
-    aggregate: Literal["max", "mean"] = "max"
-
-
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """Everything one run needs, composed from the config groups."""
 
     provider: ProviderConfig

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from framework.errors import did_you_mean
 
 if TYPE_CHECKING:
-    from framework.config.schema import LabelSpec
+    from framework.config.taxonomy_schema import LabelSpec
 
 __all__ = ["Problem", "read_labels", "structural_problems"]
 
@@ -35,7 +35,7 @@ def read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Problem]]
     so one typo does not set off follow-on problems."""
     from pydantic import ValidationError
 
-    from framework.config.schema import LabelSpec
+    from framework.config.taxonomy_schema import LabelSpec
 
     given, problems = raw.get("labels"), []
     if isinstance(given, Mapping):

@@ -61,3 +61,16 @@ def test_a_corrupted_model_file_is_refused_before_any_server_starts(tmp_path: Pa
     assert "sha256" in result.stderr and str(copy) in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "results.jsonl").exists()
+
+
+def test_per_label_confidence_comes_from_the_local_servers_logprobs() -> None:
+    overrides = ["provider=local", "model=smollm2-135m", "cache.mode=off", "strategy=per_label",
+                 "strategy.confidence=logprobs", "provider.local.parallel=1"]  # fmt: skip
+    with Classifier.from_config(overrides) as classifier:
+        prediction = classifier.classify("NASA launches a new telescope into orbit")
+        assert classifier._server is not None and classifier._server.logprobs
+    assert prediction.ok and prediction.attempts == len(NEWS)
+    assert prediction.confidence is not None and set(prediction.confidence) == NEWS
+    assert all(0.0 <= p <= 1.0 for p in prediction.confidence.values())
+    assert len(set(prediction.confidence.values())) > 1  # real probabilities, not 0/1 votes
+    assert set(prediction.labels) <= NEWS

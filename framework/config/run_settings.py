@@ -1,0 +1,99 @@
+"""How a batch runs: retries, concurrency, cache, budget, columns, sample,
+thresholds and chunks (the top-level sections of conf/config.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from framework.config.strict import Strict
+
+__all__ = [
+    "BudgetSettings",
+    "CacheSettings",
+    "ChunkSettings",
+    "ColumnNames",
+    "RetrySettings",
+    "RunSettings",
+    "SampleSettings",
+    "ThresholdSettings",
+]
+
+
+class RetrySettings(Strict):
+    """Retries of calls that failed in transit (429, 5xx, timeouts, resets)."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    base_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=30.0, ge=0)
+
+
+class RunSettings(Strict):
+    """How a batch runs: calls in flight, rate budgets, retries, progress display."""
+
+    concurrency: int = Field(default=4, ge=1)
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    retry: RetrySettings = RetrySettings()
+    progress: Literal["auto", "bar", "log", "off"] = "auto"
+    progress_interval: float = Field(default=10.0, gt=0)
+    # On a rerun with the same output, classify the rows that failed last time again.
+    retry_failed: bool = False
+
+
+class CacheSettings(Strict):
+    """Completed calls, stored by the content hash of their request and shared by runs.
+
+    on: answer from the cache when the request was made before; off: never read
+    or write it; refresh: always call, and store the new answer.
+    """
+
+    mode: Literal["on", "off", "refresh"] = "on"
+    path: str | None = Field(default=None, description="None: $LABELWISE_CACHE_DIR or ~/.cache")
+
+
+class BudgetSettings(Strict):
+    """Limits that stop starting new rows once reached (rows not started are reported)."""
+
+    max_cost: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class ColumnNames(Strict):
+    """Which input columns (JSONL keys, CSV or Parquet columns) hold the id, text and gold."""
+
+    id: str = "id"
+    text: str = "text"
+    labels: str = "labels"
+
+
+class SampleSettings(Strict):
+    """Classify a random sample of the input: `size` rows (None: all), fixed by `seed`."""
+
+    size: int | None = Field(default=None, ge=1)
+    seed: int = 0
+
+
+class ThresholdSettings(Strict):
+    """Turning per-label confidence into labels.
+
+    default: the threshold of every label without one of its own; per_label: {id: t};
+    path: a thresholds file written by `labelwise calibrate` (its values win);
+    abstain_band: rows with a confidence this close to a threshold are also
+    written to review.jsonl in the run folder (0: none).
+    """
+
+    default: float = Field(default=0.5, ge=0, le=1)
+    per_label: dict[str, float] = Field(default_factory=dict)
+    path: str | None = None
+    abstain_band: float = Field(default=0.0, ge=0, le=0.5)
+
+
+class ChunkSettings(Strict):
+    """Long texts split into chunks of at most max_tokens (None: never split);
+    per-label confidence is combined over the chunks by `aggregate`."""
+
+    max_tokens: int | None = Field(default=None, ge=32)
+    overlap: int = Field(default=32, ge=0)
+    aggregate: Literal["max", "mean"] = "max"

@@ -1,0 +1,83 @@
+"""The taxonomy schema: labels, their hierarchy and groups, versions and lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from framework.config.strict import Strict
+from framework.config.taxonomy_checks import read_labels, structural_problems
+
+__all__ = ["LabelSpec", "TaxonomyConfig"]
+
+
+class LabelSpec(Strict):
+    """One label. In YAML the labels are a mapping from id to these fields, so a
+    team taxonomy can extend a shared one key by key (see TaxonomyConfig)."""
+
+    id: str = Field(min_length=1)
+    name: str | None = Field(default=None, description="display name; the id if unset")
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    negative_examples: list[str] = Field(default_factory=list)
+    parent: str | None = None
+    deprecated: bool = False
+    replaced_by: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if value != value.strip() or not value.strip():
+            raise ValueError(f"{value!r} has leading or trailing spaces")
+        return value
+
+
+class TaxonomyConfig(Strict):
+    """A versioned label set.
+
+    labels: {id: {description, aliases, examples, negative_examples, parent,
+        deprecated, replaced_by, name}}; a list of {id: ..., ...} is read too.
+    A taxonomy that lists another in its Hydra defaults extends it: labels are
+    merged by id (add one, override its description), `remove: [id]` takes
+    labels out, `deprecated: true` with `replaced_by` retires one. `lineage`
+    is merged too, so it names every taxonomy the result was built from.
+    exclusive: named groups of labels of which an answer may hold one at most.
+    """
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = ""
+    labels: list[LabelSpec]
+    none_label: str | None = None
+    allow_empty: bool = False
+    exclusive: dict[str, list[str]] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+    lineage: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_by_id(cls, data: Any) -> Any:
+        """The mapping form (id -> fields) read into a list, minus `remove`d labels; a
+        problem with one label is reported by its id, not its place in the list."""
+        if not isinstance(data, dict) or not isinstance(data.get("labels"), dict):
+            return data
+        labels, problems = read_labels(data)
+        if problems:
+            raise ValueError(str(problems[0]))
+        return {**data, "labels": labels}
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TaxonomyConfig:
+        problems = structural_problems(
+            self.labels, none_label=self.none_label, exclusive=self.exclusive
+        )
+        if problems:
+            raise ValueError(str(problems[0]))
+        return self
+
+    @property
+    def current(self) -> list[LabelSpec]:
+        """The labels on offer: all but the deprecated ones, in order."""
+        return [label for label in self.labels if not label.deprecated]
