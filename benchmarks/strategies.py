@@ -2,6 +2,7 @@
 
     python benchmarks/strategies.py                        # local Qwen, 150 + 300 rows
     python benchmarks/strategies.py --variants per_label:logprobs,checklist
+    python benchmarks/strategies.py --models smollm2-135m,qwen2.5-coder-1.5b
     python benchmarks/strategies.py provider=openai model=gpt-4o-mini
 
 A variant is STRATEGY[:CONFIDENCE] (confidence: logprobs, self_consistency; none
@@ -27,6 +28,7 @@ from framework.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "goemotions_ekman" / "dev.jsonl"
+POOL = (150, 300)  # the calibration and test rows drawn at the defaults
 
 
 def labelwise(*args: str) -> None:
@@ -36,12 +38,15 @@ def labelwise(*args: str) -> None:
 
 
 def samples(data: Path, cal: int, test: int, seed: int, out: Path) -> tuple[Path, Path]:
+    """Disjoint calibration and test samples from one shuffled pool of POOL rows, so a
+    smaller --cal or --test takes the first rows of the larger one (runs compare)."""
+    pool_cal, pool_test = max(cal, POOL[0]), max(test, POOL[1])
     with data.open(encoding="utf-8") as handle:
-        rows = sample_rows(handle, cal + test, seed)
+        rows = sample_rows(handle, pool_cal + pool_test, seed)
     random.Random(seed).shuffle(rows)
     paths = out / f"cal-{cal}.jsonl", out / f"test-{test}.jsonl"
-    paths[0].write_text("".join(rows[:cal]), encoding="utf-8")
-    paths[1].write_text("".join(rows[cal:]), encoding="utf-8")
+    paths[0].write_text("".join(rows[:pool_cal][:cal]), encoding="utf-8")
+    paths[1].write_text("".join(rows[pool_cal:][:test]), encoding="utf-8")
     return paths
 
 
@@ -73,27 +78,32 @@ def main() -> int:
         default="labels_array,checklist,per_label:logprobs,labels_array:self_consistency",
         help="comma-separated STRATEGY[:CONFIDENCE]",
     )
+    cli.add_argument("--models", default="", help="comma-separated models (default: the preset's)")
+    cli.add_argument("--table-only", action="store_true", help="tabulate the runs already made")
     args, overrides = cli.parse_known_args()
+    run = labelwise if not args.table_only else (lambda *_: None)  # --table-only: read runs made
     args.out.mkdir(parents=True, exist_ok=True)
     cal, test = samples(args.data, args.cal, args.test, args.seed, args.out)
     common = ["+experiment=goemotions_ekman", "sample.size=null", "run.progress=log", *overrides]
     table = []
-    for variant in args.variants.split(","):
+    models = args.models.split(",") if args.models else [None]
+    for model, variant in [(m, v) for m in models for v in args.variants.split(",")]:
         strategy, _, confidence = variant.partition(":")
         settings = [f"strategy={strategy}", f"strategy.confidence={confidence or 'none'}"]
         if strategy == "per_label":  # one text a server, so each reuses the prompt it shares
             settings.append("run.concurrency=2")
-        name = variant.replace(":", "-")
+        if model:
+            settings.append(f"model={model}")
+        name = f"{model}-{variant}".replace(":", "-") if model else variant.replace(":", "-")
         runs = {part: args.out / f"{name}-{part}" for part in ("test", "cal", "calibrated")}
-        labelwise("classify", *common, *settings, f"input={test}", f"hydra.run.dir={runs['test']}")
-        row = {"variant": variant, "before": scores(runs["test"])}
+        run("classify", *common, *settings, f"input={test}", f"hydra.run.dir={runs['test']}")
+        label = f"{model} {variant}" if model else variant
+        row = {"variant": label, "before": scores(runs["test"])}
         if confidence:
-            labelwise(
-                "classify", *common, *settings, f"input={cal}", f"hydra.run.dir={runs['cal']}"
-            )
+            run("classify", *common, *settings, f"input={cal}", f"hydra.run.dir={runs['cal']}")
             thresholds = args.out / f"{name}-thresholds.json"
-            labelwise("calibrate", str(runs["cal"]), "--out", str(thresholds))
-            labelwise("classify", *common, *settings, f"input={test}",
+            run("calibrate", str(runs["cal"]), "--out", str(thresholds))
+            run("classify", *common, *settings, f"input={test}",
                       f"thresholds.path={thresholds}", f"hydra.run.dir={runs['calibrated']}")  # fmt: skip
             row["after"] = scores(runs["calibrated"])
         table.append(row)

@@ -3,8 +3,9 @@
 The key is CompiledRequest.key: model, messages, schema, sampling and the
 endpoint's identity, never the API key. The same request in a later run (a
 rerun, a reproduction, a sweep that shares a configuration) is answered from
-here without a call. Writes are committed in batches; a killed run loses at
-most its last uncommitted answers, which are simply asked again.
+here without a call. Each answer is committed as it is stored, so runs sharing
+the cache (a sweep, two terminals) never wait on each other, and a killed run
+loses no answer that came back.
 """
 
 from __future__ import annotations
@@ -35,19 +36,11 @@ class ResponseCache:
     """get/put of Completions by request key; mode off makes both do nothing."""
 
     def __init__(
-        self,
-        path: str | Path | None = None,
-        mode: Literal["on", "off", "refresh"] = "on",
-        *,
-        commit_every: int = 200,
-        commit_seconds: float = 1.0,
+        self, path: str | Path | None = None, mode: Literal["on", "off", "refresh"] = "on"
     ) -> None:
         self.mode = mode
         self.path = Path(path).expanduser() if path else cache_dir() / "responses.sqlite"
         self.hits = 0
-        self._pending = 0
-        self._last_commit = time.monotonic()
-        self._commit_every, self._commit_seconds = commit_every, commit_seconds
         self._db: sqlite3.Connection | None = None
         if mode != "off":
             self._db = self._open()
@@ -68,26 +61,18 @@ class ResponseCache:
         return found is not None
 
     def put(self, key: str, completion: Completion) -> None:
+        """Store an answer and commit at once (WAL: some 40 us): an idle run must never
+        hold a write lock another run sharing the cache waits on."""
         if self._db is None:
             return
         self._db.execute(
             "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
             (key, _encode(completion), time.time()),
         )
-        self._pending += 1
-        now = time.monotonic()
-        if self._pending >= self._commit_every or now - self._last_commit >= self._commit_seconds:
-            self.commit()
-
-    def commit(self) -> None:
-        if self._db is not None and self._pending:
-            self._db.commit()
-            self._pending = 0
-            self._last_commit = time.monotonic()
+        self._db.commit()
 
     def close(self) -> None:
         if self._db is not None:
-            self.commit()
             self._db.close()
             self._db = None
 

@@ -182,7 +182,8 @@ class Classifier:
         notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
         return tally.prediction(
             decision.labels, "ok", repairs=(*decision.repairs, *notes),
-            confidence=self.confidence.recorded(confidence), review=bool(decision.uncertain),
+            confidence=self.confidence.recorded(confidence),
+            confidence_method=self.confidence.method, review=bool(decision.uncertain),
             chunks=len(chunks) if len(chunks) > 1 else None,
         )  # fmt: skip
 

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
 # Servers on the user's own machine cost nothing per token.
 _FREE = frozenset({"local", "llamacpp", "ollama"})
 _NO_KEY = "no-key-needed"
+_PINNED = 1024  # texts remembered for server affinity
 
 
 def capability(model: str, prefix: str) -> tuple[bool, bool, bool]:
@@ -101,18 +102,17 @@ class LitellmClient:
         }
         bases = list(api_bases) or ([provider.api_base] if provider.api_base else [])
         self._busy: dict[str | None, int] = dict.fromkeys(bases, 0) or {None: 0}
+        # affinity -> the server its calls go to; the most recent texts only
+        self._pinned: OrderedDict[str, str | None] = OrderedDict()
 
     async def complete(
         self, request: CompiledRequest, *, affinity: str | None = None
     ) -> Completion:
-        """One call. `affinity` sends calls about the same text to the same server, whose
-        prompt cache then reuses what they share; otherwise the least busy server."""
+        """One call. Calls with the same `affinity` (questions about one text) go to the
+        server the first of them went to, so its prompt cache reuses what they share;
+        others go to the least busy server."""
         started = time.perf_counter()
-        bases = list(self._busy)
-        if affinity is not None and len(bases) > 1:
-            base = bases[zlib.crc32(affinity.encode("utf-8")) % len(bases)]
-        else:
-            base = min(self._busy, key=self._busy.__getitem__)
+        base = self._pick(affinity)
         where = {"api_base": base} if base else {}
         self._busy[base] += 1
         try:
@@ -139,6 +139,16 @@ class LitellmClient:
             logprobs=_logprobs(choice),
             latency=time.perf_counter() - started,
         )
+
+    def _pick(self, affinity: str | None) -> str | None:
+        least_busy = min(self._busy, key=self._busy.__getitem__)
+        if affinity is None or len(self._busy) == 1:
+            return least_busy
+        base = self._pinned.setdefault(affinity, least_busy)
+        self._pinned.move_to_end(affinity)
+        if len(self._pinned) > _PINNED:
+            self._pinned.popitem(last=False)
+        return base
 
 
 def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:

@@ -7,6 +7,7 @@
     ├── ProviderError    the call did not come back: connection, timeout, HTTP status;
     │                    `retryable` says whether trying again can help
     └── OutputError      the model answered, but not acceptably; carries the raw answer
+                         (Prediction.raise_for_status raises it for a failed row)
 
 A row whose call or answer fails is recorded as failed, with the reason; only
 errors that would fail every row (a bad key, a model that does not exist)

@@ -33,8 +33,11 @@ class ProviderProfile:
     why_not: str = ""
     # The most enum values a schema may hold; larger taxonomies are asked by number.
     max_enum: int = 500
-    # Whether answers can come with token log-probabilities (logprobs, top_logprobs).
+    # Whether answers can come with token log-probabilities (logprobs, top_logprobs),
+    # and whether they come cheap: the llama.cpp Python server computes every prompt
+    # token's logits for them (measured: per-label questions 10x slower).
     logprobs: bool = True
+    cheap_logprobs: bool = True
 
 
 _ALL: frozenset[OutputMode] = frozenset({"json_schema", "tool", "json_object", "prompted"})
@@ -82,6 +85,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         needs_key=False,
         why_not="the llama.cpp server rejects json_schema and tools; it takes a schema "
         "through json_object",
+        cheap_logprobs=False,
     ),
     "local": ProviderProfile(
         "openai",
@@ -90,6 +94,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         consult_litellm=False,
         needs_key=False,
         why_not="the embedded llama.cpp server takes a schema only through json_object",
+        cheap_logprobs=False,
     ),
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from framework.errors import OutputError
+
 __all__ = ["Completion", "Item", "Message", "Prediction", "TokenLogprob", "Usage"]
 
 Message = dict[str, str]
@@ -85,6 +87,7 @@ class Prediction:
     request_hash: str | None = None
     cache_hits: int = 0
     confidence: dict[str, float] | None = None
+    confidence_method: str | None = None
     review: bool = False
     chunks: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -92,6 +95,12 @@ class Prediction:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def raise_for_status(self) -> Prediction:
+        """This prediction, or OutputError (with the model's last answer) if it failed."""
+        if not self.ok:
+            raise OutputError(f"{self.id}: {self.error}", raw=self.raw)
+        return self
 
     def to_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -121,6 +130,7 @@ class Prediction:
             row["cache_hits"] = self.cache_hits
         if self.confidence is not None:
             row["confidence"] = self.confidence
+            row["confidence_method"] = self.confidence_method
         if self.review:
             row["review"] = True
         if self.chunks is not None:

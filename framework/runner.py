@@ -202,4 +202,3 @@ class _Batch:
         for task in self.pending:
             task.cancel()
         await asyncio.gather(*self.pending, return_exceptions=True)
-        self.classifier.cache.commit()

@@ -52,9 +52,9 @@ def choose_confidence(config: RunConfig, profile: ProviderProfile) -> Confidence
             f"strategy.confidence: logprobs is not possible with provider {kind}, which returns "
             "no token log-probabilities; use self_consistency (or none)"
         )
-    if setting == "auto":  # logprobs where they matter most and cost least: per-label answers
-        wants = config.strategy.name == "per_label" and profile.logprobs
-        setting = "logprobs" if wants else "none"
+    if setting == "auto":  # logprobs where they matter most, if they come cheap
+        wants = config.strategy.name == "per_label" and profile.cheap_logprobs
+        setting = "logprobs" if wants and profile.logprobs else "none"
     method: ConfidenceMethod = ConfidenceMethod(
         "answer" if setting == "none" else setting,
         config.strategy.samples if setting == "self_consistency" else 0,

@@ -205,3 +205,15 @@ def test_cost_comes_from_configured_prices(stub: StubServer, make) -> None:  # t
         "x"
     )
     assert prediction.cost == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)
+
+
+def test_raise_for_status_turns_a_failed_row_into_an_output_error(stub: StubServer, make) -> None:  # type: ignore[no-untyped-def]
+    from framework import OutputError
+
+    stub.default = Reply(content="no idea")
+    prediction = make("validation.max_retries=0").classify("x")
+    with pytest.raises(OutputError, match="not valid JSON") as caught:
+        prediction.raise_for_status()
+    assert caught.value.raw == "no idea"
+    stub.default = answer("space")
+    assert make().classify("y").raise_for_status().labels == ("space",)

@@ -23,7 +23,7 @@ NEWS = ["space", "science", "technology", "climate", "none"]
 def asked_about(request: dict[str, Any]) -> str:
     """The label a per-label question is about (the last quoted label id)."""
     content = request["messages"][-1]["content"]
-    return content.split('Question: does the label "')[1].split('"')[0]
+    return content.split('Does the label "')[1].split('"')[0]
 
 
 def yes_no(probabilities: dict[str, float]) -> Any:
@@ -76,7 +76,7 @@ def test_per_label_asks_each_label_with_a_shared_prefix(stub: StubServer) -> Non
     assert prediction.attempts == len(NEWS) and prediction.confidence is None
     prompts = [r["messages"][-1]["content"] for r in stub.requests]
     assert sorted(asked_about(r) for r in stub.requests) == sorted(NEWS)
-    prefix = prompts[0].split("Question:")[0]
+    prefix = prompts[0].split("Does the label")[0]
     assert all(p.startswith(prefix) for p in prompts) and len(prefix) > 300
     assert all(r["max_tokens"] == 16 for r in stub.requests)
 
@@ -89,6 +89,7 @@ def test_per_label_confidence_comes_from_logprobs(stub: StubServer) -> None:
     assert prediction.confidence == pytest.approx({"space": 0.9, "science": 0.55, "technology": 0.05,
                                                    "climate": 0.3, "none": 0.05}, abs=1e-3)  # fmt: skip
     assert prediction.labels == ("space", "science")
+    assert prediction.confidence_method == "logprobs"
     assert all(r["logprobs"] is True and r["top_logprobs"] == 5 for r in stub.requests)
 
 

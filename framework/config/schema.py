@@ -157,9 +157,9 @@ class StrategyConfig(Strict):
     confidence: where per-label confidence comes from: logprobs (token
         probabilities, where the provider returns them), self_consistency (the
         share of `samples` answers at `sample_temperature` holding the label),
-        none, or auto (logprobs for per_label where the provider has them, else
-        none: on the local llama.cpp server, logprobs make every prompt token's
-        logits computed, which per_label's shared prompt keeps affordable).
+        none, or auto (logprobs for per_label where the provider has them cheap;
+        else none: the local llama.cpp server computes every prompt token's
+        logits for them, about 10x slower, so there it takes asking).
     """
 
     name: Literal["labels_array", "checklist", "per_label"] = "labels_array"
