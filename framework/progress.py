@@ -22,6 +22,7 @@ class Counts(Protocol):
     """What progress reads from a run's totals (framework.runner.RunTotals)."""
 
     failed: int
+    resumed: int  # rows a previous run finished, counted done but not in the rate
     usage: Usage
     cost: float | None
 
@@ -69,8 +70,8 @@ class Progress:
                 self._stream.flush()
 
     def describe(self, counts: Counts, elapsed: float) -> str:
-        done = counts.done
-        rate = done / elapsed if elapsed > 0 else 0.0
+        done = counts.resumed + counts.done
+        rate = counts.done / elapsed if elapsed > 0 else 0.0
         parts = []
         if self.total:
             share = min(1.0, done / self.total)
@@ -80,6 +81,8 @@ class Progress:
             parts.append(f"{done:,}/{self.total:,} rows ({share:.0%})")
         else:
             parts.append(f"{done:,} rows")
+        if counts.resumed:
+            parts.append(f"{counts.resumed:,} from before")
         parts.append(f"{counts.failed:,} failed")
         parts.append(f"{rate:,.1f} rows/s" if rate >= 10 else f"{rate:.2f} rows/s")
         parts.append(f"{_short(counts.usage.total_tokens)} tokens")

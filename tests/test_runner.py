@@ -110,6 +110,25 @@ def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
     assert text.endswith("\n")
 
 
+def test_progress_of_a_resumed_run_counts_the_rows_done_before(
+    stub: StubServer, tmp_path: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    source, output = inputs(tmp_path, 10), tmp_path / "out.jsonl"
+    stub.default = answer("space")
+    with Classifier.from_config(stub_overrides(stub, "budget.max_tokens=1")) as classifier:
+        first = run(classifier, source, output)
+    assert 0 < first.done < 10
+    progress = Progress(10, style="log", interval=0.0, stream=io.StringIO())
+    with (
+        caplog.at_level(logging.INFO, logger="labelwise"),
+        Classifier.from_config(stub_overrides(stub)) as classifier,
+    ):
+        again = run(classifier, source, output, progress=progress)
+    assert again.resumed == first.done and again.done == 10 - first.done
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
+    assert "10/10 rows (100%)" in lines[-1] and f"{first.done} from before" in lines[-1]
+
+
 def test_retry_failed_classifies_only_the_failed_rows_again(
     stub: StubServer, tmp_path: Path
 ) -> None:
