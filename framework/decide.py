@@ -5,7 +5,10 @@ no single answer to quote back to the model, so the policy is kept by choosing
 among the labels by confidence: "none" beside real labels gives way to them
 unless it is the most confident; of an exclusive group the most confident
 stays; over max_labels the least confident go; an empty result becomes "none"
-(or, where every text needs a label, the most confident label).
+(or, where every text needs a label, the most confident label). "Most confident"
+is measured against each label's own threshold (confidence minus threshold), so
+calibrated thresholds of 0.1 and 0.6 compare fairly; with one threshold for all
+labels it is the plain order of confidence.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ class LabelDecider:
 
     def decide(self, confidence: Mapping[str, float]) -> Decision:
         score = {label: float(confidence.get(label, 0.0)) for label in self._offered}
-        ranked = sorted(self._offered, key=lambda label: -score[label])
-        chosen = [label for label in ranked if score[label] >= self._threshold[label]]
+        margin = {label: score[label] - self._threshold[label] for label in self._offered}
+        ranked = sorted(self._offered, key=lambda label: -margin[label])
+        chosen = [label for label in ranked if margin[label] >= 0]
         repairs: list[str] = []
-        chosen = self._keep_none_alone(chosen, score, repairs)
+        chosen = self._keep_none_alone(chosen, margin, repairs)
         chosen = self._one_per_group(chosen, repairs)
         chosen = self._within_count(chosen, ranked, repairs)
         if self._policy.hierarchy == "add_parents":
@@ -61,13 +65,13 @@ class LabelDecider:
         return Decision(tuple(dict.fromkeys(ordered)), tuple(repairs), uncertain)
 
     def _keep_none_alone(
-        self, chosen: list[str], score: dict[str, float], repairs: list[str]
+        self, chosen: list[str], margin: dict[str, float], repairs: list[str]
     ) -> list[str]:
         none = self._taxonomy.none_label
         if none not in chosen or len(chosen) == 1:
             return chosen
         others = [label for label in chosen if label != none]
-        if score[none] > max(score[label] for label in others):
+        if margin[none] > max(margin[label] for label in others):
             repairs.append(f"kept {none!r} alone: more confident than {', '.join(others)}")
             return [none]
         repairs.append(f"removed {none!r}, which cannot stand beside other labels")

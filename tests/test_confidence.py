@@ -72,6 +72,9 @@ def decide(confidence: dict[str, float], **kw):  # type: ignore[no-untyped-def]
         ({"a": 0.2}, {}, ("none",), None),
         ({"a": 0.8, "none": 0.6}, {}, ("a",), "removed 'none'"),
         ({"a": 0.6, "none": 0.9}, {}, ("none",), "kept 'none' alone"),
+        # measured against their own thresholds: a is 0.2 over, none only 0.05
+        ({"a": 0.3, "none": 0.9}, {"thresholds": {"a": 0.1, "none": 0.85}}, ("a",), "removed 'none'"),
+        ({"low": 0.5, "high": 0.9}, {"thresholds": {"low": 0.1, "high": 0.8}}, ("low",), "dropped 'high'"),
         ({"low": 0.7, "high": 0.9}, {}, ("high",), "dropped 'low': 'high' is more confident"),
         ({"b": 0.8}, {}, ("b", "p"), None),
         ({"b": 0.8}, {"policy": ValidationConfig(hierarchy="as_is")}, ("b",), None),
