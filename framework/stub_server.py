@@ -125,6 +125,7 @@ class StubServer:
         self.responder = responder
         self.record = record
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
         self.times: list[float] = []  # time.monotonic() of each request, as received
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -157,6 +158,9 @@ class StubServer:
             request = await http_request.json()
         except json.JSONDecodeError:
             return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
+        if self.record:
+            with self._lock:
+                self.authorizations.append(http_request.headers.get("Authorization"))
         reply = self._next_reply(request)
         if reply.delay:
             await asyncio.sleep(reply.delay)
