@@ -20,7 +20,7 @@ from framework.confidence import binary_probabilities, first_token_probabilities
 from framework.config.schema import TaxonomyConfig, ValidationConfig
 from framework.records import TokenLogprob
 from framework.taxonomy import offered_labels, output_schema
-from framework.validate import AnswerValidator, Verdict, parse_answer
+from framework.validate import AnswerValidator, Verdict, parse_answer, read_json
 
 __all__ = ["STRATEGIES", "Question", "Strategy"]
 
@@ -94,12 +94,10 @@ class Checklist(Strategy):
         return "a JSON object with every label: {" + fields + "}"
 
     def read(self, question: Question, answer: str | None) -> Verdict:
-        if answer is None or not answer.strip():
-            return Verdict(problems=("the answer was empty",))
-        try:
-            value, _ = parse_answer(answer)
-        except ValueError as error:
-            return Verdict(problems=(str(error),))
+        parsed = read_json(answer)
+        if isinstance(parsed, Verdict):
+            return parsed
+        value, _ = parsed
         problems = _checklist_problems(value, self.offered)
         if problems:
             return Verdict(problems=tuple(problems))

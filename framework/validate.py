@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from framework.config.schema import TaxonomyConfig, ValidationConfig
 from framework.taxonomy import ancestors, label_names, offered_labels, output_schema, replacements
 
-__all__ = ["AnswerValidator", "Verdict", "parse_answer"]
+__all__ = ["AnswerValidator", "Verdict", "parse_answer", "read_json"]
 
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -60,6 +60,17 @@ def parse_answer(text: str) -> tuple[Any, str | None]:
     )
 
 
+def read_json(text: str | None) -> tuple[Any, list[str]] | Verdict:
+    """An answer's JSON value with its repair notes, or the Verdict saying why there is none."""
+    if text is None or not text.strip():
+        return Verdict(problems=("the answer was empty",))
+    try:
+        value, note = parse_answer(text)
+    except ValueError as error:
+        return Verdict(problems=(str(error),))
+    return value, [note] if note else []
+
+
 class AnswerValidator:
     """Built once per run: the compiled validators, the label spellings, the rules."""
 
@@ -85,13 +96,10 @@ class AnswerValidator:
         self._min = max(policy.min_labels, 0 if empty_ok else 1)
 
     def check(self, text: str | None) -> Verdict:
-        if text is None or not text.strip():
-            return Verdict(problems=("the answer was empty",))
-        try:
-            value, note = parse_answer(text)
-        except ValueError as error:
-            return Verdict(problems=(str(error),))
-        repairs = [note] if note else []
+        parsed = read_json(text)
+        if isinstance(parsed, Verdict):
+            return parsed
+        value, repairs = parsed
         if isinstance(value, list):
             value = {"labels": value}
             repairs.append("read a bare list as the labels")
