@@ -78,7 +78,7 @@ class Prediction:
     status: Literal["ok", "failed"]
     attempts: int
     usage: Usage = Usage()
-    cost: float | None = None
+    cost: float | None = 0.0  # None: calls were made at a price litellm does not know
     error: str | None = None
     raw: str | None = None
     repairs: tuple[str, ...] = ()

@@ -116,6 +116,7 @@ def test_auth_error_stops_the_run(stub: StubServer, make) -> None:  # type: igno
 def test_empty_text_makes_no_call_and_follows_the_none_policy(stub: StubServer, make) -> None:  # type: ignore[no-untyped-def]
     news = make().classify("   ")
     assert news.ok and news.labels == ("none",) and news.attempts == 0
+    assert news.cost == 0.0  # no call, nothing spent (None would mean an unknown price)
     tickets = make("taxonomy=support_tickets").classify("")
     assert tickets.status == "failed" and "the text is empty" in (tickets.error or "")
     assert stub.requests == []
