@@ -25,7 +25,7 @@ from pathlib import Path
 from framework.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data" / "goemotions_ekman" / "dev.jsonl"
+DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"
 
 
 def main() -> int:

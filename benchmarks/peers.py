@@ -46,7 +46,7 @@ from framework.sampling import sample_rows
 from framework.taxonomy import label_ids, offered_labels
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data" / "goemotions_ekman" / "dev.jsonl"
+DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"
 DEFAULT_INPUT = REPO / "outputs" / "benchmarks" / "strategies" / "test-300.jsonl"
 PEER_PYTHON = REPO / "benchmarks" / ".venv-peers" / "bin" / "python"
 PEER_SCRIPT = REPO / "benchmarks" / "peers_instructor.py"

@@ -27,7 +27,7 @@ from pathlib import Path
 from framework.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data" / "goemotions_ekman" / "dev.jsonl"
+DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"
 POOL = (150, 300)  # the calibration and test rows drawn at the defaults
 
 

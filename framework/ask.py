@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from framework.cache import ResponseCache
 from framework.compile import CompiledRequest, RequestPlan, compile_request
-from framework.errors import ProviderError
+from framework.errors import ProviderError, RateLimited
+from framework.health import ProviderHealth
 from framework.prompt import PromptRenderer
 from framework.records import Completion, Message, Prediction, Usage
 from framework.retry import call_with_retries
 from framework.strategies import Question, Strategy
-from framework.throttle import Throttle
+from framework.throttle import Throttle, read_quota
 from framework.validate import Verdict
 
 __all__ = ["Answer", "Asker", "Tally", "Unanswered"]
@@ -34,11 +35,12 @@ class Answer:
 
 
 class Unanswered(Exception):
-    """No acceptable answer: out of re-asks, a policy that fails at once, or a call error."""
+    """No acceptable answer: out of re-asks, a policy that fails at once, or a call error.
+    `kind` is the row's error_kind: the ProviderError's kind, or "invalid_answer"."""
 
-    def __init__(self, reason: str, raw: str | None = None) -> None:
+    def __init__(self, reason: str, raw: str | None = None, kind: str = "invalid_answer") -> None:
         super().__init__(reason)
-        self.reason, self.raw = reason, raw
+        self.reason, self.raw, self.kind = reason, raw, kind
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Asker:
         plan: RequestPlan,
         cache: ResponseCache,
         throttle: Throttle,
+        health: ProviderHealth,
         connect: Connect,
         max_retries: int,
         retry: Any,
@@ -94,6 +97,7 @@ class Asker:
     ) -> None:
         self.strategy, self.renderer, self.plan = strategy, renderer, plan
         self.cache, self.throttle, self._connect = cache, throttle, connect
+        self.health = health
         self._max_retries, self._retry = max_retries, retry
         self._sample_temperature = sample_temperature
         # Questions about one text that share their prompt (per-label, samples) go to
@@ -113,7 +117,7 @@ class Asker:
                 if error.fatal:
                     raise
                 tally.calls += error.attempts
-                raise Unanswered(str(error)) from None
+                raise Unanswered(str(error), kind=error.kind) from None
             tally.add(completion, calls)
             verdict = self.strategy.read(question, completion.text)
             if verdict.accepted:
@@ -135,17 +139,20 @@ class Asker:
         estimate = _estimate_tokens(request, int(self.plan.sampling.get("max_tokens", 256)))
 
         async def attempt() -> Completion:
+            self.health.check()  # a provider taken for down gets no more calls
             async with self.throttle.slot(estimate):
                 try:
                     completion: Completion = await client.complete(request, affinity=affinity)
                 except ProviderError as error:
-                    if error.status == 429:
-                        self.throttle.on_rate_limited(error.retry_after)
+                    if isinstance(error, RateLimited):
+                        self.throttle.on_rate_limited(error.retry_after, read_quota(error.headers))
+                    self.health.failed(error)
                     raise
-            self.throttle.on_success(estimate, completion.usage.total_tokens)
+            self.health.answered()
+            self.throttle.on_success(estimate, completion.usage.total_tokens, completion.quota)
             return completion
 
-        completion, calls = await call_with_retries(attempt, self._retry)
+        completion, calls = await call_with_retries(attempt, self._retry, self.throttle.rest)
         self.cache.put(request.key, completion)
         return completion, calls
 

@@ -95,6 +95,7 @@ class ResponseCache:
 def _encode(completion: Completion) -> str:
     fields = asdict(completion)
     fields.pop("cached", None)
+    fields.pop("quota", None)
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -28,6 +28,9 @@ from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
 from framework.credentials import resolve_api_key
 from framework.decide import LabelDecider
+from framework.errors import ConfigError
+from framework.health import ProviderHealth
+from framework.identity import run_identity
 from framework.loop import BackgroundLoop
 from framework.profiles import PROFILES, ModeChoice, choose_output_mode
 from framework.prompt import PromptRenderer
@@ -68,6 +71,7 @@ class Classifier:
         )
         self.confidence: ConfidenceMethod = choose_confidence(config, profile)
         resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
+        _check_budget_is_priced(config)
         self.schema = self.strategy.schema
         model = config.model
         if config.strategy.max_tokens is not None:
@@ -92,6 +96,10 @@ class Classifier:
         # Last, as it may hash a large model file: what decides answers beyond the request.
         self._model_file = _local_model_file(config)
         self.request_plan = replace(plan, identity=self._identity())
+        # What decides a row's labels: a resume refuses a results file made under another.
+        self.identity = run_identity(
+            config, prompt_digest=self.renderer.digest, output_mode=self.output_mode.mode
+        )
         self.budget = TextBudget(config.prompt, config.chunking, self.request_plan.model)
         self.cache = ResponseCache(config.cache.path, config.cache.mode)
         self.throttle = Throttle(
@@ -99,9 +107,13 @@ class Classifier:
             requests_per_minute=config.run.requests_per_minute,
             tokens_per_minute=config.run.tokens_per_minute,
         )
+        self.health = ProviderHealth(
+            config.run.max_unreachable_calls or max(10, 2 * config.run.concurrency),
+            config.provider.kind,
+        )
         self.asker = Asker(
             strategy=self.strategy, renderer=self.renderer, plan=self.request_plan,
-            cache=self.cache, throttle=self.throttle, connect=self._connect,
+            cache=self.cache, throttle=self.throttle, health=self.health, connect=self._connect,
             max_retries=config.validation.max_retries, retry=config.run.retry,
             sample_temperature=config.strategy.sample_temperature,
             shared_prompts=config.strategy.name == "per_label" or self.confidence.samples > 0,
@@ -171,7 +183,9 @@ class Classifier:
         try:
             readings = [await self._ask_all(chunk, tally) for chunk in chunks]
         except Unanswered as failure:
-            return tally.prediction((), "failed", error=failure.reason, raw=failure.raw)
+            return tally.prediction(
+                (), "failed", error=failure.reason, raw=failure.raw, error_kind=failure.kind
+            )
         if len(readings) == 1 and readings[0].verdict is not None:
             verdict = readings[0].verdict  # one answer, policy applied, nothing to weigh
             return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
@@ -254,7 +268,7 @@ class Classifier:
         if taxonomy.allow_empty:
             return Prediction(item.id, (), "ok", 0, repairs=("empty text",))
         return Prediction(
-            item.id, (), "failed", 0,
+            item.id, (), "failed", 0, error_kind="empty_text",
             error=f"the text is empty, and taxonomy {taxonomy.name} has no none_label and "
             "does not allow_empty, so no answer is right",
         )  # fmt: skip
@@ -268,6 +282,24 @@ class Classifier:
         if self._loop is None:
             self._loop = BackgroundLoop()
         return self._loop
+
+
+def _check_budget_is_priced(config: RunConfig) -> None:
+    """budget.max_cost needs a price; without one it would be ignored without a word."""
+    if config.budget.max_cost is None:
+        return
+    from framework.client import price
+    from framework.records import Usage
+
+    profile = PROFILES[config.provider.kind]
+    litellm_model = f"{profile.litellm_prefix}/{config.model.name}"
+    if price(config.provider, config.model, litellm_model, Usage(1000, 1000)) is None:
+        raise ConfigError(
+            f"budget.max_cost: the price of {config.model.name!r} on {config.provider.kind} is "
+            "unknown, so spending cannot be counted; give it with model.input_cost_per_mtok=... "
+            "and model.output_cost_per_mtok=... (USD per million tokens), or cap tokens with "
+            "budget.max_tokens instead"
+        )
 
 
 def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:

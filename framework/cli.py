@@ -13,7 +13,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from framework.errors import ConfigError, ProviderError, did_you_mean
+from framework.errors import (
+    AuthError,
+    ConfigError,
+    ProviderError,
+    UnknownModel,
+    WriteError,
+    did_you_mean,
+)
+from framework.secrets import register_environment, scrub
 
 __all__ = ["COMMANDS", "main", "report_errors"]
 
@@ -62,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                f"commands: {', '.join(COMMANDS)}")  # fmt: skip
         return 2
     _interrupt_on_sigterm()
+    register_environment()  # credentials in the environment never reach what we print
     module = importlib.import_module(f"framework.commands.{COMMANDS[name][0]}")
     run: Callable[[list[str]], int] = module.run
     return report_errors(lambda: run(rest))
@@ -85,7 +94,10 @@ def report_errors(run: Callable[[], int]) -> int:
         return 2
     except ProviderError as error:
         report(str(error))
-        return 2 if error.status in (401, 403, 404) else 1
+        return 2 if isinstance(error, AuthError | UnknownModel) else 1
+    except WriteError as error:
+        report(str(error))
+        return 1
     except KeyboardInterrupt:
         report("interrupted; run the same command again to resume where it stopped")
         return 130
@@ -103,4 +115,4 @@ def _interrupt_on_sigterm() -> None:
 
 
 def report(message: str) -> None:
-    print(f"labelwise: error: {message}", file=sys.stderr)
+    print(f"labelwise: error: {scrub(message)}", file=sys.stderr)

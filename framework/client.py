@@ -19,9 +19,21 @@ from typing import Any
 from framework.compile import CompiledRequest
 from framework.config.schema import ModelConfig, ProviderConfig
 from framework.credentials import resolve_api_key
-from framework.errors import ProviderError
+from framework.errors import (
+    AuthError,
+    BadRequest,
+    ContextTooLong,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    UnknownModel,
+    Unreachable,
+    error_for_status,
+)
 from framework.profiles import PROFILES
 from framework.records import Completion, TokenLogprob, Usage
+from framework.secrets import scrub
+from framework.throttle import read_quota
 
 # Without this, importing litellm fetches a price map from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -138,6 +150,7 @@ class LitellmClient:
             finish_reason=getattr(choice, "finish_reason", None),
             logprobs=_logprobs(choice),
             latency=time.perf_counter() - started,
+            quota=read_quota(getattr(response, "_response_headers", None)),
         )
 
     def _pick(self, affinity: str | None) -> str | None:
@@ -165,41 +178,44 @@ def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
     )
 
 
+# litellm's exceptions -> ours, and how to word them; the first match wins, so a
+# subclass comes before its base (ContextWindowExceeded is a BadRequest, Timeout a
+# connection error). Anything else is mapped by its HTTP status (error_for_status).
+_ERRORS: tuple[tuple[type[Exception], type[ProviderError], str], ...] = (
+    (errors.RateLimitError, RateLimited, "rate limited by {kind}: {text}"),
+    (errors.AuthenticationError, AuthError, "{kind} refused the credentials{where}: {text}"),
+    (errors.PermissionDeniedError, AuthError, "{kind} refused the credentials{where}: {text}"),
+    (errors.NotFoundError, UnknownModel, "{kind} does not know this model or endpoint; check "
+     "model.name and provider.api_base: {text}"),
+    (errors.ContextWindowExceededError, ContextTooLong, "the prompt is longer than the "
+     "model's context; lower prompt.max_text_chars: {text}"),
+    (errors.Timeout, ProviderTimeout, "no answer within {timeout:g} s: {text}"),
+    (errors.BadRequestError, BadRequest, "{kind} rejected the request: {text}"),
+    (errors.APIConnectionError, Unreachable, "{kind} cannot be reached: {text}"),
+)  # fmt: skip
+
+
 def _provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:
     status = getattr(error, "status_code", None)
-    text = _clean(str(error))
-    kind = provider.kind
-    if isinstance(error, errors.RateLimitError):
-        return ProviderError(
-            f"rate limited by {kind}: {text}",
-            status=429,
-            retryable=True,
-            retry_after=_retry_after(error),
-        )
-    if isinstance(error, errors.AuthenticationError | errors.PermissionDeniedError):
-        where = f" (the key comes from ${provider.api_key_env})" if provider.api_key_env else ""
-        return ProviderError(
-            f"{kind} refused the credentials{where}: {text}", status=status, fatal=True
-        )
-    if isinstance(error, errors.NotFoundError):
-        return ProviderError(
-            f"{kind} does not know this model or endpoint; check model.name and "
-            f"provider.api_base: {text}",
-            status=status,
-            fatal=True,
-        )
-    if isinstance(error, errors.ContextWindowExceededError):
-        return ProviderError(
-            f"the prompt is longer than the model's context; lower prompt.max_text_chars: {text}",
-            status=status,
-        )
-    if isinstance(error, errors.Timeout):
-        return ProviderError(f"no answer within {provider.timeout} s: {text}", retryable=True)
-    if isinstance(error, errors.BadRequestError):
-        return ProviderError(f"{kind} rejected the request: {text}", status=status)
-    if isinstance(error, errors.APIConnectionError) or (status is not None and status >= 500):
-        return ProviderError(f"{kind} failed: {text}", status=status, retryable=True)
-    return ProviderError(f"{kind} call failed: {type(error).__name__}: {text}", status=status)
+    text = scrub(_clean(str(error)))  # a provider may echo the key back
+    where = f" (the key comes from ${provider.api_key_env})" if provider.api_key_env else ""
+    found = next(((ours, words) for theirs, ours, words in _ERRORS if isinstance(error, theirs)),
+                 None)  # fmt: skip
+    if found is None:
+        kind = error_for_status(status)
+        found = (kind, "{kind} failed: {text}" if kind.retryable else
+                 "{kind} call failed: {name}: {text}")  # fmt: skip
+    ours, words = found
+    message = words.format(kind=provider.kind, text=text, where=where, timeout=provider.timeout,
+                           name=type(error).__name__)  # fmt: skip
+    mapped = ours(message, status=status, retry_after=_retry_after(error))
+    mapped.headers = _headers(error)
+    return mapped
+
+
+def _headers(error: Exception) -> dict[str, str] | None:
+    headers = getattr(error, "litellm_response_headers", None)
+    return {str(k): str(v) for k, v in headers.items()} if headers else None
 
 
 def _retry_after(error: Exception) -> float | None:

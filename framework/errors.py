@@ -1,31 +1,55 @@
 """The errors labelwise raises, in three families.
 
     LabelwiseError
-    ├── ConfigError      the user's mistake: a config key, a group option, a template,
-    │   │                a taxonomy; the CLI prints it in one or two lines and exits 2
-    │   └── InputError   the input file cannot be read (missing, not UTF-8, not JSONL)
-    ├── ProviderError    the call did not come back: connection, timeout, HTTP status;
-    │                    `retryable` says whether trying again can help
-    └── OutputError      the model answered, but not acceptably; carries the raw answer
-                         (Prediction.raise_for_status raises it for a failed row)
+    ├── ConfigError           the user's mistake: a config key, a group option, a template,
+    │   │                     a taxonomy; the CLI prints it in one or two lines and exits 2
+    │   └── InputError        an input or output file that cannot be used (missing, not
+    │                         UTF-8, not JSONL, the input itself, held by another run)
+    ├── ProviderError         the call did not come back with a completion
+    │   ├── RateLimited       429: slow down; `retry_after` says for how long, when sent
+    │   ├── AuthError         401/403: the key is wrong or lacks rights (fatal: exit 2)
+    │   ├── UnknownModel      404: no such model or endpoint (fatal: exit 2)
+    │   ├── BadRequest        another 4xx: this request is wrong; trying again cannot help
+    │   │   └── ContextTooLong  the prompt exceeds the model's context
+    │   ├── ServerError       5xx: the provider failed; retried
+    │   ├── ProviderTimeout   no answer within provider.timeout; retried
+    │   ├── Unreachable       no connection, or it dropped; retried
+    │   └── ProviderDown      so many calls in a row failed to reach the provider that the
+    │                         run stops (fatal: exit 1), leaving the undone rows undone
+    ├── WriteError            a file labelwise writes could not be written (disk full);
+    │                         the rows written so far stay, exit 1
+    └── OutputError           the model answered, but not acceptably; carries the raw answer
+                              (Prediction.raise_for_status raises it for a failed row)
 
 A row whose call or answer fails is recorded as failed, with the reason; only
-errors that would fail every row (a bad key, a model that does not exist)
-stop a run.
+errors that would fail every row (a bad key, a model that does not exist, a
+provider that stopped answering) stop a run. The retry policy reads the type:
+`retryable` and `fatal` are properties of each class.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "AuthError",
+    "BadRequest",
     "ConfigError",
+    "ContextTooLong",
     "InputError",
     "LabelwiseError",
     "OutputError",
+    "ProviderDown",
     "ProviderError",
+    "ProviderTimeout",
+    "RateLimited",
+    "ServerError",
+    "UnknownModel",
+    "Unreachable",
+    "WriteError",
     "did_you_mean",
+    "error_for_status",
 ]
 
 
@@ -45,28 +69,97 @@ class ProviderError(LabelwiseError):
     """A call that did not return a completion.
 
     status: the HTTP status, when there was one.
-    retryable: True for rate limits, server errors, timeouts and dropped connections.
     retry_after: seconds the provider asked us to wait, when it said.
-    fatal: True when every other call would fail the same way (authentication,
-        an unknown model, a wrong endpoint): the run stops instead of failing each row.
     attempts: how many calls were made before giving up (set by the retry policy).
     """
+
+    kind = "provider_error"  # written on a failed row as its error_kind
+    retryable = False  # whether trying the same call again can help
+    fatal = False  # whether every other call would fail the same way: the run stops
+    unreachable = False  # the provider did not answer at all (counted towards ProviderDown)
 
     def __init__(
         self,
         message: str,
         *,
         status: int | None = None,
-        retryable: bool = False,
         retry_after: float | None = None,
-        fatal: bool = False,
+        fatal: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.retryable = retryable
         self.retry_after = retry_after
-        self.fatal = fatal
+        if fatal is not None:
+            self.fatal = fatal
         self.attempts = 1
+        self.headers: Mapping[str, str] | None = None  # the response's, when there was one
+
+
+class RateLimited(ProviderError):
+    kind = "rate_limited"
+    retryable = True
+
+
+class AuthError(ProviderError):
+    kind = "auth"
+    fatal = True
+
+
+class UnknownModel(ProviderError):
+    kind = "unknown_model"
+    fatal = True
+
+
+class BadRequest(ProviderError):
+    kind = "bad_request"
+
+
+class ContextTooLong(BadRequest):
+    kind = "context_too_long"
+
+
+class ServerError(ProviderError):
+    kind = "server_error"
+    retryable = True
+    unreachable = True
+
+
+class ProviderTimeout(ProviderError):
+    kind = "timeout"
+    retryable = True
+    unreachable = True
+
+
+class Unreachable(ProviderError):
+    kind = "unreachable"
+    retryable = True
+    unreachable = True
+
+
+class ProviderDown(ProviderError):
+    kind = "provider_down"
+    fatal = True
+
+
+def error_for_status(status: int | None) -> type[ProviderError]:
+    """The error class of an HTTP status (for a transport that sees only the status)."""
+    if status is None:
+        return ProviderError
+    if status == 429:
+        return RateLimited
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return UnknownModel
+    if status in (408, 409) or status >= 500:  # 408/409: timeout and conflict, retried
+        return ProviderTimeout if status == 408 else ServerError
+    if 400 <= status < 500:
+        return BadRequest
+    return ProviderError
+
+
+class WriteError(LabelwiseError):
+    """A results, record or export file could not be written; the message says what to free."""
 
 
 class OutputError(LabelwiseError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ FORMATS = {
     ".parquet": "parquet",
 }
 _BATCH = 2048
+_BOM = b"\xef\xbb\xbf"
+# Characters surrogateescape made of bytes that are not UTF-8.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+# A text of a million characters is an odd input, not a reason to refuse the file.
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,34 @@ def _existing(source: Path) -> Path:
 
 def _jsonl(source: Path, names: ColumnNames) -> Iterator[InputRow]:
     with source.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        head = handle.read(4096)
+        if head.removeprefix(_BOM).lstrip().startswith(b"["):  # one JSON array, not lines
+            yield from _json_array(head + handle.read(), source, names)
+            return
+        handle.seek(0)
+        for number, line in enumerate(handle, start=1):
+            # A byte-order mark is not part of the first row.
+            raw = line.removeprefix(_BOM) if number == 1 else line
             if raw.strip():
                 yield _parse_line(raw, number, names)
+
+
+def _json_array(data: bytes, source: Path, names: ColumnNames) -> Iterator[InputRow]:
+    """A .json file holding one array of {"id", "text"} objects (read whole)."""
+    try:
+        records = json.loads(data.removeprefix(_BOM).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(
+            f"{source}: starts like a JSON array but does not parse ({error}); give one "
+            "JSON object per line (JSONL) or a valid array of objects"
+        ) from None
+    if not isinstance(records, list):
+        raise InputError(f"{source}: not a JSON array of records")
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            yield row_from_record(record, number, names, where="item")
+        else:
+            yield InputRow(number, f"line:{number}", error=f"item {number} is not a JSON object")
 
 
 def _parse_line(raw: bytes, line: int, names: ColumnNames) -> InputRow:
@@ -114,32 +145,30 @@ def _parse_line(raw: bytes, line: int, names: ColumnNames) -> InputRow:
 
 def _csv(source: Path, names: ColumnNames) -> Iterator[InputRow]:
     with source.open("rb") as raw:
-        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+        # utf-8-sig reads a byte-order mark away; surrogateescape keeps a row that is not
+        # UTF-8 readable, so that row (not the whole file) is recorded as failed.
+        handle = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.DictReader(handle)
-        try:
-            header = reader.fieldnames or []
-        except UnicodeDecodeError:
-            raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8") from None
+        header = reader.fieldnames or []
+        if any(_NOT_UTF8.search(name) for name in header):
+            raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8")
         if names.text not in header:
             raise InputError(
                 f"{source}: no {names.text!r} column (columns: {', '.join(header)}); "
                 f"name the text column with columns.text=NAME"
             )
-        line = 0
-        while True:
-            line += 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as error:
-                raise InputError(
-                    f"{source}: row {line} is not valid UTF-8 ({error.reason})"
-                ) from None
+        for line, record in enumerate(reader, start=1):
+            cells = [cell for cell in record.values() if isinstance(cell, str)]
+            if any(_NOT_UTF8.search(cell) for cell in cells):
+                row_id = record.get(names.id)
+                clean_id = row_id if row_id and not _NOT_UTF8.search(row_id) else f"line:{line}"
+                yield InputRow(line, clean_id, error=f"row {line} is not valid UTF-8; save the "
+                               "file as UTF-8")  # fmt: skip
+                continue
             gold = record.get(names.labels)
             if isinstance(gold, str):
                 record[names.labels] = _csv_labels(gold)
-            yield row_from_record(record, line, names)
+            yield row_from_record(record, line, names, where="row")
 
 
 def _csv_labels(cell: str) -> Any:
@@ -177,17 +206,38 @@ def _parquet(source: Path, names: ColumnNames) -> Iterator[InputRow]:
 
 
 def row_from_record(
-    record: dict[str, Any], line: int, names: ColumnNames | None = None
+    record: dict[str, Any], line: int, names: ColumnNames | None = None, *, where: str = "line"
 ) -> InputRow:
-    """An InputRow from one decoded record (shared by the three readers)."""
+    """An InputRow from one decoded record (shared by the readers)."""
     names = names or ColumnNames()
     raw_id = record.get(names.id)
-    row_id = f"line:{line}" if raw_id is None or raw_id == "" else str(raw_id)
+    if raw_id is None or raw_id == "":
+        row_id = f"line:{line}"
+    elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int | float):
+        return InputRow(line, f"line:{line}", error=f"{where} {line}: the id is "
+                        f"{type(raw_id).__name__}, not a string or a number")  # fmt: skip
+    else:
+        row_id = str(raw_id)
     text = record.get(names.text)
     if not isinstance(text, str):
         what = "has no text field" if text is None else f"has a text that is {type(text).__name__}"
-        return InputRow(line, row_id, error=f"line {line} {what}; each row needs a text string")
+        return InputRow(line, row_id, error=f"{where} {line} {what}; each row needs a text string")
+    for field, value in (("id", row_id), ("text", text)):
+        bad = _lone_surrogate(value)
+        if bad is not None:
+            return InputRow(line, row_id, error=f"{where} {line}: the {field} holds a lone "
+                            f"surrogate ({bad}), half of a character such as an emoji, which "
+                            "cannot be sent; fix the text where it was written")  # fmt: skip
     gold = record.get(names.labels)
     if gold is not None and not (isinstance(gold, list) and all(isinstance(g, str) for g in gold)):
-        return InputRow(line, row_id, error=f"line {line}: labels must be a list of strings")
+        return InputRow(line, row_id, error=f"{where} {line}: labels must be a list of strings")
     return InputRow(line, row_id, Item(row_id, text, tuple(gold) if gold is not None else None))
+
+
+def _lone_surrogate(value: str) -> str | None:
+    """'\\ud83d at character 14' when the string holds a lone surrogate, else None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"{value[error.start]!r} at character {error.start + 1}"
+    return None

@@ -163,6 +163,20 @@ def _catch_all(t: _Read) -> Pairs:
              "allow_empty is false")]  # fmt: skip
 
 
+def _unnamed_none(t: _Read) -> Pairs:
+    """A label named "none" that is not the none_label: it may stand beside others."""
+    if t.none_label is not None:
+        return []
+    return [
+        (
+            f"labels.{x.id}",
+            f"named {x.id!r} but none_label is not set, so it is an ordinary label",
+        )
+        for x in t.current
+        if _plain(x.id) in ("none", "no label", "nothing")
+    ]
+
+
 def _levels(t: _Read) -> Pairs:
     """A parent offered beside its children: labels at two levels of abstraction."""
     parent_of = {label.id: label.parent for label in t.current}
@@ -239,6 +253,8 @@ WARNINGS: tuple[tuple[Callable[[_Read], Pairs], str], ...] = (
      "the taxonomy, or group labels under parents offered one level at a time"),
     (_catch_all, "an input that matches no label is forced into a wrong one; add an 'other' "
      "label and name it in none_label, or set allow_empty: true"),
+    (_unnamed_none, "a 'none' label that is not the taxonomy's none_label can be answered "
+     "beside real labels, and an empty answer is not read as it; set none_label to its id"),
     (_levels, "models choose inconsistently between a category and its members offered in "
      "one flat list; set validation.hierarchy=leaves_only to offer only the most specific "
      "labels, or fold the children into the parent"),

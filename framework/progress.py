@@ -48,13 +48,20 @@ class Progress:
         self._started = time.monotonic()
         self._last = self._started
         self._drawn = False
+        self._note: str | None = None
 
-    def update(self, counts: Counts, *, force: bool = False) -> None:
+    def update(self, counts: Counts, *, force: bool = False, note: str | None = None) -> None:
+        """Show the counts; `note` says why the run is slower than it could be."""
+        if note is not None:
+            self._note = note
         now = time.monotonic()
         if self.style == "off" or (not force and now - self._last < self._interval):
             return
         self._last = now
         line = self.describe(counts, now - self._started)
+        if self._note:
+            line += f" | {self._note}"
+            self._note = None
         if self.style == "bar":
             self._stream.write("\r" + line + "\x1b[K")
             self._stream.flush()

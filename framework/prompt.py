@@ -9,6 +9,7 @@ the first row.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,18 @@ PROMPT_VARIABLES = frozenset(
     }
 )
 REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
+
+
+# The templates put the text between <text> and </text>; a text holding those tags could
+# close the data early and have what follows read as instructions. [/text] reads as data.
+_DELIMITER = re.compile(r"<\s*(/?)\s*text\s*>", re.IGNORECASE)
+
+
+def neutralise_delimiters(text: str) -> str:
+    """The text with any <text> or </text> tag in it written as [text] / [/text]."""
+    if "<" not in text:
+        return text
+    return _DELIMITER.sub(lambda m: f"[{m.group(1)}text]", text)
 
 
 def find_template(name: str) -> Path:
@@ -103,7 +116,7 @@ class PromptRenderer:
             find_template(template or prompt.template),
             find_template(prompt.reask_template),
         )
-        self._template = self._load(self._paths[0], PROMPT_VARIABLES)
+        self._template = self._load(self._paths[0], PROMPT_VARIABLES, required="text")
         self._reask = self._load(self._paths[1], REASK_VARIABLES)
         if by_index and "label.key" not in self._paths[0].read_text(encoding="utf-8"):
             raise ConfigError(
@@ -155,7 +168,11 @@ class PromptRenderer:
 
     def render(self, text: str, *, topic: str | None = None) -> tuple[Message, ...]:
         """The messages for a text; `topic` is the label asked about, for per-label prompts."""
-        context = {**self._context, "text": text, "label": self._by_id.get(topic or "")}
+        context = {
+            **self._context,
+            "text": neutralise_delimiters(text),
+            "label": self._by_id.get(topic or ""),
+        }
         user = self._run(self._template, self._paths[0], context)
         system = [{"role": "system", "content": self._system}] if self._system else []
         return (*system, {"role": "user", "content": user})
@@ -177,7 +194,7 @@ class PromptRenderer:
             {"role": "user", "content": feedback},
         )
 
-    def _load(self, path: Path, allowed: frozenset[str]) -> Any:
+    def _load(self, path: Path, allowed: frozenset[str], *, required: str | None = None) -> Any:
         source = path.read_text(encoding="utf-8")
         try:
             parsed = self._env.parse(source, name=path.name, filename=str(path))
@@ -185,7 +202,14 @@ class PromptRenderer:
             raise ConfigError(
                 f"{path}:{error.lineno}: template syntax error: {error.message}"
             ) from None
-        unknown = sorted(meta.find_undeclared_variables(parsed) - allowed)
+        used = meta.find_undeclared_variables(parsed)
+        if required is not None and required not in used:
+            raise ConfigError(
+                f"{path}: the template never uses the {required} ({{{{ {required} }}}}), so every "
+                f"row would get the same request and the same labels; put {{{{ {required} }}}} "
+                "where the text to classify goes"
+            )
+        unknown = sorted(used - allowed)
         if unknown:
             name = unknown[0]
             line = next((n for n, text in enumerate(source.splitlines(), 1) if name in text), "?")
@@ -201,5 +225,6 @@ class PromptRenderer:
             return str(template.render(context)).strip()
         except SecurityError as error:
             raise ConfigError(f"{path}: the sandbox refused: {error}") from None
-        except (TemplateError, TypeError, ValueError, LookupError) as error:
+        except (TemplateError, TypeError, ValueError, LookupError, ArithmeticError,
+                RecursionError) as error:  # fmt: skip
             raise ConfigError(f"{path}: the template failed: {error}") from None

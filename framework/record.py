@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
+from framework.secrets import REDACTED, redact_url, registered, scrub
 from framework.taxonomy import label_ids, taxonomy_hash
 
 if TYPE_CHECKING:
@@ -39,13 +40,13 @@ if TYPE_CHECKING:
 __all__ = [
     "REDACTED",
     "RunRecorder",
+    "is_secret_override",
     "redact_overrides",
     "redact_tree",
     "scrub_secrets",
     "source_version",
 ]
 
-REDACTED = "***"
 RECORD_FILE = "record.json"
 SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "access_token"})
 PACKAGES = ("labelwise", "litellm", "hydra-core", "omegaconf", "jinja2", "jsonschema",
@@ -81,9 +82,15 @@ def redact_overrides(overrides: Iterable[str]) -> list[str]:
     return [f"{o.partition('=')[0]}={REDACTED}" if _secret_override(o) else o for o in overrides]
 
 
+def is_secret_override(override: str) -> bool:
+    """`provider.api_key=sk-...` and the like (not `provider.api_key=${oc.env:K}`)."""
+    return _secret_override(override)
+
+
 def _secret_override(override: str) -> bool:
     key, equals, value = override.partition("=")
-    return bool(equals) and _is_secret_key(key.rsplit(".", 1)[-1]) and not _is_reference(value)
+    leaf = key.lstrip("+~").rsplit(".", 1)[-1]
+    return bool(equals) and _is_secret_key(leaf) and not _is_reference(value)
 
 
 def _secret_values(cfg: DictConfig, overrides: Iterable[str]) -> set[str]:
@@ -112,16 +119,16 @@ def scrub_secrets(
 ) -> None:
     """Replace each secret of the config and overrides by "***" in the files Hydra saved:
     run_dir/.hydra/*.yaml and, in a multirun, sweep_dir/multirun.yaml."""
-    secrets = _secret_values(cfg, overrides)
+    secrets = _secret_values(cfg, overrides) | registered()
     forms = {form for s in secrets for form in (s, s.replace("'", "''"), json.dumps(s)[1:-1])}
     files = [*sorted((run_dir / ".hydra").glob("*.yaml"))]
     if sweep_dir is not None:
         files.append(sweep_dir / "multirun.yaml")
     for path in files:
-        if not path.is_file() or not forms:
+        if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")
-        scrubbed = text
+        scrubbed = redact_url(text)
         for form in sorted(forms, key=len, reverse=True):
             scrubbed = scrubbed.replace(form, REDACTED)
         if scrubbed != text:
@@ -180,7 +187,7 @@ def describe_run(
                      "none_label": taxonomy.none_label, "lineage": taxonomy.lineage,
                      "label_keys": dataclasses.asdict(classifier.label_keys)},
         "model": {"name": model.name, "provider": config.provider.kind,
-                  "api_base": config.provider.api_base},
+                  "api_base": redact_url(config.provider.api_base or "") or None},
         "output_mode": dataclasses.asdict(classifier.output_mode),
         "sampling": model.model_dump(include={"temperature", "max_tokens", "seed"}),
         "sample": config.sample.model_dump(),
@@ -196,6 +203,7 @@ def describe_run(
 def _totals(totals: RunTotals) -> dict[str, Any]:
     data = dataclasses.asdict(totals)
     data.pop("warnings", None)
+    data.pop("resumed_from", None)
     data["done"] = totals.done
     data["total_tokens"] = totals.usage.total_tokens
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None
@@ -208,7 +216,8 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
     path = run_dir / RECORD_FILE
     run_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(RECORD_FILE + ".partial")
-    partial.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = scrub(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
     return path
 
@@ -227,6 +236,8 @@ class RunRecorder:
 
     def finish(self, totals: RunTotals, metrics: Metrics | None = None) -> None:
         self.record["totals"] = _totals(totals)
+        if totals.resumed_from is not None:
+            self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:
             self.record["metrics"] = {
                 "file": "metrics.json",

@@ -7,9 +7,18 @@ from typing import Any, Literal
 
 from framework.errors import OutputError
 
-__all__ = ["Completion", "Item", "Message", "Prediction", "TokenLogprob", "Usage"]
+__all__ = [
+    "Completion",
+    "Item",
+    "Message",
+    "Prediction",
+    "QuotaState",
+    "TokenLogprob",
+    "Usage",
+]
 
 Message = dict[str, str]
+_LONGEST_HOLD = 60.0  # never hold every call longer than this on a reset header
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,29 @@ class TokenLogprob:
 
 
 @dataclass(frozen=True)
+class QuotaState:
+    """What a provider's rate-limit headers said: calls and tokens left, and when they reset."""
+
+    requests_left: int | None = None
+    tokens_left: int | None = None
+    requests_reset: float | None = None  # seconds from now
+    tokens_reset: float | None = None
+
+    @property
+    def spent(self) -> float | None:
+        """Seconds to hold every call when a quota is spent, else None."""
+        waits = [
+            1.0 if reset is None else reset
+            for left, reset in (
+                (self.requests_left, self.requests_reset),
+                (self.tokens_left, self.tokens_reset),
+            )
+            if left is not None and left <= 0
+        ]
+        return min(max(waits), _LONGEST_HOLD) if waits else None
+
+
+@dataclass(frozen=True)
 class Completion:
     """What came back from one call: the answer text (or tool arguments) and its price."""
 
@@ -57,6 +89,7 @@ class Completion:
     logprobs: tuple[TokenLogprob, ...] = ()
     latency: float = 0.0
     cached: bool = False
+    quota: QuotaState | None = None  # the provider's rate-limit headers (never cached)
 
 
 @dataclass(frozen=True)
@@ -90,6 +123,7 @@ class Prediction:
     confidence_method: str | None = None
     review: bool = False
     chunks: int | None = None
+    error_kind: str | None = None  # what failed: a ProviderError's kind, "invalid_answer", ...
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +150,8 @@ class Prediction:
         }
         if self.error is not None:
             row["error"] = self.error
+        if self.error_kind is not None:
+            row["error_kind"] = self.error_kind
         if self.raw is not None:
             row["raw"] = self.raw
         if self.repairs:

@@ -37,7 +37,13 @@ TEXT_LIMIT = 300
 
 
 def read_results(path: Path) -> Iterator[dict[str, Any]]:
-    """The rows of a JSONL results file, streamed (a torn last line is left out)."""
+    """The rows of a JSONL results file, streamed (a torn last line is left out).
+
+    An id that appears twice is an InputError: scored twice, it would weigh double.
+    """
+    from framework.results import id_digest
+
+    seen: set[int] = set()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n") or not raw.strip():
@@ -48,7 +54,29 @@ def read_results(path: Path) -> Iterator[dict[str, Any]]:
                 row = None
             if not isinstance(row, dict) or "id" not in row:
                 raise InputError(f"{path} line {number} is not a labelwise result row")
+            digest = id_digest(str(row["id"]))
+            if digest in seen:
+                raise InputError(
+                    f"{path} line {number}: id {row['id']!r} appears more than once (first at "
+                    f"line {_first_line_of(path, digest)}); a results file holds each id once, "
+                    "so it would be scored twice: remove the repeated rows, or classify into a "
+                    "new output="
+                )
+            seen.add(digest)
             yield row
+
+
+def _first_line_of(path: Path, digest: int) -> int | None:
+    from framework.results import id_digest
+
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                if id_digest(str(json.loads(raw)["id"])) == digest:
+                    return number
+            except (ValueError, KeyError, TypeError):
+                continue
+    return None
 
 
 def evaluate_results(

@@ -10,17 +10,78 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from framework.errors import InputError
+from framework.identity import differences
+from framework.journal_claim import JournalClaim
+from framework.secrets import scrub
 
-__all__ = ["ResultsJournal", "export_results", "id_digest", "journal_path"]
+__all__ = [
+    "ResultsJournal",
+    "Resumed",
+    "aside_name",
+    "encode_row",
+    "export_results",
+    "id_digest",
+    "journal_path",
+    "read_done",
+]
+
+
+def encode_row(row: dict[str, Any]) -> bytes:
+    """One results line. A lone surrogate (an id read from JSON as half an emoji) cannot
+    be UTF-8: such a row is written with JSON escapes instead, which read back the same."""
+    line = scrub(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    try:
+        return (line + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (scrub(json.dumps(row, separators=(",", ":"))) + "\n").encode("ascii")
+
+
+def aside_name(path: Path, stamp: str) -> Path:
+    """out.jsonl -> out.before-STAMP.jsonl (out.csv.jsonl -> out.before-STAMP.csv.jsonl)."""
+    stem, dot, suffixes = path.name.partition(".")
+    return path.with_name(f"{stem}.before-{stamp}{dot}{suffixes}")
+
+
+def read_done(path: Path) -> set[int]:
+    """The id digests of a results file's complete rows, without locking or changing it."""
+    done: set[int] = set()
+    if not path.exists():
+        return done
+    with path.open("rb") as handle:
+        for raw in handle:
+            if raw.endswith(b"\n"):
+                try:
+                    done.add(id_digest(str(json.loads(raw)["id"])))
+                except (ValueError, KeyError, TypeError):
+                    continue
+    return done
 
 
 def id_digest(row_id: str) -> int:
-    """A 64-bit digest of an id: sets of these keep a million ids in a few dozen MB."""
-    return int.from_bytes(hashlib.blake2b(row_id.encode("utf-8"), digest_size=8).digest(), "big")
+    """A 64-bit digest of an id: sets of these keep a million ids in a few dozen MB.
+    (surrogatepass: an id holding a lone surrogate still has a digest, so its failed
+    row is found again on resume.)"""
+    data = row_id.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+Resume = Literal["auto", "force", "never"]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a run found in its output: rows from before, and whether their config differs."""
+
+    rows: int
+    forced: bool = False
+    differences: tuple[str, ...] = ()
+    moved_aside: str | None = None  # run.resume=never: where the earlier file went
 
 
 class ResultsJournal:
@@ -29,6 +90,11 @@ class ResultsJournal:
     With `taxonomy` ("name@version", hash), every row is stamped with it, and a
     file holding rows stamped with another taxonomy hash is refused: labels
     from two versions of a taxonomy are never mixed in one results file.
+
+    With `identity` (framework.identity), the journal is claimed for this run
+    alone (framework.journal_claim) and a file written under another identity is
+    refused unless `resume` is "force"; "never" moves an earlier file aside and
+    starts a new one.
     """
 
     def __init__(
@@ -37,34 +103,97 @@ class ResultsJournal:
         *,
         taxonomy: tuple[str, str] | None = None,
         retry_failed: bool = False,
+        identity: dict[str, Any] | None = None,
+        resume: Resume = "auto",
+        also_move: tuple[Path, ...] = (),
     ) -> None:
         self.path = Path(path)
         self.done: set[int] = set()
         self.dropped_failed = 0  # failed rows taken out to be classified again
+        self.resumed: Resumed | None = None
         self._stamp = {"taxonomy": taxonomy[0], "taxonomy_hash": taxonomy[1]} if taxonomy else {}
+        self._claim = JournalClaim(self.path) if identity is not None else None
+        try:
+            self._open(identity, resume, retry_failed, also_move)
+        except BaseException:
+            if self._claim is not None:
+                self._claim.release()
+            raise
+
+    def _open(
+        self,
+        identity: dict[str, Any] | None,
+        resume: Resume,
+        retry_failed: bool,
+        also_move: tuple[Path, ...],
+    ) -> None:
+        if self._claim is not None:
+            self._claim.acquire()
+        moved = self._move_aside(also_move) if resume == "never" else None
         if self.path.exists():
             self._recover()
-            if retry_failed:
-                self._drop_failed()
-        else:
+        if self.done and identity is not None and self._claim is not None:
+            before = self._claim.previous.get("identity")
+            self.resumed = self._check_identity(before, identity, forced=resume == "force")
+        elif moved is not None:
+            self.resumed = Resumed(0, moved_aside=moved)
+        if retry_failed and self.done:
+            self._drop_failed()
+        if self._claim is not None:
+            self._claim.write(identity)
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Unbuffered: each row is one write(2) of a whole line, so a kill
-        # leaves complete rows and at most one torn line, never a lost buffer of rows.
-        self._handle = self.path.open("ab", buffering=0)
+            # Unbuffered: each row is one write(2) of a whole line, so a kill
+            # leaves complete rows and at most one torn line, never a lost buffer of rows.
+            self._handle = self.path.open("ab", buffering=0)
+        except OSError as error:
+            raise InputError(
+                f"output {self.path}: cannot be written ({error.strerror}); choose another "
+                "output= or make its folder writable"
+            ) from None
 
     def append(self, row: dict[str, Any]) -> None:
-        line = json.dumps({**row, **self._stamp}, ensure_ascii=False, separators=(",", ":"))
-        line += "\n"
-        self._handle.write(line.encode("utf-8"))
+        self._handle.write(encode_row({**row, **self._stamp}))
 
     def close(self) -> None:
         self._handle.close()
+        if self._claim is not None:
+            self._claim.release()
 
     def __enter__(self) -> ResultsJournal:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def _check_identity(
+        self, before: dict[str, Any] | None, now: dict[str, Any], *, forced: bool
+    ) -> Resumed:
+        if before is None:  # written before runs recorded their identity: nothing to compare
+            return Resumed(len(self.done))
+        found = tuple(differences(before, now))
+        if found and not forced:
+            shown = "; ".join(found[:6]) + (
+                f"; and {len(found) - 6} more" if len(found) > 6 else ""
+            )
+            raise InputError(
+                f"output {self.path} holds {len(self.done)} rows made by a different config "
+                f"({shown}); rerun with that config to resume, add run.resume=force to resume "
+                "anyway (mixing both in one file), or run.resume=never to start a new file"
+            )
+        return Resumed(len(self.done), forced=bool(found), differences=found)
+
+    def _move_aside(self, also_move: tuple[Path, ...]) -> str | None:
+        """Move an earlier results file (and its exports) aside; the name it went to."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return None
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for companion in also_move:
+            if companion.exists() and companion != self.path:
+                os.replace(companion, aside_name(companion, stamp))
+        target = aside_name(self.path, stamp)
+        os.replace(self.path, target)
+        return target.name
 
     def _recover(self) -> None:
         """Read the ids already written; cut a torn last line left by a killed run."""

@@ -31,9 +31,12 @@ def backoff_delay(settings: RetrySettings, attempt: int, retry_after: float | No
 
 
 async def call_with_retries(
-    call: Callable[[], Awaitable[T]], settings: RetrySettings
+    call: Callable[[], Awaitable[T]],
+    settings: RetrySettings,
+    rest: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> tuple[T, int]:
-    """The call's result and the number of calls it took; raises the last ProviderError."""
+    """The call's result and the number of calls it took; raises the last ProviderError.
+    `rest` waits out each back-off (the throttle's, so resting calls are counted)."""
     attempt = 0
     while True:
         attempt += 1
@@ -43,4 +46,4 @@ async def call_with_retries(
             error.attempts = attempt
             if not error.retryable or attempt >= settings.max_attempts:
                 raise
-            await asyncio.sleep(backoff_delay(settings, attempt, error.retry_after))
+            await rest(backoff_delay(settings, attempt, error.retry_after))

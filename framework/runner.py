@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ from pathlib import Path
 
 from framework.classifier import Classifier
 from framework.config.schema import BudgetSettings
+from framework.errors import InputError
 from framework.inputs import InputRow, read_rows
 from framework.progress import Progress
 from framework.records import Prediction, Usage
-from framework.results import ResultsJournal, export_results, id_digest, journal_path
+from framework.results import ResultsJournal, Resumed, export_results, id_digest, journal_path
 from framework.sampling import sample_rows
 from framework.taxonomy import short_hash
 
@@ -45,6 +47,7 @@ class RunTotals:
     cost: float | None = 0.0
     elapsed: float = 0.0
     stopped_by: str | None = None
+    resumed_from: Resumed | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -85,13 +88,33 @@ async def classify_file(
     to `review`."""
     output = Path(output_path)
     journal = journal_path(output)
+    refuse_overwriting_input(Path(input_path), output, journal)
     rows: Iterable[InputRow] = read_rows(input_path, classifier.config.columns)
     sample = classifier.config.sample
     if sample.size is not None:
         rows = sample_rows(rows, sample.size, sample.seed)
-    totals = await classify_rows(classifier, rows, journal, progress=progress, review=review)
+    totals = await classify_rows(
+        classifier, rows, journal, progress=progress, review=review, exports=(output,)
+    )
     export_results(journal, output)
     return totals
+
+
+def refuse_overwriting_input(source: Path, *outputs: Path) -> None:
+    """InputError when an output (or its journal) is the input file, by any path or link."""
+    for output in outputs:
+        if _same_file(source, output):
+            raise InputError(
+                f"output={output} is the input file ({source}); writing results there would "
+                "destroy the input: choose another output="
+            )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
 
 
 async def classify_rows(
@@ -101,27 +124,41 @@ async def classify_rows(
     *,
     progress: Progress | None = None,
     review: str | Path | None = None,
+    exports: tuple[Path, ...] = (),
 ) -> RunTotals:
     """Classify rows into a JSONL journal, resuming from the ids it already holds."""
     started = time.perf_counter()
-    taxonomy = classifier.config.taxonomy
+    config = classifier.config
+    taxonomy = config.taxonomy
     stamp = (f"{taxonomy.name}@{taxonomy.version}", short_hash(taxonomy))
     reviews = ResultsJournal(review, taxonomy=stamp) if review else nullcontext(None)
-    retry_failed = classifier.config.run.retry_failed
-    journal = ResultsJournal(journal_file, taxonomy=stamp, retry_failed=retry_failed)
+    journal = ResultsJournal(
+        journal_file, taxonomy=stamp, retry_failed=config.run.retry_failed,
+        identity=classifier.identity, resume=config.run.resume, also_move=exports,
+    )  # fmt: skip
     with journal, reviews as for_review:
         batch = _Batch(classifier, journal, progress, for_review)
         batch.totals.retried = journal.dropped_failed
+        batch.totals.resumed_from = journal.resumed
         try:
             for row in rows:
                 await batch.admit(row)
-            await batch.drain(0)
+            await batch.drain(None)
         finally:
             await batch.abandon()
             batch.totals.elapsed = time.perf_counter() - started
             if progress is not None:
                 progress.close(batch.totals)
     return batch.totals
+
+
+# Failed rows of these kinds may be the first signs of a provider going down: they are
+# held back until some call comes back (then they are real failures and written), and
+# left undone if the provider is taken for down (framework.health).
+_UNREACHABLE_KINDS = frozenset({"unreachable", "timeout", "server_error"})
+# Rows waiting out a back-off hold no call; the runner starts others meanwhile, up to
+# this many rows in flight for each call in flight.
+_ROWS_PER_CALL = 8
 
 
 class _Batch:
@@ -140,11 +177,16 @@ class _Batch:
         self.review = review
         self.totals = RunTotals()
         self.limit = classifier.config.run.concurrency
+        self.throttle = classifier.throttle
+        self.health = classifier.health
         self.queued: set[int] = set()
         self.pending: set[asyncio.Task[tuple[InputRow, Prediction]]] = set()
         # Finished tasks arrive here one by one: O(1) a row, where asyncio.wait
         # over every pending task would cost O(rows in flight) a row.
-        self.finished: asyncio.Queue[asyncio.Task[tuple[InputRow, Prediction]]] = asyncio.Queue()
+        self.finished: deque[asyncio.Task[tuple[InputRow, Prediction]]] = deque()
+        self.wakeup = asyncio.Event()
+        self.throttle.on_rest = self.wakeup.set
+        self.held: list[tuple[InputRow, Prediction, int]] = []
 
     async def admit(self, row: InputRow) -> None:
         totals, digest = self.totals, id_digest(row.id)
@@ -164,17 +206,40 @@ class _Batch:
         self.queued.add(digest)
         if row.item is None:
             totals.warnings.append(row.error or f"line {row.line} cannot be read")
-            self.record(row, Prediction(row.id, (), "failed", 0, error=row.error))
+            failed = Prediction(row.id, (), "failed", 0, error=row.error, error_kind="unreadable")
+            self.record(row, failed)
         else:
             task = asyncio.create_task(self.classify(row))
-            task.add_done_callback(self.finished.put_nowait)
+            task.add_done_callback(self._finished)
             self.pending.add(task)
+
+    def _finished(self, task: asyncio.Task[tuple[InputRow, Prediction]]) -> None:
+        self.finished.append(task)
+        self.wakeup.set()
 
     async def classify(self, row: InputRow) -> tuple[InputRow, Prediction]:
         assert row.item is not None
         return row, await self.classifier.classify_item(row.item)
 
     def record(self, row: InputRow, prediction: Prediction) -> None:
+        if prediction.error_kind in _UNREACHABLE_KINDS:
+            self.held.append((row, prediction, self.health.completions))
+            return
+        self.write(row, prediction)
+        self.release_held(every=False)
+
+    def release_held(self, *, every: bool) -> None:
+        """Write the held failures that some later completion proved real (or all of them)."""
+        answered = self.health.completions
+        keep = []
+        for row, prediction, mark in self.held:
+            if every or answered > mark:
+                self.write(row, prediction)
+            else:
+                keep.append((row, prediction, mark))
+        self.held = keep
+
+    def write(self, row: InputRow, prediction: Prediction) -> None:
         result = prediction.to_row()
         if row.item is not None and row.item.gold is not None:
             result["gold"] = list(row.item.gold)
@@ -183,22 +248,39 @@ class _Batch:
             self.review.append({**result, "text": row.item.text})
         self.totals.add(prediction)
         if self.progress is not None:
-            self.progress.update(self.totals)
+            self.progress.update(self.totals, note=self.throttle.describe())
 
-    async def drain(self, until: int) -> None:
-        """Record finished rows until at most `until` are in flight."""
-        while len(self.pending) > until:
-            task = await self.finished.get()
-            self.pending.discard(task)
-            if task.cancelled():
-                continue
-            failure = task.exception()
-            if failure is not None:
-                raise failure  # a fatal provider error: every other row would fail too
-            self.record(*task.result())
+    async def drain(self, until: int | None) -> None:
+        """Record finished rows until at most `until` rows are in flight, not counting rows
+        that wait out a back-off (up to _ROWS_PER_CALL rows a call); None: until all are."""
+        while True:
+            while self.finished:
+                task = self.finished.popleft()
+                self.pending.discard(task)
+                if task.cancelled():
+                    continue
+                failure = task.exception()
+                if failure is not None:
+                    raise failure  # a fatal provider error: every other row would fail too
+                self.record(*task.result())
+            if self._room(until):
+                break
+            self.wakeup.clear()
+            if not self.finished:
+                await self.wakeup.wait()
+        if until is None:
+            self.release_held(every=True)
+
+    def _room(self, until: int | None) -> bool:
+        if until is None:
+            return not self.pending
+        if len(self.pending) >= _ROWS_PER_CALL * self.limit:
+            return False
+        return len(self.pending) - self.throttle.resting <= until
 
     async def abandon(self) -> None:
         """Cancel rows still in flight (they are not recorded, so a rerun does them)."""
         for task in self.pending:
             task.cancel()
         await asyncio.gather(*self.pending, return_exceptions=True)
+        self.throttle.on_rest = None

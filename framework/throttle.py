@@ -1,21 +1,93 @@
 """Admission of calls: how many may be in flight, and how fast they may start.
 
-A window of calls in flight that adapts like TCP's congestion window: halved
-on a 429 (and every call held back until the provider's Retry-After has
-passed), then grown back by one call per window of successes, up to
-run.concurrency. Optional requests-per-minute and tokens-per-minute budgets
-are token buckets; a call's tokens are estimated before it starts and the
-bucket corrected once the provider reports the real count.
+A window of calls in flight that adapts like TCP's congestion window. A 429
+halves it, at most once a second however many 429s arrive together (one
+overload, one cut), and the call that got it waits out its own Retry-After (the
+retry policy does that): the other calls go on. Successes grow the window back
+by one call each up to run.concurrency, so it recovers within a few round trips
+once the 429s stop. Only when the provider says its quota is spent
+(x-ratelimit-remaining-requests or -tokens of 0, anthropic-ratelimit-*-remaining
+of 0) are all calls held until its reset time.
+
+Optional requests-per-minute and tokens-per-minute budgets are token buckets; a
+call's tokens are estimated before it starts and the bucket corrected once the
+provider reports the real count. `describe()` says, for the progress line, when
+and why the run slowed down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 
-__all__ = ["Throttle"]
+from framework.records import QuotaState
+
+__all__ = ["Throttle", "read_quota"]
+
+_CUT_INTERVAL = 1.0  # seconds between two halvings of the window
+_RECENT = 10.0  # the progress line counts the 429s of the last this many seconds
+
+
+def read_quota(headers: Mapping[str, str] | None) -> QuotaState | None:
+    """The rate-limit headers of a response (OpenAI's x-ratelimit-*, Anthropic's
+    anthropic-ratelimit-*), or None when it sent none."""
+    if not headers:
+        return None
+    lower = {str(k).lower(): str(v) for k, v in headers.items()}
+    found = {}
+    for field, names in _QUOTA_HEADERS.items():
+        value = next((lower[n] for n in names if n in lower), None)
+        if value is not None:
+            found[field] = value
+    if not found:
+        return None
+    return QuotaState(
+        requests_left=_int(found.get("requests_left")),
+        tokens_left=_int(found.get("tokens_left")),
+        requests_reset=_seconds(found.get("requests_reset")),
+        tokens_reset=_seconds(found.get("tokens_reset")),
+    )
+
+
+_QUOTA_HEADERS = {
+    "requests_left": ("x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"),
+    "tokens_left": ("x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
+    "requests_reset": ("x-ratelimit-reset-requests", "anthropic-ratelimit-requests-reset"),
+    "tokens_reset": ("x-ratelimit-reset-tokens", "anthropic-ratelimit-tokens-reset"),
+}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _seconds(value: str | None) -> float | None:
+    """'1s', '6m0s', '20ms', '1h2m3.5s', '2.5', or an RFC 3339 time -> seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parts = _DURATION.findall(value)
+    if parts and "".join(n + u for n, u in parts) == value:
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        return sum(float(n) * scale[u] for n, u in parts)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class _Bucket:
@@ -52,9 +124,14 @@ class Throttle:
         self.max_in_flight = max_in_flight
         self.window = float(max_in_flight)
         self.in_flight = 0
+        self.resting = 0  # calls waiting out a back-off before their next attempt
+        self.on_rest: Callable[[], None] | None = None  # told when one starts resting
         self.rate_limited = 0
         self._clock = clock
         self._paused_until = 0.0
+        self._pause_reason = ""
+        self._last_cut = -_CUT_INTERVAL
+        self._recent: deque[float] = deque()
         self._changed = asyncio.Condition()
         self._requests = _Bucket(requests_per_minute, clock) if requests_per_minute else None
         self._tokens = _Bucket(tokens_per_minute, clock) if tokens_per_minute else None
@@ -89,19 +166,58 @@ class Throttle:
                     return
             await asyncio.sleep(delay)
 
-    def on_success(self, estimated_tokens: int = 0, actual_tokens: int = 0) -> None:
-        """Grow the window by one call per window of successes; correct the token bucket."""
+    async def rest(self, seconds: float) -> None:
+        """Wait out a back-off, counted as resting: it holds no place in the window, and the
+        runner may start another row meanwhile."""
+        self.resting += 1
+        if self.on_rest is not None:
+            self.on_rest()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.resting -= 1
+
+    def on_success(
+        self, estimated_tokens: int = 0, actual_tokens: int = 0, quota: QuotaState | None = None
+    ) -> None:
+        """Grow the window by one call; correct the token bucket; heed a spent quota."""
         if self.window < self.max_in_flight:
-            self.window = min(float(self.max_in_flight), self.window + 1.0 / self.window)
+            self.window = min(float(self.max_in_flight), self.window + 1.0)
         if self._tokens is not None and actual_tokens:
             self._tokens.take(actual_tokens - estimated_tokens)
+        self._heed(quota)
 
-    def on_rate_limited(self, retry_after: float | None) -> None:
-        """Halve the window and hold every call until the provider's Retry-After has passed."""
+    def on_rate_limited(self, retry_after: float | None, quota: QuotaState | None = None) -> None:
+        """Halve the window (once per overload); the call itself waits its Retry-After."""
         self.rate_limited += 1
-        self.window = max(1.0, self.window / 2)
-        pause = retry_after if retry_after is not None else 1.0
-        self._paused_until = max(self._paused_until, self._clock() + pause)
+        now = self._clock()
+        self._recent.append(now)
+        if now - self._last_cut >= _CUT_INTERVAL:
+            self._last_cut = now
+            self.window = max(1.0, self.window / 2)
+        self._heed(quota)
+        del retry_after  # the retry policy waits it out for this call alone
+
+    def describe(self) -> str | None:
+        """Why calls are slower than run.concurrency allows, for the progress line; None if
+        they are not."""
+        now = self._clock()
+        while self._recent and now - self._recent[0] > _RECENT:
+            self._recent.popleft()
+        parts = []
+        if self._paused_until > now:
+            parts.append(f"held {self._paused_until - now:.0f} s: {self._pause_reason}")
+        if self._recent:
+            parts.append(f"{len(self._recent)} rate limits (429) in the last {_RECENT:.0f} s")
+        if int(self.window) < self.max_in_flight:
+            parts.append(f"{int(self.window)} of {self.max_in_flight} calls in flight")
+        return "slowed by the provider: " + ", ".join(parts) if parts else None
+
+    def _heed(self, quota: QuotaState | None) -> None:
+        hold = quota.spent if quota is not None else None
+        if hold is not None:
+            self._paused_until = max(self._paused_until, self._clock() + hold)
+            self._pause_reason = "its rate-limit quota is spent until the reset it announced"
 
     @staticmethod
     def _bucket_wait(bucket: _Bucket | None, amount: float) -> float:

@@ -14,11 +14,7 @@ from framework.stub_server import Reply, StubServer
 from tests.support import REPO, stub_overrides
 from tests.test_record import labelwise
 
-GOEMOTIONS = REPO.parent / "shared" / "data" / "goemotions_ekman"
-needs_goemotions = pytest.mark.skipif(
-    not (GOEMOTIONS / "dev.jsonl").is_file(),
-    reason=f"the GoEmotions-Ekman data is not on this machine ({GOEMOTIONS}/dev.jsonl)",
-)
+GOEMOTIONS = REPO / "examples" / "goemotions_ekman"
 EKMAN = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 
 
@@ -32,7 +28,8 @@ def test_every_preset_is_global_and_composes(path: Path) -> None:
 def test_the_goemotions_preset() -> None:
     config = load_run_config(compose(["+experiment=goemotions_ekman"]))
     assert (config.provider.kind, config.model.name) == ("local", "qwen2.5-coder-1.5b")
-    assert config.input == "../shared/data/goemotions_ekman/dev.jsonl"
+    assert config.input == "examples/goemotions_ekman/dev.jsonl"
+    assert (REPO / config.input).is_file()  # shipped in the repository, not beside it
     assert (config.sample.size, config.sample.seed) == (300, 0)
     taxonomy = config.taxonomy
     assert sorted(label.id for label in taxonomy.labels) == EKMAN
@@ -56,12 +53,14 @@ def test_sample_size_must_be_positive() -> None:
         load_run_config(compose(["sample.size=0"]))
 
 
-@needs_goemotions
 def test_the_taxonomy_has_the_datas_labels() -> None:
     assert (GOEMOTIONS / "labels.txt").read_text().split() == EKMAN
+    rows = [json.loads(line) for line in (GOEMOTIONS / "dev.jsonl").open(encoding="utf-8")]
+    assert len(rows) == 5426 and len({row["id"] for row in rows}) == 5426
+    assert {label for row in rows for label in row["labels"]} == set(EKMAN)
+    assert "CC BY 4.0" in (GOEMOTIONS / "README.md").read_text()
 
 
-@needs_goemotions
 def test_the_goemotions_preset_runs_end_to_end_on_a_sample(
     stub: StubServer, tmp_path: Path
 ) -> None:

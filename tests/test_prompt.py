@@ -98,7 +98,8 @@ def test_reask_quotes_the_answer_and_the_problems() -> None:
 )
 def test_text_is_data_never_template_code(text: str) -> None:
     content = renderer().render(text)[-1]["content"]
-    assert f"<text>\n{text}\n</text>" in content
+    shown = text.replace("</text>", "[/text]")  # a text cannot close the delimiter
+    assert f"<text>\n{shown}\n</text>" in content
     assert "49" not in content.split("<text>")[1]
 
 

@@ -218,5 +218,5 @@ def test_a_run_that_stops_is_recorded_as_failed(stub: StubServer, tmp_path: Path
                        f"provider.api_key={SECRET}", f"hydra.run.dir={run}")  # fmt: skip
     assert result.returncode == 2
     record = json.loads((run / "record.json").read_text())
-    assert record["status"] == "failed" and "ProviderError" in record["error"]
+    assert record["status"] == "failed" and "AuthError" in record["error"]
     assert_nowhere(run, SECRET)

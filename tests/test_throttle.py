@@ -9,7 +9,7 @@ import pytest
 
 from framework import Classifier
 from framework.stub_server import Reply, StubServer
-from framework.throttle import Throttle
+from framework.throttle import Throttle, read_quota
 from tests.support import stub_overrides
 
 
@@ -17,15 +17,41 @@ def answer(*labels: str) -> Reply:
     return Reply(content=json.dumps({"labels": list(labels)}))
 
 
-def test_429_halves_the_window_and_successes_grow_it_back() -> None:
-    throttle = Throttle(8)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_429s_halve_the_window_once_a_second_and_successes_grow_it_back() -> None:
+    clock = Clock()
+    throttle = Throttle(8, clock=clock)
     throttle.on_rate_limited(0)
+    throttle.on_rate_limited(0)  # the same overload: one cut
     assert throttle.window == 4
+    clock.now += 1.0
     throttle.on_rate_limited(0)
     assert throttle.window == 2
-    for _ in range(40):
+    assert "3 rate limits (429)" in str(throttle.describe())
+    assert "2 of 8 calls in flight" in str(throttle.describe())
+    for _ in range(6):
         throttle.on_success()
-    assert throttle.window == 8  # back up, and never above the configured limit
+    assert throttle.window == 8  # back within a few successes, never above the limit
+    clock.now += 11
+    assert throttle.describe() is None  # nothing slows the run any more
+
+
+def test_rate_limit_headers_are_read() -> None:
+    quota = read_quota({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1m2s",
+                        "x-ratelimit-remaining-tokens": "5000", "x-ratelimit-reset-tokens": "20ms"})  # fmt: skip
+    assert quota is not None and quota.requests_left == 0 and quota.tokens_left == 5000
+    assert quota.requests_reset == 62 and quota.tokens_reset == 0.02
+    assert quota.spent == 60  # every call is held at most a minute on a header
+    anthropic = read_quota({"anthropic-ratelimit-requests-remaining": "3"})
+    assert anthropic is not None and anthropic.requests_left == 3 and anthropic.spent is None
+    assert read_quota({"content-type": "application/json"}) is None
 
 
 def test_window_caps_calls_in_flight() -> None:
@@ -55,13 +81,24 @@ def test_retry_after_is_honoured_and_the_row_succeeds(stub: StubServer) -> None:
     assert waited >= 0.9, f"the retry came {waited:.2f} s after a Retry-After of 1 s"
 
 
-def test_a_429_holds_back_every_call_not_only_the_one_that_got_it(stub: StubServer) -> None:
+def test_a_429_holds_back_only_the_call_that_got_it(stub: StubServer) -> None:
     stub.enqueue(Reply(status=429, headers={"Retry-After": "1"}))
+    stub.default = answer("space")
+    with Classifier.from_config(stub_overrides(stub, "run.concurrency=4")) as classifier:
+        predictions = classifier.classify_many(["a", "b", "c"])
+    assert all(p.ok for p in predictions) and len(stub.requests) == 4
+    assert stub.times[2] - stub.times[0] < 0.5  # the others went on at once
+    assert stub.times[3] - stub.times[0] >= 0.9  # the limited one waited its Retry-After
+
+
+def test_a_spent_quota_holds_back_every_call_until_its_reset(stub: StubServer) -> None:
+    spent = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}
+    stub.enqueue(Reply(content=json.dumps({"labels": ["space"]}), headers=spent))
     stub.default = answer("space")
     with Classifier.from_config(stub_overrides(stub, "run.concurrency=1")) as classifier:
         classifier.classify_many(["a", "b", "c"])
-    assert stub.times[1] - stub.times[0] >= 0.9
-    assert len(stub.requests) == 4
+    assert len(stub.requests) == 3
+    assert stub.times[1] - stub.times[0] >= 0.9  # the provider said: nothing left for 1 s
 
 
 def test_requests_per_minute_spaces_the_calls(stub: StubServer) -> None:

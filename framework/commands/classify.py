@@ -72,6 +72,16 @@ def hydra_folders() -> tuple[Path, list[str], Path | None]:
 
 
 def log_summary(totals: RunTotals, output: Path) -> None:
+    resumed = totals.resumed_from
+    if resumed is not None and resumed.forced:
+        log.warning("run.resume=force: %s already held %d rows made by a different config (%s)",
+                    output, resumed.rows, "; ".join(resumed.differences))  # fmt: skip
+    if resumed is not None and resumed.moved_aside:
+        log.info("run.resume=never: the earlier results were moved to %s; a new file was started",
+                 output.with_name(resumed.moved_aside))  # fmt: skip
+    if totals.done + totals.resumed + totals.not_started + totals.duplicates == 0:
+        log.info("0 rows: the input is empty")
+        return
     for warning in totals.warnings[:5]:
         log.warning(warning)
     if len(totals.warnings) > 5:
@@ -96,3 +106,6 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             "%s; %d rows not started: run the same command with a larger budget to continue",
             totals.stopped_by, totals.not_started,
         )  # fmt: skip
+    if totals.failed:
+        log.info("%d rows failed (each with its reason in %s); to classify them again, run "
+                 "the same command with run.retry_failed=true", totals.failed, output)  # fmt: skip

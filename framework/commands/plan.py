@@ -3,9 +3,14 @@ a classify run with the same arguments would take, without making a call."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framework.errors import ConfigError
+
+if TYPE_CHECKING:
+    from framework.inputs import InputRow
 
 __all__ = ["run"]
 
@@ -15,7 +20,8 @@ def run(argv: list[str]) -> int:
     from framework.config.load import compose, load_run_config
     from framework.estimate import estimate_run
     from framework.inputs import read_rows
-    from framework.results import ResultsJournal, journal_path
+    from framework.results import journal_path, read_done
+    from framework.sampling import sample_rows
 
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__)
@@ -24,14 +30,14 @@ def run(argv: list[str]) -> int:
     if not config.input:
         raise ConfigError("input: required; name the file to plan for: labelwise plan input=FILE")
     done: set[int] = set()
-    if config.output:
-        journal = journal_path(Path(config.output))
-        if journal.exists():
-            with ResultsJournal(journal) as existing:
-                done = existing.done
+    if config.output:  # read without claiming it: a run may be writing it now
+        done = read_done(journal_path(Path(config.output)))
+    rows: Iterable[InputRow] = read_rows(config.input, config.columns)
+    if config.sample.size is not None:  # the rows the run would classify, not the whole file
+        rows = sample_rows(rows, config.sample.size, config.sample.seed)
     classifier = Classifier(config)
     try:
-        estimate = estimate_run(classifier, read_rows(config.input, config.columns), done)
+        estimate = estimate_run(classifier, rows, done)
     finally:
         classifier.close()
     mode = classifier.output_mode

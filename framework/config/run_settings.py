@@ -40,6 +40,14 @@ class RunSettings(Strict):
     progress_interval: float = Field(default=10.0, gt=0)
     # On a rerun with the same output, classify the rows that failed last time again.
     retry_failed: bool = False
+    # An output that already holds rows: auto resumes when they were made by the same
+    # config and refuses otherwise; force resumes anyway (the record says so); never
+    # moves the earlier file aside (NAME.before-DATE-TIME.jsonl) and starts a new one.
+    resume: Literal["auto", "force", "never"] = "auto"
+    # Calls in a row that fail to reach the provider (no connection, timeouts, 5xx) before
+    # the run stops as "provider down", leaving the rows not done for a rerun; None:
+    # max(10, 2 x concurrency).
+    max_unreachable_calls: int | None = Field(default=None, ge=1)
 
 
 class CacheSettings(Strict):

@@ -1,0 +1,50 @@
+"""Telling a dead or hanging provider from a bad row.
+
+Every call's outcome is reported here. A call that could not reach the provider
+(no connection, a timeout, a 5xx) extends the streak; any completion ends it.
+Once `limit` calls in a row have failed that way, the provider is taken for
+down: the current call and every later one raise ProviderDown, the run stops
+with one line and exit 1, and the rows those calls were for stay undone, so a
+plain rerun picks them up once the provider is back. Rows that failed during
+a streak that ended with a completion are real failures and are written.
+"""
+
+from __future__ import annotations
+
+from framework.errors import ProviderDown, ProviderError
+
+__all__ = ["ProviderHealth"]
+
+
+class ProviderHealth:
+    def __init__(self, limit: int, provider: str) -> None:
+        self.limit = limit
+        self.provider = provider
+        self.streak = 0
+        self.completions = 0  # calls that came back, ever: a row failed before the last
+        self.down: ProviderDown | None = None  # one of them came back is not a dead provider
+
+    def check(self) -> None:
+        """Raise ProviderDown if the provider was taken for down."""
+        if self.down is not None:
+            raise self.down
+
+    def answered(self) -> None:
+        self.streak = 0
+        self.completions += 1
+
+    def failed(self, error: ProviderError) -> None:
+        """Count a failed call; raise ProviderDown when this one ends the provider's chances."""
+        if not error.unreachable:
+            self.streak = 0  # it answered, if only to refuse
+            return
+        self.streak += 1
+        if self.streak >= self.limit and self.down is None:
+            before = "" if self.completions else " (none has come back since the run started)"
+            self.down = ProviderDown(
+                f"{self.provider} is not answering: {self.streak} calls in a row failed{before}; "
+                f"the last: {error}. The run stopped; the rows not done are left for a rerun "
+                "(run the same command once it is back)",
+                status=error.status,
+            )
+        self.check()

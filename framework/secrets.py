@@ -1,0 +1,107 @@
+"""Keeping secrets out of everything labelwise prints or writes.
+
+Every secret a run knows of is registered here: the provider's key (from the
+config, the command line or its environment variable), the values of
+environment variables named like credentials, and the password of a URL with
+credentials in it. `scrub` replaces each by "***" in a text; the CLI's error
+line, every log handler, record.json, the results rows' error and raw fields
+and Hydra's saved files pass through it. A provider that echoes the key back in
+an error ("Incorrect API key provided: sk-...") cannot leak it that way.
+
+    register_secret(key)
+    scrub("Incorrect API key provided: sk-abc123")   # "Incorrect API key provided: ***"
+    redact_url("http://user:pw@host/v1")              # "http://user:***@host/v1"
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+
+__all__ = [
+    "REDACTED",
+    "ScrubbingFilter",
+    "install_log_scrubbing",
+    "redact_url",
+    "register_environment",
+    "register_secret",
+    "registered",
+    "scrub",
+]
+
+REDACTED = "***"
+# A secret shorter than this is too likely to be an ordinary word to replace everywhere.
+_SHORTEST = 6
+_SECRET_NAMES = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@"
+)
+
+_values: set[str] = set()
+_ordered: list[str] = []  # longest first, so a secret inside another is not half replaced
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret; from now on `scrub` hides it."""
+    if not value or len(value) < _SHORTEST:
+        return
+    with _lock:
+        if value in _values:
+            return
+        _values.add(value)
+        _ordered[:] = sorted(_values, key=len, reverse=True)
+
+
+def register_environment(environ: dict[str, str] | None = None) -> None:
+    """Register the values of environment variables named like credentials (*_API_KEY,
+    *_TOKEN, *SECRET*, *PASSWORD*), and the passwords of URLs in the environment."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if _SECRET_NAMES.search(name):
+            register_secret(value.strip())
+        for match in _URL_CREDENTIALS.finditer(value):
+            register_secret(match.group("pw"))
+
+
+def registered() -> frozenset[str]:
+    return frozenset(_values)
+
+
+def scrub(text: str) -> str:
+    """The text with every registered secret, and every URL password, replaced by ***."""
+    if "://" in text:
+        text = redact_url(text)
+    for secret in _ordered:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_url(text: str) -> str:
+    """URLs with their password replaced: http://user:secret@host -> http://user:***@host."""
+    return _URL_CREDENTIALS.sub(rf"\g<scheme>\g<user>:{REDACTED}@", text)
+
+
+class ScrubbingFilter(logging.Filter):
+    """Scrubs each record's message (after formatting its arguments) before a handler
+    writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_scrubbing(logger: logging.Logger | None = None) -> None:
+    """Put a ScrubbingFilter on every handler of `logger` (default: the root logger)."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
+            handler.addFilter(ScrubbingFilter())
