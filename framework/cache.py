@@ -11,6 +11,7 @@ loses no answer that came back.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import asdict
@@ -22,6 +23,8 @@ from framework.records import Completion, TokenLogprob, Usage
 from framework.resources import cache_dir
 
 __all__ = ["ResponseCache"]
+
+log = logging.getLogger("labelwise")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -41,35 +44,61 @@ class ResponseCache:
         self.mode = mode
         self.path = Path(path).expanduser() if path else cache_dir() / "responses.sqlite"
         self.hits = 0
+        self._warned: set[str] = set()
         self._db: sqlite3.Connection | None = None
         if mode != "off":
             self._db = self._open()
 
     def get(self, key: str) -> Completion | None:
+        """The stored answer, or None; an entry that cannot be read is a miss (said once)."""
         if self._db is None or self.mode == "refresh":
             return None
-        found = self._db.execute("SELECT value FROM completions WHERE key = ?", (key,)).fetchone()
+        try:
+            found = self._db.execute(
+                "SELECT value FROM completions WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            self._warn(f"the response cache {self.path} cannot be read ({error})")
+            return None
         if found is None:
             return None
+        try:
+            completion = _completion(found[0])
+        except (ValueError, TypeError, KeyError) as error:
+            self._warn(f"an unreadable entry in the response cache {self.path} ({error})")
+            return None
         self.hits += 1
-        return _completion(found[0])
+        return completion
 
     def __contains__(self, key: str) -> bool:
         if self._db is None or self.mode == "refresh":
             return False
-        found = self._db.execute("SELECT 1 FROM completions WHERE key = ?", (key,)).fetchone()
-        return found is not None
+        try:
+            found = self._db.execute("SELECT 1 FROM completions WHERE key = ?", (key,))
+            return found.fetchone() is not None
+        except sqlite3.DatabaseError:
+            return False
 
     def put(self, key: str, completion: Completion) -> None:
         """Store an answer and commit at once (WAL: some 40 us): an idle run must never
         hold a write lock another run sharing the cache waits on."""
         if self._db is None:
             return
-        self._db.execute(
-            "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
-            (key, _encode(completion), time.time()),
-        )
-        self._db.commit()
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
+                (key, _encode(completion), time.time()),
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as error:  # a full disk, a damaged file: the run goes on
+            self._warn(f"the response cache {self.path} cannot store answers ({error})")
+
+    def _warn(self, message: str) -> None:
+        """Say it once per kind of trouble: a run of a million rows must not print a million."""
+        if message.split(" (", maxsplit=1)[0] not in self._warned:
+            self._warned.add(message.split(" (", maxsplit=1)[0])
+            log.warning("%s; treated as a miss, the call is made again (cache.mode=off skips "
+                        "the cache, cache.mode=refresh rewrites it)", message)  # fmt: skip
 
     def close(self) -> None:
         if self._db is not None:

@@ -110,6 +110,7 @@ class Classifier:
         self.health = ProviderHealth(
             config.run.max_unreachable_calls or max(10, 2 * config.run.concurrency),
             config.provider.kind,
+            diagnose=lambda: self._server.died() if self._server is not None else None,
         )
         self.asker = Asker(
             strategy=self.strategy, renderer=self.renderer, plan=self.request_plan,
@@ -169,8 +170,11 @@ class Classifier:
             async with limit:
                 return await self.classify_item(item)
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(item)) for item in items]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(item)) for item in items]
+        except ExceptionGroup as failed:  # a fatal error: the others were cancelled
+            raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
 
     async def classify_item(self, item: Item) -> Prediction:

@@ -8,6 +8,7 @@ a traceback, 1 anything else, 130 when interrupted.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import signal
 import sys
@@ -98,9 +99,24 @@ def report_errors(run: Callable[[], int]) -> int:
     except WriteError as error:
         report(str(error))
         return 1
+    except OSError as error:
+        if error.errno not in _CANNOT_WRITE:
+            raise
+        remedy = (
+            "free space on that disk"
+            if error.errno in _FULL
+            else "choose another place (output=, hydra.run.dir=) or make it writable"
+        )
+        report(f"cannot write {error.filename or 'a file'}: {error.strerror}; {remedy}")
+        return 1 if error.errno in _FULL else 2
     except KeyboardInterrupt:
         report("interrupted; run the same command again to resume where it stopped")
         return 130
+
+
+# Where a file cannot be written, whatever labelwise meant to write there.
+_CANNOT_WRITE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _interrupt_on_sigterm() -> None:

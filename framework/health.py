@@ -11,15 +11,20 @@ a streak that ended with a completion are real failures and are written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from framework.errors import ProviderDown, ProviderError
 
 __all__ = ["ProviderHealth"]
 
 
 class ProviderHealth:
-    def __init__(self, limit: int, provider: str) -> None:
+    def __init__(
+        self, limit: int, provider: str, diagnose: Callable[[], str | None] | None = None
+    ) -> None:
         self.limit = limit
         self.provider = provider
+        self.diagnose = diagnose  # says why, when it can (a local server that died)
         self.streak = 0
         self.completions = 0  # calls that came back, ever: a row failed before the last
         self.down: ProviderDown | None = None  # one of them came back is not a dead provider
@@ -41,10 +46,12 @@ class ProviderHealth:
         self.streak += 1
         if self.streak >= self.limit and self.down is None:
             before = "" if self.completions else " (none has come back since the run started)"
+            why = self.diagnose() if self.diagnose is not None else None
             self.down = ProviderDown(
                 f"{self.provider} is not answering: {self.streak} calls in a row failed{before}; "
-                f"the last: {error}. The run stopped; the rows not done are left for a rerun "
-                "(run the same command once it is back)",
+                f"the last: {str(error).rstrip('.')}. The run stopped; the rows not done are "
+                "left for a rerun (run the same command once it is back)"
+                + (f". {why}" if why else ""),
                 status=error.status,
             )
         self.check()

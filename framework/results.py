@@ -7,6 +7,8 @@ so the next run classifies exactly the rows that are missing.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -15,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from framework.errors import InputError
+from framework.errors import InputError, WriteError
 from framework.identity import differences
 from framework.journal_claim import JournalClaim
 from framework.secrets import scrub
@@ -153,7 +155,20 @@ class ResultsJournal:
             ) from None
 
     def append(self, row: dict[str, Any]) -> None:
-        self._handle.write(encode_row({**row, **self._stamp}))
+        data = encode_row({**row, **self._stamp})
+        start = self._handle.tell()
+        try:
+            written = self._handle.write(data)
+            if written != len(data):  # a short write: the disk filled up mid-row
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._handle.fileno(), start)  # no torn row left behind
+            raise WriteError(
+                f"cannot append to {self.path}: {error.strerror or error}; the rows written so "
+                f"far are kept: {_what_to_free(self.path, error)} and run the same command to "
+                "resume"
+            ) from None
 
     def close(self) -> None:
         self._handle.close()
@@ -264,11 +279,24 @@ def export_results(journal: Path, output: Path) -> None:
     if journal == output:
         return
     partial = output.with_name(output.name + ".partial")
-    if output.suffix.lower() == ".csv":
-        _export_csv(journal, partial)
-    else:
-        _export_parquet(journal, partial)
-    partial.replace(output)
+    try:
+        if output.suffix.lower() == ".csv":
+            _export_csv(journal, partial)
+        else:
+            _export_parquet(journal, partial)
+        partial.replace(output)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise WriteError(
+            f"cannot write {output}: {error.strerror}; the results are safe in {journal}: "
+            f"{_what_to_free(output, error)} and run the same command to export them"
+        ) from None
+
+
+def _what_to_free(path: Path, error: OSError) -> str:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"free space on the disk that holds {path.parent}"
+    return f"make {path.parent} writable"
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

@@ -228,14 +228,56 @@ class StubServer:
         self.stop()
 
 
+# Faults a standalone stub can mix in (--faults e500=0.15,e429=0.1,...), each a Reply.
+FAULTS: dict[str, Callable[[float], Reply]] = {
+    "e500": lambda delay: Reply(status=500, error="injected server error", delay=delay),
+    "e429": lambda delay: Reply(status=429, headers={"Retry-After": "1"}, delay=delay),
+    "malformed": lambda delay: Reply(content='{"labels": ["sci', delay=delay),
+    "unknown": lambda delay: Reply(content='{"labels": ["not-a-label"]}', delay=delay),
+    "hang": lambda delay: Reply(delay=3600.0),
+}
+
+
+def fault_mix(spec: str, good: Reply, seed: int = 0) -> Responder:
+    """A responder answering `good` except for the share of each fault in `spec`
+    ("e500=0.15,e429=0.1"), drawn with a fixed seed."""
+    import random
+
+    shares = []
+    for part in filter(None, spec.split(",")):
+        name, _, share = part.partition("=")
+        if name not in FAULTS:
+            raise SystemExit(f"unknown fault {name!r}; choose from {', '.join(FAULTS)}")
+        shares.append((FAULTS[name](good.delay), float(share)))
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def respond(request: dict[str, Any]) -> Reply:
+        with lock:
+            draw = rng.random()
+        for reply, share in shares:
+            if draw < share:
+                return reply
+            draw -= share
+        return good
+
+    return respond
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--content", default='{"labels": []}', help="the assistant text")
+    parser.add_argument("--faults", default="", help="e.g. e500=0.15,e429=0.1,malformed=0.05")
+    parser.add_argument("--seed", type=int, default=0, help="of the fault draws")
     args = parser.parse_args(argv)
+    good = Reply(content=args.content, delay=args.latency)
     stub = StubServer(
-        port=args.port, default=Reply(content=args.content, delay=args.latency), record=False
+        port=args.port,
+        default=good,
+        responder=fault_mix(args.faults, good, args.seed) if args.faults else None,
+        record=False,
     )
     stub.start()
     print(f"stub server on {stub.url}", flush=True)

@@ -189,3 +189,16 @@ def read_jsonl_lines(path: Path) -> list[dict[str, object]]:
     """CSV rows of an export, by the csv module (a U+2028 in a cell is not a row break)."""
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_a_cost_budget_without_a_price_is_a_config_error(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
+    base = ["classify", f"input={source}", "provider=openai_compatible",
+            "provider.api_base=http://127.0.0.1:9/v1", "model.name=m", "budget.max_cost=1"]  # fmt: skip
+    result = labelwise(*base, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr.startswith("labelwise: error: budget.max_cost: the price of 'm'")
+    assert "model.input_cost_per_mtok" in result.stderr and "budget.max_tokens" in result.stderr
+    priced = labelwise("plan", *base[1:], "+model.input_cost_per_mtok=1",
+                       "+model.output_cost_per_mtok=2")  # fmt: skip
+    assert priced.returncode == 0, priced.stderr

@@ -129,3 +129,31 @@ def test_dropped_connection_is_retried(stub: StubServer) -> None:
     with Classifier.from_config(stub_overrides(stub)) as classifier:
         prediction = classifier.classify("heat")
     assert prediction.ok and prediction.attempts == 2
+
+
+def test_the_progress_line_says_when_and_why_the_run_slowed_down(
+    stub: StubServer,
+    tmp_path,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    import logging
+
+    from framework.progress import Progress
+    from framework.runner import classify_file
+    from tests.support import write_jsonl
+
+    limited = Reply(status=429, headers={"Retry-After": "0.2"})
+    stub.enqueue(*[limited] * 6)
+    stub.default = answer("space")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{k}", "text": "x"} for k in range(12)])
+    progress = Progress(12, style="log", interval=0.0)
+    with (
+        caplog.at_level(logging.INFO, logger="labelwise"),
+        Classifier.from_config(stub_overrides(stub, "run.concurrency=4")) as classifier,
+    ):
+        totals = asyncio.run(classify_file(classifier, source, tmp_path / "out.jsonl",
+                                           progress=progress))  # fmt: skip
+    assert totals.ok == 12
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
+    slowed = [line for line in lines if "slowed by the provider" in line]
+    assert slowed and "rate limits (429)" in slowed[0]

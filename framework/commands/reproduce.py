@@ -98,6 +98,9 @@ def check_input(record: Mapping[str, Any], *, allow_changed: bool) -> Path:
 
     recorded = record.get("input") or {}
     path = Path(recorded.get("path") or "")
+    given = Path(recorded.get("given") or "")
+    if not path.is_file() and recorded.get("given") and given.is_file():
+        path = given  # the run folder moved (another clone): the input as it was named
     if not path.is_file():
         raise InputError(f"the run's input {path} is gone; restore it to reproduce the run")
     then, now = recorded.get("sha256"), file_sha256(path)

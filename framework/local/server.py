@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -107,6 +108,29 @@ class LocalServer:
                 raise
             self.startup_seconds = time.monotonic() - began
             return self.urls[0]
+
+    def died(self) -> str | None:
+        """What became of a process that exited while it should be serving, or None."""
+        with self._lock:
+            processes = list(self._processes)
+        for process in processes:
+            code = process.popen.poll()
+            if code is None:
+                continue
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+            hint = (
+                " A llama.cpp built for this CPU (-march=native) can crash in a VM that does "
+                "not enable all of its instructions (AMX): reinstall it portably with "
+                "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --no-cache-dir --force-reinstall "
+                '--no-deps "llama-cpp-python==0.3.36".'
+                if code in (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
+                else ""
+            )
+            return (
+                f"The local model server on port {process.port} exited with {how}.{hint} "
+                f"The end of its log:\n{_tail(process.log)}"
+            )
+        return None
 
     def stop(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL after a grace period); idempotent."""

@@ -320,3 +320,38 @@ def test_sigterm_to_labelwise_stops_the_server_and_still_kills_labelwise(
     assert child.wait(timeout=10) == -signal.SIGTERM
     assert gone_within(int(pid), 1)
     assert not Path(log).parent.exists()  # stopped by labelwise, not only killed by the kernel
+
+
+@needs_server
+def test_a_server_that_crashes_is_described_with_the_way_to_a_portable_build(
+    smollm2: ModelFile,
+) -> None:
+    with LocalServer(smollm2, FAST, alias="smollm2-135m") as server:
+        assert server.died() is None
+        (pid,) = server.pids
+        os.kill(pid, signal.SIGSEGV)  # what an AMX instruction in a VM without AMX ends in
+        deadline = time.monotonic() + 10
+        while server.died() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        said = server.died()
+    assert said is not None and "exited with signal SIGSEGV" in said
+    assert "CMAKE_ARGS=-DGGML_NATIVE=OFF" in said and "The end of its log" in said
+
+
+@needs_server
+def test_a_local_server_that_dies_mid_run_stops_the_run_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    from framework import Classifier
+    from framework.errors import ProviderDown
+
+    classifier = Classifier.from_config(["provider=local", "model=smollm2-135m", "cache.mode=off",
+                                         "provider.local.parallel=1", "run.retry.base_delay=0"])  # fmt: skip
+    try:
+        assert classifier.classify("warm up").ok
+        assert classifier._server is not None
+        os.kill(classifier._server.pids[0], signal.SIGSEGV)
+        with pytest.raises(ProviderDown, match="exited with signal SIGSEGV"):
+            classifier.classify_many([f"text {n}" for n in range(12)])
+    finally:
+        classifier.close()
