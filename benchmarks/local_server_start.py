@@ -22,8 +22,8 @@ import httpx
 from omegaconf import OmegaConf
 
 from framework.config.schema import LocalServerSettings, ModelConfig
-from framework.local.models import ModelFile, resolve_model_file
-from framework.local.server import LocalServer
+from framework.providers.local.models import ModelFile, resolve_model_file
+from framework.providers.local.server import LocalServer
 from framework.resources import conf_dir
 
 LABELS = ["sports", "politics", "science", "business", "health"]

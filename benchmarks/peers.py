@@ -17,7 +17,7 @@ Both get labelwise's rendered prompt (messages), temperature/max_tokens/seed
 from the model config, --concurrency rows in flight, no cache. instructor runs
 in its own venv (benchmarks/peers_instructor.py): Mode.JSON, a response model
 `labels: list[Literal[...]]`, its default re-asks. Both are scored with
-framework.metrics.compute_metrics against the input's gold labels, over the
+framework.evaluation.metrics.compute_metrics against the input's gold labels, over the
 same ids (a row a system did not return counts as failed). Writes
 DIR/instructor/, DIR/labelwise/ and DIR/peers.md.
 """
@@ -40,10 +40,10 @@ from typing import Any
 
 from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
-from framework.metrics import Metrics, compute_metrics
-from framework.prompt import PromptRenderer
-from framework.sampling import sample_rows
-from framework.taxonomy import label_ids, offered_labels
+from framework.engine.prompt import PromptRenderer
+from framework.evaluation.metrics import Metrics, compute_metrics
+from framework.labels.taxonomy import label_ids, offered_labels
+from framework.runner.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"
@@ -114,8 +114,8 @@ def peer_input(rows: Sequence[dict[str, Any]], config: RunConfig, path: Path) ->
 @contextmanager
 def local_servers(config: RunConfig) -> Iterator[Any]:
     """The model's llama.cpp servers, started as labelwise's provider=local starts them."""
-    from framework.local.models import resolve_model_file
-    from framework.local.server import LocalServer
+    from framework.providers.local.models import resolve_model_file
+    from framework.providers.local.server import LocalServer
 
     if config.model.gguf is None:
         raise SystemExit(f"model {config.model.name} has no GGUF file; pick one from conf/model/")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from framework import Classifier
 from framework.records import Completion, Usage
-from framework.runner import classify_file
+from framework.runner.run import classify_file
 
 ANSWER = '{"labels": ["science"]}'
 
@@ -127,7 +127,7 @@ def memory(args: argparse.Namespace, work: Path) -> None:
     child = (
         "import asyncio, json, resource, sys\n"
         "from framework import Classifier\n"
-        "from framework.runner import classify_file\n"
+        "from framework.runner.run import classify_file\n"
         "config, source, output = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
         "with Classifier.from_config(config) as c:\n"
         "    t = asyncio.run(classify_file(c, source, output))\n"

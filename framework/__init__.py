@@ -5,8 +5,8 @@ with Classifier.from_config(overrides=["taxonomy=news"]) as clf:
     print(clf.classify("NASA's probe reaches Europa").labels)
 """
 
-from framework.classifier import Classifier
 from framework.config.schema import RunConfig
+from framework.engine.classifier import Classifier
 from framework.errors import ConfigError, InputError, LabelwiseError, OutputError, ProviderError
 from framework.records import Item, Prediction, Usage
 

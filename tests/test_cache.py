@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from framework import Classifier
-from framework.cache import ResponseCache
+from framework.providers.transports.cache import ResponseCache
 from framework.records import Completion, TokenLogprob, Usage
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides

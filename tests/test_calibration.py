@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from framework.calibration import beta_of, calibrate, f_beta_at
+from framework.evaluation.calibration import beta_of, calibrate, f_beta_at
 
 
 def rows(pairs: list[tuple[float, bool]]) -> list[dict]:  # type: ignore[type-arg]

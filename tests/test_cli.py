@@ -105,7 +105,7 @@ def test_rerun_resumes_without_duplicates(stub: StubServer, tmp_path: Path) -> N
     stub.default = answer("technology")
     out = tmp_path / "out.jsonl"
     from framework.config.load import compose, load_run_config
-    from framework.taxonomy import short_hash
+    from framework.labels.taxonomy import short_hash
 
     news = load_run_config(compose([])).taxonomy
     stamp = {"taxonomy": "news@1.0.0", "taxonomy_hash": short_hash(news)}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from framework.compile import compile_request, make_plan
 from framework.config.load import compose, load_run_config
 from framework.config.schema import ModelConfig, ProviderConfig
 from framework.errors import ConfigError
-from framework.profiles import PROFILES, choose_output_mode
-from framework.taxonomy import output_schema
+from framework.labels.taxonomy import output_schema
+from framework.providers.compile import compile_request, make_plan
+from framework.providers.profiles import PROFILES, choose_output_mode
 from tests.support import assert_golden
 
 MESSAGES = ({"role": "system", "content": "S"}, {"role": "user", "content": "U"})

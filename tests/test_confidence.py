@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from framework.confidence import binary_probabilities, first_token_probabilities, vote_shares
 from framework.config.schema import TaxonomyConfig, ValidationConfig
-from framework.decide import LabelDecider
+from framework.engine.confidence import binary_probabilities, first_token_probabilities, vote_shares
+from framework.labels.decide import LabelDecider
 from framework.records import TokenLogprob
 
 L = math.log

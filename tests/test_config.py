@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from framework.config.load import compose, load_run_config
+from framework.engine.prompt import PromptRenderer
 from framework.errors import ConfigError
-from framework.prompt import PromptRenderer
 from tests.support import REPO
 
 
@@ -63,7 +63,7 @@ def test_config_errors_name_the_key(overrides: list[str], expected: str) -> None
 
 
 def _mode_error(overrides: list[str]) -> str:
-    from framework.classifier import Classifier
+    from framework.engine.classifier import Classifier
 
     with pytest.raises(ConfigError) as caught:
         Classifier(load_run_config(compose([*overrides])))
@@ -127,7 +127,7 @@ def test_template_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_api_key_says_which_variable() -> None:
-    from framework.classifier import Classifier
+    from framework.engine.classifier import Classifier
 
     config = load_run_config(compose(["provider=openai", "model=gpt-4o-mini"]))
     with pytest.raises(ConfigError, match="set OPENAI_API_KEY"):

@@ -228,7 +228,7 @@ def test_compare_a_folder_without_runs_exits_2(tmp_path: Path) -> None:
 
 def test_evaluate_refuses_to_mix_taxonomy_versions(tmp_path: Path) -> None:
     from framework.config.load import compose, load_run_config
-    from framework.taxonomy import short_hash
+    from framework.labels.taxonomy import short_hash
 
     news = load_run_config(compose([])).taxonomy
     ours = {"taxonomy": "news@1.0.0", "taxonomy_hash": short_hash(news)}

@@ -9,7 +9,7 @@ import pytest
 
 from framework.config.load import compose, load_run_config
 from framework.resources import conf_dir
-from framework.sampling import sample_rows
+from framework.runner.sampling import sample_rows
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, stub_overrides
 from tests.test_record import labelwise

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from framework import Classifier
-from framework.runner import classify_file
+from framework.runner.run import classify_file
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, read_jsonl, stub_overrides, write_jsonl
 

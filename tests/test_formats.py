@@ -14,8 +14,8 @@ import pytest
 from framework import Classifier
 from framework.config.schema import ColumnNames
 from framework.errors import InputError
-from framework.inputs import count_rows, read_rows
-from framework.runner import classify_file
+from framework.runner.inputs import count_rows, read_rows
+from framework.runner.run import classify_file
 from framework.stub_server import Reply, StubServer
 from tests.support import read_jsonl, stub_overrides, write_jsonl
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from framework.config.load import compose, load_run_config
+from framework.engine.prompt import PromptRenderer
 from framework.errors import ConfigError, InputError
-from framework.inputs import read_rows
-from framework.prompt import PromptRenderer
+from framework.runner.inputs import read_rows
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides, write_jsonl
 from tests.test_no_data_lost import labelwise
@@ -158,7 +158,7 @@ def test_the_goemotions_preset_runs_from_a_clone_without_naming_its_input(
 
 
 def test_lint_warns_of_a_label_named_none_when_none_label_is_unset(tmp_path: Path) -> None:
-    from framework.lint import lint_taxonomy
+    from framework.labels.lint import lint_taxonomy
 
     taxonomy = {
         "name": "t", "version": "1", "none_label": None,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from framework import lint
+from framework.labels import lint
 from framework.config.load import compose, load_run_config
-from framework.lint import Finding, lint_taxonomy
+from framework.labels.lint import Finding, lint_taxonomy
 from tests.support import REPO
 
 BAD = REPO / "examples" / "bad_taxonomy"

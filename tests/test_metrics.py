@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_recall_fscore_support
 
-from framework.metrics import Metrics, NoGoldLabels, bootstrap_f1, compute_metrics
+from framework.evaluation.metrics import Metrics, NoGoldLabels, bootstrap_f1, compute_metrics
 
 LABELS = ("a", "b", "c")
 

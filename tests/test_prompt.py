@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from framework.config.load import compose, load_run_config
-from framework.prompt import PromptRenderer
+from framework.engine.prompt import PromptRenderer
 from tests.support import assert_golden
 
 

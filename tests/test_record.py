@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from framework.classifier import Classifier
 from framework.config.load import compose, load_run_config
 from framework.digests import file_sha256
-from framework.record import (
+from framework.engine.classifier import Classifier
+from framework.labels.taxonomy import taxonomy_hash
+from framework.runner.run_record import (
     PACKAGES,
     RunRecorder,
     redact_overrides,
@@ -26,7 +27,6 @@ from framework.record import (
     source_version,
 )
 from framework.stub_server import Reply, StubServer
-from framework.taxonomy import taxonomy_hash
 from tests.support import REPO, stub_overrides
 
 NEWS = REPO / "examples" / "news" / "items.jsonl"

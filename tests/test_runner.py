@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from framework import Classifier, ProviderError
-from framework.progress import Progress
-from framework.runner import classify_file
+from framework.runner.progress import Progress
+from framework.runner.run import classify_file
 from framework.stub_server import Reply, StubServer
 from tests.support import read_jsonl, stub_overrides, write_jsonl
 
@@ -97,7 +97,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
         def isatty(self) -> bool:
             return True
 
-    from framework.runner import RunTotals
+    from framework.runner.run import RunTotals
 
     screen = Terminal()
     progress = Progress(100, style="auto", stream=screen)

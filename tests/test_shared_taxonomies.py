@@ -18,8 +18,8 @@ import pytest
 
 from framework.config.load import compose, load_run_config
 from framework.config.schema import TaxonomyConfig
+from framework.labels.taxonomy import taxonomy_hash
 from framework.stub_server import Reply, StubServer
-from framework.taxonomy import taxonomy_hash
 from tests.support import REPO, read_jsonl, stub_overrides
 
 SHARED = REPO / "examples" / "shared_taxonomies"

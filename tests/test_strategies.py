@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from framework import Classifier, ConfigError
-from framework.runner import classify_file
+from framework.runner.run import classify_file
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, read_jsonl, stub_overrides, write_jsonl
 

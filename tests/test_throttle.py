@@ -8,8 +8,8 @@ import json
 import pytest
 
 from framework import Classifier
+from framework.providers.transports.throttle import Throttle, read_quota
 from framework.stub_server import Reply, StubServer
-from framework.throttle import Throttle, read_quota
 from tests.support import stub_overrides
 
 
@@ -138,8 +138,8 @@ def test_the_progress_line_says_when_and_why_the_run_slowed_down(
 ) -> None:
     import logging
 
-    from framework.progress import Progress
-    from framework.runner import classify_file
+    from framework.runner.progress import Progress
+    from framework.runner.run import classify_file
     from tests.support import write_jsonl
 
     limited = Reply(status=429, headers={"Retry-After": "0.2"})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from framework.config.schema import LabelSpec, TaxonomyConfig, ValidationConfig
-from framework.validate import AnswerValidator
+from framework.labels.validate import AnswerValidator
 
 NEWS = TaxonomyConfig(
     name="news",
@@ -222,7 +222,7 @@ def test_answers_by_number_map_to_the_offered_labels(
 
 
 def test_deprecated_labels_are_not_offered() -> None:
-    from framework.taxonomy import output_schema
+    from framework.labels.taxonomy import output_schema
 
     enum = output_schema(TREE, STRICT)["properties"]["labels"]["items"]["enum"]
     assert "OLD_REFUND" not in enum and "REFUND" in enum

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from framework import Classifier
-from framework.local.models import resolve_model_file
+from framework.providers.local.models import resolve_model_file
 from tests.local.test_models import SMOLLM2
 from tests.local.test_server import alive
 from tests.support import REPO

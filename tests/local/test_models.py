@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 
 from framework.config.schema import GgufSource, ModelConfig
 from framework.errors import ConfigError
-from framework.local import models
-from framework.local.models import ModelFile, resolve_model_file
+from framework.providers.local import models
+from framework.providers.local.models import ModelFile, resolve_model_file
 
 CATALOG = Path(__file__).resolve().parents[2] / "conf" / "model"
 

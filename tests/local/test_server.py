@@ -21,8 +21,8 @@ import pytest
 
 from framework.config.schema import LocalServerSettings
 from framework.errors import ConfigError, ProviderError
-from framework.local.models import ModelFile, resolve_model_file
-from framework.local.server import LocalServer, threads_per_process
+from framework.providers.local.models import ModelFile, resolve_model_file
+from framework.providers.local.server import LocalServer, threads_per_process
 from tests.local.test_models import SMOLLM2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,8 +247,8 @@ CHILD = """
 import signal, sys, threading, time
 from pathlib import Path
 from framework.config.schema import LocalServerSettings
-from framework.local.models import ModelFile
-from framework.local.server import LocalServer
+from framework.providers.local.models import ModelFile
+from framework.providers.local.server import LocalServer
 
 settings = LocalServerSettings(n_threads=1, n_ctx=512)
 server = LocalServer(ModelFile(Path(sys.argv[1]), "x"), settings, alias="m")

@@ -1,0 +1,123 @@
+"""`labelwise calibrate RESULTS_OR_RUN_DIR [--metric f1] [--out FILE] [--taxonomy NAME]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from framework.errors import ConfigError, InputError
+
+__all__ = ["run"]
+
+DESCRIPTION = """\
+Choose per-label thresholds that maximise an F-score on a labeled dev set, and
+save them as a versioned file a later run loads:
+
+  labelwise classify input=dev.jsonl strategy=per_label          # rows with confidence
+  labelwise calibrate outputs/DATE/TIME --out thresholds.json
+  labelwise classify input=new.jsonl strategy=per_label thresholds.path=thresholds.json
+
+The dev run's rows need a per-label confidence (strategy.confidence=logprobs or
+self_consistency) and gold labels. The file is stamped with the taxonomy it was
+tuned for (from the run's record.json, or --taxonomy NAME); a run with another
+version of the taxonomy refuses it.
+"""
+
+
+def run(argv: list[str]) -> int:
+    from framework.cli.commands.evaluate import results_file
+    from framework.evaluation.calibration import calibrate
+    from framework.evaluation.report import read_results
+    from framework.labels.thresholds import FORMAT
+
+    args = _parser().parse_args(argv)
+    results, record = results_file(Path(args.results))
+    taxonomy = _taxonomy(record, args.taxonomy)
+    rows = list(read_results(results))
+    stamps = {str(row["taxonomy_hash"]) for row in rows if row.get("taxonomy_hash")}
+    if stamps and stamps != {taxonomy["hash"][:16]}:
+        raise InputError(f"{results} was labeled with taxonomy hash {', '.join(sorted(stamps))}, "
+                         f"not {taxonomy['name']}'s ({taxonomy['hash'][:16]})")  # fmt: skip
+    try:
+        chosen = calibrate(rows, taxonomy["labels"], metric=args.metric, default=args.default)
+    except ValueError as error:
+        raise InputError(
+            f"{results}: {error}; run the dev set with strategy.confidence=logprobs or "
+            "self_consistency and gold labels in the input"
+        ) from None
+    out = Path(args.out) if args.out else results.parent / "thresholds.json"
+    artifact = _artifact(args, results, record, taxonomy, rows=rows, chosen=chosen)
+    out.write_text(json.dumps(artifact, indent=2) + "\n")
+    before, after = f"{args.metric} before", f"{args.metric} after"
+    print(f"{'label':<20} {'threshold':>9} {before:>12} {after:>11} {'support':>8}")
+    for c in chosen:
+        print(
+            f"{c.label:<20} {c.threshold:>9.3f} {c.before:>12.3f} {c.after:>11.3f} {c.support:>8}"
+        )
+    mean_before = sum(c.before for c in chosen) / len(chosen)
+    mean_after = sum(c.after for c in chosen) / len(chosen)
+    print(f"\nmacro {args.metric} on the dev set: {mean_before:.3f} -> {mean_after:.3f}")
+    print(f"wrote {out} ({FORMAT}); use it with thresholds.path={out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="labelwise calibrate", description=DESCRIPTION,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    cli.add_argument(
+        "results", metavar="RESULTS_OR_RUN_DIR", help="the dev run's results or folder"
+    )
+    cli.add_argument("--metric", default="f1", help="f1 (default), f0.5 (precision), f2 (recall)")
+    cli.add_argument("--out", metavar="FILE", help="default: thresholds.json beside the results")
+    cli.add_argument("--taxonomy", metavar="NAME", help="when the results have no record.json")
+    cli.add_argument("--default", type=float, default=0.5, help="threshold of labels never seen")
+    return cli
+
+
+def _taxonomy(record: dict[str, Any] | None, name: str | None) -> dict[str, Any]:
+    if name:
+        from framework.config.load import compose, load_run_config
+        from framework.labels.taxonomy import label_ids, taxonomy_hash
+
+        taxonomy = load_run_config(compose([f"taxonomy={name}"])).taxonomy
+        return {"name": taxonomy.name, "version": taxonomy.version,
+                "hash": taxonomy_hash(taxonomy), "labels": list(label_ids(taxonomy))}  # fmt: skip
+    if record and record.get("taxonomy", {}).get("hash"):
+        return dict(record["taxonomy"])
+    raise ConfigError("--taxonomy: the results have no record.json; name the taxonomy they "
+                      "were labeled with (--taxonomy NAME)")  # fmt: skip
+
+
+def _artifact(
+    args: argparse.Namespace, results: Path, record: dict[str, Any] | None,
+    taxonomy: dict[str, Any], *, rows: list[dict[str, Any]], chosen: list[Any],
+) -> dict[str, Any]:  # fmt: skip
+    from framework.digests import file_sha256
+    from framework.labels.thresholds import FORMAT
+
+    config = (record or {}).get("config") or {}
+    return {
+        "format": FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metric": args.metric,
+        "taxonomy": {k: taxonomy[k] for k in ("name", "version", "hash")},
+        "strategy": config.get("strategy"),
+        "model": (record or {}).get("model"),
+        "dev": {
+            "results": str(results.resolve()),
+            "sha256": file_sha256(results),
+            "rows": len(rows),
+        },
+        "thresholds": {c.label: round(c.threshold, 6) for c in chosen},
+        "scores": {
+            c.label: {
+                "before": round(c.before, 4),
+                "after": round(c.after, 4),
+                "support": c.support,
+            }
+            for c in chosen
+        },
+    }

@@ -1,0 +1,111 @@
+"""`labelwise classify input=FILE [output=FILE] [overrides]`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+from framework.cli.commands.hydra_app import run_hydra_app
+from framework.errors import ConfigError
+
+if TYPE_CHECKING:
+    from framework.runner.run import RunTotals
+
+__all__ = ["run"]
+
+log = logging.getLogger("labelwise")
+
+
+def run(argv: list[str]) -> int:
+    return run_hydra_app(classify_job, argv, "classify")
+
+
+def classify_job(cfg: DictConfig) -> None:
+    from framework.config.load import load_run_config
+    from framework.engine.classifier import Classifier
+    from framework.evaluation.report import headline, score_run
+    from framework.runner.inputs import count_rows
+    from framework.runner.progress import Progress
+    from framework.runner.run import classify_file
+    from framework.runner.run_record import RunRecorder, scrub_secrets
+
+    run_dir, overrides, sweep_dir = hydra_folders()
+    scrub_secrets(cfg, overrides, run_dir, sweep_dir)  # Hydra saved command-line keys in clear
+    config = load_run_config(cfg)
+    if not config.input:
+        raise ConfigError(
+            "input: required; name the file to classify: labelwise classify input=FILE"
+        )
+    output = Path(config.output) if config.output else run_dir / "results.jsonl"
+    with (
+        Classifier(config) as classifier,
+        RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
+    ):
+        log.info("output mode %s (%s)", classifier.output_mode.mode, classifier.output_mode.reason)
+        rows = count_rows(config.input)
+        if rows is not None and config.sample.size is not None:
+            rows = min(rows, config.sample.size)
+        progress = Progress(rows, style=config.run.progress, interval=config.run.progress_interval)
+        review = run_dir / "review.jsonl" if config.thresholds.abstain_band else None
+        totals = asyncio.run(
+            classify_file(classifier, config.input, output, progress=progress, review=review)
+        )
+        metrics = score_run(config, output, run_dir)  # metrics.json and report.md, given gold
+        record.finish(totals, metrics)
+    log_summary(totals, output)
+    if metrics is not None:
+        log.info("%s -> %s", headline(metrics), run_dir / "report.md")
+
+
+def hydra_folders() -> tuple[Path, list[str], Path | None]:
+    """This job's run folder, its command-line overrides, and the sweep folder of a multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra = HydraConfig.get()
+    sweep = Path(hydra.sweep.dir) if hydra.mode == RunMode.MULTIRUN else None
+    return Path(hydra.runtime.output_dir), list(hydra.overrides.task), sweep
+
+
+def log_summary(totals: RunTotals, output: Path) -> None:
+    resumed = totals.resumed_from
+    if resumed is not None and resumed.forced:
+        log.warning("run.resume=force: %s already held %d rows made by a different config (%s)",
+                    output, resumed.rows, "; ".join(resumed.differences))  # fmt: skip
+    if resumed is not None and resumed.moved_aside:
+        log.info("run.resume=never: the earlier results were moved to %s; a new file was started",
+                 output.with_name(resumed.moved_aside))  # fmt: skip
+    if totals.done + totals.resumed + totals.not_started + totals.duplicates == 0:
+        log.info("0 rows: the input is empty")
+        return
+    for warning in totals.warnings[:5]:
+        log.warning(warning)
+    if len(totals.warnings) > 5:
+        log.warning("... and %d more warnings", len(totals.warnings) - 5)
+    cost = "unknown" if totals.cost is None else f"${totals.cost:.4f}"
+    extra = "".join(
+        f", {count} {what}"
+        for count, what in (
+            (totals.resumed, "already done"),
+            (totals.retried, "failed before and tried again"),
+            (totals.cache_hits, "answers from cache"),
+        )
+        if count
+    )
+    log.info(
+        "%d rows in %.1f s: %d ok, %d failed%s; %d calls, %d tokens, cost %s -> %s",
+        totals.done, totals.elapsed, totals.ok, totals.failed, extra, totals.calls,
+        totals.usage.total_tokens, cost, output,
+    )  # fmt: skip
+    if totals.stopped_by:
+        log.warning(
+            "%s; %d rows not started: run the same command with a larger budget to continue",
+            totals.stopped_by, totals.not_started,
+        )  # fmt: skip
+    if totals.failed:
+        log.info("%d rows failed (each with its reason in %s); to classify them again, run "
+                 "the same command with run.retry_failed=true", totals.failed, output)  # fmt: skip

@@ -1,0 +1,173 @@
+"""`labelwise compare RUN_DIR... | SWEEP_DIR [--out DIR]`: a leaderboard of runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import InputError
+
+if TYPE_CHECKING:
+    from framework.evaluation.metrics import Metrics
+
+__all__ = ["RunSummary", "find_runs", "leaderboard", "run"]
+
+DESCRIPTION = """\
+Compare runs that have metrics (their inputs had gold labels): a leaderboard
+sorted by macro-F1, with 95% intervals, exact match, failed rows, tokens, cost
+and rows/s. Give run folders, or a sweep folder (multirun/DATE/TIME) whose
+numbered jobs are the runs. Writes leaderboard.md, per_label_f1.png (F1 of each
+label by run) and cost_vs_macro_f1.png (tokens instead of cost when a run's
+cost is unknown) into --out (default: the sweep folder, else ./comparison).
+"""
+
+LEADERBOARD = "leaderboard.md"
+BARS = "per_label_f1.png"
+SCATTER = "cost_vs_macro_f1.png"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    path: Path
+    metrics: Metrics
+    totals: dict[str, Any]
+    overrides: tuple[str, ...]
+
+    @property
+    def tokens(self) -> int:
+        return int(self.totals.get("total_tokens") or 0)
+
+
+def run(argv: list[str]) -> int:
+    cli = argparse.ArgumentParser(
+        prog="labelwise compare", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    cli.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or a sweep folder")
+    cli.add_argument("--out", metavar="DIR", help="where leaderboard.md and the charts go")
+    args = cli.parse_args(argv)
+    paths = [Path(p) for p in args.runs]
+    runs = find_runs(paths)
+    if args.out:
+        out = Path(args.out)
+    else:
+        sweep = len(paths) == 1 and not (paths[0] / "record.json").exists()
+        out = paths[0] if sweep else Path("comparison")
+    out.mkdir(parents=True, exist_ok=True)
+    table = leaderboard(runs)
+    write_charts(runs, out)
+    (out / LEADERBOARD).write_text(_markdown(table, runs), encoding="utf-8")
+    print(table)
+    print(f"\nwrote {out / LEADERBOARD}, {out / BARS} and {out / SCATTER}")
+    return 0
+
+
+def find_runs(paths: Sequence[Path]) -> list[RunSummary]:
+    """The runs with metrics among these run folders and sweep folders."""
+    folders: list[Path] = []
+    for path in paths:
+        if (path / "record.json").is_file():
+            folders.append(path)
+            continue
+        jobs = sorted(p.parent for p in path.glob("*/record.json")) if path.is_dir() else []
+        jobs.sort(key=lambda p: int(p.name) if p.name.isdigit() else -1)  # 2 before 10
+        if not jobs:
+            raise InputError(f"{path} is neither a run folder (no record.json) nor a sweep folder "
+                             "of runs; give folders made by labelwise classify")  # fmt: skip
+        folders.extend(jobs)
+    runs = [summary for folder in folders if (summary := _summary(folder)) is not None]
+    if not runs:
+        raise InputError("none of these runs has metrics.json (their inputs had no gold labels); "
+                         "score them first: labelwise evaluate RUN_DIR --gold FILE")  # fmt: skip
+    return _named(runs)
+
+
+def _summary(folder: Path) -> RunSummary | None:
+    from framework.cli.commands.evaluate import load_record
+    from framework.evaluation.metrics import Metrics
+
+    record = load_record(folder) or {}
+    metrics_file = folder / "metrics.json"
+    if not metrics_file.is_file():
+        print(f"labelwise: warning: {folder} has no metrics.json; left out", file=sys.stderr)
+        return None
+    metrics = Metrics.from_dict(json.loads(metrics_file.read_text(encoding="utf-8")))
+    # A sweep saves its overrides escaped (http\://...); compare them as typed.
+    overrides = tuple(re.sub(r"\\(.)", r"\1", o) for o in record.get("overrides") or ())
+    return RunSummary(str(folder), folder, metrics, record.get("totals") or {}, overrides)
+
+
+def _named(runs: list[RunSummary]) -> list[RunSummary]:
+    """Name each run by the overrides that set it apart (a sweep's swept values)."""
+    common = set.intersection(*(set(r.overrides) for r in runs))
+    named = []
+    for r in runs:
+        own = " ".join(o for o in r.overrides if o not in common)
+        named.append(RunSummary(f"{r.path.name}: {own}" if own else str(r.path), r.path,
+                                r.metrics, r.totals, r.overrides))  # fmt: skip
+    return named
+
+
+def leaderboard(runs: Sequence[RunSummary]) -> str:
+    """The runs as a Markdown table, best macro-F1 first."""
+    from framework.evaluation.report import markdown_table
+
+    rows = []
+    ordered = sorted(runs, key=lambda r: -r.metrics.macro.f1)
+    for rank, r in enumerate(ordered, start=1):
+        m, cost, speed = r.metrics, r.totals.get("cost"), r.totals.get("rows_per_s")
+        rows.append([
+            str(rank), r.name,
+            f"{m.macro.f1:.3f} [{m.macro_f1_ci.low:.3f}, {m.macro_f1_ci.high:.3f}]",
+            f"{m.micro.f1:.3f} [{m.micro_f1_ci.low:.3f}, {m.micro_f1_ci.high:.3f}]",
+            f"{m.subset_accuracy:.3f}", f"{m.failed} ({m.failed_rate:.1%})", str(m.scored),
+            f"{r.tokens:,}", "unknown" if cost is None else f"${cost:.4f}",
+            "-" if speed is None else f"{speed:.1f}",
+        ])  # fmt: skip
+    header = ["#", "run", "macro-F1 [95% CI]", "micro-F1 [95% CI]", "exact match", "failed",
+              "scored", "tokens", "cost", "rows/s"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def _markdown(table: str, runs: Sequence[RunSummary]) -> str:
+    folders = "\n".join(f"- {r.name}: `{r.path}`" for r in runs)
+    return (f"# Leaderboard\n\nSorted by macro-F1; intervals are 95% bootstrap intervals over "
+            f"rows.\n\n{table}\n\n## F1 by label\n\n![F1 by label by run]({BARS})\n\n"
+            f"## Cost and macro-F1\n\n![cost against macro-F1]({SCATTER})\n\n"
+            f"## Runs\n\n{folders}\n")  # fmt: skip
+
+
+def write_charts(runs: Sequence[RunSummary], out: Path) -> None:
+    """per_label_f1.png (grouped bars) and cost_vs_macro_f1.png (a scatter labelled by run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from framework.evaluation.report import plot_per_label_f1
+
+    plot_per_label_f1({_short(r.name): r.metrics for r in runs}, out / BARS)
+    priced = all(r.totals.get("cost") is not None for r in runs)
+    xs = [float(r.totals["cost"]) if priced else float(r.tokens) for r in runs]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    axes.scatter(xs, [r.metrics.macro.f1 for r in runs])
+    for x, r in zip(xs, runs, strict=True):
+        axes.annotate(_short(r.name), (x, r.metrics.macro.f1), textcoords="offset points",
+                      xytext=(4, 4), fontsize="small")  # fmt: skip
+    axes.set_xlabel("cost (USD)" if priced else "tokens (cost unknown)")
+    axes.set_ylabel("macro-F1")
+    axes.set_title("Cost against macro-F1")
+    figure.savefig(out / SCATTER, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _short(name: str, limit: int = 40) -> str:
+    """A run's name short enough for a chart label."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."

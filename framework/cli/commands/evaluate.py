@@ -1,0 +1,236 @@
+"""`labelwise evaluate RESULTS_OR_RUN_DIR [--gold FILE] [--labels a,b | --taxonomy NAME]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from framework.errors import ConfigError, InputError
+
+__all__ = ["load_record", "results_file", "run"]
+
+DESCRIPTION = """\
+Score a run's results against gold labels: per-label precision, recall and F1,
+micro/macro/weighted/samples averages with 95% bootstrap intervals, exact match,
+Hamming loss, Jaccard, failed and "none" rates. Prints the table and writes
+metrics.json, report.md and per_label_f1.png (beside --out).
+
+Gold comes from the rows' "gold" field (copied from the input's labels), or
+from --gold, a JSONL file of {"id", "labels"} rows joined by id. The label set
+comes from --taxonomy or --labels, else from the run's record.json, else the
+labels seen (with a warning: a label nobody used then drops out of macro-F1).
+
+Every results row carries the hash of the taxonomy it was labeled with. Rows of
+different taxonomy versions, or results of another version than --taxonomy,
+the run's record or the gold file name, are not scored together unless
+--allow-taxonomy-mismatch says so.
+"""
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    from framework.evaluation.metrics import NoGoldLabels
+    from framework.evaluation.report import evaluate_results, metrics_table
+
+    results, record = results_file(Path(args.results))
+    gold = read_gold(Path(args.gold)) if args.gold else None
+    labels, none_label, expected = label_set(args, record, results, gold)
+    if not args.allow_taxonomy_mismatch:
+        check_taxonomy(results, expected, Path(args.gold) if args.gold else None)
+    out = Path(args.out) if args.out else results.parent / "metrics.json"
+    source = _text_source(record, args.gold)
+    try:
+        metrics = evaluate_results(
+            results, labels, out_dir=out.parent, none_label=none_label, gold=gold,
+            input_path=source[0], columns=source[1], resamples=args.bootstrap,
+            title=str(args.results), metrics_file=out,
+        )  # fmt: skip
+    except NoGoldLabels:
+        metrics = None
+    if metrics is None:
+        where = f"in {args.gold}" if args.gold else f"in the rows of {results}"
+        raise InputError(f"no gold labels {where} match a result; give --gold FILE, a JSONL of "
+                         '{"id", "labels"} rows with the ids of the results')  # fmt: skip
+    print(metrics_table(metrics))
+    print(f"\nwrote {out} and {out.parent / 'report.md'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="labelwise evaluate", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    cli.add_argument("results", metavar="RESULTS_OR_RUN_DIR", help="results JSONL, or a run folder")
+    cli.add_argument("--gold", metavar="FILE", help='JSONL of {"id", "labels"} rows')
+    which = cli.add_mutually_exclusive_group()
+    which.add_argument("--labels", metavar="A,B,C", help="the label set, comma-separated")
+    which.add_argument("--taxonomy", metavar="NAME", help="the label set of conf/taxonomy/NAME")
+    cli.add_argument(
+        "--out", metavar="FILE", help="metrics.json to write (default: beside RESULTS)"
+    )
+    cli.add_argument("--bootstrap", metavar="N", type=_positive, default=1000,
+                     help="bootstrap resamples for the intervals (default 1000)")  # fmt: skip
+    cli.add_argument(
+        "--allow-taxonomy-mismatch", action="store_true",
+        help="score even when results, gold or --taxonomy come from different taxonomy "
+        "versions (by default that is refused)",
+    )  # fmt: skip
+    return cli
+
+
+def check_taxonomy(results: Path, expected: str | None, gold_file: Path | None) -> None:
+    """Refuse to score labels from different versions of a taxonomy against each other.
+
+    Each results row carries the hash of the taxonomy it was labeled with; so may
+    the rows of a gold file. All must agree, and agree with the taxonomy the
+    labels are scored over (--taxonomy, or the run's record) when that is known.
+    """
+    from framework.evaluation.report import read_results
+
+    stamps = {row.get("taxonomy_hash"): row.get("taxonomy") for row in read_results(results)}
+    stamps.pop(None, None)
+    if len(stamps) > 1:
+        found = ", ".join(f"{name} ({digest})" for digest, name in stamps.items())
+        raise InputError(
+            f"{results} mixes rows labeled with different taxonomies: {found}; "
+            "pass --allow-taxonomy-mismatch to score them together anyway"
+        )
+    ours = next(iter(stamps), None)
+    if expected is not None and ours is not None and ours != expected[:16]:
+        raise InputError(f"{results} was labeled with taxonomy {stamps[ours]} ({ours}), not the "
+                         f"one scored against ({expected[:16]}); pass --allow-taxonomy-mismatch "
+                         "to score it anyway")  # fmt: skip
+    for gold_hash in _gold_stamps(gold_file) if gold_file else ():
+        if ours is not None and gold_hash != ours:
+            raise InputError(f"gold file {gold_file} was labeled with taxonomy hash {gold_hash}, "
+                             f"the results with {ours}; pass --allow-taxonomy-mismatch to score "
+                             "them against each other anyway")  # fmt: skip
+
+
+def _gold_stamps(path: Path) -> set[str]:
+    found: set[str] = set()
+    with path.open("rb") as handle:
+        for raw in handle:
+            if b"taxonomy_hash" in raw:
+                row = json.loads(raw)
+                if isinstance(row, dict) and row.get("taxonomy_hash"):
+                    found.add(str(row["taxonomy_hash"])[:16])
+    return found
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def load_record(run_dir: Path) -> dict[str, Any] | None:
+    """A run folder's record.json, or None when it has none."""
+    path = run_dir / "record.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not a readable run record: {error}") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path} is not a run record (not a JSON object)")
+    return record
+
+
+def results_file(target: Path) -> tuple[Path, dict[str, Any] | None]:
+    """The JSONL results of a run folder or results file, and the folder's record if any."""
+    if not target.exists():
+        raise InputError(f"{target} does not exist; give a results file or a run folder")
+    folder = target if target.is_dir() else target.parent
+    record = load_record(folder)
+    if target.is_dir():
+        recorded = Path(record["results"]) if record and record.get("results") else None
+        target = recorded if recorded and recorded.exists() else target / "results.jsonl"
+    if target.suffix.lower() in (".csv", ".parquet"):
+        target = target.with_name(target.name + ".jsonl")  # the journal beside the export
+    if not target.is_file():
+        raise InputError(f"no results file {target}; give the results JSONL or its run folder")
+    return target, record
+
+
+def read_gold(path: Path) -> dict[str, list[str]]:
+    """Gold labels by id from a JSONL file of {"id", "labels"} rows (other keys ignored)."""
+    if not path.is_file():
+        raise InputError(f"gold file {path} does not exist")
+    gold: dict[str, list[str]] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise InputError(f"gold file {path} line {number} is not JSON") from None
+            labels = row.get("labels") if isinstance(row, dict) else None
+            if isinstance(labels, list) and row.get("id") is not None:
+                gold[str(row["id"])] = [str(label) for label in labels]
+    if not gold:
+        raise InputError(f'gold file {path} has no {{"id", "labels"}} rows')
+    return gold
+
+
+def label_set(
+    args: argparse.Namespace, record: Mapping[str, Any] | None, results: Path,
+    gold: Mapping[str, Sequence[str]] | None,
+) -> tuple[list[str], str | None, str | None]:  # fmt: skip
+    """The labels to score over, the taxonomy's none label and its hash when known."""
+    if args.taxonomy:
+        return _taxonomy_labels(args.taxonomy)
+    if args.labels is not None:
+        labels = list(dict.fromkeys(x.strip() for x in args.labels.split(",") if x.strip()))
+        if not labels:
+            raise ConfigError("--labels: no labels given; list them comma-separated: --labels a,b")
+        return labels, None, None
+    if record and record.get("taxonomy", {}).get("labels"):
+        recorded = record["taxonomy"]
+        return list(recorded["labels"]), recorded.get("none_label"), recorded.get("hash")
+    from framework.evaluation.report import read_results
+
+    seen: dict[str, None] = {}
+    for row in read_results(results):
+        expected = gold.get(str(row["id"]), []) if gold is not None else row.get("gold") or []
+        seen.update(dict.fromkeys([*expected, *(row.get("labels") or [])]))
+    print(f"labelwise: warning: no label set given; scoring over the {len(seen)} labels seen "
+          "(give --taxonomy or --labels: a label never seen drops out of macro-F1)",
+          file=sys.stderr)  # fmt: skip
+    return sorted(seen), None, None
+
+
+def _taxonomy_labels(name: str) -> tuple[list[str], str | None, str]:
+    from omegaconf import OmegaConf
+    from pydantic import ValidationError
+
+    from framework.config.load import compose
+    from framework.config.schema import TaxonomyConfig
+    from framework.labels.taxonomy import label_ids, taxonomy_hash
+
+    tree = OmegaConf.to_container(compose([f"taxonomy={name}"]).taxonomy, resolve=True)
+    try:
+        taxonomy = TaxonomyConfig.model_validate(tree)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ConfigError(f"taxonomy={name}: {where}: {problem['msg']}") from None
+    return list(label_ids(taxonomy)), taxonomy.none_label, taxonomy_hash(taxonomy)
+
+
+def _text_source(record: Mapping[str, Any] | None, gold: str | None) -> tuple[Path | None, Any]:
+    """Where the texts of the worst errors come from: the run's input, else the gold file."""
+    from framework.config.schema import ColumnNames
+
+    if record and record.get("input", {}).get("path"):
+        columns = (record.get("config") or {}).get("columns") or {}
+        return Path(record["input"]["path"]), ColumnNames.model_validate(columns)
+    return (Path(gold), None) if gold else (None, None)

@@ -1,0 +1,47 @@
+"""`labelwise plan input=FILE [output=FILE] [overrides]`: the calls, tokens and cost
+a classify run with the same arguments would take, without making a call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from framework.errors import ConfigError
+
+if TYPE_CHECKING:
+    from framework.runner.inputs import InputRow
+
+__all__ = ["run"]
+
+
+def run(argv: list[str]) -> int:
+    from framework.config.load import compose, load_run_config
+    from framework.engine.classifier import Classifier
+    from framework.runner.estimate import estimate_run
+    from framework.runner.inputs import read_rows
+    from framework.runner.journal import journal_path, read_done
+    from framework.runner.sampling import sample_rows
+
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__)
+        return 0
+    config = load_run_config(compose(argv))
+    if not config.input:
+        raise ConfigError("input: required; name the file to plan for: labelwise plan input=FILE")
+    done: set[int] = set()
+    if config.output:  # read without claiming it: a run may be writing it now
+        done = read_done(journal_path(Path(config.output)))
+    rows: Iterable[InputRow] = read_rows(config.input, config.columns)
+    if config.sample.size is not None:  # the rows the run would classify, not the whole file
+        rows = sample_rows(rows, config.sample.size, config.sample.seed)
+    classifier = Classifier(config)
+    try:
+        estimate = estimate_run(classifier, rows, done)
+    finally:
+        classifier.close()
+    mode = classifier.output_mode
+    print(f"plan for {config.input} on {classifier.request_plan.model} (output mode {mode.mode})")
+    for line in estimate.lines():
+        print("  " + line)
+    return 0

@@ -1,0 +1,185 @@
+"""`labelwise reproduce RUN_DIR [--out DIR] [--allow-changed-input]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from framework.errors import ConfigError, InputError
+
+__all__ = ["Comparison", "compare_rows", "run"]
+
+DESCRIPTION = """\
+Rerun a run from its record.json and check that it sends the same requests.
+
+The config is the one the run was composed with (record.json "config"), not
+today's conf/ files; secrets were never saved, so API keys come from the
+environment again (${oc.env:...} references are resolved anew). The input is
+the recorded file; if its sha256 changed since the run, the rerun is refused
+(exit 2) unless --allow-changed-input is given.
+
+Each row's request_hash (the content hash of the exact request: model,
+messages, schema, sampling, endpoint) is compared with the original's, and so
+are the labels. With the response cache on, identical requests are answered
+from it and the rerun makes no calls.
+
+The rerun is a run folder of its own (results.jsonl, record.json, metrics.json,
+reproduce.json); by default RUN_DIR/reproduce/DATE_TIME.
+
+exit status: 0 every original row was rerun with an identical request;
+1 some request differs or some row is missing; 2 a missing or changed input,
+or a record that cannot be read.
+"""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a rerun's rows match the original's, id by id."""
+
+    original: int
+    compared: int
+    identical_requests: int
+    identical_labels: int
+    cache_hits: int
+    calls: int
+    differing: tuple[str, ...]  # ids whose request differs (the first few)
+
+    @property
+    def identical(self) -> bool:
+        return self.identical_requests == self.compared == self.original
+
+
+def run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from framework.cli.commands.evaluate import load_record, results_file
+
+    run_dir = Path(args.run_dir)
+    record = load_record(run_dir) if run_dir.is_dir() else None
+    if record is None:
+        raise InputError(f"{run_dir} has no record.json; give a run folder made by classify")
+    source = check_input(record, allow_changed=args.allow_changed_input)
+    original, _ = results_file(run_dir)
+    out = (
+        Path(args.out)
+        if args.out
+        else run_dir / "reproduce" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    )
+    output = rerun(record, source, out)
+    comparison = compare_rows(_rows(original), _rows(output))
+    (out / "reproduce.json").write_text(json.dumps(asdict(comparison), indent=2) + "\n")
+    print(describe(comparison, run_dir, out))
+    return 0 if comparison.identical else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="labelwise reproduce", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    cli.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding record.json")
+    cli.add_argument("--out", metavar="DIR", help="the rerun's folder (default: under RUN_DIR)")
+    cli.add_argument(
+        "--allow-changed-input",
+        action="store_true",
+        help="rerun even if the input file's sha256 changed since the run",
+    )
+    return cli
+
+
+def check_input(record: Mapping[str, Any], *, allow_changed: bool) -> Path:
+    """The recorded input file, refused (ConfigError) if its content changed."""
+    from framework.digests import file_sha256
+
+    recorded = record.get("input") or {}
+    path = Path(recorded.get("path") or "")
+    given = Path(recorded.get("given") or "")
+    if not path.is_file() and recorded.get("given") and given.is_file():
+        path = given  # the run folder moved (another clone): the input as it was named
+    if not path.is_file():
+        raise InputError(f"the run's input {path} is gone; restore it to reproduce the run")
+    then, now = recorded.get("sha256"), file_sha256(path)
+    if then != now and not allow_changed:
+        raise ConfigError(
+            f"input {path} changed since the run (sha256 {str(then)[:12]}... then, "
+            f"{now[:12]}... now); pass --allow-changed-input to rerun on the new content"
+        )
+    return path
+
+
+def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
+    """Classify again with the recorded config into `out`; the results file."""
+    from omegaconf import OmegaConf
+
+    from framework.config.load import load_run_config
+    from framework.engine.classifier import Classifier
+    from framework.evaluation.report import score_run
+    from framework.runner.run import classify_file
+    from framework.runner.run_record import REDACTED, RunRecorder
+
+    cfg = OmegaConf.create(dict(record["config"]))
+    if OmegaConf.select(cfg, "provider.api_key") == REDACTED:
+        cfg.provider.api_key = None  # it comes from the environment again
+    cfg.input, cfg.output = str(source), str(out / "results.jsonl")
+    config = load_run_config(cfg)
+    output = Path(cfg.output)
+    overrides = list(record.get("overrides") or [])
+    with Classifier(config) as classifier:
+        recorder = RunRecorder(cfg, classifier, run_dir=out, output=output, overrides=overrides)
+        recorder.record["reproduces"] = record.get("run_dir")
+        with recorder:
+            totals = asyncio.run(classify_file(classifier, source, output))
+            recorder.finish(totals, score_run(config, output, out))
+    return output
+
+
+def _rows(path: Path) -> Iterable[dict[str, Any]]:
+    from framework.evaluation.report import read_results
+
+    return read_results(path)
+
+
+def compare_rows(
+    original: Iterable[Mapping[str, Any]], rerun: Iterable[Mapping[str, Any]]
+) -> Comparison:
+    """Match rows by id: equal request_hash means an equal request (both None: no request)."""
+    before = {str(r["id"]): (r.get("request_hash"), sorted(r.get("labels") or []), r.get("status"))
+              for r in original}  # fmt: skip
+    compared = same_request = same_labels = hits = calls = 0
+    differing: list[str] = []
+    for row in rerun:
+        hits += int(row.get("cache_hits") or 0)
+        calls += int(row.get("attempts") or 0)
+        then = before.get(str(row["id"]))
+        if then is None:
+            continue
+        compared += 1
+        if row.get("request_hash") == then[0]:
+            same_request += 1
+        elif len(differing) < 5:
+            differing.append(str(row["id"]))
+        same_labels += (sorted(row.get("labels") or []), row.get("status")) == then[1:]
+    return Comparison(len(before), compared, same_request, same_labels, hits, calls,
+                      tuple(differing))  # fmt: skip
+
+
+def describe(comparison: Comparison, run_dir: Path, out: Path) -> str:
+    c = comparison
+    lines = [
+        f"reproduced {run_dir} in {out}",
+        f"  rows compared       {c.compared} of {c.original}",
+        f"  identical requests  {c.identical_requests}",
+        f"  identical labels    {c.identical_labels}",
+        f"  calls made          {c.calls} (answers from the cache: {c.cache_hits})",
+    ]
+    if c.differing:
+        lines.append(f"  requests differ for ids: {', '.join(c.differing)}")
+    if c.compared < c.original:
+        lines.append(f"  {c.original - c.compared} original rows were not rerun")
+    lines.append("identical requests" if c.identical else "NOT identical")
+    return "\n".join(lines)

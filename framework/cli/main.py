@@ -1,0 +1,134 @@
+"""The command line: `labelwise COMMAND [key=value ...] [hydra flags]`.
+
+Each command lives in framework/commands/ and is imported only when run, so
+`labelwise --help` answers at once. Exit codes: 0 success (failed rows are
+data), 2 a configuration or input error, printed in one or two lines without
+a traceback, 1 anything else, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from framework.errors import (
+    AuthError,
+    ConfigError,
+    ProviderError,
+    UnknownModel,
+    WriteError,
+    did_you_mean,
+)
+from framework.secrets import register_environment, scrub
+
+__all__ = ["COMMANDS", "main", "report_errors"]
+
+# name -> (module under framework.cli.commands, one-line summary)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "classify": ("classify", "label the texts of input=FILE; results go to output=FILE"),
+    "plan": ("plan", "estimate the calls, tokens and cost of a classify run before making it"),
+    "evaluate": ("evaluate", "score results against gold labels: metrics.json and report.md"),
+    "reproduce": ("reproduce", "rerun a run from its record and check the requests are identical"),
+    "compare": ("compare", "leaderboard and charts of several runs or a sweep"),
+    "lint": ("lint", "check a taxonomy against the practices that make labels work"),
+    "calibrate": ("calibrate", "per-label thresholds that maximise F1 on a labeled dev run"),
+}
+
+USAGE = """\
+usage: labelwise COMMAND [key=value ...] [hydra flags]
+
+commands:
+{commands}
+
+Config groups (pick one with group=option): provider, model, taxonomy,
+prompt, validation. `labelwise classify --help` lists the options;
+`labelwise classify --cfg job` prints the composed config.
+
+examples:
+  labelwise classify input=examples/news/items.jsonl
+  labelwise classify input=tickets.jsonl taxonomy=support_tickets \\
+      provider=openai model=gpt-4o-mini validation=lenient
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        listing = "\n".join(f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items())
+        print(USAGE.format(commands=listing), end="")
+        return 0
+    if args[0] in ("-V", "--version"):
+        from importlib.metadata import version
+
+        print(f"labelwise {version('labelwise')}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        report(f"unknown command {name!r}{did_you_mean(name, COMMANDS)}; "
+               f"commands: {', '.join(COMMANDS)}")  # fmt: skip
+        return 2
+    _interrupt_on_sigterm()
+    register_environment()  # credentials in the environment never reach what we print
+    module = importlib.import_module(f"framework.cli.commands.{COMMANDS[name][0]}")
+    run: Callable[[list[str]], int] = module.run
+    return report_errors(lambda: run(rest))
+
+
+def report_errors(run: Callable[[], int]) -> int:
+    """Run a command; turn the errors a user can fix into one or two lines and an exit code."""
+    import yaml
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from framework.config.load import describe_hydra_error
+
+    try:
+        return run()
+    except ConfigError as error:
+        report(str(error))
+        return 2
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
+        report(describe_hydra_error(error))
+        return 2
+    except ProviderError as error:
+        report(str(error))
+        return 2 if isinstance(error, AuthError | UnknownModel) else 1
+    except WriteError as error:
+        report(str(error))
+        return 1
+    except OSError as error:
+        if error.errno not in _CANNOT_WRITE:
+            raise
+        remedy = (
+            "free space on that disk"
+            if error.errno in _FULL
+            else "choose another place (output=, hydra.run.dir=) or make it writable"
+        )
+        report(f"cannot write {error.filename or 'a file'}: {error.strerror}; {remedy}")
+        return 1 if error.errno in _FULL else 2
+    except KeyboardInterrupt:
+        report("interrupted; run the same command again to resume where it stopped")
+        return 130
+
+
+# Where a file cannot be written, whatever labelwise meant to write there.
+_CANNOT_WRITE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler, `kill`) stops a run like Ctrl-C: rows done stay written,
+    local model servers are stopped, and the same command resumes."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def report(message: str) -> None:
+    print(f"labelwise: error: {scrub(message)}", file=sys.stderr)

@@ -1,0 +1,230 @@
+"""Prompts: versioned Jinja2 files rendered in a sandbox with StrictUndefined.
+
+The text to classify is passed as a variable, never as template source, so
+Jinja syntax inside it is printed, not run. A template that names a variable
+labelwise does not provide is a ConfigError at load time, not a failure on
+the first row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from framework.config.schema import PromptConfig, TaxonomyConfig, ValidationConfig
+from framework.errors import ConfigError, did_you_mean
+from framework.labels.taxonomy import offered_labels
+from framework.records import Message
+from framework.resources import prompts_dir
+
+__all__ = ["PROMPT_VARIABLES", "REASK_VARIABLES", "PromptRenderer", "find_template"]
+
+PROMPT_VARIABLES = frozenset(
+    {
+        "taxonomy",
+        "labels",
+        "text",
+        "few_shot",
+        "none_label",
+        "allow_empty",
+        "min_labels",
+        "max_labels",
+        "schema",
+        "exclusive",
+        "hierarchy",
+        "by_index",
+        "none_key",
+        "label",
+    }
+)
+REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
+
+
+# The templates put the text between <text> and </text>; a text holding those tags could
+# close the data early and have what follows read as instructions. [/text] reads as data.
+_DELIMITER = re.compile(r"<\s*(/?)\s*text\s*>", re.IGNORECASE)
+
+
+def neutralise_delimiters(text: str) -> str:
+    """The text with any <text> or </text> tag in it written as [text] / [/text]."""
+    if "<" not in text:
+        return text
+    return _DELIMITER.sub(lambda m: f"[{m.group(1)}text]", text)
+
+
+def find_template(name: str) -> Path:
+    """A template by name (multilabel.v1 -> prompts/multilabel.v1.jinja) or by file path."""
+    as_path = Path(name)
+    if as_path.suffix == ".jinja" or as_path.parent != Path("."):
+        if as_path.is_file():
+            return as_path
+        raise ConfigError(f"prompt template file {name} does not exist")
+    bundled = prompts_dir() / f"{name}.jinja"
+    if bundled.is_file():
+        return bundled
+    available = sorted(p.name.removesuffix(".jinja") for p in prompts_dir().glob("*.jinja"))
+    raise ConfigError(
+        f"prompt template {name!r}: no file {bundled.name} in {prompts_dir()}"
+        f"{did_you_mean(name, available)}; available: {', '.join(available)}"
+    )
+
+
+def _label_context(
+    taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool
+) -> list[dict[str, Any]]:
+    """The offered labels as templates see them: every field, plus the key an answer
+    uses for it (its id, or its number)."""
+    offered = offered_labels(taxonomy, policy)
+    return [
+        {
+            **label.model_dump(),
+            "key": index if by_index else label.id,
+        }
+        for index, label in enumerate(offered)
+    ]
+
+
+class PromptRenderer:
+    """Renders the messages for one text, and the re-ask after a rejected answer."""
+
+    def __init__(
+        self,
+        prompt: PromptConfig,
+        taxonomy: TaxonomyConfig,
+        policy: ValidationConfig,
+        *,
+        template: str | None = None,
+        schema_in_prompt: str | None = None,
+        by_index: bool = False,
+        answer_form: str | None = None,
+    ) -> None:
+        self._env = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._system = prompt.system
+        self._paths = (
+            find_template(template or prompt.template),
+            find_template(prompt.reask_template),
+        )
+        self._template = self._load(self._paths[0], PROMPT_VARIABLES, required="text")
+        self._reask = self._load(self._paths[1], REASK_VARIABLES)
+        if by_index and "label.key" not in self._paths[0].read_text(encoding="utf-8"):
+            raise ConfigError(
+                f"{self._paths[0]}: this taxonomy is asked by label number (prompt.label_keys), "
+                "but the template shows no label.key; use prompt=multilabel_v2"
+            )
+        labels = _label_context(taxonomy, policy, by_index=by_index)
+        keys = {label["id"]: label["key"] for label in labels}
+        self._context: dict[str, Any] = {
+            "taxonomy": {
+                "name": taxonomy.name,
+                "version": taxonomy.version,
+                "description": taxonomy.description,
+            },
+            "labels": labels,
+            "few_shot": prompt.few_shot,
+            "none_label": taxonomy.none_label,
+            "allow_empty": taxonomy.allow_empty,
+            "min_labels": policy.min_labels,
+            "max_labels": policy.max_labels,
+            "schema": schema_in_prompt,
+            "exclusive": [
+                {"name": name, "labels": members, "choices": [keys.get(m, m) for m in members]}
+                for name, members in taxonomy.exclusive.items()
+            ],
+            "hierarchy": policy.hierarchy,
+            "by_index": by_index,
+            "none_key": keys.get(taxonomy.none_label) if taxonomy.none_label else None,
+        }
+        self._label_ids = [
+            f"{label['key']} ({label['id']})" if by_index else label["id"] for label in labels
+        ]
+        self._by_id = {label["id"]: label for label in labels}
+        self._answer_form = answer_form or (
+            'a JSON object of the form {"labels": [...]}, using only these label ids: '
+            + ", ".join(self._label_ids)
+        )
+        # Render once now, so a template that fails at run time fails here instead.
+        self.render("probe", topic=labels[0]["id"] if labels else None)
+        self.reask([], "{}", ["probe"])
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the template sources and the system text: the prompt's identity."""
+        digest = hashlib.sha256(self._system.encode("utf-8"))
+        for path in self._paths:
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def render(self, text: str, *, topic: str | None = None) -> tuple[Message, ...]:
+        """The messages for a text; `topic` is the label asked about, for per-label prompts."""
+        context = {
+            **self._context,
+            "text": neutralise_delimiters(text),
+            "label": self._by_id.get(topic or ""),
+        }
+        user = self._run(self._template, self._paths[0], context)
+        system = [{"role": "system", "content": self._system}] if self._system else []
+        return (*system, {"role": "user", "content": user})
+
+    def reask(
+        self, messages: Sequence[Message], answer: str, problems: Sequence[str]
+    ) -> tuple[Message, ...]:
+        """The conversation so far, the rejected answer, and the problems quoted back."""
+        context = {
+            "problems": list(problems),
+            "label_ids": self._label_ids,
+            "answer": answer,
+            "answer_form": self._answer_form,
+        }
+        feedback = self._run(self._reask, self._paths[1], context)
+        return (
+            *messages,
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": feedback},
+        )
+
+    def _load(self, path: Path, allowed: frozenset[str], *, required: str | None = None) -> Any:
+        source = path.read_text(encoding="utf-8")
+        try:
+            parsed = self._env.parse(source, name=path.name, filename=str(path))
+        except TemplateSyntaxError as error:
+            raise ConfigError(
+                f"{path}:{error.lineno}: template syntax error: {error.message}"
+            ) from None
+        used = meta.find_undeclared_variables(parsed)
+        if required is not None and required not in used:
+            raise ConfigError(
+                f"{path}: the template never uses the {required} ({{{{ {required} }}}}), so every "
+                f"row would get the same request and the same labels; put {{{{ {required} }}}} "
+                "where the text to classify goes"
+            )
+        unknown = sorted(used - allowed)
+        if unknown:
+            name = unknown[0]
+            line = next((n for n, text in enumerate(source.splitlines(), 1) if name in text), "?")
+            raise ConfigError(
+                f"{path}:{line}: the template uses {name!r}, which labelwise does not define"
+                f"{did_you_mean(name, allowed)}\n  available: {', '.join(sorted(allowed))}"
+            )
+        return self._env.from_string(parsed)
+
+    @staticmethod
+    def _run(template: Any, path: Path, context: dict[str, Any]) -> str:
+        try:
+            return str(template.render(context)).strip()
+        except SecurityError as error:
+            raise ConfigError(f"{path}: the sandbox refused: {error}") from None
+        except (TemplateError, TypeError, ValueError, LookupError, ArithmeticError,
+                RecursionError) as error:  # fmt: skip
+            raise ConfigError(f"{path}: the template failed: {error}") from None

@@ -1,0 +1,256 @@
+"""What a person reads after a run: metrics.json, report.md and its per-label F1 chart.
+
+    metrics = evaluate_results(results, labels, out_dir=run_dir, input_path=...)
+
+report.md holds the scores with their 95% intervals, the chart, and the ten
+worst errors with their texts. Texts come from the input file, streamed; only
+the ids shown are kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from framework.config.schema import ColumnNames, RunConfig
+from framework.errors import InputError
+from framework.evaluation.metrics import Metrics, NoGoldLabels, compute_metrics
+
+__all__ = [
+    "evaluate_results",
+    "headline",
+    "metrics_table",
+    "plot_per_label_f1",
+    "read_results",
+    "score_run",
+    "worst_errors",
+    "write_report",
+]
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.md"
+CHART_FILE = "per_label_f1.png"
+TEXT_LIMIT = 300
+
+
+def read_results(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL results file, streamed (a torn last line is left out).
+
+    An id that appears twice is an InputError: scored twice, it would weigh double.
+    """
+    from framework.runner.journal import id_digest
+
+    seen: set[int] = set()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n") or not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                row = None
+            if not isinstance(row, dict) or "id" not in row:
+                raise InputError(f"{path} line {number} is not a labelwise result row")
+            digest = id_digest(str(row["id"]))
+            if digest in seen:
+                raise InputError(
+                    f"{path} line {number}: id {row['id']!r} appears more than once (first at "
+                    f"line {_first_line_of(path, digest)}); a results file holds each id once, "
+                    "so it would be scored twice: remove the repeated rows, or classify into a "
+                    "new output="
+                )
+            seen.add(digest)
+            yield row
+
+
+def _first_line_of(path: Path, digest: int) -> int | None:
+    from framework.runner.journal import id_digest
+
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                if id_digest(str(json.loads(raw)["id"])) == digest:
+                    return number
+            except (ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
+def evaluate_results(
+    results: Path, labels: Sequence[str], *, out_dir: Path, none_label: str | None = None,
+    gold: Mapping[str, Sequence[str]] | None = None, input_path: Path | None = None,
+    columns: ColumnNames | None = None, resamples: int = 1000, title: str = "",
+    metrics_file: Path | None = None,
+) -> Metrics | None:  # fmt: skip
+    """Score a results file; write metrics.json, report.md and the chart. None without gold."""
+    try:
+        metrics = compute_metrics(read_results(results), labels, none_label=none_label,
+                                  gold=gold, resamples=resamples)  # fmt: skip
+    except NoGoldLabels:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = metrics_file or out_dir / METRICS_FILE
+    target.write_text(json.dumps(metrics.to_dict(), indent=2) + "\n", encoding="utf-8")
+    plot_per_label_f1({title or "run": metrics}, out_dir / CHART_FILE)
+    errors = worst_errors(read_results(results), gold=gold)
+    texts = read_texts(input_path, {row["id"] for row in errors}, columns) if input_path else {}
+    write_report(metrics, errors, texts, out_dir / REPORT_FILE, title=title or str(results))
+    return metrics
+
+
+def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
+    """Score a finished run into its folder (metrics.json, report.md); None without gold."""
+    from framework.labels.taxonomy import label_ids
+    from framework.runner.journal import journal_path
+
+    return evaluate_results(
+        journal_path(output), label_ids(config.taxonomy), out_dir=run_dir,
+        none_label=config.taxonomy.none_label, input_path=Path(config.input or ""),
+        columns=config.columns, title=str(run_dir),
+    )  # fmt: skip
+
+
+def headline(metrics: Metrics) -> str:
+    """One line: macro- and micro-F1 with their intervals, and how many rows."""
+    macro, micro = metrics.macro_f1_ci, metrics.micro_f1_ci
+    return (f"macro-F1 {metrics.macro.f1:.3f} [{macro.low:.3f}, {macro.high:.3f}], "
+            f"micro-F1 {metrics.micro.f1:.3f} [{micro.low:.3f}, {micro.high:.3f}] "
+            f"on {metrics.scored} rows with gold")  # fmt: skip
+
+
+def metrics_table(metrics: Metrics) -> str:
+    """The scores and the per-label table, as aligned Markdown (also fine on a terminal)."""
+    m = metrics
+
+    def ci(low: float, high: float) -> str:
+        return f"{low:.3f} - {high:.3f}"
+
+    scores = [
+        ["macro-F1", f"{m.macro.f1:.3f}", ci(m.macro_f1_ci.low, m.macro_f1_ci.high)],
+        ["micro-F1", f"{m.micro.f1:.3f}", ci(m.micro_f1_ci.low, m.micro_f1_ci.high)],
+        ["weighted-F1", f"{m.weighted.f1:.3f}", ""],
+        ["samples-F1", f"{m.samples.f1:.3f}", ""],
+        ["macro precision / recall", f"{m.macro.precision:.3f} / {m.macro.recall:.3f}", ""],
+        ["micro precision / recall", f"{m.micro.precision:.3f} / {m.micro.recall:.3f}", ""],
+        ["exact match (subset accuracy)", f"{m.subset_accuracy:.3f}", ""],
+        ["Hamming loss", f"{m.hamming_loss:.3f}", ""],
+        ["Jaccard (samples / macro)", f"{m.jaccard_samples:.3f} / {m.jaccard_macro:.3f}", ""],
+        ["failed rows", f"{m.failed} ({m.failed_rate:.1%})", ""],
+    ]
+    if m.none_rate is not None:
+        scores.append([f"rows predicted {m.none_label!r}", f"{m.none_rate:.1%}", ""])
+    per_label = [[s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support),
+                  str(s.predicted)] for s in m.per_label]  # fmt: skip
+    head = (f"{m.scored} of {m.rows} rows scored against gold; 95% bootstrap intervals "
+            f"({m.resamples} resamples, seed {m.seed}); zero_division=0")  # fmt: skip
+    tables = [
+        markdown_table(["metric", "value", "95% interval"], scores),
+        markdown_table(["label", "precision", "recall", "F1", "support", "predicted"], per_label),
+    ]
+    if m.unknown_labels:
+        tables.append(f"Ignored labels outside the label set: {', '.join(m.unknown_labels)}")
+    return head + "\n\n" + "\n\n".join(tables)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table padded so its columns line up as plain text too."""
+    cells = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[n]) for row in cells) for n in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+             for row in cells]  # fmt: skip
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def worst_errors(
+    rows: Iterable[Mapping[str, Any]], *, gold: Mapping[str, Sequence[str]] | None = None,
+    count: int = 10,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The `count` rows furthest from gold (lowest Jaccard, then most wrong labels).
+
+    A failed row counts as an empty prediction. Memory holds `count` rows.
+    """
+
+    def scored() -> Iterator[tuple[tuple[float, int, str], dict[str, Any]]]:
+        for row in rows:
+            expected = gold.get(str(row["id"])) if gold is not None else row.get("gold")
+            if expected is None:
+                continue
+            ok = row.get("status", "ok") == "ok"
+            truth, guess = set(expected), set(row.get("labels") or []) if ok else set()
+            if ok and truth == guess:
+                continue
+            union = truth | guess
+            jaccard = len(truth & guess) / len(union) if union else 1.0
+            entry = {"id": str(row["id"]), "gold": sorted(truth), "predicted": sorted(guess),
+                     "status": row.get("status", "ok"), "error": row.get("error")}  # fmt: skip
+            yield (jaccard, -len(truth ^ guess), entry["id"]), entry
+
+    return [entry for _, entry in heapq.nsmallest(count, scored(), key=lambda pair: pair[0])]
+
+
+def read_texts(path: Path, ids: set[str], columns: ColumnNames | None = None) -> dict[str, str]:
+    """The texts of these ids, streamed from an input file; {} if it cannot be read."""
+    from framework.runner.inputs import read_rows
+
+    texts: dict[str, str] = {}
+    try:
+        for row in read_rows(path, columns):
+            if row.id in ids and row.item is not None:
+                texts[row.id] = row.item.text
+                if len(texts) == len(ids):
+                    break
+    except (InputError, OSError):
+        return texts
+    return texts
+
+
+def write_report(
+    metrics: Metrics, errors: Sequence[Mapping[str, Any]], texts: Mapping[str, str],
+    path: Path, *, title: str,
+) -> Path:  # fmt: skip
+    """report.md: the scores, the per-label chart (beside it) and the worst errors."""
+    parts = [f"# Evaluation: {title}", metrics_table(metrics),
+             f"## F1 by label\n\n![F1 by label]({CHART_FILE})",
+             f"## The {len(errors)} worst errors"]  # fmt: skip
+    for number, error in enumerate(errors, start=1):
+        text = texts.get(error["id"], "(text not available)")
+        text = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]"
+        lines = [f"### {number}. `{error['id']}`", "", "> " + " ".join(text.split()), "",
+                 f"- gold: {', '.join(error['gold']) or '(none)'}",
+                 f"- predicted: {', '.join(error['predicted']) or '(nothing)'}"]  # fmt: skip
+        if error["status"] != "ok":
+            lines.append(f"- failed: {error['error'] or 'no reason recorded'}")
+        parts.append("\n".join(lines))
+    if not errors:
+        parts.append("Every scored row matches its gold labels.")
+    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+def plot_per_label_f1(runs: Mapping[str, Metrics], path: Path) -> Path:
+    """Grouped bars: F1 of each label (x) for each run (one colour a run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(label for m in runs.values() for label in m.labels))
+    width = 0.8 / len(runs)
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) * max(1, len(runs) / 2)), 4))
+    for n, (name, metrics) in enumerate(runs.items()):
+        scores = {s.label: s.f1 for s in metrics.per_label}
+        xs = [i + (n - (len(runs) - 1) / 2) * width for i in range(len(labels))]
+        axes.bar(xs, [scores.get(label, 0.0) for label in labels], width, label=name)
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("F1")
+    axes.set_title("F1 by label")
+    if len(runs) > 1:
+        axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return path

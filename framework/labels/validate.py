@@ -1,0 +1,233 @@
+"""Checking one answer against the schema and the validation policy.
+
+    AnswerValidator(taxonomy, policy).check(text) -> Verdict
+
+A Verdict either accepts a label set or lists the problems to quote back to
+the model. What the policy may fix by itself (a label in the wrong case, an
+alias, a deprecated id, a repeat, an unknown label to drop, a missing parent)
+is fixed and noted as a repair. Whatever the model said, an accepted label set
+holds only offered taxonomy ids, each once, at most one of each exclusive
+group, and "none" never beside another label: the compiled Draft 2020-12
+validator of the full schema checks the answer last, every time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from framework.config.schema import TaxonomyConfig, ValidationConfig
+from framework.labels.taxonomy import (
+    ancestors,
+    label_names,
+    offered_labels,
+    output_schema,
+    replacements,
+)
+
+__all__ = ["AnswerValidator", "Verdict", "parse_answer", "read_json"]
+
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    labels: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    repairs: tuple[str, ...] = ()
+    fatal: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return not self.problems
+
+
+def parse_answer(text: str) -> tuple[Any, str | None]:
+    """The JSON value in an answer, and a repair note if it had to be dug out of prose."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as error:
+        first_error = error
+    candidates = [m.group(1) for m in _FENCED.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate), "took the JSON object out of surrounding text"
+        except json.JSONDecodeError:
+            continue
+    raise ValueError(
+        f"the answer is not valid JSON ({first_error.msg} at character {first_error.pos})"
+    )
+
+
+def read_json(text: str | None) -> tuple[Any, list[str]] | Verdict:
+    """An answer's JSON value with its repair notes, or the Verdict saying why there is none."""
+    if text is None or not text.strip():
+        return Verdict(problems=("the answer was empty",))
+    try:
+        value, note = parse_answer(text)
+    except ValueError as error:
+        return Verdict(problems=(str(error),))
+    return value, [note] if note else []
+
+
+class AnswerValidator:
+    """Built once per run: the compiled validators, the label spellings, the rules."""
+
+    def __init__(
+        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool = False
+    ) -> None:
+        self._taxonomy, self._policy, self._by_index = taxonomy, policy, by_index
+        case = policy.normalize_case
+        self._offered = [label.id for label in offered_labels(taxonomy, policy)]
+        self._exact = set(self._offered)
+        self._names = label_names(taxonomy, case=case, aliases=policy.normalize_aliases)
+        self._replaced = replacements(taxonomy, case=case)
+        self._ancestors = ancestors(taxonomy)
+        self._categories = {parent for chain in self._ancestors.values() for parent in chain}
+        kind = ["string", "integer"] if by_index else "string"
+        item_shape = {"type": "array", "items": {"type": kind}}
+        shape = {"type": "object", "required": ["labels"], "properties": {"labels": item_shape}}
+        self._shape = Draft202012Validator(shape)
+        schema = output_schema(taxonomy, policy)  # by id: the invariant, whatever was asked
+        self._schema = Draft202012Validator(schema)
+        self._max = int(schema["properties"]["labels"]["maxItems"])
+        empty_ok = taxonomy.allow_empty or taxonomy.none_label is not None
+        self._min = max(policy.min_labels, 0 if empty_ok else 1)
+
+    def check(self, text: str | None) -> Verdict:
+        parsed = read_json(text)
+        if isinstance(parsed, Verdict):
+            return parsed
+        value, repairs = parsed
+        if isinstance(value, list):
+            value = {"labels": value}
+            repairs.append("read a bare list as the labels")
+        shape_errors = sorted(self._shape.iter_errors(value), key=lambda e: list(e.path))
+        if shape_errors:
+            where = "/".join(str(p) for p in shape_errors[0].path) or "answer"
+            return Verdict(
+                problems=(
+                    'the answer must be a JSON object {"labels": [strings]}; '
+                    f"at {where}: {shape_errors[0].message}",
+                )
+            )
+        return self._apply_policy(list(value["labels"]), repairs)
+
+    def _apply_policy(self, said: list[Any], repairs: list[str]) -> Verdict:
+        labels, problems, fatal = self._to_ids(said, repairs)
+        if fatal:
+            return Verdict(problems=tuple(problems), fatal=True)
+        none = self._taxonomy.none_label
+        if none is not None and none in labels and len(labels) > 1:
+            if self._policy.none_exclusive == "drop_none":
+                labels.remove(none)
+                repairs.append(f"removed {none!r}, which cannot stand beside other labels")
+            else:
+                problems.append(
+                    f"{none!r} cannot stand beside other labels; answer {none!r} alone "
+                    "or leave it out"
+                )
+        if not labels and not problems and none is not None:
+            labels = [none]
+            repairs.append(f"read an empty answer as {none!r}")
+        problems.extend(self._exclusive_problems(labels))
+        if not problems and labels != [none]:
+            problems.extend(self._count_problems(labels))
+        if not problems:
+            invariant = next(self._schema.iter_errors({"labels": labels}), None)
+            if invariant is not None:
+                problems.append(f"the labels do not satisfy the schema: {invariant.message}")
+        if not problems and self._policy.hierarchy == "add_parents":
+            labels = self._with_parents(labels, repairs)
+        return Verdict(
+            labels=tuple(labels) if not problems else (),
+            problems=tuple(problems),
+            repairs=tuple(dict.fromkeys(repairs)),
+        )
+
+    def _to_ids(self, said: list[Any], repairs: list[str]) -> tuple[list[str], list[str], bool]:
+        """Each answered name resolved to an offered id: (ids, problems, fatal)."""
+        labels: list[str] = []
+        problems: list[str] = []
+        for raw in said:
+            label = self._resolve(raw, repairs)
+            if label is None or label not in self._exact:
+                if self._policy.on_unknown_label == "drop":
+                    repairs.append(
+                        f"dropped {raw!r}, which is not a label"
+                        if label is None
+                        else f"dropped {label!r}, a category rather than a label"
+                    )
+                    continue
+                problems.append(
+                    f"{raw!r} is not one of the labels"
+                    if label is None
+                    else f"{label!r} is a category, not a label; choose among its labels"
+                )
+                if self._policy.on_unknown_label == "fail":
+                    return [], problems[-1:], True
+                continue
+            if label in labels:
+                if self._policy.dedupe:
+                    repairs.append(f"merged repeats of {label!r}")
+                else:
+                    problems.append(f"{label!r} is listed more than once; list each label once")
+                continue
+            labels.append(label)
+        return labels, problems, False
+
+    def _resolve(self, raw: Any, repairs: list[str]) -> str | None:
+        """The label id an answered item names, noting any reading other than exact."""
+        if self._by_index and (isinstance(raw, int) or str(raw).strip().isdigit()):
+            index = int(raw)
+            return self._offered[index] if 0 <= index < len(self._offered) else None
+        name = str(raw).strip()
+        if name in self._exact or name in self._categories:
+            return name
+        key = name.casefold() if self._policy.normalize_case else name
+        found = self._names.get(key)
+        if found is not None:
+            repairs.append(f"read {raw!r} as {found!r}")
+            return found
+        if key in self._replaced:
+            old, new = self._replaced[key]
+            repairs.append(f"read the deprecated {old!r} as its replacement {new!r}")
+            return new
+        return None
+
+    def _exclusive_problems(self, labels: list[str]) -> list[str]:
+        found = []
+        for group, members in self._taxonomy.exclusive.items():
+            present = [label for label in labels if label in members]
+            if len(present) > 1:
+                found.append(
+                    f"{', '.join(map(repr, present))} exclude each other (group {group!r}); "
+                    f"keep at most one of {', '.join(members)}"
+                )
+        return found
+
+    def _with_parents(self, labels: list[str], repairs: list[str]) -> list[str]:
+        """A child implies its parents: add the ones the answer left out."""
+        result = list(labels)
+        for label in labels:
+            for parent in self._ancestors.get(label, ()):
+                if parent not in result:
+                    result.append(parent)
+                    repairs.append(f"added {parent!r}, the parent of {label!r}")
+        return result
+
+    def _count_problems(self, labels: list[str]) -> list[str]:
+        if len(labels) < self._min:
+            if not labels:
+                return [f"no label was given; give at least {self._min}"]
+            return [f"{len(labels)} labels given; give at least {self._min}"]
+        if len(labels) > self._max:
+            return [f"{len(labels)} labels given; give at most {self._max}"]
+        return []
