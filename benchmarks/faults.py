@@ -38,8 +38,17 @@ def free_port() -> int:
 
 def start_stub(latency: float, faults: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [sys.executable, "-m", "framework.stub_server", "--port", str(port),
-               "--latency", str(latency), "--content", ANSWER]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "framework.stub_server",
+        "--port",
+        str(port),
+        "--latency",
+        str(latency),
+        "--content",
+        ANSWER,
+    ]
     if faults:
         command += ["--faults", faults]
     stub = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=REPO)
@@ -51,19 +60,31 @@ def start_stub(latency: float, faults: str) -> tuple[subprocess.Popen[bytes], st
 def one_run(api_base: str, source: Path, work: Path, concurrency: int) -> dict[str, float]:
     run = work / f"run-{time.monotonic_ns()}"
     command = [
-        sys.executable, "-m", "framework", "classify", f"input={source}",
-        "provider=openai_compatible", f"provider.api_base={api_base}", "model.name=bench",
-        f"run.concurrency={concurrency}", "cache.mode=off", "run.progress=off",
+        sys.executable,
+        "-m",
+        "framework",
+        "classify",
+        f"input={source}",
+        "provider=openai_compatible",
+        f"provider.api_base={api_base}",
+        "model.name=bench",
+        f"run.concurrency={concurrency}",
+        "cache.mode=off",
+        "run.progress=off",
         f"hydra.run.dir={run}",
-    ]  # fmt: skip
+    ]
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-2000:]
     totals = json.loads((run / "record.json").read_text())["totals"]
-    return {"process": totals["done"] / wall, "run": totals["rows_per_s"],
-            "calls": totals["calls"], "failed": totals["failed"]}  # fmt: skip
+    return {
+        "process": totals["done"] / wall,
+        "run": totals["rows_per_s"],
+        "calls": totals["calls"],
+        "failed": totals["failed"],
+    }
 
 
 def main() -> None:
@@ -92,11 +113,15 @@ def main() -> None:
         name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         for name, runs in results.items()
     }
-    print(f"{args.rows:,} rows, {args.concurrency} in flight, {args.latency * 1000:.0f} ms stub, "
-          f"median of {args.rounds} alternating rounds; faults: {MIX}")  # fmt: skip
+    print(
+        f"{args.rows:,} rows, {args.concurrency} in flight, {args.latency * 1000:.0f} ms stub, "
+        f"median of {args.rounds} alternating rounds; faults: {MIX}"
+    )
     for name, m in medians.items():
-        print(f"  {name:<10} process {m['process']:7.1f} rows/s   run {m['run']:7.1f} rows/s   "
-              f"calls {m['calls']:7.0f}   failed rows {m['failed']:5.0f}")  # fmt: skip
+        print(
+            f"  {name:<10} process {m['process']:7.1f} rows/s   run {m['run']:7.1f} rows/s   "
+            f"calls {m['calls']:7.0f}   failed rows {m['failed']:5.0f}"
+        )
     ratio = medians["fault mix"]["run"] / medians["no faults"]["run"]
     print(f"  ratio (run rows/s, fault mix / no faults): {ratio:.2f} (goal: at least 0.5)")
 

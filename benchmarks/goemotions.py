@@ -46,8 +46,17 @@ def main() -> int:
         lines = sample_rows((line for line in source if line.strip()), args.size, args.seed)
     sample.write_bytes(b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines))
 
-    command = [sys.executable, "-m", "framework", "classify", "+experiment=goemotions_ekman",
-               f"input={sample}", "sample.size=null", f"hydra.run.dir={out}", *overrides]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "framework",
+        "classify",
+        "+experiment=goemotions_ekman",
+        f"input={sample}",
+        "sample.size=null",
+        f"hydra.run.dir={out}",
+        *overrides,
+    ]
     print("$", " ".join(command), flush=True)
     started = time.perf_counter()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -65,15 +74,21 @@ def report(out: Path, rows: int, wall: float) -> None:
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     totals = record["totals"]
     macro, micro = metrics["macro_f1_ci"], metrics["micro_f1_ci"]
-    print(f"\nGoEmotions-Ekman, {rows} rows, {record['model']['provider']}/{record['model']['name']}"
-          f" ({record['output_mode']['mode']})")  # fmt: skip
+    print(
+        f"\nGoEmotions-Ekman, {rows} rows, {record['model']['provider']}/{record['model']['name']}"
+        f" ({record['output_mode']['mode']})"
+    )
     print(f"  macro-F1  {metrics['macro']['f1']:.3f}  [{macro['low']:.3f}, {macro['high']:.3f}]")
     print(f"  micro-F1  {metrics['micro']['f1']:.3f}  [{micro['low']:.3f}, {micro['high']:.3f}]")
-    print(f"  exact match {metrics['subset_accuracy']:.3f}; failed rows {metrics['failed']}; "
-          f"'neutral' predicted on {metrics['none_rate']:.1%}")  # fmt: skip
-    print(f"  {wall:.1f} s wall ({totals['elapsed']:.1f} s classifying), "
-          f"{totals['rows_per_s'] or 0:.2f} rows/s, {totals['calls']} calls, "
-          f"{totals['total_tokens']:,} tokens")  # fmt: skip
+    print(
+        f"  exact match {metrics['subset_accuracy']:.3f}; failed rows {metrics['failed']}; "
+        f"'neutral' predicted on {metrics['none_rate']:.1%}"
+    )
+    print(
+        f"  {wall:.1f} s wall ({totals['elapsed']:.1f} s classifying), "
+        f"{totals['rows_per_s'] or 0:.2f} rows/s, {totals['calls']} calls, "
+        f"{totals['total_tokens']:,} tokens"
+    )
     print(f"  report: {out / 'report.md'}")
 
 

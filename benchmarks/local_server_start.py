@@ -92,9 +92,11 @@ def measure_starts(model: ModelFile, name: str, runs: int, settings: LocalServer
         server.stop()
         stops.append(time.perf_counter() - began)
     shown = ", ".join(f"{seconds:.2f}" for seconds in starts)
-    print(f"start ({settings.parallel} process, {settings.n_threads or 'all'} threads): "
-          f"median {statistics.median(starts):.2f} s [{shown}]; "
-          f"stop median {statistics.median(stops):.2f} s")  # fmt: skip
+    print(
+        f"start ({settings.parallel} process, {settings.n_threads or 'all'} threads): "
+        f"median {statistics.median(starts):.2f} s [{shown}]; "
+        f"stop median {statistics.median(stops):.2f} s"
+    )
 
 
 def ask(client: httpx.Client, url: str, name: str, headline: str) -> tuple[float, int]:

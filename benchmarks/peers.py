@@ -42,7 +42,8 @@ from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
 from framework.engine.prompt import PromptRenderer
 from framework.evaluation.metrics import Metrics, compute_metrics
-from framework.labels.taxonomy import label_ids, offered_labels
+from framework.labels.label_set import LabelSet
+from framework.labels.taxonomy import label_ids
 from framework.runner.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,9 +73,13 @@ def labelwise_overrides(model: str, api_base: str | None) -> list[str]:
     if api_base is None:
         return ["+experiment=goemotions_ekman", "provider=local", f"model={model}"]
     # json_object with the schema: what labelwise sends the llama.cpp server (provider=local)
-    return ["+experiment=goemotions_ekman", "provider=openai_compatible",
-            f"provider.api_base={api_base}", f"model.name={model}",
-            "provider.output_mode=json_object"]  # fmt: skip
+    return [
+        "+experiment=goemotions_ekman",
+        "provider=openai_compatible",
+        f"provider.api_base={api_base}",
+        f"model.name={model}",
+        "provider.output_mode=json_object",
+    ]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -102,13 +107,21 @@ def choose_input(given: Path | None, out: Path) -> Path:
 
 def peer_input(rows: Sequence[dict[str, Any]], config: RunConfig, path: Path) -> None:
     """Each row with the messages labelwise sends for it (text cut as labelwise cuts it)."""
-    renderer = PromptRenderer(config.prompt, config.taxonomy, config.validation)
+    renderer = PromptRenderer(config.prompt, LabelSet.build(config.taxonomy, config.validation))
     limit = config.prompt.max_text_chars
-    write_jsonl(path, [
-        {"id": str(row["id"]), "gold": row.get("labels"),
-         "messages": list(renderer.render(str(row["text"])[:limit] if limit else str(row["text"])))}
-        for row in rows
-    ])  # fmt: skip
+    write_jsonl(
+        path,
+        [
+            {
+                "id": str(row["id"]),
+                "gold": row.get("labels"),
+                "messages": list(
+                    renderer.render(str(row["text"])[:limit] if limit else str(row["text"]))
+                ),
+            }
+            for row in rows
+        ],
+    )
 
 
 @contextmanager
@@ -138,16 +151,30 @@ def run_instructor(
     peer_rows = out / "input.jsonl"
     peer_input(read_jsonl(input_path), config, peer_rows)
     model = config.model
-    labels = [label.id for label in offered_labels(config.taxonomy, config.validation)]
-    sampling = {"--temperature": model.temperature, "--max-tokens": model.max_tokens,
-                "--seed": model.seed}  # fmt: skip
+    labels = list(LabelSet.build(config.taxonomy, config.validation).ids)
+    sampling = {
+        "--temperature": model.temperature,
+        "--max-tokens": model.max_tokens,
+        "--seed": model.seed,
+    }
 
     def command(bases: Sequence[str]) -> list[str]:
-        return [str(PEER_PYTHON), str(PEER_SCRIPT), *(f"--api-base={b}" for b in bases),
-                "--model", model.name, "--input", str(peer_rows),
-                "--output", str(out / "results.jsonl"), "--labels", ",".join(labels),
-                "--concurrency", str(concurrency),
-                *(f"{flag}={value}" for flag, value in sampling.items() if value is not None)]  # fmt: skip
+        return [
+            str(PEER_PYTHON),
+            str(PEER_SCRIPT),
+            *(f"--api-base={b}" for b in bases),
+            "--model",
+            model.name,
+            "--input",
+            str(peer_rows),
+            "--output",
+            str(out / "results.jsonl"),
+            "--labels",
+            ",".join(labels),
+            "--concurrency",
+            str(concurrency),
+            *(f"{flag}={value}" for flag, value in sampling.items() if value is not None),
+        ]
 
     startup = 0.0
     if api_base is not None:
@@ -167,9 +194,21 @@ def run_labelwise(overrides: Sequence[str], input_path: Path, out: Path, concurr
     if out.exists():  # a run folder with results would resume: no calls, no timing
         print(f"removing the previous run {out}", flush=True)
         shutil.rmtree(out)
-    run([sys.executable, "-m", "framework", "classify", *overrides, f"input={input_path}",
-         "sample.size=null", f"hydra.run.dir={out}", "cache.mode=off",
-         f"run.concurrency={concurrency}", "run.progress=log"])  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "classify",
+            *overrides,
+            f"input={input_path}",
+            "sample.size=null",
+            f"hydra.run.dir={out}",
+            "cache.mode=off",
+            f"run.concurrency={concurrency}",
+            "run.progress=log",
+        ]
+    )
 
 
 def run(command: Sequence[str]) -> None:
@@ -194,16 +233,20 @@ def outcome(system: str, out: Path, gold: dict[str, list[str]], config: RunConfi
         record = json.loads((out / "record.json").read_text(encoding="utf-8"))
         totals = record["totals"]
         elapsed, calls, tokens = totals["elapsed"], totals["calls"], totals["total_tokens"]
-        setup = (f"labelwise {record['versions'].get('labelwise', '?')}, output mode "
-                 f"{record['output_mode']['mode']}, validation max_retries "
-                 f"{record['config']['validation']['max_retries']}")  # fmt: skip
+        setup = (
+            f"labelwise {record['versions'].get('labelwise', '?')}, output mode "
+            f"{record['output_mode']['mode']}, validation max_retries "
+            f"{record['config']['validation']['max_retries']}"
+        )
     else:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         elapsed = summary["elapsed"] + summary.get("server_startup", 0.0)
         calls, tokens = summary["calls"], summary["prompt_tokens"] + summary["completion_tokens"]
-        setup = (f"instructor {summary['versions']['instructor']} (openai "
-                 f"{summary['versions']['openai']}), Mode.{summary['mode']}, "
-                 f"max_retries {summary['max_retries']}")  # fmt: skip
+        setup = (
+            f"instructor {summary['versions']['instructor']} (openai "
+            f"{summary['versions']['openai']}), Mode.{summary['mode']}, "
+            f"max_retries {summary['max_retries']}"
+        )
     rate = len(results) / elapsed if elapsed else None
     return Outcome(system, metrics, rate, calls, elapsed, tokens, setup)
 
@@ -229,8 +272,7 @@ def table(outcomes: Sequence[Outcome], title: str) -> str:
     lines.append("")
     for o in outcomes:
         elapsed = f"{o.elapsed:.1f} s" if o.elapsed is not None else "-"
-        lines.append(f"- {o.setup}: {o.metrics.scored} rows scored, {elapsed}, "
-                     f"{o.tokens:,} tokens")  # fmt: skip
+        lines.append(f"- {o.setup}: {o.metrics.scored} rows scored, {elapsed}, {o.tokens:,} tokens")
     lines.append(
         "- rows/s: rows over the seconds from the first row to the last answer, including "
         "the start of local servers (labelwise starts them on its first call)"
@@ -241,13 +283,19 @@ def table(outcomes: Sequence[Outcome], title: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--input", type=Path, help=f"JSONL rows with gold (default: {DEFAULT_INPUT})")
-    cli.add_argument("--model", default="qwen2.5-coder-1.5b", help="a conf/model/ name, or "
-                     "with --api-base the name the server answers to")  # fmt: skip
+    cli.add_argument(
+        "--model",
+        default="qwen2.5-coder-1.5b",
+        help="a conf/model/ name, or with --api-base the name the server answers to",
+    )
     cli.add_argument("--out", type=Path, default=REPO / "outputs" / "benchmarks" / "peers")
     cli.add_argument("--api-base", help="an OpenAI-compatible server already running")
     cli.add_argument("--concurrency", type=int, default=2, help="rows in flight, both systems")
-    cli.add_argument("--systems", default=",".join(SYSTEMS), help="which to run (default both); "
-                     "the table holds every system with results in --out")  # fmt: skip
+    cli.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help="which to run (default both); the table holds every system with results in --out",
+    )
     args = cli.parse_args(argv)
     systems = [s for s in args.systems.split(",") if s]
     if unknown := set(systems) - set(SYSTEMS):
@@ -273,8 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.api_base is None:
         local = config.provider.local
         where += f"{local.parallel} processes, n_threads {local.n_threads or 'all'})"
-    title = (f"GoEmotions-Ekman, {len(gold)} rows ({input_path.name}), {where}, "
-             f"{args.concurrency} rows in flight, {datetime.now():%Y-%m-%d %H:%M}")  # fmt: skip
+    title = (
+        f"GoEmotions-Ekman, {len(gold)} rows ({input_path.name}), {where}, "
+        f"{args.concurrency} rows in flight, {datetime.now():%Y-%m-%d %H:%M}"
+    )
     report = table(outcomes, title)
     (out / "peers.md").write_text(report + "\n", encoding="utf-8")
     print(report)

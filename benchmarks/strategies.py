@@ -55,11 +55,13 @@ def scores(run: Path) -> dict[str, float]:
     record = json.loads((run / "record.json").read_text())
     totals = record["totals"]
     return {
-        "macro": metrics["macro"]["f1"], "macro_ci": metrics["macro_f1_ci"],
-        "micro": metrics["micro"]["f1"], "micro_ci": metrics["micro_f1_ci"],
+        "macro": metrics["macro"]["f1"],
+        "macro_ci": metrics["macro_f1_ci"],
+        "micro": metrics["micro"]["f1"],
+        "micro_ci": metrics["micro_f1_ci"],
         "rows_per_s": totals["done"] / totals["elapsed"] if totals["calls"] else float("nan"),
         "calls": totals["calls"],
-    }  # fmt: skip
+    }
 
 
 def interval(ci: dict[str, float]) -> str:
@@ -103,8 +105,14 @@ def main() -> int:
             run("classify", *common, *settings, f"input={cal}", f"hydra.run.dir={runs['cal']}")
             thresholds = args.out / f"{name}-thresholds.json"
             run("calibrate", str(runs["cal"]), "--out", str(thresholds))
-            run("classify", *common, *settings, f"input={test}",
-                      f"thresholds.path={thresholds}", f"hydra.run.dir={runs['calibrated']}")  # fmt: skip
+            run(
+                "classify",
+                *common,
+                *settings,
+                f"input={test}",
+                f"thresholds.path={thresholds}",
+                f"hydra.run.dir={runs['calibrated']}",
+            )
             row["after"] = scores(runs["calibrated"])
         table.append(row)
     lines = [
@@ -114,8 +122,14 @@ def main() -> int:
     ]
     for row in table:
         before, after = row["before"], row.get("after")
-        calibrated = (f"{after['macro']:.3f} {interval(after['macro_ci'])} | "
-                      f"{after['micro']:.3f} {interval(after['micro_ci'])}") if after else "- | -"  # fmt: skip
+        calibrated = (
+            (
+                f"{after['macro']:.3f} {interval(after['macro_ci'])} | "
+                f"{after['micro']:.3f} {interval(after['micro_ci'])}"
+            )
+            if after
+            else "- | -"
+        )
         lines.append(
             f"| {row['variant']} | {before['macro']:.3f} {interval(before['macro_ci'])} | "
             f"{before['micro']:.3f} {interval(before['micro_ci'])} | {calibrated} | "

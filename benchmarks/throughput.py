@@ -42,10 +42,19 @@ def free_port() -> int:
 def start_stub(latency: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     stub = subprocess.Popen(
-        [sys.executable, "-m", "framework.stub_server", "--port", str(port),
-         "--latency", str(latency), "--content", ANSWER],
+        [
+            sys.executable,
+            "-m",
+            "framework.stub_server",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+            "--content",
+            ANSWER,
+        ],
         stdout=subprocess.PIPE,
-    )  # fmt: skip
+    )
     assert stub.stdout is not None
     stub.stdout.readline()  # "stub server on ..."
     return stub, f"http://127.0.0.1:{port}/v1"
@@ -61,10 +70,14 @@ def write_input(path: Path, rows: int) -> Path:
 
 def overrides(api_base: str, concurrency: int, cache: str, cache_path: Path) -> list[str]:
     return [
-        "provider=openai_compatible", f"provider.api_base={api_base}", "model.name=bench",
-        f"run.concurrency={concurrency}", f"cache.mode={cache}", f"cache.path={cache_path}",
+        "provider=openai_compatible",
+        f"provider.api_base={api_base}",
+        "model.name=bench",
+        f"run.concurrency={concurrency}",
+        f"cache.mode={cache}",
+        f"cache.path={cache_path}",
         "run.progress=off",
-    ]  # fmt: skip
+    ]
 
 
 async def bare_litellm(
@@ -72,7 +85,7 @@ async def bare_litellm(
 ) -> float:
     import litellm
 
-    requests = [classifier.first_request(text) for text in texts]
+    requests = [r for text in texts for r in classifier.requests_for(text)[:1]]
     limit = asyncio.Semaphore(concurrency)
 
     async def one(kwargs: dict) -> None:  # type: ignore[type-arg]
@@ -103,8 +116,10 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
             with Classifier.from_config(config) as classifier:
                 bare = asyncio.run(bare_litellm(classifier, texts, concurrency, api_base))
             ours = labelwise_rate(config, source, work / "out.jsonl")
-            print(f"concurrency {concurrency:>3}: bare litellm {bare:7.1f} rows/s, "
-                  f"labelwise {ours:7.1f} rows/s, ratio {ours / bare:.2f}")  # fmt: skip
+            print(
+                f"concurrency {concurrency:>3}: bare litellm {bare:7.1f} rows/s, "
+                f"labelwise {ours:7.1f} rows/s, ratio {ours / bare:.2f}"
+            )
         warm = overrides(api_base, args.concurrency[0], "on", work / "warm.sqlite")
         labelwise_rate(warm, source, work / "out.jsonl")
         cached = labelwise_rate(warm, source, work / "out.jsonl")
@@ -121,7 +136,7 @@ def memory(args: argparse.Namespace, work: Path) -> None:
     with Classifier.from_config(config) as classifier:
         completion = Completion(ANSWER, Usage(100, 8), 0.0)
         for line in source.open(encoding="utf-8"):
-            request = classifier.first_request(json.loads(line)["text"])
+            (request,) = classifier.requests_for(json.loads(line)["text"])
             assert request is not None
             classifier.cache.put(request.key, completion)
     child = (
@@ -136,11 +151,16 @@ def memory(args: argparse.Namespace, work: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", child, json.dumps(config), str(source), str(work / "big-out.jsonl")],
-        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"{found['rows']:,} rows, {found['hits']:,} from the cache, in {found['seconds']:.0f} s "
-          f"({found['rows'] / found['seconds']:,.0f} rows/s); peak RSS {found['peak_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"{found['rows']:,} rows, {found['hits']:,} from the cache, in {found['seconds']:.0f} s "
+        f"({found['rows'] / found['seconds']:,.0f} rows/s); peak RSS {found['peak_mb']:.0f} MB"
+    )
     print(
         f"(this process, which prefilled the cache: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
     )

@@ -90,6 +90,7 @@ class Completion:
     latency: float = 0.0
     cached: bool = False
     quota: QuotaState | None = None  # the provider's rate-limit headers (never cached)
+    attempts: int = 1  # the calls made for it, retries included (0: from the cache)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,11 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     found = again.get("k")
     assert found is not None and found.cached
     assert (found.text, found.usage, found.cost, found.logprobs) == (
-        completion.text, completion.usage, completion.cost, completion.logprobs,
-    )  # fmt: skip
+        completion.text,
+        completion.usage,
+        completion.cost,
+        completion.logprobs,
+    )
     assert again.get("other") is None
     assert again.hits == 1
 

@@ -20,8 +20,12 @@ def labelwise(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     return subprocess.run(
         [sys.executable, "-m", "framework", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=180,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=180,
+    )
 
 
 def answer(*labels: str) -> Reply:
@@ -32,9 +36,13 @@ def test_classify_writes_one_row_per_input_id(stub: StubServer, tmp_path: Path) 
     stub.default = answer("space", "not-a-label", "space")
     out = tmp_path / "results.jsonl"
     result = labelwise(
-        "classify", f"input={NEWS}", f"output={out}", "validation=lenient",
-        *stub_overrides(stub), f"hydra.run.dir={tmp_path / 'run'}",
-    )  # fmt: skip
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        "validation=lenient",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stderr
     rows = read_jsonl(out)
     inputs = read_jsonl(NEWS)
@@ -60,9 +68,14 @@ def test_strict_policy_reasks_then_records_the_failure(stub: StubServer, tmp_pat
     stub.default = answer("space", "not-a-label", "space")
     out = tmp_path / "results.jsonl"
     result = labelwise(
-        "classify", f"input={NEWS}", f"output={out}", "validation=strict",
-        "validation.max_retries=1", *stub_overrides(stub), f"hydra.run.dir={tmp_path}",
-    )  # fmt: skip
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        "validation=strict",
+        "validation.max_retries=1",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr
     rows = read_jsonl(out)
     assert all(r["status"] == "failed" and r["attempts"] == 2 for r in rows)
@@ -85,8 +98,13 @@ def test_bad_rows_are_recorded_as_failed_and_the_run_goes_on(
         b'{"text": "no id"}\n'
     )
     out = tmp_path / "out.jsonl"
-    result = labelwise("classify", f"input={source}", f"output={out}", *stub_overrides(stub),
-                       f"hydra.run.dir={tmp_path}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        f"output={out}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr
     rows = {r["id"]: r for r in read_jsonl(out)}
     assert set(rows) == {"a", "b", "line:3", "c", "d", "line:7"}
@@ -111,8 +129,13 @@ def test_rerun_resumes_without_duplicates(stub: StubServer, tmp_path: Path) -> N
     stamp = {"taxonomy": "news@1.0.0", "taxonomy_hash": short_hash(news)}
     done = [{"id": "n01", "labels": ["space"], "status": "ok", "attempts": 1, **stamp}]
     out.write_text(json.dumps(done[0]) + "\n" + '{"id": "n02", "lab', encoding="utf-8")  # torn line
-    result = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
-                       f"hydra.run.dir={tmp_path}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr
     rows = read_jsonl(out)
     assert len(rows) == 20 and len({r["id"] for r in rows}) == 20
@@ -122,17 +145,27 @@ def test_rerun_resumes_without_duplicates(stub: StubServer, tmp_path: Path) -> N
 
 
 def test_missing_input_file_exits_2(tmp_path: Path) -> None:
-    result = labelwise("classify", "input=nope.jsonl", "provider=openai_compatible",
-                       "provider.api_base=http://127.0.0.1:9/v1", "model.name=m",
-                       f"hydra.run.dir={tmp_path}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        "input=nope.jsonl",
+        "provider=openai_compatible",
+        "provider.api_base=http://127.0.0.1:9/v1",
+        "model.name=m",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 2
     assert "labelwise: error: input file nope.jsonl does not exist" in result.stderr
 
 
 def test_output_that_is_not_a_results_file_is_refused(stub: StubServer, tmp_path: Path) -> None:
     out = write_jsonl(tmp_path / "mine.jsonl", [{"something": "else"}])
-    result = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
-                       f"hydra.run.dir={tmp_path}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 2
     assert "is not a labelwise results file" in result.stderr
     assert read_jsonl(out) == [{"something": "else"}]
@@ -159,9 +192,13 @@ def test_multirun_gives_each_run_its_own_folder(stub: StubServer, tmp_path: Path
     stub.default = answer("none")
     sweep = tmp_path / "sweep"
     result = labelwise(
-        "classify", "-m", f"input={NEWS}", "validation=strict,lenient", *stub_overrides(stub),
+        "classify",
+        "-m",
+        f"input={NEWS}",
+        "validation=strict,lenient",
+        *stub_overrides(stub),
         f"hydra.sweep.dir={sweep}",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     for job in ("0", "1"):
         assert len(read_jsonl(sweep / job / "results.jsonl")) == 20
@@ -187,18 +224,26 @@ def test_results_of_another_taxonomy_version_are_never_mixed(
 ) -> None:
     stub.default = answer("technology")
     out = tmp_path / "out.jsonl"
-    first = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
-                      f"hydra.run.dir={tmp_path / 'a'}")  # fmt: skip
+    first = labelwise(
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path / 'a'}",
+    )
     assert first.returncode == 0, first.stderr
     rows = read_jsonl(out)
     assert {r["taxonomy"] for r in rows} == {"news@1.0.0"} and len(
         {r["taxonomy_hash"] for r in rows}
     ) == 1
     changed = labelwise(
-        "classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        *stub_overrides(stub),
         "taxonomy.labels.science.description=Only peer-reviewed research.",
         f"hydra.run.dir={tmp_path / 'b'}",
-    )  # fmt: skip
+    )
     assert changed.returncode == 2
     assert "holds rows labeled with news@1.0.0" in changed.stderr
     assert read_jsonl(out) == rows
@@ -210,8 +255,17 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(stub: StubServer, tmp_pat
 
     stub.default = Reply(content='{"labels": ["space"]}', delay=0.3)
     out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "framework", "classify", f"input={NEWS}", f"output={out}",
-               "run.concurrency=1", *stub_overrides(stub), f"hydra.run.dir={tmp_path}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "framework",
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        "run.concurrency=1",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    ]
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

@@ -18,8 +18,13 @@ KEY = "sk-test-not-a-real-key"
 
 
 def openai_at(stub: StubServer, *extra: str) -> list[str]:
-    return ["provider=openai", "model=gpt-4o-mini", f"+provider.api_base={stub.url}",
-            "run.retry.base_delay=0", *extra]  # fmt: skip
+    return [
+        "provider=openai",
+        "model=gpt-4o-mini",
+        f"+provider.api_base={stub.url}",
+        "run.retry.base_delay=0",
+        *extra,
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +42,12 @@ def test_openai_gets_a_strict_json_schema_and_the_key_from_its_env_var(stub: Stu
     schema = sent["response_format"]
     assert schema["type"] == "json_schema" and schema["json_schema"]["strict"] is True
     assert schema["json_schema"]["schema"]["properties"]["labels"]["items"]["enum"] == [
-        "space", "science", "technology", "climate", "none"]  # fmt: skip
+        "space",
+        "science",
+        "technology",
+        "climate",
+        "none",
+    ]
     assert "tools" not in sent
     assert stub.authorizations[-1] == f"Bearer {KEY}"
     assert prediction.cost is not None and prediction.cost > 0  # priced from litellm's cost map

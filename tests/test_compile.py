@@ -7,7 +7,7 @@ import pytest
 from framework.config.load import compose, load_run_config
 from framework.config.schema import ModelConfig, ProviderConfig
 from framework.errors import ConfigError
-from framework.labels.taxonomy import output_schema
+from framework.labels.label_set import LabelSet
 from framework.providers.compile import compile_request, make_plan
 from framework.providers.profiles import PROFILES, choose_output_mode
 from tests.support import assert_golden
@@ -17,7 +17,7 @@ MESSAGES = ({"role": "system", "content": "S"}, {"role": "user", "content": "U"}
 
 def plan_for(kind: str, mode: str, *overrides: str):  # type: ignore[no-untyped-def]
     config = load_run_config(compose(["provider=openai", "model=gpt-4o-mini", *overrides]))
-    schema = output_schema(config.taxonomy, config.validation)
+    schema = LabelSet.build(config.taxonomy, config.validation).schema()
     return make_plan(profile=PROFILES[kind], model=config.model, mode=mode, schema=schema)  # type: ignore[arg-type]
 
 
@@ -40,7 +40,7 @@ def test_compiled_request_matches_golden(kind: str, mode: str) -> None:
 
 def test_schema_is_an_array_of_enum_with_unique_and_max_items() -> None:
     config = load_run_config(compose([]))
-    labels = output_schema(config.taxonomy, config.validation)["properties"]["labels"]
+    labels = LabelSet.build(config.taxonomy, config.validation).schema()["properties"]["labels"]
     assert labels["items"]["enum"] == ["space", "science", "technology", "climate", "none"]
     assert labels["uniqueItems"] is True
     assert labels["maxItems"] == 4  # "none" stands alone

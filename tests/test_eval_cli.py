@@ -22,10 +22,15 @@ def answer_by_text(request: dict[str, object]) -> Reply:
     messages = request["messages"]
     assert isinstance(messages, list)
     text = str(messages[-1]["content"]).lower()
-    labels = [name for name, words in (("space", ("nasa", "moon", "mars", "orbit")),
-                                       ("climate", ("heat", "emission", "climate")),
-                                       ("technology", ("chip", "ai ", "software")))
-              if any(word in text for word in words)]  # fmt: skip
+    labels = [
+        name
+        for name, words in (
+            ("space", ("nasa", "moon", "mars", "orbit")),
+            ("climate", ("heat", "emission", "climate")),
+            ("technology", ("chip", "ai ", "software")),
+        )
+        if any(word in text for word in words)
+    ]
     return Reply(content=json.dumps({"labels": labels or ["none"]}))
 
 
@@ -46,8 +51,13 @@ def news_run(server: StubServer, cache: Path, tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("news") / "run"
     source = tmp_path_factory.mktemp("input") / "items.jsonl"
     shutil.copy(NEWS, source)
-    result = labelwise("classify", f"input={source}", *stub_overrides(server),
-                       f"hydra.run.dir={folder}", LABELWISE_CACHE_DIR=str(cache))  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        *stub_overrides(server),
+        f"hydra.run.dir={folder}",
+        LABELWISE_CACHE_DIR=str(cache),
+    )
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -55,9 +65,16 @@ def news_run(server: StubServer, cache: Path, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="module")
 def sweep(server: StubServer, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sweep") / "multirun"
-    result = labelwise("classify", "-m", f"input={NEWS}", "prompt.few_shot=true,false",
-                       *stub_overrides(server), f"provider.api_key={SECRET}",
-                       f"hydra.sweep.dir={folder}", LABELWISE_CACHE_DIR=str(cache))  # fmt: skip
+    result = labelwise(
+        "classify",
+        "-m",
+        f"input={NEWS}",
+        "prompt.few_shot=true,false",
+        *stub_overrides(server),
+        f"provider.api_key={SECRET}",
+        f"hydra.sweep.dir={folder}",
+        LABELWISE_CACHE_DIR=str(cache),
+    )
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -90,16 +107,22 @@ def test_evaluate_a_run_folder_prints_the_table_and_writes_metrics(
 
 
 def test_evaluate_with_a_separate_gold_file_and_a_label_list(tmp_path: Path) -> None:
-    results = write_jsonl(tmp_path / "results.jsonl", [
-        {"id": "1", "labels": ["a"], "status": "ok"},
-        {"id": "2", "labels": ["b"], "status": "ok"},
-        {"id": "3", "labels": [], "status": "failed", "error": "timeout"},
-    ])  # fmt: skip
-    gold = write_jsonl(tmp_path / "gold.jsonl", [
-        {"id": "1", "text": "first", "labels": ["a"]},
-        {"id": "2", "text": "second", "labels": ["a"]},
-        {"id": "3", "text": "third", "labels": ["b"]},
-    ])  # fmt: skip
+    results = write_jsonl(
+        tmp_path / "results.jsonl",
+        [
+            {"id": "1", "labels": ["a"], "status": "ok"},
+            {"id": "2", "labels": ["b"], "status": "ok"},
+            {"id": "3", "labels": [], "status": "failed", "error": "timeout"},
+        ],
+    )
+    gold = write_jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "1", "text": "first", "labels": ["a"]},
+            {"id": "2", "text": "second", "labels": ["a"]},
+            {"id": "3", "text": "third", "labels": ["b"]},
+        ],
+    )
     result = labelwise("evaluate", str(results), "--gold", str(gold), "--labels", "a,b,c")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())

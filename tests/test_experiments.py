@@ -35,8 +35,11 @@ def test_the_goemotions_preset() -> None:
     assert sorted(label.id for label in taxonomy.labels) == EKMAN
     assert taxonomy.none_label == "neutral"
     assert all(label.description and label.examples for label in taxonomy.labels)
-    resized = load_run_config(compose(["+experiment=goemotions_ekman", "sample.size=50",
-                                       "sample.seed=2", "provider=openai"]))  # fmt: skip
+    resized = load_run_config(
+        compose(
+            ["+experiment=goemotions_ekman", "sample.size=50", "sample.seed=2", "provider=openai"]
+        )
+    )
     assert (resized.sample.size, resized.sample.seed, resized.provider.kind) == (50, 2, "openai")
 
 
@@ -70,8 +73,14 @@ def test_the_goemotions_preset_runs_end_to_end_on_a_sample(
     sample = tmp_path / "sample.jsonl"
     sample.write_bytes(b"".join(lines))
     run = tmp_path / "run"
-    result = labelwise("classify", "+experiment=goemotions_ekman", f"input={sample}",
-                       "sample.size=null", *stub_overrides(stub), f"hydra.run.dir={run}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        "+experiment=goemotions_ekman",
+        f"input={sample}",
+        "sample.size=null",
+        *stub_overrides(stub),
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["scored"] == 30 and sorted(metrics["labels"]) == EKMAN

@@ -73,9 +73,13 @@ def test_mixed_faults_lose_nothing_and_leak_no_label(tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     with StubServer(responder=chaos(7)) as stub:
         overrides = stub_overrides(
-            stub, "provider.timeout=0.5", "run.concurrency=16", "run.retry.max_attempts=3",
-            "validation.max_retries=1", "validation=strict",
-        )  # fmt: skip
+            stub,
+            "provider.timeout=0.5",
+            "run.concurrency=16",
+            "run.retry.max_attempts=3",
+            "validation.max_retries=1",
+            "validation=strict",
+        )
         with Classifier.from_config(overrides) as classifier:
             totals = asyncio.run(classify_file(classifier, source, output))
     rows = read_jsonl(output)
@@ -93,9 +97,16 @@ def test_killed_run_resumes_without_duplicates_or_losses(tmp_path: Path) -> None
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with StubServer(default=Reply(content='{"labels": ["science"]}', delay=0.02)) as stub:
         command = [
-            sys.executable, "-m", "framework", "classify", f"input={source}", f"output={output}",
-            "run.concurrency=8", f"hydra.run.dir={tmp_path / 'run'}", *stub_overrides(stub),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "framework",
+            "classify",
+            f"input={source}",
+            f"output={output}",
+            "run.concurrency=8",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            *stub_overrides(stub),
+        ]
         first = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ import pytest
 from framework.config.load import compose, load_run_config
 from framework.engine.prompt import PromptRenderer
 from framework.errors import ConfigError, InputError
+from framework.labels.label_set import LabelSet
 from framework.runner.inputs import read_rows
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides, write_jsonl
@@ -26,7 +27,9 @@ def test_a_byte_order_mark_is_read_away_in_jsonl_and_csv(tmp_path: Path) -> None
     table = tmp_path / "in.csv"
     table.write_text(BOM + "id,text\na,one\nb,two\n", encoding="utf-8")
     assert [(r.id, r.item.text if r.item else None) for r in read_rows(table)] == [
-        ("a", "one"), ("b", "two")]  # fmt: skip
+        ("a", "one"),
+        ("b", "two"),
+    ]
 
 
 def test_a_json_file_holding_one_array_is_read_as_rows(tmp_path: Path) -> None:
@@ -41,10 +44,16 @@ def test_a_json_file_holding_one_array_is_read_as_rows(tmp_path: Path) -> None:
 
 
 def test_an_id_that_is_not_a_string_or_a_number_fails_that_row(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "in.jsonl", [
-        {"id": {"nested": 1}, "text": "a"}, {"id": [1], "text": "b"}, {"id": True, "text": "c"},
-        {"id": 3.5, "text": "d"}, {"id": 4, "text": "e"},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": {"nested": 1}, "text": "a"},
+            {"id": [1], "text": "b"},
+            {"id": True, "text": "c"},
+            {"id": 3.5, "text": "d"},
+            {"id": 4, "text": "e"},
+        ],
+    )
     found = list(read_rows(path))
     assert [r.error is None for r in found] == [False, False, False, True, True]
     assert "the id is dict, not a string or a number" in str(found[0].error)
@@ -75,8 +84,9 @@ def test_a_csv_cell_over_the_default_field_limit_is_read(tmp_path: Path) -> None
 def test_an_empty_input_says_so_and_exits_0(stub: StubServer, tmp_path: Path) -> None:
     source = tmp_path / "empty.jsonl"
     source.write_text("")
-    result = labelwise("classify", f"input={source}", *stub_overrides(stub),
-                       f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    result = labelwise(
+        "classify", f"input={source}", *stub_overrides(stub), f"hydra.run.dir={tmp_path / 'run'}"
+    )
     assert result.returncode == 0, result.stderr
     assert "0 rows: the input is empty" in result.stderr
     assert stub.requests == []
@@ -85,9 +95,16 @@ def test_an_empty_input_says_so_and_exits_0(stub: StubServer, tmp_path: Path) ->
 def test_a_config_error_leaves_no_output_file_behind(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
     output = tmp_path / "out.jsonl"
-    result = labelwise("classify", f"input={source}", f"output={output}",
-                       "provider=openai_compatible", "provider.api_base=http://127.0.0.1:9/v1",
-                       "model.name=m", "budget.max_cost=1", f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        f"output={output}",
+        "provider=openai_compatible",
+        "provider.api_base=http://127.0.0.1:9/v1",
+        "model.name=m",
+        "budget.max_cost=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 2
     assert not output.exists() and not Path(f"{output}.run.json").exists()
 
@@ -96,10 +113,17 @@ def test_a_config_error_leaves_no_output_file_behind(tmp_path: Path) -> None:
 
 
 def renderer(*overrides: str) -> PromptRenderer:
-    config = load_run_config(compose(["provider=openai_compatible",
-                                      "provider.api_base=http://127.0.0.1:9/v1", "model.name=m",
-                                      *overrides]))  # fmt: skip
-    return PromptRenderer(config.prompt, config.taxonomy, config.validation)
+    config = load_run_config(
+        compose(
+            [
+                "provider=openai_compatible",
+                "provider.api_base=http://127.0.0.1:9/v1",
+                "model.name=m",
+                *overrides,
+            ]
+        )
+    )
+    return PromptRenderer(config.prompt, LabelSet.build(config.taxonomy, config.validation))
 
 
 @pytest.mark.parametrize("prompt", ["multilabel_v1", "multilabel_v2"])
@@ -141,9 +165,15 @@ def test_a_template_error_at_the_command_line_is_one_line(tmp_path: Path) -> Non
     template = tmp_path / "huge.jinja"
     template.write_text("{% for n in range(100000000) %}x{% endfor %}{{ text }}")
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
-    result = labelwise("classify", f"input={source}", f"prompt.template={template}",
-                       "provider=openai_compatible", "provider.api_base=http://127.0.0.1:9/v1",
-                       "model.name=m", f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        f"prompt.template={template}",
+        "provider=openai_compatible",
+        "provider.api_base=http://127.0.0.1:9/v1",
+        "model.name=m",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "huge.jinja" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
@@ -161,10 +191,14 @@ def test_lint_warns_of_a_label_named_none_when_none_label_is_unset(tmp_path: Pat
     from framework.labels.lint import lint_taxonomy
 
     taxonomy = {
-        "name": "t", "version": "1", "none_label": None,
-        "labels": {"billing": {"description": "Charges and invoices of the account."},
-                   "none": {"description": "Nothing else applies to the ticket."}},
-    }  # fmt: skip
+        "name": "t",
+        "version": "1",
+        "none_label": None,
+        "labels": {
+            "billing": {"description": "Charges and invoices of the account."},
+            "none": {"description": "Nothing else applies to the ticket."},
+        },
+    }
     findings = lint_taxonomy(taxonomy, hierarchy="add_parents")
     named = [f for f in findings if f.key == "labels.none"]
     assert named and named[0].level == "warning"
@@ -177,8 +211,13 @@ def test_read_results_of_the_runner_stay_valid_for_odd_ids(
     stub.default = Reply(content=json.dumps({"labels": ["space"]}))
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "é\u2028x", "text": "rocket"}])
     output = tmp_path / "out.csv"
-    result = labelwise("classify", f"input={source}", f"output={output}", *stub_overrides(stub),
-                       f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        f"output={output}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stderr
     journal = Path(f"{output}.jsonl").read_bytes()
     assert json.loads(journal.split(b"\n")[0])["id"] == "é\u2028x"
@@ -193,12 +232,19 @@ def read_jsonl_lines(path: Path) -> list[dict[str, object]]:
 
 def test_a_cost_budget_without_a_price_is_a_config_error(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
-    base = ["classify", f"input={source}", "provider=openai_compatible",
-            "provider.api_base=http://127.0.0.1:9/v1", "model.name=m", "budget.max_cost=1"]  # fmt: skip
+    base = [
+        "classify",
+        f"input={source}",
+        "provider=openai_compatible",
+        "provider.api_base=http://127.0.0.1:9/v1",
+        "model.name=m",
+        "budget.max_cost=1",
+    ]
     result = labelwise(*base, f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert result.stderr.startswith("labelwise: error: budget.max_cost: the price of 'm'")
     assert "model.input_cost_per_mtok" in result.stderr and "budget.max_tokens" in result.stderr
-    priced = labelwise("plan", *base[1:], "+model.input_cost_per_mtok=1",
-                       "+model.output_cost_per_mtok=2")  # fmt: skip
+    priced = labelwise(
+        "plan", *base[1:], "+model.input_cost_per_mtok=1", "+model.output_cost_per_mtok=2"
+    )
     assert priced.returncode == 0, priced.stderr

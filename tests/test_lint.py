@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from framework.labels import lint
 from framework.config.load import compose, load_run_config
+from framework.labels import lint
 from framework.labels.lint import Finding, lint_taxonomy
 from tests.support import REPO
 
@@ -66,30 +66,62 @@ MANY = "name: t\nversion: '1'\nallow_empty: true\nlabels:\n" + "".join(
     ("body", "expected"),
     [
         (MANY, ("labels", "31 labels on offer; keep a flat set to 30 at most")),
-        (GOOD.replace("none_label: none", "none_label: null").replace("  none:", "  hydro:"),
-         ("none_label", "no none_label, no catch-all label (other, none, ...) and allow_empty is false")),
-        (GOOD + "  geo: {description: Geothermal heat pumps and deep wells., parent: solar}\n",
-         ("labels.solar", "offered flat beside its children geo")),
-        (GOOD + "  SOLARS: {description: Photovoltaic cell chemistry and research labs.}\n",
-         ("labels.SOLARS", "reads like 'solar' (0.91 alike)")),
-        (GOOD + "  sun: {name: Solar, description: Sunshine hours and weather forecasts.}\n",
-         ("labels.sun", "reads like 'solar' (1.00 alike)")),
-        (GOOD + "  pv: {description: Rooftop installations of solar panels and inverters.}\n"
-         .replace("pv:", "photovoltaic:"),
-         ("labels.photovoltaic.description", "described like 'solar' (100% of the words in common)")),
-        (GOOD + "  hydro: {}\n",
-         ("labels.hydro.description", "no description; the model sees only the id 'hydro'")),
-        (GOOD.replace("    aliases: [pv]", "    examples: [Our roof panels stopped producing.]")
-         .replace("offshore farms and blade maintenance.", "offshore farms.\n    examples: [A blade cracked.]"),
-         ("labels.none.examples", "no examples, while 2 of the 3 labels have some")),
-        (GOOD + "  coal: {description: Coal plants., deprecated: true}\n",
-         ("labels.coal.replaced_by", "deprecated without a replacement")),
-        (GOOD.replace('lineage: {t: "1"}', 'lineage: {energy_base: "2"}'),
-         ("lineage", "does not name this taxonomy; add t: '1' to it")),
-        (GOOD.replace('lineage: {t: "1"}', 'lineage: {t: "0.9"}'),
-         ("lineage", "names t '0.9', not this version '1'")),
+        (
+            GOOD.replace("none_label: none", "none_label: null").replace("  none:", "  hydro:"),
+            (
+                "none_label",
+                "no none_label, no catch-all label (other, none, ...) and allow_empty is false",
+            ),
+        ),
+        (
+            GOOD + "  geo: {description: Geothermal heat pumps and deep wells., parent: solar}\n",
+            ("labels.solar", "offered flat beside its children geo"),
+        ),
+        (
+            GOOD + "  SOLARS: {description: Photovoltaic cell chemistry and research labs.}\n",
+            ("labels.SOLARS", "reads like 'solar' (0.91 alike)"),
+        ),
+        (
+            GOOD + "  sun: {name: Solar, description: Sunshine hours and weather forecasts.}\n",
+            ("labels.sun", "reads like 'solar' (1.00 alike)"),
+        ),
+        (
+            GOOD
+            + "  pv: {description: Rooftop installations of solar panels and inverters.}\n".replace(
+                "pv:", "photovoltaic:"
+            ),
+            (
+                "labels.photovoltaic.description",
+                "described like 'solar' (100% of the words in common)",
+            ),
+        ),
+        (
+            GOOD + "  hydro: {}\n",
+            ("labels.hydro.description", "no description; the model sees only the id 'hydro'"),
+        ),
+        (
+            GOOD.replace(
+                "    aliases: [pv]", "    examples: [Our roof panels stopped producing.]"
+            ).replace(
+                "offshore farms and blade maintenance.",
+                "offshore farms.\n    examples: [A blade cracked.]",
+            ),
+            ("labels.none.examples", "no examples, while 2 of the 3 labels have some"),
+        ),
+        (
+            GOOD + "  coal: {description: Coal plants., deprecated: true}\n",
+            ("labels.coal.replaced_by", "deprecated without a replacement"),
+        ),
+        (
+            GOOD.replace('lineage: {t: "1"}', 'lineage: {energy_base: "2"}'),
+            ("lineage", "does not name this taxonomy; add t: '1' to it"),
+        ),
+        (
+            GOOD.replace('lineage: {t: "1"}', 'lineage: {t: "0.9"}'),
+            ("lineage", "names t '0.9', not this version '1'"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_warning(tmp_path: Path, body: str, expected: tuple[str, str]) -> None:
     assert findings_of(tmp_path, body) == [("warning", *expected)]
 
@@ -105,8 +137,12 @@ def test_a_way_out_for_inputs_that_match_nothing(tmp_path: Path, change: tuple[s
     # A way out exists, so no none_label warning; but a label named "none" that is not the
     # none_label is an ordinary label (it may stand beside others): that is warned of.
     assert findings_of(tmp_path, GOOD.replace(*change)) == [
-        ("warning", "labels.none", "named 'none' but none_label is not set, so it is an "
-         "ordinary label")]  # fmt: skip
+        (
+            "warning",
+            "labels.none",
+            "named 'none' but none_label is not set, so it is an ordinary label",
+        )
+    ]
 
 
 def test_parents_are_not_mixed_levels_when_only_leaves_are_offered(tmp_path: Path) -> None:
@@ -118,42 +154,85 @@ def test_parents_are_not_mixed_levels_when_only_leaves_are_offered(tmp_path: Pat
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("name: t\nversion: '1'\nallow_empty: true\nlabels:\n  - {id: a, description: Aa bb cc}\n  - {id: a, description: Dd ee}\n",
-         ("labels", "duplicate id 'a'; label ids must be unique")),
-        (GOOD.replace("aliases: [pv]", "aliases: [WIND]"),
-         ("labels.wind", "'wind' names both 'solar' and 'wind' (ids and aliases are matched without regard to case)")),
-        (GOOD + "  geo: {description: Heat pumps., parent: heat}\n",
-         ("labels.geo.parent", "'heat' is not a label id")),
-        (GOOD + "  geo: {description: Heat pumps., parent: geo}\n",
-         ("labels.geo.parent", "a label cannot be its own parent")),
-        (GOOD + "  geo: {description: Heat pumps., parent: coal}\n  coal: {description: Coal., deprecated: true, replaced_by: solar}\n",
-         ("labels.geo.parent", "'coal' is deprecated; choose a current parent")),
-        (GOOD + "  geo: {description: Heat pumps., parent: hydro}\n  hydro: {description: Dams., parent: geo}\n",
-         ("labels.geo.parent", "the parents form a cycle: geo -> hydro -> geo")),
-        (GOOD + "  coal: {description: Coal plants., replaced_by: solar}\n",
-         ("labels.coal.replaced_by", "only a deprecated label has a replacement; set deprecated: true")),
-        (GOOD + "  coal: {description: Coal plants., deprecated: true, replaced_by: gas}\n",
-         ("labels.coal.replaced_by", "'gas' is not a current label id")),
-        (GOOD.replace("none_label: none", "none_label: nothing"),
-         ("none_label", "'nothing' is not a label id; add it to labels or set null")),
-        (GOOD + "exclusive: {size: [solar]}\n",
-         ("exclusive.size", "an exclusive group needs two labels or more")),
-        (GOOD + "exclusive: {size: [solar, none]}\n",
-         ("exclusive.size", "'none' is exclusive of every label already")),
-        (GOOD + "remove: [hydro]\n",
-         ("remove", "'hydro' not in the labels of the taxonomies this one extends")),
-        (GOOD.replace("    aliases: [pv]", "    alias: [pv]"),
-         ("labels.solar.alias", "not a known key (did you mean aliases?)")),
-        (GOOD.replace('version: "1"', 'version: "1"\nallow_emtpy: true'),
-         ("allow_emtpy", "not a known key (did you mean allow_empty?)")),
-        (GOOD.replace('version: "1"\n', "").replace('lineage: {t: "1"}', ""),
-         ("version", "required but not set")),
-        (GOOD.replace("aliases: [pv]", "aliases: pv"),
-         ("labels.solar.aliases", "Input should be a valid list (got 'pv')")),
-        (GOOD.replace("none_label: none", "none_label: null\nallow_empty: true") + "remove: [solar, wind, none]\n",
-         ("labels", "no labels left; a taxonomy needs at least one label")),
+        (
+            "name: t\nversion: '1'\nallow_empty: true\nlabels:\n  - {id: a, description: Aa bb cc}\n  - {id: a, description: Dd ee}\n",
+            ("labels", "duplicate id 'a'; label ids must be unique"),
+        ),
+        (
+            GOOD.replace("aliases: [pv]", "aliases: [WIND]"),
+            (
+                "labels.wind",
+                "'wind' names both 'solar' and 'wind' (ids and aliases are matched without regard to case)",
+            ),
+        ),
+        (
+            GOOD + "  geo: {description: Heat pumps., parent: heat}\n",
+            ("labels.geo.parent", "'heat' is not a label id"),
+        ),
+        (
+            GOOD + "  geo: {description: Heat pumps., parent: geo}\n",
+            ("labels.geo.parent", "a label cannot be its own parent"),
+        ),
+        (
+            GOOD
+            + "  geo: {description: Heat pumps., parent: coal}\n  coal: {description: Coal., deprecated: true, replaced_by: solar}\n",
+            ("labels.geo.parent", "'coal' is deprecated; choose a current parent"),
+        ),
+        (
+            GOOD
+            + "  geo: {description: Heat pumps., parent: hydro}\n  hydro: {description: Dams., parent: geo}\n",
+            ("labels.geo.parent", "the parents form a cycle: geo -> hydro -> geo"),
+        ),
+        (
+            GOOD + "  coal: {description: Coal plants., replaced_by: solar}\n",
+            (
+                "labels.coal.replaced_by",
+                "only a deprecated label has a replacement; set deprecated: true",
+            ),
+        ),
+        (
+            GOOD + "  coal: {description: Coal plants., deprecated: true, replaced_by: gas}\n",
+            ("labels.coal.replaced_by", "'gas' is not a current label id"),
+        ),
+        (
+            GOOD.replace("none_label: none", "none_label: nothing"),
+            ("none_label", "'nothing' is not a label id; add it to labels or set null"),
+        ),
+        (
+            GOOD + "exclusive: {size: [solar]}\n",
+            ("exclusive.size", "an exclusive group needs two labels or more"),
+        ),
+        (
+            GOOD + "exclusive: {size: [solar, none]}\n",
+            ("exclusive.size", "'none' is exclusive of every label already"),
+        ),
+        (
+            GOOD + "remove: [hydro]\n",
+            ("remove", "'hydro' not in the labels of the taxonomies this one extends"),
+        ),
+        (
+            GOOD.replace("    aliases: [pv]", "    alias: [pv]"),
+            ("labels.solar.alias", "not a known key (did you mean aliases?)"),
+        ),
+        (
+            GOOD.replace('version: "1"', 'version: "1"\nallow_emtpy: true'),
+            ("allow_emtpy", "not a known key (did you mean allow_empty?)"),
+        ),
+        (
+            GOOD.replace('version: "1"\n', "").replace('lineage: {t: "1"}', ""),
+            ("version", "required but not set"),
+        ),
+        (
+            GOOD.replace("aliases: [pv]", "aliases: pv"),
+            ("labels.solar.aliases", "Input should be a valid list (got 'pv')"),
+        ),
+        (
+            GOOD.replace("none_label: none", "none_label: null\nallow_empty: true")
+            + "remove: [solar, wind, none]\n",
+            ("labels", "no labels left; a taxonomy needs at least one label"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_error(tmp_path: Path, body: str, expected: tuple[str, str]) -> None:
     found = findings_of(tmp_path, body)
     assert ("error", *expected) in found, found
@@ -207,16 +286,22 @@ def test_kitchen_sink_breaks_every_practice() -> None:
     first = {f.reason: (f.key, f.message) for f in reversed(found)}
     assert [first[reason] for _, reason in lint.WARNINGS] == [
         ("labels", "38 labels on offer; keep a flat set to 30 at most"),
-        ("none_label", "no none_label, no catch-all label (other, none, ...) and allow_empty is false"),
+        (
+            "none_label",
+            "no none_label, no catch-all label (other, none, ...) and allow_empty is false",
+        ),
         ("labels.NOTHING", "named 'NOTHING' but none_label is not set, so it is an ordinary label"),
         ("labels.SHIPPING", "offered flat beside its children SHIPPING_COST, TRACKING"),
         ("labels.REFUNDS", "reads like 'REFUND' (0.92 alike)"),
-        ("labels.BROKEN_ON_ARRIVAL.description", "described like 'DAMAGED_ITEM' (100% of the words in common)"),
+        (
+            "labels.BROKEN_ON_ARRIVAL.description",
+            "described like 'DAMAGED_ITEM' (100% of the words in common)",
+        ),
         ("labels.PRICE.description", "no description; the model sees only the id 'PRICE'"),
         ("labels.BROKEN_ON_ARRIVAL.examples", "no examples, while 28 of the 38 labels have some"),
         ("labels.GIFT_WRAP.replaced_by", "deprecated without a replacement"),
         ("lineage", "does not name this taxonomy; add kitchen_sink: '0.3.0' to it"),
-    ]  # fmt: skip
+    ]
     load_run_config(compose([f"hydra.searchpath=[file://{BAD}]", "taxonomy=kitchen_sink"]))
 
 
@@ -239,8 +324,11 @@ def test_broken_reports_all_its_errors() -> None:
 def labelwise(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "framework", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_exit_codes() -> None:

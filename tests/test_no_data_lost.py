@@ -25,8 +25,12 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 def labelwise(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "framework", *args],
-        capture_output=True, text=True, cwd=REPO, env=ENV, timeout=timeout,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ENV,
+        timeout=timeout,
+    )
 
 
 def answer(*labels: str, delay: float = 0.0) -> Reply:
@@ -58,8 +62,13 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(
     link = tmp_path / f"link{suffix}"
     link.symlink_to(source)
     for output in (source, link, tmp_path / "." / f"same{suffix}"):
-        result = labelwise("classify", f"input={source}", f"output={output}",
-                           *stub_overrides(stub), f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+        result = labelwise(
+            "classify",
+            f"input={source}",
+            f"output={output}",
+            *stub_overrides(stub),
+            f"hydra.run.dir={tmp_path / 'run'}",
+        )
         assert result.returncode == 2, result.stderr
         assert "is the input file" in result.stderr and "Traceback" not in result.stderr
         assert source.read_bytes() == before
@@ -76,13 +85,21 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(
     source = write_jsonl(tmp_path / "in.jsonl", rows(60))
     output = tmp_path / f"out{suffix}"
     with StubServer(default=answer("science", delay=0.3)) as stub:
-        common = [f"input={source}", f"output={output}", "run.concurrency=2",
-                  *stub_overrides(stub)]  # fmt: skip
+        common = [f"input={source}", f"output={output}", "run.concurrency=2", *stub_overrides(stub)]
         first = subprocess.Popen(
-            [sys.executable, "-m", "framework", "classify", *common,
-             f"hydra.run.dir={tmp_path / 'one'}"],
-            cwd=REPO, env=ENV, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "framework",
+                "classify",
+                *common,
+                f"hydra.run.dir={tmp_path / 'one'}",
+            ],
+            cwd=REPO,
+            env=ENV,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         journal = output if suffix == ".jsonl" else Path(f"{output}.jsonl")
         deadline = time.monotonic() + 60
         while not (journal.exists() and journal.stat().st_size) and time.monotonic() < deadline:
@@ -152,8 +169,9 @@ def test_resuming_with_another_config_is_refused_unless_forced(
     assert first.returncode == 0, first.stderr
     done = len(read_jsonl(output))
     assert 0 < done < 6
-    other = labelwise(*base, "validation=lenient", "model.temperature=0.3",
-                      f"hydra.run.dir={tmp_path / 'b'}")  # fmt: skip
+    other = labelwise(
+        *base, "validation=lenient", "model.temperature=0.3", f"hydra.run.dir={tmp_path / 'b'}"
+    )
     assert other.returncode == 2
     assert "made by a different config" in other.stderr
     assert "model.temperature" in other.stderr and "validation" in other.stderr
@@ -175,19 +193,24 @@ def test_resume_force_continues_and_never_starts_a_new_file(
         labelwise(*base, "budget.max_tokens=1", f"hydra.run.dir={tmp_path / 'a'}").returncode == 0
     )
     done = len(read_jsonl(output))
-    forced = labelwise(*base, "model.temperature=0.3", "run.resume=force",
-                       f"hydra.run.dir={tmp_path / 'b'}")  # fmt: skip
+    forced = labelwise(
+        *base, "model.temperature=0.3", "run.resume=force", f"hydra.run.dir={tmp_path / 'b'}"
+    )
     assert forced.returncode == 0, forced.stderr
     assert len(read_jsonl(output)) == 6 and "model.temperature" in forced.stderr
     record = json.loads((tmp_path / "b" / "record.json").read_text())
     assert record["resumed_from"]["forced"] is True
     assert "model.temperature" in " ".join(record["resumed_from"]["differences"])
-    fresh = labelwise(*base, "model.temperature=0.5", "run.resume=never",
-                      f"hydra.run.dir={tmp_path / 'c'}")  # fmt: skip
+    fresh = labelwise(
+        *base, "model.temperature=0.5", "run.resume=never", f"hydra.run.dir={tmp_path / 'c'}"
+    )
     assert fresh.returncode == 0, fresh.stderr
     assert len(read_jsonl(output)) == 6  # all six again, in a new file
-    kept = [p for p in tmp_path.iterdir() if p.name.startswith("out.") and p != output
-            and p.suffix == ".jsonl"]  # fmt: skip
+    kept = [
+        p
+        for p in tmp_path.iterdir()
+        if p.name.startswith("out.") and p != output and p.suffix == ".jsonl"
+    ]
     assert len(kept) == 1 and len(read_jsonl(kept[0])) == 6  # the old file, moved aside
     assert str(kept[0].name) in fresh.stderr
     assert done < 6

@@ -20,9 +20,21 @@ from tests.support import REPO, stub_overrides
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if built.returncode != 0 and "hatchling" in built.stderr:
         pytest.skip("hatchling is not installed: pip install hatchling (the [dev] extra has it)")
     assert built.returncode == 0, built.stderr
@@ -46,24 +58,49 @@ def test_unpacked_wheel_classifies_from_another_folder(wheel: Path, tmp_path: Pa
     env = {**os.environ, "PYTHONPATH": str(site), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with StubServer(default=Reply(content='{"labels": ["space"]}')) as stub:
         result = subprocess.run(
-            [sys.executable, "-m", "framework", "classify", f"input={items}",
-             f"output={tmp_path / 'out.jsonl'}", *stub_overrides(stub)],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "framework",
+                "classify",
+                f"input={items}",
+                f"output={tmp_path / 'out.jsonl'}",
+                *stub_overrides(stub),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=180,
+        )
     assert result.returncode == 0, result.stderr
     row = json.loads((tmp_path / "out.jsonl").read_text())
     assert row["labels"] == ["space"]
     location = subprocess.run(
         [sys.executable, "-c", "import framework.resources as r; print(r.conf_dir())"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
     assert location.stdout.strip() == str(site / "framework" / "conf")
 
 
 def test_exported_names() -> None:
     assert sorted(framework.__all__) == sorted(
-        ["Classifier", "ConfigError", "InputError", "Item", "LabelwiseError", "OutputError",
-         "Prediction", "ProviderError", "RunConfig", "Usage"]
-    )  # fmt: skip
+        [
+            "Classifier",
+            "ConfigError",
+            "InputError",
+            "Item",
+            "LabelwiseError",
+            "OutputError",
+            "Prediction",
+            "ProviderError",
+            "RunConfig",
+            "Usage",
+        ]
+    )
     for name in framework.__all__:
         assert hasattr(framework, name)

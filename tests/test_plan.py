@@ -39,8 +39,13 @@ def test_per_label_plans_one_call_per_label(stub: StubServer) -> None:
 def test_plan_knows_what_is_cached_and_what_is_done(stub: StubServer, tmp_path: Path) -> None:
     stub.default = Reply(content='{"labels": ["space"]}')
     out = tmp_path / "out.jsonl"
-    ran = labelwise("classify", f"input={NEWS}", f"output={out}", *stub_overrides(stub),
-                    f"hydra.run.dir={tmp_path}")  # fmt: skip
+    ran = labelwise(
+        "classify",
+        f"input={NEWS}",
+        f"output={out}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={tmp_path}",
+    )
     assert ran.returncode == 0, ran.stderr
     cached = labelwise("plan", f"input={NEWS}", *stub_overrides(stub))
     assert "0 to send" in cached.stdout and "20 answered from the cache" in cached.stdout

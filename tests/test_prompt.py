@@ -6,14 +6,14 @@ import pytest
 
 from framework.config.load import compose, load_run_config
 from framework.engine.prompt import PromptRenderer
+from framework.labels.label_set import LabelSet
 from tests.support import assert_golden
 
 
 def renderer(*overrides: str, schema: str | None = None) -> PromptRenderer:
     config = load_run_config(compose(list(overrides)))
-    return PromptRenderer(
-        config.prompt, config.taxonomy, config.validation, schema_in_prompt=schema
-    )
+    labels = LabelSet.build(config.taxonomy, config.validation)
+    return PromptRenderer(config.prompt, labels, schema_in_prompt=schema)
 
 
 def as_text(messages: tuple[dict[str, str], ...]) -> str:
@@ -39,7 +39,9 @@ RICH = [
 @pytest.mark.parametrize("by_index", [False, True])
 def test_v2_shows_hierarchy_exclusive_groups_and_numbers(by_index: bool) -> None:
     config = load_run_config(compose(RICH))
-    r = PromptRenderer(config.prompt, config.taxonomy, config.validation, by_index=by_index)
+    r = PromptRenderer(
+        config.prompt, LabelSet.build(config.taxonomy, config.validation).asked_by_number(by_index)
+    )
     messages = r.render("A text to label.")
     assert_golden(f"prompt_news_rich{'_by_index' if by_index else ''}.txt", as_text(messages))
     content = messages[-1]["content"]
@@ -52,14 +54,16 @@ def test_v1_cannot_ask_by_number() -> None:
 
     config = load_run_config(compose(["prompt=multilabel_v1"]))
     with pytest.raises(ConfigError, match="use prompt=multilabel_v2"):
-        PromptRenderer(config.prompt, config.taxonomy, config.validation, by_index=True)
+        PromptRenderer(
+            config.prompt, LabelSet.build(config.taxonomy, config.validation).asked_by_number()
+        )
 
 
 def test_leaves_only_offers_no_category() -> None:
     config = load_run_config(compose([*RICH, "validation.hierarchy=leaves_only"]))
-    content = PromptRenderer(config.prompt, config.taxonomy, config.validation).render("x")[-1][
-        "content"
-    ]
+    content = PromptRenderer(
+        config.prompt, LabelSet.build(config.taxonomy, config.validation)
+    ).render("x")[-1]["content"]
     assert "- space:" not in content and "- science:" in content
     assert "categories they are a kind of are not labels" in content
 

@@ -46,8 +46,11 @@ def test_the_error_example_is_what_labelwise_prints(tmp_path: Path) -> None:
     args = example.group(1).split()[1:]
     result = subprocess.run(
         [sys.executable, "-m", "framework", *args, f"hydra.run.dir={tmp_path}"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(example.group(2))
 
@@ -65,8 +68,12 @@ def test_the_main_command_classifies_the_bundled_example(tmp_path: Path) -> None
     env.pop("OPENAI_API_KEY", None)
     result = subprocess.run(
         [sys.executable, "-m", "framework", *command[1:], f"hydra.run.dir={tmp_path}"],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 20

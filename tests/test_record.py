@@ -32,10 +32,26 @@ from tests.support import REPO, stub_overrides
 NEWS = REPO / "examples" / "news" / "items.jsonl"
 SECRET = "sk-test-0123456789abcdef"
 RECORD_KEYS = {
-    "format", "status", "started_at", "finished_at", "run_dir", "overrides", "config", "prompt",
-    "taxonomy", "model", "output_mode", "sampling", "sample", "versions", "source", "input",
-    "results", "totals", "metrics",
-}  # fmt: skip
+    "format",
+    "status",
+    "started_at",
+    "finished_at",
+    "run_dir",
+    "overrides",
+    "config",
+    "prompt",
+    "taxonomy",
+    "model",
+    "output_mode",
+    "sampling",
+    "sample",
+    "versions",
+    "source",
+    "input",
+    "results",
+    "totals",
+    "metrics",
+}
 
 
 def labelwise(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess[str]:
@@ -43,8 +59,12 @@ def labelwise(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedP
     full = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env}
     return subprocess.run(
         [sys.executable, "-m", "framework", *args],
-        capture_output=True, text=True, cwd=cwd, env=full, timeout=240,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full,
+        timeout=240,
+    )
 
 
 def assert_nowhere(folder: Path, secret: str) -> None:
@@ -76,12 +96,18 @@ def test_redact_tree_hides_values_but_keeps_references() -> None:
 
 
 def test_redact_overrides() -> None:
-    given = ["provider.api_key=sk-1", "+provider.api_key=sk-2", "model.max_tokens=5",
-             "provider.api_key=${oc.env:K}"]  # fmt: skip
-    assert redact_overrides(given) == [
-        "provider.api_key=***", "+provider.api_key=***", "model.max_tokens=5",
+    given = [
+        "provider.api_key=sk-1",
+        "+provider.api_key=sk-2",
+        "model.max_tokens=5",
         "provider.api_key=${oc.env:K}",
-    ]  # fmt: skip
+    ]
+    assert redact_overrides(given) == [
+        "provider.api_key=***",
+        "+provider.api_key=***",
+        "model.max_tokens=5",
+        "provider.api_key=${oc.env:K}",
+    ]
 
 
 def test_scrub_secrets_rewrites_hydras_files(
@@ -120,8 +146,14 @@ def test_source_version_is_none_outside_a_checkout(tmp_path: Path) -> None:
 
 @pytest.fixture
 def classifier() -> Any:
-    cfg = compose(["provider=openai_compatible", "provider.api_base=http://127.0.0.1:9/v1",
-                   "model.name=m", f"input={NEWS}"])  # fmt: skip
+    cfg = compose(
+        [
+            "provider=openai_compatible",
+            "provider.api_base=http://127.0.0.1:9/v1",
+            "model.name=m",
+            f"input={NEWS}",
+        ]
+    )
     with Classifier(load_run_config(cfg)) as built:
         yield cfg, built
 
@@ -157,8 +189,13 @@ def test_an_interrupted_run_is_recorded_as_interrupted(classifier: Any, tmp_path
 def test_a_run_records_everything_and_no_key(stub: StubServer, tmp_path: Path) -> None:
     stub.default = answer("space")
     run = tmp_path / "run"
-    result = labelwise("classify", f"input={NEWS}", *stub_overrides(stub),
-                       f"provider.api_key={SECRET}", f"hydra.run.dir={run}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={NEWS}",
+        *stub_overrides(stub),
+        f"provider.api_key={SECRET}",
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 0, result.stderr
     assert_nowhere(run, SECRET)
     assert "provider.api_key=***" in (run / ".hydra" / "overrides.yaml").read_text()
@@ -169,17 +206,29 @@ def test_a_run_records_everything_and_no_key(stub: StubServer, tmp_path: Path) -
     assert "provider.api_key=***" in record["overrides"]
     config = load_run_config(compose(stub_overrides(stub)))
     assert record["taxonomy"] == {
-        "name": "news", "version": "1.0.0", "hash": taxonomy_hash(config.taxonomy),
-        "labels": ["space", "science", "technology", "climate", "none"], "none_label": "none",
-        "lineage": {}, "label_keys": {"by_index": False,
-                                      "reason": "5 labels fit the provider's enum limit of 500"},
-    }  # fmt: skip
+        "name": "news",
+        "version": "1.0.0",
+        "hash": taxonomy_hash(config.taxonomy),
+        "labels": ["space", "science", "technology", "climate", "none"],
+        "none_label": "none",
+        "lineage": {},
+        "label_keys": {
+            "by_index": False,
+            "reason": "5 labels fit the provider's enum limit of 500",
+        },
+    }
     assert re.fullmatch(r"[0-9a-f]{64}", record["prompt"]["digest"])
-    assert record["model"] == {"name": "stub-model", "provider": "openai_compatible",
-                               "api_base": stub.url}  # fmt: skip
+    assert record["model"] == {
+        "name": "stub-model",
+        "provider": "openai_compatible",
+        "api_base": stub.url,
+    }
     assert record["output_mode"]["mode"] == "json_schema" and record["output_mode"]["reason"]
-    assert record["sampling"] == {"temperature": 0.0, "max_tokens": config.model.max_tokens,
-                                  "seed": 0}  # fmt: skip
+    assert record["sampling"] == {
+        "temperature": 0.0,
+        "max_tokens": config.model.max_tokens,
+        "seed": 0,
+    }
     assert set(record["versions"]) == set(PACKAGES) and record["versions"]["labelwise"]
     assert record["input"]["sha256"] == file_sha256(NEWS)
     assert record["input"]["path"] == str(NEWS)
@@ -202,9 +251,14 @@ def test_a_run_records_everything_and_no_key(stub: StubServer, tmp_path: Path) -
 def test_an_env_reference_is_recorded_unresolved(stub: StubServer, tmp_path: Path) -> None:
     stub.default = answer("science")
     run = tmp_path / "run"
-    result = labelwise("classify", f"input={NEWS}", *stub_overrides(stub),
-                       "provider.api_key=${oc.env:LW_TEST_KEY}", f"hydra.run.dir={run}",
-                       LW_TEST_KEY=SECRET)  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={NEWS}",
+        *stub_overrides(stub),
+        "provider.api_key=${oc.env:LW_TEST_KEY}",
+        f"hydra.run.dir={run}",
+        LW_TEST_KEY=SECRET,
+    )
     assert result.returncode == 0, result.stderr
     assert_nowhere(run, SECRET)
     record = json.loads((run / "record.json").read_text())
@@ -214,8 +268,13 @@ def test_an_env_reference_is_recorded_unresolved(stub: StubServer, tmp_path: Pat
 def test_a_run_that_stops_is_recorded_as_failed(stub: StubServer, tmp_path: Path) -> None:
     stub.default = Reply(status=401, error="invalid api key")
     run = tmp_path / "run"
-    result = labelwise("classify", f"input={NEWS}", *stub_overrides(stub),
-                       f"provider.api_key={SECRET}", f"hydra.run.dir={run}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={NEWS}",
+        *stub_overrides(stub),
+        f"provider.api_key={SECRET}",
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 2
     record = json.loads((run / "record.json").read_text())
     assert record["status"] == "failed" and "AuthError" in record["error"]

@@ -33,9 +33,12 @@ def run(classifier: Classifier, source: Path, output: Path, **kw):  # type: igno
 def test_max_cost_stops_new_rows_and_counts_the_rest(stub: StubServer, tmp_path: Path) -> None:
     stub.default = answer("space")  # 10 + 5 tokens a call
     overrides = stub_overrides(
-        stub, "+model.input_cost_per_mtok=1000", "+model.output_cost_per_mtok=1000",
-        "budget.max_cost=0.1", "run.concurrency=1",
-    )  # fmt: skip
+        stub,
+        "+model.input_cost_per_mtok=1000",
+        "+model.output_cost_per_mtok=1000",
+        "budget.max_cost=0.1",
+        "run.concurrency=1",
+    )
     source, output = inputs(tmp_path, 20), tmp_path / "out.jsonl"
     with Classifier.from_config(overrides) as classifier:
         totals = run(classifier, source, output)

@@ -21,8 +21,12 @@ def labelwise(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env}
     return subprocess.run(
         [sys.executable, "-m", "framework", *args],
-        capture_output=True, text=True, cwd=REPO, env=full, timeout=240,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full,
+        timeout=240,
+    )
 
 
 def assert_nowhere(folder: Path, *secrets: str) -> None:
@@ -44,8 +48,13 @@ def test_a_key_echoed_in_an_auth_error_is_written_nowhere(stub: StubServer, tmp_
     stub.default = Reply(status=401, error=f"Incorrect API key provided: {KEY}")
     run = tmp_path / "run"
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
-    result = labelwise("classify", f"input={source}", *stub_overrides(stub),
-                       f"hydra.run.dir={run}", LABELWISE_API_KEY=KEY)  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={run}",
+        LABELWISE_API_KEY=KEY,
+    )
     assert result.returncode == 2
     assert "refused the credentials" in result.stderr
     assert KEY not in result.stderr and KEY not in result.stdout
@@ -59,17 +68,22 @@ def test_a_key_echoed_in_row_errors_is_scrubbed_from_rows_reports_and_reproducti
 ) -> None:
     stub.default = Reply(status=400, error=f"bad request for key {KEY}")
     run = tmp_path / "run"
-    source = write_jsonl(tmp_path / "in.jsonl",
-                         [{"id": "a", "text": "x", "labels": ["space"]}])  # fmt: skip
-    result = labelwise("classify", f"input={source}", *stub_overrides(stub),
-                       f"provider.api_key={KEY}", f"hydra.run.dir={run}")  # fmt: skip
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x", "labels": ["space"]}])
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        *stub_overrides(stub),
+        f"provider.api_key={KEY}",
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 0, result.stderr
     row = json.loads((run / "results.jsonl").read_text())
     assert row["status"] == "failed" and "bad request for key ***" in row["error"]
     assert KEY not in result.stderr
     assert_nowhere(run, KEY)
-    again = labelwise("reproduce", str(run), "--out", str(tmp_path / "again"),
-                      LABELWISE_API_KEY=KEY)  # fmt: skip
+    again = labelwise(
+        "reproduce", str(run), "--out", str(tmp_path / "again"), LABELWISE_API_KEY=KEY
+    )
     assert KEY not in again.stdout + again.stderr
     assert_nowhere(tmp_path / "again", KEY)
 
@@ -80,8 +94,13 @@ def test_credentials_in_the_api_base_are_redacted(stub: StubServer, tmp_path: Pa
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
     base = stub.url.replace("http://", f"http://ann:{PASSWORD}@")
     overrides = [o for o in stub_overrides(stub) if not o.startswith("provider.api_base")]
-    result = labelwise("classify", f"input={source}", *overrides, f"provider.api_base={base}",
-                       f"hydra.run.dir={run}")  # fmt: skip
+    result = labelwise(
+        "classify",
+        f"input={source}",
+        *overrides,
+        f"provider.api_base={base}",
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 0, result.stderr
     assert PASSWORD not in result.stderr
     assert_nowhere(run, PASSWORD)
@@ -93,8 +112,9 @@ def test_cfg_job_prints_keys_masked() -> None:
     result = labelwise("classify", f"provider.api_key={KEY}", "--cfg", "job")
     assert result.returncode == 0, result.stderr
     assert KEY not in result.stdout and "api_key: '***'" in result.stdout
-    resolved = labelwise("classify", "provider.api_key=${oc.env:MY_CRED}", "--cfg", "job",
-                         "--resolve", MY_CRED=KEY)  # fmt: skip
+    resolved = labelwise(
+        "classify", "provider.api_key=${oc.env:MY_CRED}", "--cfg", "job", "--resolve", MY_CRED=KEY
+    )
     assert resolved.returncode == 0, resolved.stderr
     assert KEY not in resolved.stdout and "api_key: '***'" in resolved.stdout
     hydra = labelwise("classify", f"provider.api_key={KEY}", "--cfg", "hydra")

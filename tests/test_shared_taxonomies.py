@@ -91,9 +91,13 @@ def test_the_teams_gold_labels_are_their_own() -> None:
 
 def labelwise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "framework", *args], capture_output=True, text=True, cwd=REPO,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}, timeout=180,
-    )  # fmt: skip
+        [sys.executable, "-m", "framework", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})},
+        timeout=180,
+    )
 
 
 def readme_commands() -> list[list[str]]:
@@ -162,10 +166,25 @@ def test_the_readme_classify_command_runs_a_team(team: str, tmp_path: Path) -> N
 def installed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--no-cache-dir", "--target", str(target), str(PACKAGE)],
-        check=True, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            str(PACKAGE),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert (target / "acme_taxonomies" / "taxonomy" / "acme_feedback.yaml").is_file()
     return target
 
@@ -185,14 +204,24 @@ def test_a_package_ships_taxonomies(installed_package: Path) -> None:
         "print(' '.join(label.id for label in load_run_config(c).taxonomy.current))"
     )
     composed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
-        env={**os.environ, **env}, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **env},
+        timeout=120,
+    )
     assert composed.returncode == 0, composed.stderr
     assert composed.stdout.split() == [
-        "PERFORMANCE", "RELIABILITY", "USABILITY", "PRICING", "MISSING_FEATURE", "NO_ASPECT",
-        "OFFLINE", "PERMISSIONS",
-    ]  # fmt: skip
+        "PERFORMANCE",
+        "RELIABILITY",
+        "USABILITY",
+        "PRICING",
+        "MISSING_FEATURE",
+        "NO_ASPECT",
+        "OFFLINE",
+        "PERMISSIONS",
+    ]
 
 
 @pytest.mark.skipif(find_spec("acme_taxonomies") is not None, reason="the package is installed")

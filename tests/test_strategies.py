@@ -44,8 +44,19 @@ def yes_no(probabilities: dict[str, float]) -> Any:
 
 
 def test_checklist_asks_one_boolean_per_label_in_order(stub: StubServer) -> None:
-    stub.enqueue(Reply(content=json.dumps({"space": True, "science": True, "technology": False,
-                                           "climate": False, "none": False})))  # fmt: skip
+    stub.enqueue(
+        Reply(
+            content=json.dumps(
+                {
+                    "space": True,
+                    "science": True,
+                    "technology": False,
+                    "climate": False,
+                    "none": False,
+                }
+            )
+        )
+    )
     with Classifier.from_config(stub_overrides(stub, "strategy=checklist")) as classifier:
         prediction = classifier.classify("Mars rover finds water")
     assert prediction.labels == ("space", "science")
@@ -86,8 +97,9 @@ def test_per_label_confidence_comes_from_logprobs(stub: StubServer) -> None:
     overrides = stub_overrides(stub, "strategy=per_label", "strategy.confidence=logprobs")
     with Classifier.from_config(overrides) as classifier:
         prediction = classifier.classify("x")
-    assert prediction.confidence == pytest.approx({"space": 0.9, "science": 0.55, "technology": 0.05,
-                                                   "climate": 0.3, "none": 0.05}, abs=1e-3)  # fmt: skip
+    assert prediction.confidence == pytest.approx(
+        {"space": 0.9, "science": 0.55, "technology": 0.05, "climate": 0.3, "none": 0.05}, abs=1e-3
+    )
     assert prediction.labels == ("space", "science")
     assert prediction.confidence_method == "logprobs"
     assert all(r["logprobs"] is True and r["top_logprobs"] == 5 for r in stub.requests)
@@ -95,8 +107,12 @@ def test_per_label_confidence_comes_from_logprobs(stub: StubServer) -> None:
 
 def test_thresholds_trade_recall_for_precision(stub: StubServer) -> None:
     stub.responder = yes_no({"space": 0.9, "science": 0.55, "climate": 0.3})
-    overrides = stub_overrides(stub, "strategy=per_label", "strategy.confidence=logprobs",
-                               "++thresholds.per_label={science: 0.6, climate: 0.25}")  # fmt: skip
+    overrides = stub_overrides(
+        stub,
+        "strategy=per_label",
+        "strategy.confidence=logprobs",
+        "++thresholds.per_label={science: 0.6, climate: 0.25}",
+    )
     with Classifier.from_config(overrides) as classifier:
         assert classifier.classify("x").labels == ("space", "climate")
 
@@ -104,12 +120,21 @@ def test_thresholds_trade_recall_for_precision(stub: StubServer) -> None:
 def test_self_consistency_votes_over_warm_samples(stub: StubServer) -> None:
     votes = iter([["space"], ["space", "science"], ["space"], ["climate"], ["space"]])
     stub.responder = lambda request: Reply(content=json.dumps({"labels": next(votes)}))
-    overrides = stub_overrides(stub, "strategy.confidence=self_consistency", "strategy.samples=5",
-                               "validation.none_exclusive=drop_none")  # fmt: skip
+    overrides = stub_overrides(
+        stub,
+        "strategy.confidence=self_consistency",
+        "strategy.samples=5",
+        "validation.none_exclusive=drop_none",
+    )
     with Classifier.from_config(overrides) as classifier:
         prediction = classifier.classify("x")
-    assert prediction.confidence == {"space": 0.8, "science": 0.2, "technology": 0.0,
-                                     "climate": 0.2, "none": 0.0}  # fmt: skip
+    assert prediction.confidence == {
+        "space": 0.8,
+        "science": 0.2,
+        "technology": 0.0,
+        "climate": 0.2,
+        "none": 0.0,
+    }
     assert prediction.labels == ("space",)
     assert sorted(r["seed"] for r in stub.requests) == [0, 1, 2, 3, 4]
     assert {r["temperature"] for r in stub.requests} == {0.7}
@@ -117,8 +142,14 @@ def test_self_consistency_votes_over_warm_samples(stub: StubServer) -> None:
 
 def test_logprobs_from_a_provider_without_them_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="logprobs is not possible with provider anthropic"):
-        Classifier.from_config(["provider=anthropic", "model=claude-haiku-4-5",
-                                "strategy=per_label", "strategy.confidence=logprobs"])  # fmt: skip
+        Classifier.from_config(
+            [
+                "provider=anthropic",
+                "model=claude-haiku-4-5",
+                "strategy=per_label",
+                "strategy.confidence=logprobs",
+            ]
+        )
 
 
 def test_thresholds_without_a_confidence_are_a_config_error(stub: StubServer) -> None:
@@ -135,8 +166,13 @@ def test_long_texts_are_split_and_confidence_combined(stub: StubServer) -> None:
     stub.responder = respond
     text = "rocket " * 150 + "filler words here " * 300
     for how, expected in (("max", ("space",)), ("mean", ("none",))):
-        overrides = stub_overrides(stub, "strategy=per_label", "strategy.confidence=logprobs",
-                                   "chunking.max_tokens=200", f"chunking.aggregate={how}")  # fmt: skip
+        overrides = stub_overrides(
+            stub,
+            "strategy=per_label",
+            "strategy.confidence=logprobs",
+            "chunking.max_tokens=200",
+            f"chunking.aggregate={how}",
+        )
         with Classifier.from_config(overrides) as classifier:
             prediction = classifier.classify(text)
         assert prediction.chunks is not None and prediction.chunks >= 4
@@ -164,27 +200,61 @@ def test_calibrate_writes_thresholds_a_later_run_loads(stub: StubServer, tmp_pat
         "run.progress=off",
     ]
     cli = [sys.executable, "-m", "framework"]
-    first = subprocess.run([*cli, "classify", f"input={source}", *common, f"hydra.run.dir={run}"],
-                           capture_output=True, text=True, cwd=REPO, timeout=300)  # fmt: skip
+    first = subprocess.run(
+        [*cli, "classify", f"input={source}", *common, f"hydra.run.dir={run}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stderr
     before = json.loads((run / "metrics.json").read_text())["subset_accuracy"]
     thresholds = tmp_path / "thresholds.json"
-    calibrated = subprocess.run([*cli, "calibrate", str(run), "--out", str(thresholds)],
-                                capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    calibrated = subprocess.run(
+        [*cli, "calibrate", str(run), "--out", str(thresholds)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert calibrated.returncode == 0, calibrated.stderr
     artifact = json.loads(thresholds.read_text())
     assert artifact["format"] == "labelwise-thresholds/1" and artifact["taxonomy"]["name"] == "news"
     assert 0.2 < artifact["thresholds"]["space"] <= 0.4
     again = tmp_path / "again"
-    second = subprocess.run([*cli, "classify", f"input={source}", *common, f"thresholds.path={thresholds}",
-                             f"hydra.run.dir={again}"], capture_output=True, text=True, cwd=REPO, timeout=300)  # fmt: skip
+    second = subprocess.run(
+        [
+            *cli,
+            "classify",
+            f"input={source}",
+            *common,
+            f"thresholds.path={thresholds}",
+            f"hydra.run.dir={again}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert second.returncode == 0, second.stderr
     after = json.loads((again / "metrics.json").read_text())["subset_accuracy"]
     assert before < 0.6 and after == pytest.approx(1.0)
     assert "answers from cache" in second.stderr  # the same questions: no new calls
-    other = subprocess.run([*cli, "classify", f"input={source}", *common, f"thresholds.path={thresholds}",
-                            "taxonomy.labels.space.description=Rockets only.", f"hydra.run.dir={tmp_path / 'x'}"],
-                           capture_output=True, text=True, cwd=REPO, timeout=300)  # fmt: skip
+    other = subprocess.run(
+        [
+            *cli,
+            "classify",
+            f"input={source}",
+            *common,
+            f"thresholds.path={thresholds}",
+            "taxonomy.labels.space.description=Rockets only.",
+            f"hydra.run.dir={tmp_path / 'x'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert other.returncode == 2 and "was tuned for taxonomy news@1.0.0" in other.stderr
 
 
@@ -193,8 +263,9 @@ def test_the_abstain_band_writes_uncertain_rows_for_review(
 ) -> None:
     stub.responder = yes_no({"space": 0.52})
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "borderline"}])
-    overrides = stub_overrides(stub, "strategy=per_label", "strategy.confidence=logprobs",
-                               "thresholds.abstain_band=0.05")  # fmt: skip
+    overrides = stub_overrides(
+        stub, "strategy=per_label", "strategy.confidence=logprobs", "thresholds.abstain_band=0.05"
+    )
     with Classifier.from_config(overrides) as classifier:
         asyncio.run(
             classify_file(

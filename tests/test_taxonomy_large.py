@@ -26,8 +26,11 @@ def test_a_taxonomy_over_the_enum_limit_is_asked_by_number(
     stub.enqueue(Reply(content=json.dumps({"labels": [3, 517]})))
     overrides = stub_overrides(stub, f"hydra.searchpath=[file://{conf}]", "taxonomy=products")
     with Classifier.from_config(overrides) as classifier:
-        assert classifier.label_keys.by_index
-        assert "700" in classifier.label_keys.reason or "701" in classifier.label_keys.reason
+        assert classifier.engine.label_keys.by_index
+        assert (
+            "700" in classifier.engine.label_keys.reason
+            or "701" in classifier.engine.label_keys.reason
+        )
         prediction = classifier.classify("a kettle with a long spout")
     assert prediction.labels == ("facet_3", "facet_517")
     sent = stub.requests[0]
@@ -41,7 +44,7 @@ def test_a_taxonomy_within_the_limit_is_asked_by_id(stub: StubServer, tmp_path: 
     stub.enqueue(Reply(content=json.dumps({"labels": ["facet_3"]})))
     overrides = stub_overrides(stub, f"hydra.searchpath=[file://{conf}]", "taxonomy=products")
     with Classifier.from_config(overrides) as classifier:
-        assert not classifier.label_keys.by_index
+        assert not classifier.engine.label_keys.by_index
         assert classifier.classify("x").labels == ("facet_3",)
     items = stub.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["labels"][
         "items"

@@ -44,8 +44,14 @@ def test_429s_halve_the_window_once_a_second_and_successes_grow_it_back() -> Non
 
 
 def test_rate_limit_headers_are_read() -> None:
-    quota = read_quota({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1m2s",
-                        "x-ratelimit-remaining-tokens": "5000", "x-ratelimit-reset-tokens": "20ms"})  # fmt: skip
+    quota = read_quota(
+        {
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "1m2s",
+            "x-ratelimit-remaining-tokens": "5000",
+            "x-ratelimit-reset-tokens": "20ms",
+        }
+    )
     assert quota is not None and quota.requests_left == 0 and quota.tokens_left == 5000
     assert quota.requests_reset == 62 and quota.tokens_reset == 0.02
     assert quota.spent == 60  # every call is held at most a minute on a header
@@ -151,8 +157,9 @@ def test_the_progress_line_says_when_and_why_the_run_slowed_down(
         caplog.at_level(logging.INFO, logger="labelwise"),
         Classifier.from_config(stub_overrides(stub, "run.concurrency=4")) as classifier,
     ):
-        totals = asyncio.run(classify_file(classifier, source, tmp_path / "out.jsonl",
-                                           progress=progress))  # fmt: skip
+        totals = asyncio.run(
+            classify_file(classifier, source, tmp_path / "out.jsonl", progress=progress)
+        )
     assert totals.ok == 12
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
     slowed = [line for line in lines if "slowed by the provider" in line]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from framework.config.schema import LabelSpec, TaxonomyConfig, ValidationConfig
+from framework.labels.label_set import LabelSet
 from framework.labels.validate import AnswerValidator
 
 NEWS = TaxonomyConfig(
@@ -29,7 +30,7 @@ FAIL = ValidationConfig(on_unknown_label="fail")
 def check(
     answer: str | None, policy: ValidationConfig = STRICT, taxonomy: TaxonomyConfig = NEWS
 ) -> Any:
-    return AnswerValidator(taxonomy, policy).check(answer)
+    return AnswerValidator(LabelSet.build(taxonomy, policy)).check(answer)
 
 
 # (answer, policy, accepted labels or None, a fragment of the problem or repair)
@@ -214,7 +215,7 @@ def test_taxonomy_semantics(
 def test_answers_by_number_map_to_the_offered_labels(
     answer: str, labels: tuple[str, ...] | None, problem: str | None
 ) -> None:
-    verdict = AnswerValidator(TREE, STRICT, by_index=True).check(answer)
+    verdict = AnswerValidator(LabelSet.build(TREE, STRICT).asked_by_number()).check(answer)
     if labels is None:
         assert not verdict.accepted and problem in verdict.problems[0]
     else:
@@ -222,7 +223,7 @@ def test_answers_by_number_map_to_the_offered_labels(
 
 
 def test_deprecated_labels_are_not_offered() -> None:
-    from framework.labels.taxonomy import output_schema
+    from framework.labels.label_set import LabelSet
 
-    enum = output_schema(TREE, STRICT)["properties"]["labels"]["items"]["enum"]
+    enum = LabelSet.build(TREE, STRICT).schema()["properties"]["labels"]["items"]["enum"]
     assert "OLD_REFUND" not in enum and "REFUND" in enum

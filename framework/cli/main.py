@@ -67,8 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        report(f"unknown command {name!r}{did_you_mean(name, COMMANDS)}; "
-               f"commands: {', '.join(COMMANDS)}")  # fmt: skip
+        report(
+            f"unknown command {name!r}{did_you_mean(name, COMMANDS)}; "
+            f"commands: {', '.join(COMMANDS)}"
+        )
         return 2
     _interrupt_on_sigterm()
     register_environment()  # credentials in the environment never reach what we print

@@ -110,8 +110,11 @@ def describe_hydra_error(error: Exception) -> str:
     a YAML file that does not parse)."""
     if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
         mark = error.problem_mark
-        context = f" ({error.context} at line {error.context_mark.line + 1})" if (
-            error.context and error.context_mark) else ""  # fmt: skip
+        context = (
+            f" ({error.context} at line {error.context_mark.line + 1})"
+            if (error.context and error.context_mark)
+            else ""
+        )
         return f"{mark.name}:{mark.line + 1}: {error.problem}{context}"
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, option = error.missing_cfg_file.rpartition("/")

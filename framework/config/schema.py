@@ -74,15 +74,6 @@ class ProviderConfig(Strict):
     timeout: float = Field(default=60.0, gt=0)
     local: LocalServerSettings = LocalServerSettings()
 
-    @model_validator(mode="after")
-    def _needs_api_base(self) -> ProviderConfig:
-        if self.kind in ("openai_compatible", "llamacpp") and not self.api_base:
-            raise ValueError(
-                f"api_base: required for provider {self.kind}; give the server's URL, "
-                "e.g. provider.api_base=http://127.0.0.1:8000/v1"
-            )
-        return self
-
 
 class GgufSource(Strict):
     """Where a local model's GGUF file comes from; exactly one of path, package, parts."""
@@ -197,10 +188,5 @@ class RunConfig(Strict):
             raise ValueError(
                 f"validation.min_labels: {self.validation.min_labels} exceeds the "
                 f"{len(self.taxonomy.labels)} labels of taxonomy {self.taxonomy.name}"
-            )
-        if self.provider.kind == "local" and self.model.gguf is None:
-            raise ValueError(
-                f"model.gguf: provider=local needs a model with a GGUF file; {self.model.name!r} "
-                "has none (pick one from conf/model/, e.g. model=smollm2-135m)"
             )
         return self

@@ -42,26 +42,32 @@ def read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Problem]]
         removed = [str(r) for r in raw.get("remove") or []]
         unknown = [r for r in removed if r not in given]
         if unknown:
-            problems.append(Problem(
-                "remove",
-                f"{', '.join(map(repr, unknown))} not in the labels of the taxonomies "
-                "this one extends",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    "remove",
+                    f"{', '.join(map(repr, unknown))} not in the labels of the taxonomies "
+                    "this one extends",
+                )
+            )
         entries = [(str(k), v) for k, v in given.items() if str(k) not in removed and v is not None]
         entries = [(k, {"id": k, **v} if isinstance(v, Mapping) else v) for k, v in entries]
     elif isinstance(given, list):
-        entries = [(str(e.get("id", i)) if isinstance(e, Mapping) else str(i), e)
-                   for i, e in enumerate(given)]  # fmt: skip
+        entries = [
+            (str(e.get("id", i)) if isinstance(e, Mapping) else str(i), e)
+            for i, e in enumerate(given)
+        ]
     else:
         what = "required but not set" if given in (None, "???") else f"got {given!r}"
         return [], [Problem("labels", f"{what}; give a mapping of label id -> fields")]
     labels = []
     for label_id, fields in entries:
         if not isinstance(fields, Mapping):
-            problems.append(Problem(
-                f"labels.{label_id}",
-                f"got {fields!r}; give the label's fields (description, aliases, ...)",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    f"labels.{label_id}",
+                    f"got {fields!r}; give the label's fields (description, aliases, ...)",
+                )
+            )
             continue
         try:
             labels.append(LabelSpec.model_validate(fields))
@@ -124,11 +130,13 @@ def _names(labels: Sequence[LabelSpec]) -> list[Problem]:
         for name in (label.id, *label.aliases):
             owner = owners.setdefault(name.casefold(), label.id)
             if owner != label.id:
-                found.append(Problem(
-                    f"labels.{label.id}",
-                    f"{name!r} names both {owner!r} and {label.id!r} "
-                    "(ids and aliases are matched without regard to case)",
-                ))  # fmt: skip
+                found.append(
+                    Problem(
+                        f"labels.{label.id}",
+                        f"{name!r} names both {owner!r} and {label.id!r} "
+                        "(ids and aliases are matched without regard to case)",
+                    )
+                )
     return found
 
 
@@ -191,8 +199,11 @@ def _exclusive(
         for member in members:
             parent = by_id[member].parent if member in by_id else None
             if parent in members:
-                found.append(Problem(
-                    key,
-                    f"{member!r} implies its parent {parent!r}, so they cannot exclude each other",
-                ))  # fmt: skip
+                found.append(
+                    Problem(
+                        key,
+                        f"{member!r} implies its parent {parent!r}, so they cannot exclude "
+                        "each other",
+                    )
+                )
     return found

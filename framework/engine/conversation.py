@@ -1,29 +1,28 @@
-"""Asking one question until its answer is accepted: render, compile, call (from the
-cache, or the provider through the throttle and retries), read, re-ask with the
-problems quoted back, up to validation.max_retries.
+"""Asking one question until its answer is accepted: render, compile, send, read, and
+re-ask with the problems quoted back, up to validation.max_retries.
 
     answer = await asker.ask(question, tally)   # an Answer, or Unanswered raised
+
+The transport below decides how the request is answered (the cache, retries, the
+throttle, the provider); the Tally counts what that cost.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from framework.engine.prompt import PromptRenderer
 from framework.engine.strategies import Question, Strategy
-from framework.errors import ProviderError, RateLimited
+from framework.errors import ProviderError
 from framework.labels.validate import Verdict
-from framework.providers.compile import CompiledRequest, RequestPlan, compile_request
-from framework.providers.transports.cache import ResponseCache
-from framework.providers.transports.health import ProviderHealth
-from framework.providers.transports.retry import call_with_retries
-from framework.providers.transports.throttle import Throttle, read_quota
-from framework.records import Completion, Message, Prediction, Usage
+from framework.providers.compile import RequestPlan, compile_request
+from framework.providers.transports.base import Transport
+from framework.records import Completion, Prediction, Usage
 
-__all__ = ["Answer", "Asker", "Tally", "Unanswered"]
+__all__ = ["Answer", "Asker", "Tally", "Unanswered", "gather_answers"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,12 @@ class Tally:
     cost: float | None = 0.0
     issues: list[str] = field(default_factory=list)
 
-    def add(self, completion: Completion, calls: int) -> None:
+    def add(self, completion: Completion) -> None:
         """Count a completion; one from the cache cost nothing this time."""
         if completion.cached:
             self.cache_hits += 1
             return
-        self.calls += calls
+        self.calls += completion.attempts
         self.usage += completion.usage
         if self.cost is not None:
             self.cost = None if completion.cost is None else self.cost + completion.cost
@@ -70,97 +69,66 @@ class Tally:
         self, labels: tuple[str, ...], status: Literal["ok", "failed"], **fields: Any
     ) -> Prediction:
         return Prediction(
-            self.id, labels, status, self.calls, self.usage, self.cost,
-            issues=tuple(self.issues), truncated_from=self.truncated_from,
-            request_hash=self.request_hash, cache_hits=self.cache_hits, **fields,
-        )  # fmt: skip
+            self.id,
+            labels,
+            status,
+            self.calls,
+            self.usage,
+            self.cost,
+            issues=tuple(self.issues),
+            truncated_from=self.truncated_from,
+            request_hash=self.request_hash,
+            cache_hits=self.cache_hits,
+            **fields,
+        )
+
+    def failed(self, failure: Unanswered) -> Prediction:
+        return self.prediction(
+            (), "failed", error=failure.reason, raw=failure.raw, error_kind=failure.kind
+        )
 
 
-Connect = Callable[[], Awaitable[Any]]
-
-
+@dataclass(frozen=True)
 class Asker:
-    def __init__(
-        self,
-        *,
-        strategy: Strategy,
-        renderer: PromptRenderer,
-        plan: RequestPlan,
-        cache: ResponseCache,
-        throttle: Throttle,
-        health: ProviderHealth,
-        connect: Connect,
-        max_retries: int,
-        retry: Any,
-        sample_temperature: float = 0.7,
-        shared_prompts: bool = False,
-    ) -> None:
-        self.strategy, self.renderer, self.plan = strategy, renderer, plan
-        self.cache, self.throttle, self._connect = cache, throttle, connect
-        self.health = health
-        self._max_retries, self._retry = max_retries, retry
-        self._sample_temperature = sample_temperature
-        # Questions about one text that share their prompt (per-label, samples) go to
-        # one server, whose prompt cache then reuses it.
-        self._shared_prompts = shared_prompts
+    strategy: Strategy
+    renderer: PromptRenderer
+    plan: RequestPlan
+    transport: Transport
+    max_retries: int
+    sample_temperature: float = 0.7
+    # Questions about one text that share their prompt (per-label, samples) go to one
+    # server, whose prompt cache then reuses it.
+    shared_prompts: bool = False
 
     async def ask(self, question: Question, tally: Tally, sample: int | None = None) -> Answer:
         messages = self.renderer.render(question.text, topic=question.topic)
         plan = self.plan_for(sample)
-        for answer_number in range(self._max_retries + 1):
-            request = compile_request(messages, plan, sample=sample)
+        affinity = question.text if self.shared_prompts else None
+        for answer_number in range(self.max_retries + 1):
+            request = compile_request(messages, plan, sample=sample, affinity=affinity)
             tally.request_hash = tally.request_hash or request.key
             try:
-                affinity = question.text if self._shared_prompts else None
-                completion, calls = await self.call(request, affinity=affinity)
+                completion = await self.transport.send(request)
             except ProviderError as error:
                 if error.fatal:
                     raise
                 tally.calls += error.attempts
                 raise Unanswered(str(error), kind=error.kind) from None
-            tally.add(completion, calls)
+            tally.add(completion)
             verdict = self.strategy.read(question, completion.text)
             if verdict.accepted:
                 return Answer(question, verdict, completion, sample)
             tally.issues.extend(verdict.problems)
-            if verdict.fatal or answer_number == self._max_retries:
+            if verdict.fatal or answer_number == self.max_retries:
                 raise Unanswered(_reason(question, verdict), raw=completion.text)
             messages = self.renderer.reask(messages, completion.text or "", verdict.problems)
         raise AssertionError("unreachable: the loop returns or raises on its last answer")
-
-    async def call(
-        self, request: CompiledRequest, *, affinity: str | None = None
-    ) -> tuple[Completion, int]:
-        """The completion for a request, from the cache or the provider; and the calls made."""
-        cached = self.cache.get(request.key)
-        if cached is not None:
-            return cached, 0
-        client = await self._connect()
-        estimate = _estimate_tokens(request, int(self.plan.sampling.get("max_tokens", 256)))
-
-        async def attempt() -> Completion:
-            self.health.check()  # a provider taken for down gets no more calls
-            async with self.throttle.slot(estimate):
-                try:
-                    completion: Completion = await client.complete(request, affinity=affinity)
-                except ProviderError as error:
-                    if isinstance(error, RateLimited):
-                        self.throttle.on_rate_limited(error.retry_after, read_quota(error.headers))
-                    self.health.failed(error)
-                    raise
-            self.health.answered()
-            self.throttle.on_success(estimate, completion.usage.total_tokens, completion.quota)
-            return completion
-
-        completion, calls = await call_with_retries(attempt, self._retry, self.throttle.rest)
-        self.cache.put(request.key, completion)
-        return completion, calls
 
     def plan_for(self, sample: int | None) -> RequestPlan:
         """A sampled answer (self-consistency) is drawn warm, with its own seed."""
         if sample is None:
             return self.plan
-        sampling = {**self.plan.sampling, "temperature": self._sample_temperature}
+        sampling = {**self.plan.sampling, "temperature": self.sample_temperature}
         if "seed" in sampling:
             sampling["seed"] = int(sampling["seed"] or 0) + sample
         return replace(self.plan, sampling=sampling)
@@ -178,9 +146,3 @@ async def gather_answers(asks: Sequence[Awaitable[Answer]]) -> list[Answer]:
 def _reason(question: Question, verdict: Verdict) -> str:
     reason = "; ".join(verdict.problems)
     return f"asking about {question.topic!r}: {reason}" if question.topic else reason
-
-
-def _estimate_tokens(request: CompiledRequest, max_tokens: int) -> int:
-    """A call's tokens before it is made: about 4 characters a token, plus the answer."""
-    messages: list[Message] = request.kwargs.get("messages", [])
-    return sum(len(str(m.get("content", ""))) for m in messages) // 4 + max_tokens

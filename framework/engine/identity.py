@@ -27,8 +27,16 @@ _NOT_IDENTITY: dict[str, set[str]] = {
     "provider": {"api_key", "api_key_env", "timeout", "local"},
     "model": {"input_cost_per_mtok", "output_cost_per_mtok"},
 }
-_GROUPS = ("provider", "model", "prompt", "validation", "strategy", "thresholds", "chunking",
-           "columns")  # fmt: skip
+_GROUPS = (
+    "provider",
+    "model",
+    "prompt",
+    "validation",
+    "strategy",
+    "thresholds",
+    "chunking",
+    "columns",
+)
 
 
 def run_identity(config: RunConfig, *, prompt_digest: str, output_mode: str) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from framework.config.schema import PromptConfig, TaxonomyConfig, ValidationConfig
+from framework.config.schema import PromptConfig
 from framework.errors import ConfigError, did_you_mean
-from framework.labels.taxonomy import offered_labels
+from framework.labels.label_set import LabelSet
 from framework.records import Message
 from framework.resources import prompts_dir
 
@@ -76,19 +76,10 @@ def find_template(name: str) -> Path:
     )
 
 
-def _label_context(
-    taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool
-) -> list[dict[str, Any]]:
+def _label_context(labels: LabelSet) -> list[dict[str, Any]]:
     """The offered labels as templates see them: every field, plus the key an answer
     uses for it (its id, or its number)."""
-    offered = offered_labels(taxonomy, policy)
-    return [
-        {
-            **label.model_dump(),
-            "key": index if by_index else label.id,
-        }
-        for index, label in enumerate(offered)
-    ]
+    return [{**label.model_dump(), "key": labels.key(label.id)} for label in labels.specs]
 
 
 class PromptRenderer:
@@ -97,14 +88,13 @@ class PromptRenderer:
     def __init__(
         self,
         prompt: PromptConfig,
-        taxonomy: TaxonomyConfig,
-        policy: ValidationConfig,
+        label_set: LabelSet,
         *,
         template: str | None = None,
         schema_in_prompt: str | None = None,
-        by_index: bool = False,
         answer_form: str | None = None,
     ) -> None:
+        taxonomy, policy, by_index = label_set.taxonomy, label_set.policy, label_set.by_index
         self._env = ImmutableSandboxedEnvironment(
             undefined=StrictUndefined,
             autoescape=False,
@@ -123,7 +113,7 @@ class PromptRenderer:
                 f"{self._paths[0]}: this taxonomy is asked by label number (prompt.label_keys), "
                 "but the template shows no label.key; use prompt=multilabel_v2"
             )
-        labels = _label_context(taxonomy, policy, by_index=by_index)
+        labels = _label_context(label_set)
         keys = {label["id"]: label["key"] for label in labels}
         self._context: dict[str, Any] = {
             "taxonomy": {
@@ -225,6 +215,12 @@ class PromptRenderer:
             return str(template.render(context)).strip()
         except SecurityError as error:
             raise ConfigError(f"{path}: the sandbox refused: {error}") from None
-        except (TemplateError, TypeError, ValueError, LookupError, ArithmeticError,
-                RecursionError) as error:  # fmt: skip
+        except (
+            TemplateError,
+            TypeError,
+            ValueError,
+            LookupError,
+            ArithmeticError,
+            RecursionError,
+        ) as error:
             raise ConfigError(f"{path}: the template failed: {error}") from None

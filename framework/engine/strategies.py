@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from framework.config.schema import TaxonomyConfig, ValidationConfig
 from framework.engine.confidence import binary_probabilities, first_token_probabilities
-from framework.labels.taxonomy import offered_labels, output_schema
+from framework.labels.label_set import LabelSet
 from framework.labels.validate import AnswerValidator, Verdict, parse_answer, read_json
 from framework.records import TokenLogprob
 
@@ -38,16 +37,14 @@ class Strategy:
 
     name = "labels_array"
 
-    def __init__(
-        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool = False
-    ) -> None:
-        self.taxonomy, self.policy, self.by_index = taxonomy, policy, by_index
-        self.offered = [label.id for label in offered_labels(taxonomy, policy)]
-        self.validator = AnswerValidator(taxonomy, policy, by_index=by_index)
+    def __init__(self, labels: LabelSet) -> None:
+        self.labels = labels
+        self.offered = list(labels.ids)
+        self.validator = AnswerValidator(labels)
 
     @property
     def schema(self) -> dict[str, Any]:
-        return output_schema(self.taxonomy, self.policy, by_index=self.by_index)
+        return self.labels.schema()
 
     @property
     def answer_form(self) -> str | None:

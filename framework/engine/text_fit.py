@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from framework.config.schema import ChunkSettings, PromptConfig
 
-__all__ = ["TextBudget"]
+__all__ = ["TextFit"]
 
 
 @dataclass(frozen=True)
-class TextBudget:
+class TextFit:
     prompt: PromptConfig
     chunking: ChunkSettings
     model: str  # the litellm model name, which picks the tokenizer
@@ -25,7 +25,7 @@ class TextBudget:
         if self.prompt.max_text_chars is not None and len(text) > self.prompt.max_text_chars:
             cut_from, text = len(text), text[: self.prompt.max_text_chars]
         if self.prompt.max_text_tokens is not None:
-            from framework.providers.litellm_api import truncate_to_tokens
+            from framework.providers.tokens import truncate_to_tokens
 
             fitted, tokens = truncate_to_tokens(self.model, text, self.prompt.max_text_tokens)
             if tokens > self.prompt.max_text_tokens:
@@ -36,6 +36,6 @@ class TextBudget:
         """The text in overlapping windows of at most chunking.max_tokens tokens."""
         if self.chunking.max_tokens is None:
             return [text]
-        from framework.providers.litellm_api import split_by_tokens
+        from framework.providers.tokens import split_by_tokens
 
         return split_by_tokens(self.model, text, self.chunking.max_tokens, self.chunking.overlap)

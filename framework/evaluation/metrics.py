@@ -148,8 +148,9 @@ def compute_metrics(
         if expected is None:
             continue
         ok = row.get("status", "ok") == "ok"
-        scored.append((str(row["id"]), list(expected), list(row.get("labels") or []) if ok else [],
-                       not ok))  # fmt: skip
+        scored.append(
+            (str(row["id"]), list(expected), list(row.get("labels") or []) if ok else [], not ok)
+        )
     if not scored:
         raise NoGoldLabels("no row has gold labels")
     # In id order: rows finish in any order, and the resamples must not depend on it.
@@ -163,9 +164,16 @@ def compute_metrics(
     y_true = binarizer.fit_transform([[x for x in row if x in known] for row in truth])
     y_pred = binarizer.transform([[x for x in row if x in known] for row in predicted])
     return _score(
-        y_true, y_pred, labels=tuple(labels), failed=failed, rows=counted,
-        none_label=none_label, resamples=resamples, seed=seed, unknown=tuple(unknown),
-    )  # fmt: skip
+        y_true,
+        y_pred,
+        labels=tuple(labels),
+        failed=failed,
+        rows=counted,
+        none_label=none_label,
+        resamples=resamples,
+        seed=seed,
+        unknown=tuple(unknown),
+    )
 
 
 def _score(
@@ -196,17 +204,28 @@ def _score(
         none_rate = float(y_pred[:, labels.index(none_label)].mean())
     micro_ci, macro_ci = bootstrap_f1(y_true, y_pred, resamples=resamples, seed=seed)
     return Metrics(
-        labels=labels, rows=rows, scored=scored, failed=sum(failed), per_label=per_label,
-        micro=averages["micro"], macro=averages["macro"], weighted=averages["weighted"],
+        labels=labels,
+        rows=rows,
+        scored=scored,
+        failed=sum(failed),
+        per_label=per_label,
+        micro=averages["micro"],
+        macro=averages["macro"],
+        weighted=averages["weighted"],
         samples=averages["samples"],
         subset_accuracy=float(accuracy_score(y_true, y_pred)),
         hamming_loss=float(hamming_loss(y_true, y_pred)),
         jaccard_samples=float(jaccard_score(y_true, y_pred, average="samples", zero_division=0)),
         jaccard_macro=float(jaccard_score(y_true, y_pred, average="macro", zero_division=0)),
-        failed_rate=sum(failed) / scored, none_label=none_label, none_rate=none_rate,
-        micro_f1_ci=micro_ci, macro_f1_ci=macro_ci, resamples=resamples, seed=seed,
+        failed_rate=sum(failed) / scored,
+        none_label=none_label,
+        none_rate=none_rate,
+        micro_f1_ci=micro_ci,
+        macro_f1_ci=macro_ci,
+        resamples=resamples,
+        seed=seed,
         unknown_labels=unknown,
-    )  # fmt: skip
+    )
 
 
 def _average(y_true: Matrix, y_pred: Matrix, average: str) -> Average:

@@ -80,15 +80,23 @@ def _first_line_of(path: Path, digest: int) -> int | None:
 
 
 def evaluate_results(
-    results: Path, labels: Sequence[str], *, out_dir: Path, none_label: str | None = None,
-    gold: Mapping[str, Sequence[str]] | None = None, input_path: Path | None = None,
-    columns: ColumnNames | None = None, resamples: int = 1000, title: str = "",
+    results: Path,
+    labels: Sequence[str],
+    *,
+    out_dir: Path,
+    none_label: str | None = None,
+    gold: Mapping[str, Sequence[str]] | None = None,
+    input_path: Path | None = None,
+    columns: ColumnNames | None = None,
+    resamples: int = 1000,
+    title: str = "",
     metrics_file: Path | None = None,
-) -> Metrics | None:  # fmt: skip
+) -> Metrics | None:
     """Score a results file; write metrics.json, report.md and the chart. None without gold."""
     try:
-        metrics = compute_metrics(read_results(results), labels, none_label=none_label,
-                                  gold=gold, resamples=resamples)  # fmt: skip
+        metrics = compute_metrics(
+            read_results(results), labels, none_label=none_label, gold=gold, resamples=resamples
+        )
     except NoGoldLabels:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,18 +115,24 @@ def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
     from framework.runner.journal import journal_path
 
     return evaluate_results(
-        journal_path(output), label_ids(config.taxonomy), out_dir=run_dir,
-        none_label=config.taxonomy.none_label, input_path=Path(config.input or ""),
-        columns=config.columns, title=str(run_dir),
-    )  # fmt: skip
+        journal_path(output),
+        label_ids(config.taxonomy),
+        out_dir=run_dir,
+        none_label=config.taxonomy.none_label,
+        input_path=Path(config.input or ""),
+        columns=config.columns,
+        title=str(run_dir),
+    )
 
 
 def headline(metrics: Metrics) -> str:
     """One line: macro- and micro-F1 with their intervals, and how many rows."""
     macro, micro = metrics.macro_f1_ci, metrics.micro_f1_ci
-    return (f"macro-F1 {metrics.macro.f1:.3f} [{macro.low:.3f}, {macro.high:.3f}], "
-            f"micro-F1 {metrics.micro.f1:.3f} [{micro.low:.3f}, {micro.high:.3f}] "
-            f"on {metrics.scored} rows with gold")  # fmt: skip
+    return (
+        f"macro-F1 {metrics.macro.f1:.3f} [{macro.low:.3f}, {macro.high:.3f}], "
+        f"micro-F1 {metrics.micro.f1:.3f} [{micro.low:.3f}, {micro.high:.3f}] "
+        f"on {metrics.scored} rows with gold"
+    )
 
 
 def metrics_table(metrics: Metrics) -> str:
@@ -142,10 +156,21 @@ def metrics_table(metrics: Metrics) -> str:
     ]
     if m.none_rate is not None:
         scores.append([f"rows predicted {m.none_label!r}", f"{m.none_rate:.1%}", ""])
-    per_label = [[s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support),
-                  str(s.predicted)] for s in m.per_label]  # fmt: skip
-    head = (f"{m.scored} of {m.rows} rows scored against gold; 95% bootstrap intervals "
-            f"({m.resamples} resamples, seed {m.seed}); zero_division=0")  # fmt: skip
+    per_label = [
+        [
+            s.label,
+            f"{s.precision:.3f}",
+            f"{s.recall:.3f}",
+            f"{s.f1:.3f}",
+            str(s.support),
+            str(s.predicted),
+        ]
+        for s in m.per_label
+    ]
+    head = (
+        f"{m.scored} of {m.rows} rows scored against gold; 95% bootstrap intervals "
+        f"({m.resamples} resamples, seed {m.seed}); zero_division=0"
+    )
     tables = [
         markdown_table(["metric", "value", "95% interval"], scores),
         markdown_table(["label", "precision", "recall", "F1", "support", "predicted"], per_label),
@@ -159,16 +184,20 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table padded so its columns line up as plain text too."""
     cells = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
     widths = [max(len(row[n]) for row in cells) for n in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in cells]  # fmt: skip
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
 
 def worst_errors(
-    rows: Iterable[Mapping[str, Any]], *, gold: Mapping[str, Sequence[str]] | None = None,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    gold: Mapping[str, Sequence[str]] | None = None,
     count: int = 10,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """The `count` rows furthest from gold (lowest Jaccard, then most wrong labels).
 
     A failed row counts as an empty prediction. Memory holds `count` rows.
@@ -185,8 +214,13 @@ def worst_errors(
                 continue
             union = truth | guess
             jaccard = len(truth & guess) / len(union) if union else 1.0
-            entry = {"id": str(row["id"]), "gold": sorted(truth), "predicted": sorted(guess),
-                     "status": row.get("status", "ok"), "error": row.get("error")}  # fmt: skip
+            entry = {
+                "id": str(row["id"]),
+                "gold": sorted(truth),
+                "predicted": sorted(guess),
+                "status": row.get("status", "ok"),
+                "error": row.get("error"),
+            }
             yield (jaccard, -len(truth ^ guess), entry["id"]), entry
 
     return [entry for _, entry in heapq.nsmallest(count, scored(), key=lambda pair: pair[0])]
@@ -209,19 +243,31 @@ def read_texts(path: Path, ids: set[str], columns: ColumnNames | None = None) ->
 
 
 def write_report(
-    metrics: Metrics, errors: Sequence[Mapping[str, Any]], texts: Mapping[str, str],
-    path: Path, *, title: str,
-) -> Path:  # fmt: skip
+    metrics: Metrics,
+    errors: Sequence[Mapping[str, Any]],
+    texts: Mapping[str, str],
+    path: Path,
+    *,
+    title: str,
+) -> Path:
     """report.md: the scores, the per-label chart (beside it) and the worst errors."""
-    parts = [f"# Evaluation: {title}", metrics_table(metrics),
-             f"## F1 by label\n\n![F1 by label]({CHART_FILE})",
-             f"## The {len(errors)} worst errors"]  # fmt: skip
+    parts = [
+        f"# Evaluation: {title}",
+        metrics_table(metrics),
+        f"## F1 by label\n\n![F1 by label]({CHART_FILE})",
+        f"## The {len(errors)} worst errors",
+    ]
     for number, error in enumerate(errors, start=1):
         text = texts.get(error["id"], "(text not available)")
         text = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]"
-        lines = [f"### {number}. `{error['id']}`", "", "> " + " ".join(text.split()), "",
-                 f"- gold: {', '.join(error['gold']) or '(none)'}",
-                 f"- predicted: {', '.join(error['predicted']) or '(nothing)'}"]  # fmt: skip
+        lines = [
+            f"### {number}. `{error['id']}`",
+            "",
+            "> " + " ".join(text.split()),
+            "",
+            f"- gold: {', '.join(error['gold']) or '(none)'}",
+            f"- predicted: {', '.join(error['predicted']) or '(nothing)'}",
+        ]
         if error["status"] != "ok":
             lines.append(f"- failed: {error['error'] or 'no reason recorded'}")
         parts.append("\n".join(lines))

@@ -50,10 +50,36 @@ CATCH_ALL_NAMES = frozenset(
     {"none", "other", "others", "misc", "miscellaneous", "unknown", "general", "no label"}
 )
 _STOPWORDS = frozenset(
-    ("the", "and", "for", "with", "that", "this", "are", "from", "not", "any", "its", "about",
-     "what", "who", "how", "but", "all", "other", "into", "their", "them", "they", "has", "have",
-     "can", "use", "one")
-)  # fmt: skip
+    (
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "are",
+        "from",
+        "not",
+        "any",
+        "its",
+        "about",
+        "what",
+        "who",
+        "how",
+        "but",
+        "all",
+        "other",
+        "into",
+        "their",
+        "them",
+        "they",
+        "has",
+        "have",
+        "can",
+        "use",
+        "one",
+    )
+)
 _ERROR_REASONS = {  # by the last part of the key, else the first
     "parent": "a hierarchy needs parents that are current labels, without cycles",
     "replaced_by": "old answers and gold data are read as the replacement: a current label",
@@ -83,8 +109,11 @@ def lint_taxonomy(
     errors += _field_errors(raw)
     none_label = raw.get("none_label") if isinstance(raw.get("none_label"), str) else None
     exclusive = raw.get("exclusive")
-    groups = {str(k): [str(m) for m in v] for k, v in exclusive.items() if isinstance(v, list)} if (
-        isinstance(exclusive, Mapping)) else {}  # fmt: skip
+    groups = (
+        {str(k): [str(m) for m in v] for k, v in exclusive.items() if isinstance(v, list)}
+        if (isinstance(exclusive, Mapping))
+        else {}
+    )
     for problem in structural_problems(labels, none_label=none_label, exclusive=groups):
         errors.append(Finding("error", problem.key, problem.message, _reason(problem.key)))
     current = [label for label in labels if not label.deprecated]
@@ -159,8 +188,12 @@ def _catch_all(t: _Read) -> Pairs:
     names = {_plain(n) for x in t.current for n in (x.id, x.name, *x.aliases) if n}
     if t.none_label is not None or t.raw.get("allow_empty") is True or names & CATCH_ALL_NAMES:
         return []
-    return [("none_label", "no none_label, no catch-all label (other, none, ...) and "
-             "allow_empty is false")]  # fmt: skip
+    return [
+        (
+            "none_label",
+            "no none_label, no catch-all label (other, none, ...) and allow_empty is false",
+        )
+    ]
 
 
 def _unnamed_none(t: _Read) -> Pairs:
@@ -190,8 +223,10 @@ def _levels(t: _Read) -> Pairs:
                 node = parent_of.get(node)
             if node is None:
                 children.setdefault(label.parent, []).append(label.id)
-    return [(f"labels.{parent}", f"offered flat beside its children {', '.join(kids)}")
-            for parent, kids in children.items()]  # fmt: skip
+    return [
+        (f"labels.{parent}", f"offered flat beside its children {', '.join(kids)}")
+        for parent, kids in children.items()
+    ]
 
 
 def _similar_names(t: _Read) -> Pairs:
@@ -221,8 +256,11 @@ def _similar_descriptions(t: _Read) -> Pairs:
 
 
 def _descriptions(t: _Read) -> Pairs:
-    return [(f"labels.{x.id}.description", f"no description; the model sees only the id {x.id!r}")
-            for x in t.current if not x.description.strip()]  # fmt: skip
+    return [
+        (f"labels.{x.id}.description", f"no description; the model sees only the id {x.id!r}")
+        for x in t.current
+        if not x.description.strip()
+    ]
 
 
 def _examples(t: _Read) -> Pairs:
@@ -234,8 +272,11 @@ def _examples(t: _Read) -> Pairs:
 
 
 def _retired(t: _Read) -> Pairs:
-    return [(f"labels.{x.id}.replaced_by", "deprecated without a replacement")
-            for x in t.labels if x.deprecated and x.replaced_by is None]  # fmt: skip
+    return [
+        (f"labels.{x.id}.replaced_by", "deprecated without a replacement")
+        for x in t.labels
+        if x.deprecated and x.replaced_by is None
+    ]
 
 
 def _lineage(t: _Read) -> Pairs:
@@ -249,28 +290,58 @@ def _lineage(t: _Read) -> Pairs:
 
 # Each warning with the reason printed under it (the practices of DESIGN.md).
 WARNINGS: tuple[tuple[Callable[[_Read], Pairs], str], ...] = (
-    (_size, "models confuse large flat label sets and skip labels far down the list; split "
-     "the taxonomy, or group labels under parents offered one level at a time"),
-    (_catch_all, "an input that matches no label is forced into a wrong one; add an 'other' "
-     "label and name it in none_label, or set allow_empty: true"),
-    (_unnamed_none, "a 'none' label that is not the taxonomy's none_label can be answered "
-     "beside real labels, and an empty answer is not read as it; set none_label to its id"),
-    (_levels, "models choose inconsistently between a category and its members offered in "
-     "one flat list; set validation.hierarchy=leaves_only to offer only the most specific "
-     "labels, or fold the children into the parent"),
-    (_similar_names, "labels that read alike split one concept in two and the model picks "
-     "between them at random; merge them, or rename one so the difference shows"),
-    (_similar_descriptions, "labels described alike overlap, so the model cannot tell which "
-     "one an input belongs to; say what sets each apart, or merge them"),
-    (_descriptions, "an id alone is ambiguous: the model guesses the label's scope from one "
-     "word; say what belongs under it, and what does not"),
-    (_examples, "few-shot examples pull answers towards the labels that have them; give "
-     "every label one, or none"),
-    (_retired, "answers and gold data that still say the old id cannot be mapped to a "
-     "current label; set replaced_by, or remove the label if nothing uses it"),
-    (_lineage, "runs record the lineage to say which shared taxonomies a result was built "
-     "from; without its own entry a team taxonomy is recorded as its base"),
-)  # fmt: skip
+    (
+        _size,
+        "models confuse large flat label sets and skip labels far down the list; split "
+        "the taxonomy, or group labels under parents offered one level at a time",
+    ),
+    (
+        _catch_all,
+        "an input that matches no label is forced into a wrong one; add an 'other' "
+        "label and name it in none_label, or set allow_empty: true",
+    ),
+    (
+        _unnamed_none,
+        "a 'none' label that is not the taxonomy's none_label can be answered "
+        "beside real labels, and an empty answer is not read as it; set none_label to its id",
+    ),
+    (
+        _levels,
+        "models choose inconsistently between a category and its members offered in "
+        "one flat list; set validation.hierarchy=leaves_only to offer only the most specific "
+        "labels, or fold the children into the parent",
+    ),
+    (
+        _similar_names,
+        "labels that read alike split one concept in two and the model picks "
+        "between them at random; merge them, or rename one so the difference shows",
+    ),
+    (
+        _similar_descriptions,
+        "labels described alike overlap, so the model cannot tell which "
+        "one an input belongs to; say what sets each apart, or merge them",
+    ),
+    (
+        _descriptions,
+        "an id alone is ambiguous: the model guesses the label's scope from one "
+        "word; say what belongs under it, and what does not",
+    ),
+    (
+        _examples,
+        "few-shot examples pull answers towards the labels that have them; give "
+        "every label one, or none",
+    ),
+    (
+        _retired,
+        "answers and gold data that still say the old id cannot be mapped to a "
+        "current label; set replaced_by, or remove the label if nothing uses it",
+    ),
+    (
+        _lineage,
+        "runs record the lineage to say which shared taxonomies a result was built "
+        "from; without its own entry a team taxonomy is recorded as its base",
+    ),
+)
 
 
 def _plain(name: str) -> str:

@@ -1,6 +1,6 @@
 """Checking one answer against the schema and the validation policy.
 
-    AnswerValidator(taxonomy, policy).check(text) -> Verdict
+    AnswerValidator(LabelSet.build(taxonomy, policy)).check(text) -> Verdict
 
 A Verdict either accepts a label set or lists the problems to quote back to
 the model. What the policy may fix by itself (a label in the wrong case, an
@@ -20,14 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from framework.config.schema import TaxonomyConfig, ValidationConfig
-from framework.labels.taxonomy import (
-    ancestors,
-    label_names,
-    offered_labels,
-    output_schema,
-    replacements,
-)
+from framework.labels.label_set import LabelSet
 
 __all__ = ["AnswerValidator", "Verdict", "parse_answer", "read_json"]
 
@@ -78,28 +71,17 @@ def read_json(text: str | None) -> tuple[Any, list[str]] | Verdict:
 
 
 class AnswerValidator:
-    """Built once per run: the compiled validators, the label spellings, the rules."""
+    """Built once per run: the compiled validators over the run's LabelSet."""
 
-    def __init__(
-        self, taxonomy: TaxonomyConfig, policy: ValidationConfig, *, by_index: bool = False
-    ) -> None:
-        self._taxonomy, self._policy, self._by_index = taxonomy, policy, by_index
-        case = policy.normalize_case
-        self._offered = [label.id for label in offered_labels(taxonomy, policy)]
-        self._exact = set(self._offered)
-        self._names = label_names(taxonomy, case=case, aliases=policy.normalize_aliases)
-        self._replaced = replacements(taxonomy, case=case)
-        self._ancestors = ancestors(taxonomy)
-        self._categories = {parent for chain in self._ancestors.values() for parent in chain}
-        kind = ["string", "integer"] if by_index else "string"
+    def __init__(self, labels: LabelSet) -> None:
+        self.labels = labels
+        self._policy = labels.policy
+        kind = ["string", "integer"] if labels.by_index else "string"
         item_shape = {"type": "array", "items": {"type": kind}}
         shape = {"type": "object", "required": ["labels"], "properties": {"labels": item_shape}}
         self._shape = Draft202012Validator(shape)
-        schema = output_schema(taxonomy, policy)  # by id: the invariant, whatever was asked
-        self._schema = Draft202012Validator(schema)
-        self._max = int(schema["properties"]["labels"]["maxItems"])
-        empty_ok = taxonomy.allow_empty or taxonomy.none_label is not None
-        self._min = max(policy.min_labels, 0 if empty_ok else 1)
+        # by id: the invariant, whatever the answer was asked to name labels by
+        self._schema = Draft202012Validator(labels.schema(by_id=True))
 
     def check(self, text: str | None) -> Verdict:
         parsed = read_json(text)
@@ -121,13 +103,14 @@ class AnswerValidator:
         return self._apply_policy(list(value["labels"]), repairs)
 
     def _apply_policy(self, said: list[Any], repairs: list[str]) -> Verdict:
+        rules = self.labels
         labels, problems, fatal = self._to_ids(said, repairs)
         if fatal:
             return Verdict(problems=tuple(problems), fatal=True)
-        none = self._taxonomy.none_label
-        if none is not None and none in labels and len(labels) > 1:
+        none = rules.none
+        if rules.none_beside_others(labels):
             if self._policy.none_exclusive == "drop_none":
-                labels.remove(none)
+                labels.remove(str(none))
                 repairs.append(f"removed {none!r}, which cannot stand beside other labels")
             else:
                 problems.append(
@@ -137,15 +120,21 @@ class AnswerValidator:
         if not labels and not problems and none is not None:
             labels = [none]
             repairs.append(f"read an empty answer as {none!r}")
-        problems.extend(self._exclusive_problems(labels))
+        for group, present in rules.exclusive_conflicts(labels):
+            problems.append(
+                f"{', '.join(map(repr, present))} exclude each other (group {group!r}); "
+                f"keep at most one of {', '.join(rules.exclusive[group])}"
+            )
         if not problems and labels != [none]:
-            problems.extend(self._count_problems(labels))
+            count = rules.count_problem(labels)
+            problems.extend([count] if count else [])
         if not problems:
             invariant = next(self._schema.iter_errors({"labels": labels}), None)
             if invariant is not None:
                 problems.append(f"the labels do not satisfy the schema: {invariant.message}")
         if not problems and self._policy.hierarchy == "add_parents":
-            labels = self._with_parents(labels, repairs)
+            labels, added = rules.with_parents(labels)
+            repairs.extend(f"added {parent!r}, the parent of {child!r}" for parent, child in added)
         return Verdict(
             labels=tuple(labels) if not problems else (),
             problems=tuple(problems),
@@ -156,9 +145,12 @@ class AnswerValidator:
         """Each answered name resolved to an offered id: (ids, problems, fatal)."""
         labels: list[str] = []
         problems: list[str] = []
+        offered = set(self.labels.ids)
         for raw in said:
-            label = self._resolve(raw, repairs)
-            if label is None or label not in self._exact:
+            label, note = self.labels.resolve(raw)
+            if note:
+                repairs.append(note)
+            if label is None or label not in offered:
                 if self._policy.on_unknown_label == "drop":
                     repairs.append(
                         f"dropped {raw!r}, which is not a label"
@@ -182,52 +174,3 @@ class AnswerValidator:
                 continue
             labels.append(label)
         return labels, problems, False
-
-    def _resolve(self, raw: Any, repairs: list[str]) -> str | None:
-        """The label id an answered item names, noting any reading other than exact."""
-        if self._by_index and (isinstance(raw, int) or str(raw).strip().isdigit()):
-            index = int(raw)
-            return self._offered[index] if 0 <= index < len(self._offered) else None
-        name = str(raw).strip()
-        if name in self._exact or name in self._categories:
-            return name
-        key = name.casefold() if self._policy.normalize_case else name
-        found = self._names.get(key)
-        if found is not None:
-            repairs.append(f"read {raw!r} as {found!r}")
-            return found
-        if key in self._replaced:
-            old, new = self._replaced[key]
-            repairs.append(f"read the deprecated {old!r} as its replacement {new!r}")
-            return new
-        return None
-
-    def _exclusive_problems(self, labels: list[str]) -> list[str]:
-        found = []
-        for group, members in self._taxonomy.exclusive.items():
-            present = [label for label in labels if label in members]
-            if len(present) > 1:
-                found.append(
-                    f"{', '.join(map(repr, present))} exclude each other (group {group!r}); "
-                    f"keep at most one of {', '.join(members)}"
-                )
-        return found
-
-    def _with_parents(self, labels: list[str], repairs: list[str]) -> list[str]:
-        """A child implies its parents: add the ones the answer left out."""
-        result = list(labels)
-        for label in labels:
-            for parent in self._ancestors.get(label, ()):
-                if parent not in result:
-                    result.append(parent)
-                    repairs.append(f"added {parent!r}, the parent of {label!r}")
-        return result
-
-    def _count_problems(self, labels: list[str]) -> list[str]:
-        if len(labels) < self._min:
-            if not labels:
-                return [f"no label was given; give at least {self._min}"]
-            return [f"{len(labels)} labels given; give at least {self._min}"]
-        if len(labels) > self._max:
-            return [f"{len(labels)} labels given; give at most {self._max}"]
-        return []

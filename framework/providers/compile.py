@@ -57,6 +57,9 @@ class CompiledRequest:
     mode: OutputMode
     kwargs: Mapping[str, Any]
     identity: str = ""
+    # Requests with the same affinity (the questions about one text) go to the server the
+    # first of them went to, whose prompt cache then reuses what they share. Not in the key.
+    affinity: str | None = field(default=None, compare=False)
     key: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,13 +106,17 @@ def make_plan(
 
 
 def compile_request(
-    messages: Sequence[Message], plan: RequestPlan, *, sample: int | None = None
+    messages: Sequence[Message],
+    plan: RequestPlan,
+    *,
+    sample: int | None = None,
+    affinity: str | None = None,
 ) -> CompiledRequest:
     """The request for these messages; `sample` numbers the draws of self-consistency,
     which may be otherwise identical requests but are not one answer."""
     base = {"model": plan.model, "messages": [dict(m) for m in messages], **plan.sampling}
     identity = plan.identity if sample is None else f"{plan.identity}#sample{sample}"
-    return CompiledRequest(plan.mode, MODES[plan.mode](base, plan.schema), identity)
+    return CompiledRequest(plan.mode, MODES[plan.mode](base, plan.schema), identity, affinity)
 
 
 def json_schema_request(base: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

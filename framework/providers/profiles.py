@@ -1,22 +1,40 @@
-"""Provider capability as data, and the choice of output mode.
+"""Provider facts as data, and the choice of output mode.
 
-A profile says, for one kind of provider, which output modes it accepts, which
-JSON-schema keywords its structured output rejects, which sampling parameters
-it takes and how litellm names it. `choose_output_mode` turns `output_mode:
-auto` into a concrete mode from litellm's capability map (when litellm knows
-the model) or the profile's default (when it does not), and rejects a forced
-mode the provider cannot do. The choice and its reason go into the run record.
+A profile says, for one kind of provider (and, where a model family differs, for
+that model), everything the rest of labelwise needs to know about it: how litellm
+names it, which wire it speaks, which output modes it accepts and which
+JSON-schema keywords its structured output rejects, which sampling parameters it
+takes, whether it needs a key or an api_base, whether it costs anything and who
+knows its prices, its enum limit, and whether log-probabilities come back and
+what they cost. No module outside this one asks which provider a run uses; they
+ask its profile.
+
+`choose_output_mode` turns `output_mode: auto` into a concrete mode from
+litellm's capability map (when litellm knows the model) or the profile's default
+(when it does not), and rejects a forced mode the provider cannot do. The choice
+and its reason go into the run record.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
-from framework.config.schema import ModelConfig, OutputMode, ProviderConfig, ProviderKind
+from framework.config.schema import ModelConfig, OutputMode, ProviderConfig, ProviderKind, RunConfig
 from framework.errors import ConfigError
 
-__all__ = ["PROFILES", "ModeChoice", "ProviderProfile", "choose_output_mode"]
+__all__ = [
+    "PROFILES",
+    "ModeChoice",
+    "ProviderProfile",
+    "check_provider",
+    "choose_output_mode",
+    "profile_for",
+]
+
+Wire = Literal["openai", "anthropic", "gemini", "ollama"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +42,23 @@ class ProviderProfile:
     litellm_prefix: str
     modes: frozenset[OutputMode]
     default_mode: OutputMode
+    # The HTTP API it speaks: "openai" is the chat-completions wire (OpenAI, vLLM,
+    # llama.cpp, LM Studio, gateways), which any OpenAI-wire transport can post to.
+    wire: Wire = "openai"
     # litellm's capability map decides `auto` when it knows the model; some
     # servers (llama.cpp) accept one shape whatever the map says.
     consult_litellm: bool = True
     schema_drops: frozenset[str] = frozenset()
     sampling: frozenset[str] = frozenset({"temperature", "max_tokens", "seed"})
     needs_key: bool = True
+    # A server the user runs: its URL must be given (provider.api_base).
+    needs_api_base: bool = False
+    # labelwise starts the server itself from a GGUF file (provider=local).
+    embedded: bool = False
+    # A server on the user's own machine: its tokens cost nothing.
+    free: bool = False
+    # litellm's price map holds this provider's prices (not an arbitrary server's).
+    priced_by_litellm: bool = True
     why_not: str = ""
     # The most enum values a schema may hold; larger taxonomies are asked by number.
     max_enum: int = 500
@@ -54,6 +83,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "anthropic",
         frozenset({"json_schema", "tool", "prompted"}),
         "tool",
+        wire="anthropic",
         sampling=frozenset({"temperature", "max_tokens"}),
         why_not="Anthropic has no json_object mode",
         logprobs=False,
@@ -62,6 +92,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "gemini",
         frozenset({"json_schema", "tool", "prompted"}),
         "json_schema",
+        wire="gemini",
         schema_drops=frozenset({"uniqueItems"}),
         why_not="Gemini's JSON mode takes its schema as json_schema",
         max_enum=250,
@@ -71,18 +102,29 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "ollama_chat",
         frozenset({"json_schema", "prompted"}),
         "json_schema",
+        wire="ollama",
         consult_litellm=False,
         needs_key=False,
+        free=True,
         why_not="Ollama takes a schema as json_schema (sent as its `format`)",
         logprobs=False,
     ),
-    "openai_compatible": ProviderProfile("openai", _ALL, "json_schema", needs_key=False),
+    "openai_compatible": ProviderProfile(
+        "openai",
+        _ALL,
+        "json_schema",
+        needs_key=False,
+        needs_api_base=True,
+        priced_by_litellm=False,  # litellm's prices are the cloud's, not this server's
+    ),
     "llamacpp": ProviderProfile(
         "openai",
         frozenset({"json_object", "prompted"}),
         "json_object",
         consult_litellm=False,
         needs_key=False,
+        needs_api_base=True,
+        free=True,
         why_not="the llama.cpp server rejects json_schema and tools; it takes a schema "
         "through json_object",
         cheap_logprobs=False,
@@ -93,10 +135,44 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         "json_object",
         consult_litellm=False,
         needs_key=False,
+        embedded=True,
+        free=True,
         why_not="the embedded llama.cpp server takes a schema only through json_object",
         cheap_logprobs=False,
     ),
 }
+
+# Model families that differ from their provider's profile: (kind, model name pattern,
+# what differs). OpenAI's reasoning models take neither temperature nor seed (litellm
+# refuses the call otherwise; max_tokens it renames to max_completion_tokens itself).
+_MODEL_FAMILIES: tuple[tuple[ProviderKind, re.Pattern[str], dict[str, object]], ...] = (
+    ("openai", re.compile(r"^(o\d|gpt-5)"), {"sampling": frozenset({"max_tokens"})}),
+)
+
+
+def profile_for(kind: ProviderKind, model: str) -> ProviderProfile:
+    """The profile of a provider, with what its model's family changes."""
+    profile = PROFILES[kind]
+    for family_kind, pattern, changes in _MODEL_FAMILIES:
+        if family_kind == kind and pattern.search(model):
+            profile = replace(profile, **changes)  # type: ignore[arg-type]
+    return profile
+
+
+def check_provider(config: RunConfig) -> None:
+    """What a provider needs that the config lacks: a ConfigError naming the key."""
+    provider = config.provider
+    profile = PROFILES[provider.kind]
+    if profile.needs_api_base and not provider.api_base:
+        raise ConfigError(
+            f"provider.api_base: required for provider {provider.kind}; give the server's URL, "
+            "e.g. provider.api_base=http://127.0.0.1:8000/v1"
+        )
+    if profile.embedded and config.model.gguf is None:
+        raise ConfigError(
+            f"model.gguf: provider={provider.kind} needs a model with a GGUF file; "
+            f"{config.model.name!r} has none (pick one from conf/model/, e.g. model=smollm2-135m)"
+        )
 
 
 @dataclass(frozen=True)
@@ -112,7 +188,7 @@ CapabilityLookup = Callable[[str, str], tuple[bool, bool, bool]]
 def choose_output_mode(
     provider: ProviderConfig, model: ModelConfig, lookup: CapabilityLookup
 ) -> ModeChoice:
-    profile = PROFILES[provider.kind]
+    profile = profile_for(provider.kind, model.name)
     if provider.output_mode != "auto":
         if provider.output_mode not in profile.modes:
             raise ConfigError(

@@ -1,20 +1,28 @@
 """What a classify run will cost, before it is made (`labelwise plan`).
 
-Every row's first request is rendered and compiled exactly as the run would,
-its prompt tokens counted with the model's tokenizer, and looked up in the
-response cache. Completion tokens are estimated from an answer of the usual
-size (the gold label count when the input has gold labels) and bounded by
-model.max_tokens. Re-asks are not predictable and come on top.
+The engine runs over every row exactly as in a run, over a transport that sends
+nothing (framework.providers.transports.recording): each request it would send
+is kept and its prompt tokens counted with the model's tokenizer; answers the
+response cache holds are served from it, as a run would. Completion tokens are
+estimated from an answer of the usual size (the gold label count when the input
+has gold labels) and bounded by model.max_tokens. Re-asks are not predictable
+and come on top.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from framework.engine.classifier import Classifier
-from framework.providers.litellm_api import count_tokens, price
-from framework.records import Usage
+from framework.engine.engine import build_engine
+from framework.providers.compile import CompiledRequest
+from framework.providers.pricing import price
+from framework.providers.tokens import count_tokens
+from framework.providers.transports.cache import ResponseCache
+from framework.providers.transports.recording import RecordingTransport
+from framework.records import Completion, Usage
 from framework.runner.inputs import InputRow
 from framework.runner.journal import id_digest
 
@@ -62,12 +70,39 @@ class RunEstimate:
         )
 
 
+class _PlanTransport(RecordingTransport):
+    """The bottom of a planning engine: an answer the cache holds is served from it (as a
+    run would); every other request is recorded and accepted with a usual answer."""
+
+    def __init__(self, cache: ResponseCache, answer: str) -> None:
+        super().__init__(lambda _: Completion(answer, Usage(), 0.0))
+        self.cache = cache
+        self.cached = 0
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        found = self.cache.get(request.key)
+        if found is not None:
+            self.cached += 1
+            return found
+        return await super().send(request)
+
+
 def estimate_run(
     classifier: Classifier, rows: Iterable[InputRow], done: set[int] | None = None
 ) -> RunEstimate:
+    """Run the engine over every row with a transport that sends nothing: the requests
+    counted are the ones the run would send first (re-asks are not predictable)."""
+    return asyncio.run(_estimate(classifier, rows, done or set()))
+
+
+async def _estimate(
+    classifier: Classifier, rows: Iterable[InputRow], done: set[int]
+) -> RunEstimate:
     config = classifier.config
-    model = classifier.request_plan.model
-    done = done or set()
+    strategy = classifier.engine.strategy
+    transport = _PlanTransport(classifier.cache, strategy.example_answer(1))
+    planner = build_engine(config, transport, endpoint=classifier.endpoint)
+    model = planner.plan.model
     counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
     prompt_tokens = max_prompt = gold_labels = gold_rows = 0
     for row in rows:
@@ -75,25 +110,24 @@ def estimate_run(
         if id_digest(row.id) in done:
             counts["done"] += 1
             continue
-        requests = classifier.first_requests(row.item.text) if row.item else []
-        if not requests:
-            counts["no_call"] += 1
-            continue
-        unanswered = [r for r in requests if r.key not in classifier.cache]
-        if not unanswered:
-            counts["cached"] += 1
+        transport.requests.clear()
+        transport.cached = 0
+        if row.item is not None:
+            await planner.classify_item(row.item)
+        if not transport.requests:
+            counts["cached" if transport.cached else "no_call"] += 1
             continue
         counts["to_call"] += 1
-        counts["calls"] += len(unanswered)
-        for request in unanswered:
+        counts["calls"] += len(transport.requests)
+        for request in transport.requests:
             tokens = count_tokens(model, list(request.kwargs["messages"]))
             prompt_tokens += tokens
             max_prompt = max(max_prompt, tokens)
         if row.item is not None and row.item.gold is not None:
             gold_labels, gold_rows = gold_labels + len(row.item.gold), gold_rows + 1
     typical = max(1, round(gold_labels / gold_rows)) if gold_rows else 1
-    answer = [{"role": "assistant", "content": classifier.strategy.example_answer(typical)}]
-    max_tokens = int(classifier.request_plan.sampling.get("max_tokens", config.model.max_tokens))
+    answer = [{"role": "assistant", "content": strategy.example_answer(typical)}]
+    max_tokens = int(planner.plan.sampling.get("max_tokens", config.model.max_tokens))
     expected = min(count_tokens(model, answer), max_tokens) * counts["calls"]
     most = max_tokens * counts["calls"]
     return RunEstimate(

@@ -162,8 +162,9 @@ def _csv(source: Path, names: ColumnNames) -> Iterator[InputRow]:
             if any(_NOT_UTF8.search(cell) for cell in cells):
                 row_id = record.get(names.id)
                 clean_id = row_id if row_id and not _NOT_UTF8.search(row_id) else f"line:{line}"
-                yield InputRow(line, clean_id, error=f"row {line} is not valid UTF-8; save the "
-                               "file as UTF-8")  # fmt: skip
+                yield InputRow(
+                    line, clean_id, error=f"row {line} is not valid UTF-8; save the file as UTF-8"
+                )
                 continue
             gold = record.get(names.labels)
             if isinstance(gold, str):
@@ -214,8 +215,11 @@ def row_from_record(
     if raw_id is None or raw_id == "":
         row_id = f"line:{line}"
     elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int | float):
-        return InputRow(line, f"line:{line}", error=f"{where} {line}: the id is "
-                        f"{type(raw_id).__name__}, not a string or a number")  # fmt: skip
+        return InputRow(
+            line,
+            f"line:{line}",
+            error=f"{where} {line}: the id is {type(raw_id).__name__}, not a string or a number",
+        )
     else:
         row_id = str(raw_id)
     text = record.get(names.text)
@@ -225,9 +229,13 @@ def row_from_record(
     for field, value in (("id", row_id), ("text", text)):
         bad = _lone_surrogate(value)
         if bad is not None:
-            return InputRow(line, row_id, error=f"{where} {line}: the {field} holds a lone "
-                            f"surrogate ({bad}), half of a character such as an emoji, which "
-                            "cannot be sent; fix the text where it was written")  # fmt: skip
+            return InputRow(
+                line,
+                row_id,
+                error=f"{where} {line}: the {field} holds a lone "
+                f"surrogate ({bad}), half of a character such as an emoji, which "
+                "cannot be sent; fix the text where it was written",
+            )
     gold = record.get(names.labels)
     if gold is not None and not (isinstance(gold, list) and all(isinstance(g, str) for g in gold)):
         return InputRow(line, row_id, error=f"{where} {line}: labels must be a list of strings")

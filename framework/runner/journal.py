@@ -256,9 +256,22 @@ class ResultsJournal:
 
 
 _OUTPUT_FORMATS = (".jsonl", ".ndjson", ".csv", ".parquet")
-_COLUMNS = ("id", "labels", "status", "error", "attempts", "prompt_tokens", "completion_tokens",
-            "cost", "gold", "cache_hits", "truncated_from", "request_hash", "taxonomy",
-            "taxonomy_hash")  # fmt: skip
+_COLUMNS = (
+    "id",
+    "labels",
+    "status",
+    "error",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "gold",
+    "cache_hits",
+    "truncated_from",
+    "request_hash",
+    "taxonomy",
+    "taxonomy_hash",
+)
 _CHUNK = 5000
 
 
@@ -334,12 +347,23 @@ def _export_parquet(journal: Path, target: Path) -> None:
 
     labels = pa.list_(pa.string())
     schema = pa.schema(
-        [("id", pa.string()), ("labels", labels), ("status", pa.string()), ("error", pa.string()),
-         ("attempts", pa.int64()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
-         ("cost", pa.float64()), ("gold", labels), ("cache_hits", pa.int64()),
-         ("truncated_from", pa.int64()), ("request_hash", pa.string()),
-         ("taxonomy", pa.string()), ("taxonomy_hash", pa.string())]
-    )  # fmt: skip
+        [
+            ("id", pa.string()),
+            ("labels", labels),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("attempts", pa.int64()),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("cost", pa.float64()),
+            ("gold", labels),
+            ("cache_hits", pa.int64()),
+            ("truncated_from", pa.int64()),
+            ("request_hash", pa.string()),
+            ("taxonomy", pa.string()),
+            ("taxonomy_hash", pa.string()),
+        ]
+    )
     with pq.ParquetWriter(target, schema) as writer:
         chunk: list[dict[str, Any]] = []
         for row in _rows(journal):

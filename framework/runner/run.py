@@ -139,9 +139,13 @@ async def classify_rows(
     stamp = (f"{taxonomy.name}@{taxonomy.version}", short_hash(taxonomy))
     reviews = ResultsJournal(review, taxonomy=stamp) if review else nullcontext(None)
     journal = ResultsJournal(
-        journal_file, taxonomy=stamp, retry_failed=config.run.retry_failed,
-        identity=classifier.identity, resume=config.run.resume, also_move=exports,
-    )  # fmt: skip
+        journal_file,
+        taxonomy=stamp,
+        retry_failed=config.run.retry_failed,
+        identity=classifier.identity,
+        resume=config.run.resume,
+        also_move=exports,
+    )
     with journal, reviews as for_review:
         batch = _Batch(classifier, journal, progress, for_review)
         batch.totals.retried = journal.dropped_failed

@@ -49,8 +49,15 @@ __all__ = [
 
 RECORD_FILE = "record.json"
 SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "access_token"})
-PACKAGES = ("labelwise", "litellm", "hydra-core", "omegaconf", "jinja2", "jsonschema",
-            "scikit-learn")  # fmt: skip
+PACKAGES = (
+    "labelwise",
+    "litellm",
+    "hydra-core",
+    "omegaconf",
+    "jinja2",
+    "jsonschema",
+    "scikit-learn",
+)
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -140,8 +147,13 @@ def source_version(root: Path = _SOURCE_ROOT) -> dict[str, Any] | None:
 
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
-                                  text=True, timeout=10, check=False)  # fmt: skip
+            done = subprocess.run(
+                ["git", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip() if done.returncode == 0 else None
@@ -168,36 +180,55 @@ def _now() -> str:
 
 
 def describe_run(
-    cfg: DictConfig, classifier: Classifier, *, run_dir: Path, output: Path,
+    cfg: DictConfig,
+    classifier: Classifier,
+    *,
+    run_dir: Path,
+    output: Path,
     overrides: Sequence[str],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The record of a run about to start (status "running")."""
     config, plain = classifier.config, OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(plain, dict)
     plain.pop("hydra", None)
     source, taxonomy, model = Path(config.input or ""), config.taxonomy, config.model
     return {
-        "format": 1, "status": "running", "started_at": _now(), "finished_at": None,
+        "format": 1,
+        "status": "running",
+        "started_at": _now(),
+        "finished_at": None,
         "run_dir": str(run_dir.resolve()),
         "overrides": redact_overrides(overrides),
         "config": redact_tree(plain),
-        "prompt": {"template": config.prompt.template, "digest": classifier.renderer.digest},
-        "taxonomy": {"name": taxonomy.name, "version": taxonomy.version,
-                     "hash": taxonomy_hash(taxonomy), "labels": list(label_ids(taxonomy)),
-                     "none_label": taxonomy.none_label, "lineage": taxonomy.lineage,
-                     "label_keys": dataclasses.asdict(classifier.label_keys)},
-        "model": {"name": model.name, "provider": config.provider.kind,
-                  "api_base": redact_url(config.provider.api_base or "") or None},
-        "output_mode": dataclasses.asdict(classifier.output_mode),
+        "prompt": {"template": config.prompt.template, "digest": classifier.engine.renderer.digest},
+        "taxonomy": {
+            "name": taxonomy.name,
+            "version": taxonomy.version,
+            "hash": taxonomy_hash(taxonomy),
+            "labels": list(label_ids(taxonomy)),
+            "none_label": taxonomy.none_label,
+            "lineage": taxonomy.lineage,
+            "label_keys": dataclasses.asdict(classifier.engine.label_keys),
+        },
+        "model": {
+            "name": model.name,
+            "provider": config.provider.kind,
+            "api_base": redact_url(config.provider.api_base or "") or None,
+        },
+        "output_mode": dataclasses.asdict(classifier.engine.output_mode),
         "sampling": model.model_dump(include={"temperature", "max_tokens", "seed"}),
         "sample": config.sample.model_dump(),
         "versions": package_versions(),
         "source": source_version(),
-        "input": {"path": str(source.resolve()), "given": config.input,
-                  "sha256": file_sha256(source) if source.is_file() else None},
+        "input": {
+            "path": str(source.resolve()),
+            "given": config.input,
+            "sha256": file_sha256(source) if source.is_file() else None,
+        },
         "results": str(output.resolve()),
-        "totals": None, "metrics": None,
-    }  # fmt: skip
+        "totals": None,
+        "metrics": None,
+    }
 
 
 def _totals(totals: RunTotals) -> dict[str, Any]:
@@ -226,9 +257,14 @@ class RunRecorder:
     """Writes record.json when entered, and again with the outcome when left."""
 
     def __init__(
-        self, cfg: DictConfig, classifier: Classifier, *, run_dir: Path, output: Path,
+        self,
+        cfg: DictConfig,
+        classifier: Classifier,
+        *,
+        run_dir: Path,
+        output: Path,
         overrides: Sequence[str] = (),
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.run_dir = run_dir
         self.record = describe_run(
             cfg, classifier, run_dir=run_dir, output=output, overrides=overrides

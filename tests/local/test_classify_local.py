@@ -33,7 +33,7 @@ def test_local_model_labels_within_the_taxonomy_and_stops_its_servers() -> None:
         predictions = classifier.classify_many(
             ["NASA launches a telescope", "Heatwave breaks records", "New phone released"]
         )
-        server = classifier._server
+        server = classifier.local_server
         assert server is not None and len(server.pids) == 2  # provider.local.parallel
         pids = server.pids
     finally:
@@ -51,12 +51,24 @@ def test_a_corrupted_model_file_is_refused_before_any_server_starts(tmp_path: Pa
         handle.seek(4096)
         handle.write(b"\x00\xff\x00\xff")
     result = subprocess.run(
-        [sys.executable, "-m", "framework", "classify", "input=examples/news/items.jsonl",
-         "provider=local", "model=gguf_file", f"model.gguf.path={copy}",
-         f"model.gguf.sha256={real.sha256}", f"hydra.run.dir={tmp_path / 'run'}"],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "classify",
+            "input=examples/news/items.jsonl",
+            "provider=local",
+            "model=gguf_file",
+            f"model.gguf.path={copy}",
+            f"model.gguf.sha256={real.sha256}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
         env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-    )  # fmt: skip
+    )
     assert result.returncode == 2, result.stderr
     assert "sha256" in result.stderr and str(copy) in result.stderr
     assert "Traceback" not in result.stderr
@@ -64,11 +76,17 @@ def test_a_corrupted_model_file_is_refused_before_any_server_starts(tmp_path: Pa
 
 
 def test_per_label_confidence_comes_from_the_local_servers_logprobs() -> None:
-    overrides = ["provider=local", "model=smollm2-135m", "cache.mode=off", "strategy=per_label",
-                 "strategy.confidence=logprobs", "provider.local.parallel=1"]  # fmt: skip
+    overrides = [
+        "provider=local",
+        "model=smollm2-135m",
+        "cache.mode=off",
+        "strategy=per_label",
+        "strategy.confidence=logprobs",
+        "provider.local.parallel=1",
+    ]
     with Classifier.from_config(overrides) as classifier:
         prediction = classifier.classify("NASA launches a new telescope into orbit")
-        assert classifier._server is not None and classifier._server.logprobs
+        assert classifier.local_server is not None and classifier.local_server.logprobs
     assert prediction.ok and prediction.attempts == len(NEWS)
     assert prediction.confidence is not None and set(prediction.confidence) == NEWS
     assert all(0.0 <= p <= 1.0 for p in prediction.confidence.values())

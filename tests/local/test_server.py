@@ -274,8 +274,10 @@ def labelwise_child(smollm2: ModelFile) -> Iterator[Launch]:
     def run(how: str) -> subprocess.Popen[str]:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(smollm2.path), how],
-            cwd=REPO, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         children.append(child)
         return child
 
@@ -345,12 +347,19 @@ def test_a_local_server_that_dies_mid_run_stops_the_run_with_the_reason(
     from framework import Classifier
     from framework.errors import ProviderDown
 
-    classifier = Classifier.from_config(["provider=local", "model=smollm2-135m", "cache.mode=off",
-                                         "provider.local.parallel=1", "run.retry.base_delay=0"])  # fmt: skip
+    classifier = Classifier.from_config(
+        [
+            "provider=local",
+            "model=smollm2-135m",
+            "cache.mode=off",
+            "provider.local.parallel=1",
+            "run.retry.base_delay=0",
+        ]
+    )
     try:
         assert classifier.classify("warm up").ok
-        assert classifier._server is not None
-        os.kill(classifier._server.pids[0], signal.SIGSEGV)
+        assert classifier.local_server is not None
+        os.kill(classifier.local_server.pids[0], signal.SIGSEGV)
         with pytest.raises(ProviderDown, match="exited with signal SIGSEGV"):
             classifier.classify_many([f"text {n}" for n in range(12)])
     finally:

@@ -39,8 +39,10 @@ def run(argv: list[str]) -> int:
     rows = list(read_results(results))
     stamps = {str(row["taxonomy_hash"]) for row in rows if row.get("taxonomy_hash")}
     if stamps and stamps != {taxonomy["hash"][:16]}:
-        raise InputError(f"{results} was labeled with taxonomy hash {', '.join(sorted(stamps))}, "
-                         f"not {taxonomy['name']}'s ({taxonomy['hash'][:16]})")  # fmt: skip
+        raise InputError(
+            f"{results} was labeled with taxonomy hash {', '.join(sorted(stamps))}, "
+            f"not {taxonomy['name']}'s ({taxonomy['hash'][:16]})"
+        )
     try:
         chosen = calibrate(rows, taxonomy["labels"], metric=args.metric, default=args.default)
     except ValueError as error:
@@ -65,8 +67,11 @@ def run(argv: list[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="labelwise calibrate", description=DESCRIPTION,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    cli = argparse.ArgumentParser(
+        prog="labelwise calibrate",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cli.add_argument(
         "results", metavar="RESULTS_OR_RUN_DIR", help="the dev run's results or folder"
     )
@@ -83,18 +88,29 @@ def _taxonomy(record: dict[str, Any] | None, name: str | None) -> dict[str, Any]
         from framework.labels.taxonomy import label_ids, taxonomy_hash
 
         taxonomy = load_run_config(compose([f"taxonomy={name}"])).taxonomy
-        return {"name": taxonomy.name, "version": taxonomy.version,
-                "hash": taxonomy_hash(taxonomy), "labels": list(label_ids(taxonomy))}  # fmt: skip
+        return {
+            "name": taxonomy.name,
+            "version": taxonomy.version,
+            "hash": taxonomy_hash(taxonomy),
+            "labels": list(label_ids(taxonomy)),
+        }
     if record and record.get("taxonomy", {}).get("hash"):
         return dict(record["taxonomy"])
-    raise ConfigError("--taxonomy: the results have no record.json; name the taxonomy they "
-                      "were labeled with (--taxonomy NAME)")  # fmt: skip
+    raise ConfigError(
+        "--taxonomy: the results have no record.json; name the taxonomy they "
+        "were labeled with (--taxonomy NAME)"
+    )
 
 
 def _artifact(
-    args: argparse.Namespace, results: Path, record: dict[str, Any] | None,
-    taxonomy: dict[str, Any], *, rows: list[dict[str, Any]], chosen: list[Any],
-) -> dict[str, Any]:  # fmt: skip
+    args: argparse.Namespace,
+    results: Path,
+    record: dict[str, Any] | None,
+    taxonomy: dict[str, Any],
+    *,
+    rows: list[dict[str, Any]],
+    chosen: list[Any],
+) -> dict[str, Any]:
     from framework.digests import file_sha256
     from framework.labels.thresholds import FORMAT
 

@@ -45,7 +45,11 @@ def classify_job(cfg: DictConfig) -> None:
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
     ):
-        log.info("output mode %s (%s)", classifier.output_mode.mode, classifier.output_mode.reason)
+        log.info(
+            "output mode %s (%s)",
+            classifier.engine.output_mode.mode,
+            classifier.engine.output_mode.reason,
+        )
         rows = count_rows(config.input)
         if rows is not None and config.sample.size is not None:
             rows = min(rows, config.sample.size)
@@ -74,11 +78,17 @@ def hydra_folders() -> tuple[Path, list[str], Path | None]:
 def log_summary(totals: RunTotals, output: Path) -> None:
     resumed = totals.resumed_from
     if resumed is not None and resumed.forced:
-        log.warning("run.resume=force: %s already held %d rows made by a different config (%s)",
-                    output, resumed.rows, "; ".join(resumed.differences))  # fmt: skip
+        log.warning(
+            "run.resume=force: %s already held %d rows made by a different config (%s)",
+            output,
+            resumed.rows,
+            "; ".join(resumed.differences),
+        )
     if resumed is not None and resumed.moved_aside:
-        log.info("run.resume=never: the earlier results were moved to %s; a new file was started",
-                 output.with_name(resumed.moved_aside))  # fmt: skip
+        log.info(
+            "run.resume=never: the earlier results were moved to %s; a new file was started",
+            output.with_name(resumed.moved_aside),
+        )
     if totals.done + totals.resumed + totals.not_started + totals.duplicates == 0:
         log.info("0 rows: the input is empty")
         return
@@ -98,14 +108,26 @@ def log_summary(totals: RunTotals, output: Path) -> None:
     )
     log.info(
         "%d rows in %.1f s: %d ok, %d failed%s; %d calls, %d tokens, cost %s -> %s",
-        totals.done, totals.elapsed, totals.ok, totals.failed, extra, totals.calls,
-        totals.usage.total_tokens, cost, output,
-    )  # fmt: skip
+        totals.done,
+        totals.elapsed,
+        totals.ok,
+        totals.failed,
+        extra,
+        totals.calls,
+        totals.usage.total_tokens,
+        cost,
+        output,
+    )
     if totals.stopped_by:
         log.warning(
             "%s; %d rows not started: run the same command with a larger budget to continue",
-            totals.stopped_by, totals.not_started,
-        )  # fmt: skip
+            totals.stopped_by,
+            totals.not_started,
+        )
     if totals.failed:
-        log.info("%d rows failed (each with its reason in %s); to classify them again, run "
-                 "the same command with run.retry_failed=true", totals.failed, output)  # fmt: skip
+        log.info(
+            "%d rows failed (each with its reason in %s); to classify them again, run "
+            "the same command with run.retry_failed=true",
+            totals.failed,
+            output,
+        )

@@ -47,9 +47,10 @@ class RunSummary:
 
 def run(argv: list[str]) -> int:
     cli = argparse.ArgumentParser(
-        prog="labelwise compare", description=DESCRIPTION,
+        prog="labelwise compare",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     cli.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or a sweep folder")
     cli.add_argument("--out", metavar="DIR", help="where leaderboard.md and the charts go")
     args = cli.parse_args(argv)
@@ -79,13 +80,17 @@ def find_runs(paths: Sequence[Path]) -> list[RunSummary]:
         jobs = sorted(p.parent for p in path.glob("*/record.json")) if path.is_dir() else []
         jobs.sort(key=lambda p: int(p.name) if p.name.isdigit() else -1)  # 2 before 10
         if not jobs:
-            raise InputError(f"{path} is neither a run folder (no record.json) nor a sweep folder "
-                             "of runs; give folders made by labelwise classify")  # fmt: skip
+            raise InputError(
+                f"{path} is neither a run folder (no record.json) nor a sweep folder "
+                "of runs; give folders made by labelwise classify"
+            )
         folders.extend(jobs)
     runs = [summary for folder in folders if (summary := _summary(folder)) is not None]
     if not runs:
-        raise InputError("none of these runs has metrics.json (their inputs had no gold labels); "
-                         "score them first: labelwise evaluate RUN_DIR --gold FILE")  # fmt: skip
+        raise InputError(
+            "none of these runs has metrics.json (their inputs had no gold labels); "
+            "score them first: labelwise evaluate RUN_DIR --gold FILE"
+        )
     return _named(runs)
 
 
@@ -110,8 +115,15 @@ def _named(runs: list[RunSummary]) -> list[RunSummary]:
     named = []
     for r in runs:
         own = " ".join(o for o in r.overrides if o not in common)
-        named.append(RunSummary(f"{r.path.name}: {own}" if own else str(r.path), r.path,
-                                r.metrics, r.totals, r.overrides))  # fmt: skip
+        named.append(
+            RunSummary(
+                f"{r.path.name}: {own}" if own else str(r.path),
+                r.path,
+                r.metrics,
+                r.totals,
+                r.overrides,
+            )
+        )
     return named
 
 
@@ -123,25 +135,43 @@ def leaderboard(runs: Sequence[RunSummary]) -> str:
     ordered = sorted(runs, key=lambda r: -r.metrics.macro.f1)
     for rank, r in enumerate(ordered, start=1):
         m, cost, speed = r.metrics, r.totals.get("cost"), r.totals.get("rows_per_s")
-        rows.append([
-            str(rank), r.name,
-            f"{m.macro.f1:.3f} [{m.macro_f1_ci.low:.3f}, {m.macro_f1_ci.high:.3f}]",
-            f"{m.micro.f1:.3f} [{m.micro_f1_ci.low:.3f}, {m.micro_f1_ci.high:.3f}]",
-            f"{m.subset_accuracy:.3f}", f"{m.failed} ({m.failed_rate:.1%})", str(m.scored),
-            f"{r.tokens:,}", "unknown" if cost is None else f"${cost:.4f}",
-            "-" if speed is None else f"{speed:.1f}",
-        ])  # fmt: skip
-    header = ["#", "run", "macro-F1 [95% CI]", "micro-F1 [95% CI]", "exact match", "failed",
-              "scored", "tokens", "cost", "rows/s"]  # fmt: skip
+        rows.append(
+            [
+                str(rank),
+                r.name,
+                f"{m.macro.f1:.3f} [{m.macro_f1_ci.low:.3f}, {m.macro_f1_ci.high:.3f}]",
+                f"{m.micro.f1:.3f} [{m.micro_f1_ci.low:.3f}, {m.micro_f1_ci.high:.3f}]",
+                f"{m.subset_accuracy:.3f}",
+                f"{m.failed} ({m.failed_rate:.1%})",
+                str(m.scored),
+                f"{r.tokens:,}",
+                "unknown" if cost is None else f"${cost:.4f}",
+                "-" if speed is None else f"{speed:.1f}",
+            ]
+        )
+    header = [
+        "#",
+        "run",
+        "macro-F1 [95% CI]",
+        "micro-F1 [95% CI]",
+        "exact match",
+        "failed",
+        "scored",
+        "tokens",
+        "cost",
+        "rows/s",
+    ]
     return markdown_table(header, rows)
 
 
 def _markdown(table: str, runs: Sequence[RunSummary]) -> str:
     folders = "\n".join(f"- {r.name}: `{r.path}`" for r in runs)
-    return (f"# Leaderboard\n\nSorted by macro-F1; intervals are 95% bootstrap intervals over "
-            f"rows.\n\n{table}\n\n## F1 by label\n\n![F1 by label by run]({BARS})\n\n"
-            f"## Cost and macro-F1\n\n![cost against macro-F1]({SCATTER})\n\n"
-            f"## Runs\n\n{folders}\n")  # fmt: skip
+    return (
+        f"# Leaderboard\n\nSorted by macro-F1; intervals are 95% bootstrap intervals over "
+        f"rows.\n\n{table}\n\n## F1 by label\n\n![F1 by label by run]({BARS})\n\n"
+        f"## Cost and macro-F1\n\n![cost against macro-F1]({SCATTER})\n\n"
+        f"## Runs\n\n{folders}\n"
+    )
 
 
 def write_charts(runs: Sequence[RunSummary], out: Path) -> None:
@@ -159,8 +189,13 @@ def write_charts(runs: Sequence[RunSummary], out: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     axes.scatter(xs, [r.metrics.macro.f1 for r in runs])
     for x, r in zip(xs, runs, strict=True):
-        axes.annotate(_short(r.name), (x, r.metrics.macro.f1), textcoords="offset points",
-                      xytext=(4, 4), fontsize="small")  # fmt: skip
+        axes.annotate(
+            _short(r.name),
+            (x, r.metrics.macro.f1),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize="small",
+        )
     axes.set_xlabel("cost (USD)" if priced else "tokens (cost unknown)")
     axes.set_ylabel("macro-F1")
     axes.set_title("Cost against macro-F1")

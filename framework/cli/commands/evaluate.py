@@ -45,16 +45,25 @@ def run(argv: list[str]) -> int:
     source = _text_source(record, args.gold)
     try:
         metrics = evaluate_results(
-            results, labels, out_dir=out.parent, none_label=none_label, gold=gold,
-            input_path=source[0], columns=source[1], resamples=args.bootstrap,
-            title=str(args.results), metrics_file=out,
-        )  # fmt: skip
+            results,
+            labels,
+            out_dir=out.parent,
+            none_label=none_label,
+            gold=gold,
+            input_path=source[0],
+            columns=source[1],
+            resamples=args.bootstrap,
+            title=str(args.results),
+            metrics_file=out,
+        )
     except NoGoldLabels:
         metrics = None
     if metrics is None:
         where = f"in {args.gold}" if args.gold else f"in the rows of {results}"
-        raise InputError(f"no gold labels {where} match a result; give --gold FILE, a JSONL of "
-                         '{"id", "labels"} rows with the ids of the results')  # fmt: skip
+        raise InputError(
+            f"no gold labels {where} match a result; give --gold FILE, a JSONL of "
+            '{"id", "labels"} rows with the ids of the results'
+        )
     print(metrics_table(metrics))
     print(f"\nwrote {out} and {out.parent / 'report.md'}")
     return 0
@@ -62,9 +71,10 @@ def run(argv: list[str]) -> int:
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
-        prog="labelwise evaluate", description=DESCRIPTION,
+        prog="labelwise evaluate",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     cli.add_argument("results", metavar="RESULTS_OR_RUN_DIR", help="results JSONL, or a run folder")
     cli.add_argument("--gold", metavar="FILE", help='JSONL of {"id", "labels"} rows')
     which = cli.add_mutually_exclusive_group()
@@ -73,13 +83,19 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--out", metavar="FILE", help="metrics.json to write (default: beside RESULTS)"
     )
-    cli.add_argument("--bootstrap", metavar="N", type=_positive, default=1000,
-                     help="bootstrap resamples for the intervals (default 1000)")  # fmt: skip
     cli.add_argument(
-        "--allow-taxonomy-mismatch", action="store_true",
+        "--bootstrap",
+        metavar="N",
+        type=_positive,
+        default=1000,
+        help="bootstrap resamples for the intervals (default 1000)",
+    )
+    cli.add_argument(
+        "--allow-taxonomy-mismatch",
+        action="store_true",
         help="score even when results, gold or --taxonomy come from different taxonomy "
         "versions (by default that is refused)",
-    )  # fmt: skip
+    )
     return cli
 
 
@@ -102,14 +118,18 @@ def check_taxonomy(results: Path, expected: str | None, gold_file: Path | None) 
         )
     ours = next(iter(stamps), None)
     if expected is not None and ours is not None and ours != expected[:16]:
-        raise InputError(f"{results} was labeled with taxonomy {stamps[ours]} ({ours}), not the "
-                         f"one scored against ({expected[:16]}); pass --allow-taxonomy-mismatch "
-                         "to score it anyway")  # fmt: skip
+        raise InputError(
+            f"{results} was labeled with taxonomy {stamps[ours]} ({ours}), not the "
+            f"one scored against ({expected[:16]}); pass --allow-taxonomy-mismatch "
+            "to score it anyway"
+        )
     for gold_hash in _gold_stamps(gold_file) if gold_file else ():
         if ours is not None and gold_hash != ours:
-            raise InputError(f"gold file {gold_file} was labeled with taxonomy hash {gold_hash}, "
-                             f"the results with {ours}; pass --allow-taxonomy-mismatch to score "
-                             "them against each other anyway")  # fmt: skip
+            raise InputError(
+                f"gold file {gold_file} was labeled with taxonomy hash {gold_hash}, "
+                f"the results with {ours}; pass --allow-taxonomy-mismatch to score "
+                "them against each other anyway"
+            )
 
 
 def _gold_stamps(path: Path) -> set[str]:
@@ -182,9 +202,11 @@ def read_gold(path: Path) -> dict[str, list[str]]:
 
 
 def label_set(
-    args: argparse.Namespace, record: Mapping[str, Any] | None, results: Path,
+    args: argparse.Namespace,
+    record: Mapping[str, Any] | None,
+    results: Path,
     gold: Mapping[str, Sequence[str]] | None,
-) -> tuple[list[str], str | None, str | None]:  # fmt: skip
+) -> tuple[list[str], str | None, str | None]:
     """The labels to score over, the taxonomy's none label and its hash when known."""
     if args.taxonomy:
         return _taxonomy_labels(args.taxonomy)
@@ -202,9 +224,11 @@ def label_set(
     for row in read_results(results):
         expected = gold.get(str(row["id"]), []) if gold is not None else row.get("gold") or []
         seen.update(dict.fromkeys([*expected, *(row.get("labels") or [])]))
-    print(f"labelwise: warning: no label set given; scoring over the {len(seen)} labels seen "
-          "(give --taxonomy or --labels: a label never seen drops out of macro-F1)",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"labelwise: warning: no label set given; scoring over the {len(seen)} labels seen "
+        "(give --taxonomy or --labels: a label never seen drops out of macro-F1)",
+        file=sys.stderr,
+    )
     return sorted(seen), None, None
 
 

@@ -105,8 +105,12 @@ def _format(finding: Finding, layers: list[Layer], *, explain: bool) -> str:
     origin = Origins.origin(f"taxonomy.{finding.key}", layers) if len(layers) > 1 else None
     if origin:
         text += f"\n{_INDENT}in {origin}"
-    why = textwrap.fill(f"why: {finding.reason}", _WIDTH, initial_indent=_INDENT,
-                        subsequent_indent=_INDENT + "     ")  # fmt: skip
+    why = textwrap.fill(
+        f"why: {finding.reason}",
+        _WIDTH,
+        initial_indent=_INDENT,
+        subsequent_indent=_INDENT + "     ",
+    )
     return f"{text}\n{why}" if explain else text
 
 

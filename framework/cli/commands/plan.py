@@ -40,8 +40,8 @@ def run(argv: list[str]) -> int:
         estimate = estimate_run(classifier, rows, done)
     finally:
         classifier.close()
-    mode = classifier.output_mode
-    print(f"plan for {config.input} on {classifier.request_plan.model} (output mode {mode.mode})")
+    mode = classifier.engine.output_mode
+    print(f"plan for {config.input} on {classifier.engine.plan.model} (output mode {mode.mode})")
     for line in estimate.lines():
         print("  " + line)
     return 0

@@ -79,9 +79,10 @@ def run(argv: list[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
-        prog="labelwise reproduce", description=DESCRIPTION,
+        prog="labelwise reproduce",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     cli.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding record.json")
     cli.add_argument("--out", metavar="DIR", help="the rerun's folder (default: under RUN_DIR)")
     cli.add_argument(
@@ -148,8 +149,10 @@ def compare_rows(
     original: Iterable[Mapping[str, Any]], rerun: Iterable[Mapping[str, Any]]
 ) -> Comparison:
     """Match rows by id: equal request_hash means an equal request (both None: no request)."""
-    before = {str(r["id"]): (r.get("request_hash"), sorted(r.get("labels") or []), r.get("status"))
-              for r in original}  # fmt: skip
+    before = {
+        str(r["id"]): (r.get("request_hash"), sorted(r.get("labels") or []), r.get("status"))
+        for r in original
+    }
     compared = same_request = same_labels = hits = calls = 0
     differing: list[str] = []
     for row in rerun:
@@ -164,8 +167,9 @@ def compare_rows(
         elif len(differing) < 5:
             differing.append(str(row["id"]))
         same_labels += (sorted(row.get("labels") or []), row.get("status")) == then[1:]
-    return Comparison(len(before), compared, same_request, same_labels, hits, calls,
-                      tuple(differing))  # fmt: skip
+    return Comparison(
+        len(before), compared, same_request, same_labels, hits, calls, tuple(differing)
+    )
 
 
 def describe(comparison: Comparison, run_dir: Path, out: Path) -> str:

@@ -138,11 +138,14 @@ def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
         try:
             with log.open("wb") as out:
                 popen = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                     # safe here: the function only calls prctl and getppid (no locks, no imports)
                     preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
-                )  # fmt: skip
+                )
             done.set_result(popen)
         except BaseException as error:
             done.set_exception(error)

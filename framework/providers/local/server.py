@@ -146,16 +146,32 @@ class LocalServer:
     def _command(self, port: int) -> list[str]:
         threads = str(threads_per_process(self.settings))
         return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model.path), "--model_alias", self.alias,
-            "--host", HOST, "--port", str(port), "--n_ctx", str(self.settings.n_ctx),
-            "--n_threads", threads, "--n_threads_batch", threads,
-            "--use_mlock", "False",  # mmap is enough; mlock of 1 GB fails under small limits
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model.path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(self.settings.n_ctx),
+            "--n_threads",
+            threads,
+            "--n_threads_batch",
+            threads,
+            "--use_mlock",
+            "False",  # mmap is enough; mlock of 1 GB fails under small limits
             # logits for every token are what logprobs need; without them a schema-constrained
             # answer is 2.5-4x faster (measured: benchmarks/local_server_start.py)
-            "--logits_all", str(self.logprobs),
-            "--verbose", "True",  # the log then says why a model failed to load
-        ]  # fmt: skip
+            "--logits_all",
+            str(self.logprobs),
+            "--verbose",
+            "True",  # the log then says why a model failed to load
+        ]
 
     def _launch(self, index: int) -> None:
         """Start process `index` (again, on a new port, if it is already there)."""

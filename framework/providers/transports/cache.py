@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Literal
 
 from framework.errors import ConfigError
+from framework.providers.compile import CompiledRequest
+from framework.providers.transports.base import Layer, Transport
 from framework.records import Completion, TokenLogprob, Usage
 from framework.resources import cache_dir
 
-__all__ = ["ResponseCache"]
+__all__ = ["CachingTransport", "ResponseCache"]
 
 log = logging.getLogger("labelwise")
 
@@ -97,8 +99,11 @@ class ResponseCache:
         """Say it once per kind of trouble: a run of a million rows must not print a million."""
         if message.split(" (", maxsplit=1)[0] not in self._warned:
             self._warned.add(message.split(" (", maxsplit=1)[0])
-            log.warning("%s; treated as a miss, the call is made again (cache.mode=off skips "
-                        "the cache, cache.mode=refresh rewrites it)", message)  # fmt: skip
+            log.warning(
+                "%s; treated as a miss, the call is made again (cache.mode=off skips "
+                "the cache, cache.mode=refresh rewrites it)",
+                message,
+            )
 
     def close(self) -> None:
         if self._db is not None:
@@ -121,10 +126,30 @@ class ResponseCache:
         return db
 
 
+class CachingTransport(Layer):
+    """Answers a request made before from the cache; stores every new answer."""
+
+    def __init__(self, inner: Transport, cache: ResponseCache) -> None:
+        super().__init__(inner)
+        self.cache = cache
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        cached = self.cache.get(request.key)
+        if cached is not None:
+            return cached
+        completion = await self.inner.send(request)
+        self.cache.put(request.key, completion)
+        return completion
+
+    async def aclose(self) -> None:
+        self.cache.close()
+        await self.inner.aclose()
+
+
 def _encode(completion: Completion) -> str:
     fields = asdict(completion)
-    fields.pop("cached", None)
-    fields.pop("quota", None)
+    for transient in ("cached", "quota", "attempts"):
+        fields.pop(transient, None)
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -137,4 +162,4 @@ def _completion(value: str) -> Completion:
         )
         for t in fields.pop("logprobs")
     )
-    return Completion(usage=usage, logprobs=logprobs, cached=True, **fields)
+    return Completion(usage=usage, logprobs=logprobs, cached=True, attempts=0, **fields)

@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from framework.errors import ProviderDown, ProviderError
+from framework.providers.compile import CompiledRequest
+from framework.providers.transports.base import Layer, Transport
+from framework.records import Completion
 
-__all__ = ["ProviderHealth"]
+__all__ = ["HealthWatch", "ProviderHealth"]
 
 
 class ProviderHealth:
@@ -55,3 +58,23 @@ class ProviderHealth:
                 status=error.status,
             )
         self.check()
+
+
+class HealthWatch(Layer):
+    """Tells ProviderHealth how each call went, and refuses calls once it says the
+    provider is down."""
+
+    def __init__(self, inner: Transport, health: ProviderHealth) -> None:
+        super().__init__(inner)
+        self.health = health
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        self.health.check()
+        try:
+            completion = await self.inner.send(request)
+        except ProviderError as error:
+            if not error.fatal:
+                self.health.failed(error)
+            raise
+        self.health.answered()
+        return completion

@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from framework.config.schema import RetrySettings
 from framework.errors import ProviderError
+from framework.providers.compile import CompiledRequest
+from framework.providers.transports.base import Layer, Transport
+from framework.records import Completion
 
-__all__ = ["backoff_delay", "call_with_retries"]
+__all__ = ["RetryingTransport", "backoff_delay", "call_with_retries"]
 
 T = TypeVar("T")
 
@@ -47,3 +51,24 @@ async def call_with_retries(
             if not error.retryable or attempt >= settings.max_attempts:
                 raise
             await rest(backoff_delay(settings, attempt, error.retry_after))
+
+
+class RetryingTransport(Layer):
+    """Tries a call again while it fails retryably; the completion (or the error) says how
+    many calls it took. Back-offs are waited out by `rest` (the throttle's: resting calls
+    hold no place in its window)."""
+
+    def __init__(
+        self,
+        inner: Transport,
+        settings: RetrySettings,
+        rest: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(inner)
+        self.settings, self.rest = settings, rest
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        completion, attempts = await call_with_retries(
+            lambda: self.inner.send(request), self.settings, self.rest
+        )
+        return replace(completion, attempts=attempts) if attempts != 1 else completion

@@ -18,76 +18,21 @@ and why the run slowed down.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
 
-from framework.records import QuotaState
+from framework.errors import RateLimited
+from framework.providers.compile import CompiledRequest
+from framework.providers.transports.base import Layer, Transport
+from framework.providers.transports.quota import read_quota
+from framework.records import Completion, QuotaState
 
-__all__ = ["Throttle", "read_quota"]
+__all__ = ["Throttle", "ThrottledTransport"]
 
 _CUT_INTERVAL = 1.0  # seconds between two halvings of the window
 _RECENT = 10.0  # the progress line counts the 429s of the last this many seconds
-
-
-def read_quota(headers: Mapping[str, str] | None) -> QuotaState | None:
-    """The rate-limit headers of a response (OpenAI's x-ratelimit-*, Anthropic's
-    anthropic-ratelimit-*), or None when it sent none."""
-    if not headers:
-        return None
-    lower = {str(k).lower(): str(v) for k, v in headers.items()}
-    found = {}
-    for field, names in _QUOTA_HEADERS.items():
-        value = next((lower[n] for n in names if n in lower), None)
-        if value is not None:
-            found[field] = value
-    if not found:
-        return None
-    return QuotaState(
-        requests_left=_int(found.get("requests_left")),
-        tokens_left=_int(found.get("tokens_left")),
-        requests_reset=_seconds(found.get("requests_reset")),
-        tokens_reset=_seconds(found.get("tokens_reset")),
-    )
-
-
-_QUOTA_HEADERS = {
-    "requests_left": ("x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"),
-    "tokens_left": ("x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
-    "requests_reset": ("x-ratelimit-reset-requests", "anthropic-ratelimit-requests-reset"),
-    "tokens_reset": ("x-ratelimit-reset-tokens", "anthropic-ratelimit-tokens-reset"),
-}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _seconds(value: str | None) -> float | None:
-    """'1s', '6m0s', '20ms', '1h2m3.5s', '2.5', or an RFC 3339 time -> seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if parts and "".join(n + u for n, u in parts) == value:
-        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-        return sum(float(n) * scale[u] for n, u in parts)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class _Bucket:
@@ -222,3 +167,29 @@ class Throttle:
     @staticmethod
     def _bucket_wait(bucket: _Bucket | None, amount: float) -> float:
         return bucket.wait_for(amount) if bucket is not None else 0.0
+
+
+class ThrottledTransport(Layer):
+    """Each call waits for a place in the throttle's window (and its rate budgets)."""
+
+    def __init__(self, inner: Transport, throttle: Throttle) -> None:
+        super().__init__(inner)
+        self.throttle = throttle
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        estimate = estimate_tokens(request)
+        async with self.throttle.slot(estimate):
+            try:
+                completion = await self.inner.send(request)
+            except RateLimited as error:
+                self.throttle.on_rate_limited(error.retry_after, read_quota(error.headers))
+                raise
+        self.throttle.on_success(estimate, completion.usage.total_tokens, completion.quota)
+        return completion
+
+
+def estimate_tokens(request: CompiledRequest) -> int:
+    """A call's tokens before it is made: about 4 characters a token, plus the answer."""
+    messages = request.kwargs.get("messages", [])
+    answer = int(request.kwargs.get("max_tokens") or 256)
+    return sum(len(str(m.get("content", ""))) for m in messages) // 4 + answer

@@ -1,0 +1,181 @@
+"""The engine: one item in, one validated Prediction out.
+
+    engine = build_engine(config, transport, endpoint="http://127.0.0.1:8000/v1")
+    prediction = await engine.classify_item(Item("n1", "NASA's probe reaches Europa"))
+
+`classify_item` reads on one screen: fit the text, split it into chunks, ask the
+strategy's questions of each (the Asker renders, compiles, sends through the
+transport, reads and re-asks), then turn the answers (or their confidence) into
+labels. `build_engine` only wires: every part is built once from the RunConfig,
+and nothing in a lower layer calls back up into the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from framework.config.schema import RunConfig
+from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
+from framework.engine.identity import run_identity
+from framework.engine.prompt import PromptRenderer
+from framework.engine.readings import (
+    ConfidenceMethod,
+    Reading,
+    choose_confidence,
+    combine_chunks,
+    read_answers,
+)
+from framework.engine.strategies import STRATEGIES, Strategy
+from framework.engine.text_fit import TextFit
+from framework.labels.decide import LabelDecider
+from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
+from framework.labels.thresholds import Thresholds, load_thresholds
+from framework.providers.compile import RequestPlan, make_plan
+from framework.providers.profiles import ModeChoice, choose_output_mode, profile_for
+from framework.providers.transports.base import Transport
+from framework.records import Item, Prediction
+
+__all__ = ["Engine", "build_engine"]
+
+
+@dataclass(frozen=True)
+class Engine:
+    config: RunConfig
+    labels: LabelSet
+    label_keys: LabelKeys
+    output_mode: ModeChoice
+    strategy: Strategy
+    renderer: PromptRenderer
+    plan: RequestPlan
+    confidence: ConfidenceMethod
+    thresholds: Thresholds
+    decider: LabelDecider
+    text_fit: TextFit
+    asker: Asker
+    identity: dict[str, Any]  # what decides a row's labels (framework.engine.identity)
+
+    async def classify_item(self, item: Item) -> Prediction:
+        """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
+        text, cut_from = self.text_fit.fit(item.text)
+        if not text.strip():
+            return self._empty_text(item)
+        tally = Tally(item.id, truncated_from=cut_from)
+        chunks = self.text_fit.chunks(text)
+        try:
+            readings = [await self._read(chunk, tally) for chunk in chunks]
+        except Unanswered as failure:
+            return tally.failed(failure)
+        if len(readings) == 1 and readings[0].verdict is not None:
+            verdict = readings[0].verdict  # one answer, policy applied, nothing to weigh
+            return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
+        how = self.config.chunking.aggregate
+        confidence = combine_chunks([r.confidence for r in readings], how)
+        decision = self.decider.decide(confidence)
+        notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
+        return tally.prediction(
+            decision.labels,
+            "ok",
+            repairs=(*decision.repairs, *notes),
+            confidence=self.confidence.recorded(confidence),
+            confidence_method=self.confidence.method,
+            review=bool(decision.uncertain),
+            chunks=len(chunks) if len(chunks) > 1 else None,
+        )
+
+    async def _read(self, text: str, tally: Tally) -> Reading:
+        """Every question about a text (and every sample of it), asked at once."""
+        samples: list[int | None] = list(range(self.confidence.samples)) or [None]
+        asks = [
+            self.asker.ask(question, tally, sample)
+            for question in self.strategy.questions(text)
+            for sample in samples
+        ]
+        answers: list[Answer] = await gather_answers(asks)
+        return read_answers(self.strategy, answers, self.confidence)
+
+    def _empty_text(self, item: Item) -> Prediction:
+        taxonomy = self.config.taxonomy
+        if taxonomy.none_label is not None:
+            return Prediction(item.id, (taxonomy.none_label,), "ok", 0, repairs=("empty text",))
+        if taxonomy.allow_empty:
+            return Prediction(item.id, (), "ok", 0, repairs=("empty text",))
+        return Prediction(
+            item.id,
+            (),
+            "failed",
+            0,
+            error_kind="empty_text",
+            error=f"the text is empty, and taxonomy {taxonomy.name} has no none_label and "
+            "does not allow_empty, so no answer is right",
+        )
+
+
+def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "") -> Engine:
+    """Wire an engine for a run; `endpoint` names what else decides an answer (the server
+    of an OpenAI-compatible endpoint, the local model file's sha256), for the cache key."""
+    profile = profile_for(config.provider.kind, config.model.name)
+    output_mode = choose_output_mode(config.provider, config.model, _litellm_capability)
+    labels = LabelSet.build(config.taxonomy, config.validation)
+    label_keys = choose_label_keys(config.prompt.label_keys, len(labels.ids), profile.max_enum)
+    labels = labels.asked_by_number(label_keys.by_index)
+    strategy = STRATEGIES[config.strategy.name](labels)
+    confidence = choose_confidence(config, profile)
+    model = config.model
+    if config.strategy.max_tokens is not None:
+        model = model.model_copy(update={"max_tokens": config.strategy.max_tokens})
+    logprobs = config.strategy.top_logprobs if confidence.method == "logprobs" else None
+    plan = make_plan(
+        profile=profile,
+        model=model,
+        mode=output_mode.mode,
+        schema=strategy.schema,
+        identity=endpoint,
+        top_logprobs=logprobs,
+    )
+    renderer = PromptRenderer(
+        config.prompt,
+        labels,
+        template=config.strategy.template,
+        schema_in_prompt=json.dumps(plan.schema) if plan.mode == "prompted" else None,
+        answer_form=strategy.answer_form,
+    )
+    thresholds = load_thresholds(config)
+    decider = LabelDecider(
+        labels,
+        thresholds.values,
+        default=config.thresholds.default,
+        band=config.thresholds.abstain_band,
+    )
+    asker = Asker(
+        strategy,
+        renderer,
+        plan,
+        transport,
+        config.validation.max_retries,
+        sample_temperature=config.strategy.sample_temperature,
+        shared_prompts=config.strategy.name == "per_label" or confidence.samples > 0,
+    )
+    identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
+    return Engine(
+        config,
+        labels,
+        label_keys,
+        output_mode,
+        strategy,
+        renderer,
+        plan,
+        confidence,
+        thresholds,
+        decider,
+        TextFit(config.prompt, config.chunking, plan.model),
+        asker,
+        identity,
+    )
+
+
+def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:
+    from framework.providers.litellm_api import capability
+
+    return capability(model, prefix)

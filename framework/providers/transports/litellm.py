@@ -1,0 +1,118 @@
+"""The provider client for every provider: the compiled request through litellm.
+
+It posts to the least busy of several servers when given more than one (the local
+model's processes); requests with the same affinity (the questions about one text)
+go where the first of them went, so that server's prompt cache reuses what they
+share. litellm's and the OpenAI client's own retries are off: the retry layer owns
+them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from framework.config.schema import ModelConfig, ProviderConfig
+from framework.providers import litellm_api
+from framework.providers.compile import CompiledRequest
+from framework.providers.credentials import resolve_api_key
+from framework.providers.pricing import price
+from framework.providers.profiles import PROFILES
+from framework.providers.transports.quota import read_quota
+from framework.records import Completion, TokenLogprob, Usage
+
+__all__ = ["LitellmTransport", "ServerChoice"]
+
+# The OpenAI client refuses to start without a key; a server that takes none ignores it.
+_NO_KEY = "no-key-needed"
+_PINNED = 1024  # texts remembered for server affinity
+
+
+class ServerChoice:
+    """Which of several servers a call goes to: the least busy, or its affinity's."""
+
+    def __init__(self, bases: Sequence[str | None]) -> None:
+        self.busy: dict[str | None, int] = dict.fromkeys(bases, 0) or {None: 0}
+        self._pinned: OrderedDict[str, str | None] = OrderedDict()  # the most recent only
+
+    def pick(self, affinity: str | None) -> str | None:
+        least_busy = min(self.busy, key=self.busy.__getitem__)
+        if affinity is None or len(self.busy) == 1:
+            return least_busy
+        base = self._pinned.setdefault(affinity, least_busy)
+        self._pinned.move_to_end(affinity)
+        if len(self._pinned) > _PINNED:
+            self._pinned.popitem(last=False)
+        return base
+
+
+class LitellmTransport:
+    def __init__(
+        self, provider: ProviderConfig, model: ModelConfig, *, api_bases: Sequence[str] = ()
+    ) -> None:
+        self._provider, self._model = provider, model
+        self._fixed: dict[str, Any] | None = None  # the key is read at the first call
+        self._servers = ServerChoice(
+            list(api_bases) or ([provider.api_base] if provider.api_base else [])
+        )
+
+    async def send(self, request: CompiledRequest) -> Completion:
+        started = time.perf_counter()
+        base = self._servers.pick(request.affinity)
+        where = {"api_base": base} if base else {}
+        if self._fixed is None:
+            key = resolve_api_key(self._provider)
+            wire = PROFILES[self._provider.kind].wire
+            self._fixed = {
+                "timeout": self._provider.timeout,
+                "max_retries": 0,
+                "api_key": key or (_NO_KEY if wire == "openai" else None),
+            }
+        self._servers.busy[base] += 1
+        try:
+            response = await litellm_api.acompletion(
+                {**request.kwargs, **self._fixed, **where}, self._provider
+            )
+        finally:
+            self._servers.busy[base] -= 1
+        return self._completion(request, response, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _completion(self, request: CompiledRequest, response: Any, latency: float) -> Completion:
+        choice = response.choices[0]
+        message = choice.message
+        text = message.content
+        if request.mode == "tool" and getattr(message, "tool_calls", None):
+            text = message.tool_calls[0].function.arguments
+        raw_usage = getattr(response, "usage", None)
+        usage = Usage(
+            int(getattr(raw_usage, "prompt_tokens", 0) or 0),
+            int(getattr(raw_usage, "completion_tokens", 0) or 0),
+        )
+        return Completion(
+            text=text,
+            usage=usage,
+            cost=price(self._provider, self._model, request.kwargs["model"], usage),
+            finish_reason=getattr(choice, "finish_reason", None),
+            logprobs=_logprobs(choice),
+            latency=latency,
+            quota=read_quota(getattr(response, "_response_headers", None)),
+        )
+
+
+def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    return tuple(
+        TokenLogprob(
+            str(t.token),
+            float(t.logprob),
+            tuple(
+                (str(a.token), float(a.logprob)) for a in (getattr(t, "top_logprobs", None) or [])
+            ),
+        )
+        for t in content
+    )
