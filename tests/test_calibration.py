@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from framework.evaluation.calibration import beta_of, calibrate, f_beta_at
+from framework.results import ResultRow
 
 
-def rows(pairs: list[tuple[float, bool]]) -> list[dict]:  # type: ignore[type-arg]
-    return [{"confidence": {"x": p}, "gold": ["x"] if positive else []} for p, positive in pairs]
+def rows(pairs: list[tuple[float, bool]]) -> list[ResultRow]:
+    return [
+        ResultRow(str(n), (), confidence={"x": p}, gold=("x",) if positive else ())
+        for n, (p, positive) in enumerate(pairs)
+    ]
 
 
 def test_the_threshold_that_separates_the_classes_wins() -> None:
@@ -36,7 +40,7 @@ def test_a_label_never_in_the_gold_keeps_the_default() -> None:
 
 def test_rows_without_confidence_cannot_be_calibrated() -> None:
     with pytest.raises(ValueError, match="no rows with both a per-label confidence and gold"):
-        calibrate([{"gold": ["x"]}], ["x"])
+        calibrate([ResultRow("1", (), gold=("x",))], ["x"])
 
 
 def test_metric_names() -> None:

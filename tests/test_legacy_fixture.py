@@ -58,3 +58,70 @@ def test_an_old_run_reproduces_from_the_old_cache_with_zero_calls(legacy: Path, 
     assert comparison["identical_requests"] == comparison["original"] == 20
     assert comparison["identical_labels"] == 20
     assert comparison["calls"] == 0 and comparison["cache_hits"] >= 20
+
+
+@pytest.mark.parametrize("name", ["labels_array", "per_label_logprobs", "openai_tool"])
+def test_a_dry_run_compares_the_requests_without_a_cache_or_a_call(
+    legacy: Path, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "dry"
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LABELWISE_CACHE_DIR": str(tmp_path / "empty-cache"),
+        "OPENAI_API_KEY": "sk-x",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "reproduce",
+            str(legacy / "runs" / name),
+            "--dry-run",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    comparison = json.loads((out / "reproduce.json").read_text())
+    assert comparison["identical_requests"] == comparison["original"] == 20
+    assert comparison["calls"] == 0 and comparison["identical_labels"] is None
+    assert "(not compared: a dry run)" in result.stdout
+
+
+def test_a_dry_run_finds_a_changed_prompt(legacy: Path, tmp_path: Path) -> None:
+    doctored = tmp_path / "run"
+    shutil.copytree(legacy / "runs" / "labels_array", doctored)
+    record = json.loads((doctored / "record.json").read_text())
+    record["config"]["prompt"]["system"] = "You are a careful labeler."
+    (doctored / "record.json").write_text(json.dumps(record))
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LABELWISE_CACHE_DIR": str(tmp_path / "empty-cache"),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "reproduce",
+            str(doctored),
+            "--dry-run",
+            "--out",
+            str(tmp_path / "dry"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "NOT identical" in result.stdout and "requests differ for ids" in result.stdout

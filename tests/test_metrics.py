@@ -12,15 +12,16 @@ import pytest
 from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_recall_fscore_support
 
 from framework.evaluation.metrics import Metrics, NoGoldLabels, bootstrap_f1, compute_metrics
+from framework.results import ResultRow
 
 LABELS = ("a", "b", "c")
 
 
-def row(id: str, gold: list[str] | None, labels: list[str], status: str = "ok") -> dict[str, Any]:
+def row(id: str, gold: list[str] | None, labels: list[str], status: str = "ok") -> ResultRow:
     result: dict[str, Any] = {"id": id, "labels": labels, "status": status}
     if gold is not None:
         result["gold"] = gold
-    return result
+    return ResultRow.from_json(result)
 
 
 # gold [a] -> [a]; [a, b] -> [a]; [c] -> [b]; [b] -> failed (scored as [])
@@ -79,7 +80,7 @@ def test_no_gold_anywhere_raises() -> None:
         compute_metrics([row("1", None, ["a"])], LABELS)
 
 
-def random_rows(count: int, labels: list[str], seed: int = 1) -> list[dict[str, Any]]:
+def random_rows(count: int, labels: list[str], seed: int = 1) -> list[ResultRow]:
     rng = random.Random(seed)
     rows = []
     for n in range(count):
@@ -90,12 +91,10 @@ def random_rows(count: int, labels: list[str], seed: int = 1) -> list[dict[str, 
     return rows
 
 
-def binarized(rows: list[dict[str, Any]], labels: list[str]) -> tuple[Any, Any]:
-    ordered = sorted(rows, key=lambda r: r["id"])
-    truth = np.array([[int(x in r["gold"]) for x in labels] for r in ordered])
-    guess = np.array(
-        [[int(r["status"] == "ok" and x in r["labels"]) for x in labels] for r in ordered]
-    )
+def binarized(rows: list[ResultRow], labels: list[str]) -> tuple[Any, Any]:
+    ordered = sorted(rows, key=lambda r: r.id)
+    truth = np.array([[int(x in (r.gold or ())) for x in labels] for r in ordered])
+    guess = np.array([[int(r.ok and x in r.labels) for x in labels] for r in ordered])
     return truth, guess
 
 

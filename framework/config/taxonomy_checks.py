@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pydantic import ValidationError
+
+from framework.config.label_spec import LabelSpec
 from framework.errors import did_you_mean
-
-if TYPE_CHECKING:
-    from framework.config.taxonomy_schema import LabelSpec
 
 __all__ = ["Problem", "read_labels", "structural_problems"]
 
@@ -33,10 +33,6 @@ def read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Problem]]
     """The labels of a raw taxonomy as the schema reads them, after `remove`, each
     validated on its own and keyed by id; a label with a bad field is kept without it,
     so one typo does not set off follow-on problems."""
-    from pydantic import ValidationError
-
-    from framework.config.taxonomy_schema import LabelSpec
-
     given, problems = raw.get("labels"), []
     if isinstance(given, Mapping):
         removed = [str(r) for r in raw.get("remove") or []]

@@ -8,9 +8,10 @@ the same score). A label without positive gold rows keeps the default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from framework.results import ResultRow
 
 __all__ = ["LabelThreshold", "beta_of", "calibrate", "f_beta_at"]
 
@@ -47,24 +48,24 @@ def f_beta_at(
 
 
 def calibrate(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[ResultRow],
     labels: Sequence[str],
     *,
     metric: str = "f1",
     default: float = 0.5,
 ) -> list[LabelThreshold]:
-    """Thresholds from rows holding `confidence` ({label: p}) and `gold` ([labels])."""
+    """Thresholds from rows holding a `confidence` ({label: p}) and `gold`."""
     import numpy as np
     from sklearn.metrics import precision_recall_curve
 
     beta = beta_of(metric)
-    scored = [r for r in rows if r.get("gold") is not None and r.get("confidence")]
+    scored = [r for r in rows if r.gold is not None and r.confidence]
     if not scored:
         raise ValueError("no rows with both a per-label confidence and gold labels")
     found = []
     for label in labels:
-        truth = [label in row["gold"] for row in scored]
-        scores = [float(row["confidence"].get(label, 0.0)) for row in scored]
+        truth = [label in (row.gold or ()) for row in scored]
+        scores = [float((row.confidence or {}).get(label, 0.0)) for row in scored]
         before = f_beta_at(truth, scores, default, beta)
         if not any(truth):
             found.append(LabelThreshold(label, default, before, before, 0))

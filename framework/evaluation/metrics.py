@@ -36,6 +36,8 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from framework.results import METRICS_FILE, ResultRow
+
 __all__ = [
     "Average",
     "Interval",
@@ -103,6 +105,11 @@ class Metrics:
     confidence: float = CONFIDENCE
     unknown_labels: tuple[str, ...] = ()
 
+    def summary(self) -> dict[str, Any]:
+        """What record.json says of the scores."""
+        return {"file": METRICS_FILE, "scored": self.scored, "macro_f1": self.macro.f1,
+                "micro_f1": self.micro.f1}  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, for metrics.json."""
         data = asdict(self)
@@ -127,7 +134,7 @@ class Metrics:
 
 
 def compute_metrics(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[ResultRow],
     labels: Sequence[str],
     *,
     none_label: str | None = None,
@@ -135,7 +142,7 @@ def compute_metrics(
     resamples: int = 1000,
     seed: int = 0,
 ) -> Metrics:
-    """Score result rows ({"id", "labels", "status", "gold"?}) over a label set.
+    """Score result rows over a label set.
 
     gold: labels by id, used instead of the rows' own `gold` field when given.
     NoGoldLabels (a ValueError) when no row has gold; the caller words it for its user.
@@ -144,13 +151,10 @@ def compute_metrics(
     scored: list[tuple[str, list[str], list[str], bool]] = []
     for row in rows:
         counted += 1
-        expected = gold.get(str(row["id"])) if gold is not None else row.get("gold")
+        expected = gold.get(row.id) if gold is not None else row.gold
         if expected is None:
             continue
-        ok = row.get("status", "ok") == "ok"
-        scored.append(
-            (str(row["id"]), list(expected), list(row.get("labels") or []) if ok else [], not ok)
-        )
+        scored.append((row.id, list(expected), list(row.predicted), not row.ok))
     if not scored:
         raise NoGoldLabels("no row has gold labels")
     # In id order: rows finish in any order, and the resamples must not depend on it.

@@ -18,65 +18,25 @@ from typing import Any
 from framework.config.schema import ColumnNames, RunConfig
 from framework.errors import InputError
 from framework.evaluation.metrics import Metrics, NoGoldLabels, compute_metrics
+from framework.results import (
+    CHART_FILE,
+    METRICS_FILE,
+    REPORT_FILE,
+    ResultRow,
+    read_result_rows,
+)
 
 __all__ = [
     "evaluate_results",
     "headline",
     "metrics_table",
     "plot_per_label_f1",
-    "read_results",
     "score_run",
     "worst_errors",
     "write_report",
 ]
 
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.md"
-CHART_FILE = "per_label_f1.png"
 TEXT_LIMIT = 300
-
-
-def read_results(path: Path) -> Iterator[dict[str, Any]]:
-    """The rows of a JSONL results file, streamed (a torn last line is left out).
-
-    An id that appears twice is an InputError: scored twice, it would weigh double.
-    """
-    from framework.runner.journal import id_digest
-
-    seen: set[int] = set()
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n") or not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                row = None
-            if not isinstance(row, dict) or "id" not in row:
-                raise InputError(f"{path} line {number} is not a labelwise result row")
-            digest = id_digest(str(row["id"]))
-            if digest in seen:
-                raise InputError(
-                    f"{path} line {number}: id {row['id']!r} appears more than once (first at "
-                    f"line {_first_line_of(path, digest)}); a results file holds each id once, "
-                    "so it would be scored twice: remove the repeated rows, or classify into a "
-                    "new output="
-                )
-            seen.add(digest)
-            yield row
-
-
-def _first_line_of(path: Path, digest: int) -> int | None:
-    from framework.runner.journal import id_digest
-
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                if id_digest(str(json.loads(raw)["id"])) == digest:
-                    return number
-            except (ValueError, KeyError, TypeError):
-                continue
-    return None
 
 
 def evaluate_results(
@@ -95,7 +55,7 @@ def evaluate_results(
     """Score a results file; write metrics.json, report.md and the chart. None without gold."""
     try:
         metrics = compute_metrics(
-            read_results(results), labels, none_label=none_label, gold=gold, resamples=resamples
+            read_result_rows(results), labels, none_label=none_label, gold=gold, resamples=resamples
         )
     except NoGoldLabels:
         return None
@@ -103,7 +63,7 @@ def evaluate_results(
     target = metrics_file or out_dir / METRICS_FILE
     target.write_text(json.dumps(metrics.to_dict(), indent=2) + "\n", encoding="utf-8")
     plot_per_label_f1({title or "run": metrics}, out_dir / CHART_FILE)
-    errors = worst_errors(read_results(results), gold=gold)
+    errors = worst_errors(read_result_rows(results), gold=gold)
     texts = read_texts(input_path, {row["id"] for row in errors}, columns) if input_path else {}
     write_report(metrics, errors, texts, out_dir / REPORT_FILE, title=title or str(results))
     return metrics
@@ -193,7 +153,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def worst_errors(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[ResultRow],
     *,
     gold: Mapping[str, Sequence[str]] | None = None,
     count: int = 10,
@@ -205,23 +165,22 @@ def worst_errors(
 
     def scored() -> Iterator[tuple[tuple[float, int, str], dict[str, Any]]]:
         for row in rows:
-            expected = gold.get(str(row["id"])) if gold is not None else row.get("gold")
+            expected = gold.get(row.id) if gold is not None else row.gold
             if expected is None:
                 continue
-            ok = row.get("status", "ok") == "ok"
-            truth, guess = set(expected), set(row.get("labels") or []) if ok else set()
-            if ok and truth == guess:
+            truth, guess = set(expected), set(row.predicted)
+            if row.ok and truth == guess:
                 continue
             union = truth | guess
             jaccard = len(truth & guess) / len(union) if union else 1.0
-            entry = {
-                "id": str(row["id"]),
+            entry: dict[str, Any] = {
+                "id": row.id,
                 "gold": sorted(truth),
                 "predicted": sorted(guess),
-                "status": row.get("status", "ok"),
-                "error": row.get("error"),
+                "status": row.status,
+                "error": row.error,
             }
-            yield (jaccard, -len(truth ^ guess), entry["id"]), entry
+            yield (jaccard, -len(truth ^ guess), row.id), entry
 
     return [entry for _, entry in heapq.nsmallest(count, scored(), key=lambda pair: pair[0])]
 

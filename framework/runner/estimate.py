@@ -23,8 +23,8 @@ from framework.providers.tokens import count_tokens
 from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.recording import RecordingTransport
 from framework.records import Completion, Usage
+from framework.results import id_digest
 from framework.runner.inputs import InputRow
-from framework.runner.journal import id_digest
 
 __all__ = ["RunEstimate", "estimate_run"]
 

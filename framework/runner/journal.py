@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Literal
 
 from framework.engine.identity import differences
 from framework.errors import InputError, WriteError
+from framework.results import ResultRow, id_digest
 from framework.runner.claim import JournalClaim
 from framework.secrets import scrub
 
@@ -28,7 +28,6 @@ __all__ = [
     "aside_name",
     "encode_row",
     "export_results",
-    "id_digest",
     "journal_path",
     "read_done",
 ]
@@ -63,14 +62,6 @@ def read_done(path: Path) -> set[int]:
                 except (ValueError, KeyError, TypeError):
                     continue
     return done
-
-
-def id_digest(row_id: str) -> int:
-    """A 64-bit digest of an id: sets of these keep a million ids in a few dozen MB.
-    (surrogatepass: an id holding a lone surrogate still has a digest, so its failed
-    row is found again on resume.)"""
-    data = row_id.encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 Resume = Literal["auto", "force", "never"]
@@ -312,11 +303,13 @@ def _what_to_free(path: Path, error: OSError) -> str:
     return f"make {path.parent} writable"
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    usage = row.get("usage") or {}
-    flat = {key: row.get(key) for key in _COLUMNS}
-    flat["prompt_tokens"] = usage.get("prompt_tokens")
-    flat["completion_tokens"] = usage.get("completion_tokens")
+def _flat(data: dict[str, Any]) -> dict[str, Any]:
+    row = ResultRow.from_json(data)
+    flat: dict[str, Any] = {key: getattr(row, key, None) for key in _COLUMNS}
+    flat["labels"] = list(row.labels)
+    flat["gold"] = list(row.gold) if row.gold is not None else None
+    flat["prompt_tokens"] = row.usage.prompt_tokens
+    flat["completion_tokens"] = row.usage.completion_tokens
     return flat
 
 

@@ -23,14 +23,9 @@ from framework.engine.classifier import Classifier
 from framework.errors import InputError
 from framework.labels.taxonomy import short_hash
 from framework.records import Prediction, Usage
+from framework.results import ResultRow, id_digest
 from framework.runner.inputs import InputRow, read_rows
-from framework.runner.journal import (
-    ResultsJournal,
-    Resumed,
-    export_results,
-    id_digest,
-    journal_path,
-)
+from framework.runner.journal import ResultsJournal, Resumed, export_results, journal_path
 from framework.runner.progress import Progress
 from framework.runner.sampling import sample_rows
 
@@ -250,9 +245,8 @@ class _Batch:
         self.held = keep
 
     def write(self, row: InputRow, prediction: Prediction) -> None:
-        result = prediction.to_row()
-        if row.item is not None and row.item.gold is not None:
-            result["gold"] = list(row.item.gold)
+        gold = row.item.gold if row.item is not None else None
+        result = ResultRow.from_prediction(prediction, gold=gold).to_json()
         self.journal.append(result)
         if prediction.review and self.review is not None and row.item is not None:
             self.review.append({**result, "text": row.item.text})

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -30,11 +30,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
 from framework.labels.taxonomy import label_ids, taxonomy_hash
+from framework.results import RECORD_FILE
 from framework.secrets import REDACTED, redact_url, registered, scrub
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
-    from framework.evaluation.metrics import Metrics
     from framework.runner.run import RunTotals
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "source_version",
 ]
 
-RECORD_FILE = "record.json"
 SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "access_token"})
 PACKAGES = (
     "labelwise",
@@ -244,7 +243,7 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
     """Write record.json atomically: a reader never sees half a record."""
-    path = run_dir / RECORD_FILE
+    path = run_dir / RECORD_FILE  # framework.results names the run folder's files
     run_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(RECORD_FILE + ".partial")
     text = scrub(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -270,17 +269,13 @@ class RunRecorder:
             cfg, classifier, run_dir=run_dir, output=output, overrides=overrides
         )
 
-    def finish(self, totals: RunTotals, metrics: Metrics | None = None) -> None:
+    def finish(self, totals: RunTotals, metrics: Mapping[str, Any] | None = None) -> None:
+        """Record the totals and, when the run was scored, a summary of its metrics."""
         self.record["totals"] = _totals(totals)
         if totals.resumed_from is not None:
             self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:
-            self.record["metrics"] = {
-                "file": "metrics.json",
-                "scored": metrics.scored,
-                "macro_f1": metrics.macro.f1,
-                "micro_f1": metrics.micro.f1,
-            }
+            self.record["metrics"] = dict(metrics)
         self.record["status"] = "finished"
 
     def __enter__(self) -> RunRecorder:

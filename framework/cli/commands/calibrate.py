@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import ConfigError, InputError
+from framework.results import ResultRow
 
 __all__ = ["run"]
 
@@ -28,16 +29,16 @@ version of the taxonomy refuses it.
 
 
 def run(argv: list[str]) -> int:
-    from framework.cli.commands.evaluate import results_file
     from framework.evaluation.calibration import calibrate
-    from framework.evaluation.report import read_results
     from framework.labels.thresholds import FORMAT
+    from framework.results import RunFolder
 
     args = _parser().parse_args(argv)
-    results, record = results_file(Path(args.results))
+    folder = RunFolder.of(Path(args.results))
+    results, record = folder.results, folder.record
     taxonomy = _taxonomy(record, args.taxonomy)
-    rows = list(read_results(results))
-    stamps = {str(row["taxonomy_hash"]) for row in rows if row.get("taxonomy_hash")}
+    rows = list(folder.rows())
+    stamps = {str(row.taxonomy_hash) for row in rows if row.taxonomy_hash}
     if stamps and stamps != {taxonomy["hash"][:16]}:
         raise InputError(
             f"{results} was labeled with taxonomy hash {', '.join(sorted(stamps))}, "
@@ -108,7 +109,7 @@ def _artifact(
     record: dict[str, Any] | None,
     taxonomy: dict[str, Any],
     *,
-    rows: list[dict[str, Any]],
+    rows: list[ResultRow],
     chosen: list[Any],
 ) -> dict[str, Any]:
     from framework.digests import file_sha256

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from framework.cli.commands.hydra_app import run_hydra_app
 from framework.errors import ConfigError
+from framework.results import REPORT_FILE, RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
     from framework.runner.run import RunTotals
@@ -40,7 +41,7 @@ def classify_job(cfg: DictConfig) -> None:
         raise ConfigError(
             "input: required; name the file to classify: labelwise classify input=FILE"
         )
-    output = Path(config.output) if config.output else run_dir / "results.jsonl"
+    output = Path(config.output) if config.output else run_dir / RESULTS_FILE
     with (
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
@@ -54,15 +55,15 @@ def classify_job(cfg: DictConfig) -> None:
         if rows is not None and config.sample.size is not None:
             rows = min(rows, config.sample.size)
         progress = Progress(rows, style=config.run.progress, interval=config.run.progress_interval)
-        review = run_dir / "review.jsonl" if config.thresholds.abstain_band else None
+        review = run_dir / REVIEW_FILE if config.thresholds.abstain_band else None
         totals = asyncio.run(
             classify_file(classifier, config.input, output, progress=progress, review=review)
         )
         metrics = score_run(config, output, run_dir)  # metrics.json and report.md, given gold
-        record.finish(totals, metrics)
+        record.finish(totals, metrics.summary() if metrics is not None else None)
     log_summary(totals, output)
     if metrics is not None:
-        log.info("%s -> %s", headline(metrics), run_dir / "report.md")
+        log.info("%s -> %s", headline(metrics), run_dir / REPORT_FILE)
 
 
 def hydra_folders() -> tuple[Path, list[str], Path | None]:

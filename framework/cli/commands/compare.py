@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import InputError
+from framework.results import METRICS_FILE, RECORD_FILE, load_record
 
 if TYPE_CHECKING:
     from framework.evaluation.metrics import Metrics
@@ -59,7 +60,7 @@ def run(argv: list[str]) -> int:
     if args.out:
         out = Path(args.out)
     else:
-        sweep = len(paths) == 1 and not (paths[0] / "record.json").exists()
+        sweep = len(paths) == 1 and not (paths[0] / RECORD_FILE).exists()
         out = paths[0] if sweep else Path("comparison")
     out.mkdir(parents=True, exist_ok=True)
     table = leaderboard(runs)
@@ -74,10 +75,10 @@ def find_runs(paths: Sequence[Path]) -> list[RunSummary]:
     """The runs with metrics among these run folders and sweep folders."""
     folders: list[Path] = []
     for path in paths:
-        if (path / "record.json").is_file():
+        if (path / RECORD_FILE).is_file():
             folders.append(path)
             continue
-        jobs = sorted(p.parent for p in path.glob("*/record.json")) if path.is_dir() else []
+        jobs = sorted(p.parent for p in path.glob(f"*/{RECORD_FILE}")) if path.is_dir() else []
         jobs.sort(key=lambda p: int(p.name) if p.name.isdigit() else -1)  # 2 before 10
         if not jobs:
             raise InputError(
@@ -95,13 +96,12 @@ def find_runs(paths: Sequence[Path]) -> list[RunSummary]:
 
 
 def _summary(folder: Path) -> RunSummary | None:
-    from framework.cli.commands.evaluate import load_record
     from framework.evaluation.metrics import Metrics
 
     record = load_record(folder) or {}
-    metrics_file = folder / "metrics.json"
+    metrics_file = folder / METRICS_FILE
     if not metrics_file.is_file():
-        print(f"labelwise: warning: {folder} has no metrics.json; left out", file=sys.stderr)
+        print(f"labelwise: warning: {folder} has no {METRICS_FILE}; left out", file=sys.stderr)
         return None
     metrics = Metrics.from_dict(json.loads(metrics_file.read_text(encoding="utf-8")))
     # A sweep saves its overrides escaped (http\://...); compare them as typed.

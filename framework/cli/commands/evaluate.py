@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import ConfigError, InputError
+from framework.results import METRICS_FILE, RunFolder, read_result_rows
 
-__all__ = ["load_record", "results_file", "run"]
+__all__ = ["run"]
 
 DESCRIPTION = """\
 Score a run's results against gold labels: per-label precision, recall and F1,
@@ -36,12 +37,13 @@ def run(argv: list[str]) -> int:
     from framework.evaluation.metrics import NoGoldLabels
     from framework.evaluation.report import evaluate_results, metrics_table
 
-    results, record = results_file(Path(args.results))
+    folder = RunFolder.of(Path(args.results))
+    results, record = folder.results, folder.record
     gold = read_gold(Path(args.gold)) if args.gold else None
     labels, none_label, expected = label_set(args, record, results, gold)
     if not args.allow_taxonomy_mismatch:
         check_taxonomy(results, expected, Path(args.gold) if args.gold else None)
-    out = Path(args.out) if args.out else results.parent / "metrics.json"
+    out = Path(args.out) if args.out else results.parent / METRICS_FILE
     source = _text_source(record, args.gold)
     try:
         metrics = evaluate_results(
@@ -106,9 +108,7 @@ def check_taxonomy(results: Path, expected: str | None, gold_file: Path | None) 
     the rows of a gold file. All must agree, and agree with the taxonomy the
     labels are scored over (--taxonomy, or the run's record) when that is known.
     """
-    from framework.evaluation.report import read_results
-
-    stamps = {row.get("taxonomy_hash"): row.get("taxonomy") for row in read_results(results)}
+    stamps = {row.taxonomy_hash: row.taxonomy for row in read_result_rows(results)}
     stamps.pop(None, None)
     if len(stamps) > 1:
         found = ", ".join(f"{name} ({digest})" for digest, name in stamps.items())
@@ -150,36 +150,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def load_record(run_dir: Path) -> dict[str, Any] | None:
-    """A run folder's record.json, or None when it has none."""
-    path = run_dir / "record.json"
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path} is not a readable run record: {error}") from None
-    if not isinstance(record, dict):
-        raise InputError(f"{path} is not a run record (not a JSON object)")
-    return record
-
-
-def results_file(target: Path) -> tuple[Path, dict[str, Any] | None]:
-    """The JSONL results of a run folder or results file, and the folder's record if any."""
-    if not target.exists():
-        raise InputError(f"{target} does not exist; give a results file or a run folder")
-    folder = target if target.is_dir() else target.parent
-    record = load_record(folder)
-    if target.is_dir():
-        recorded = Path(record["results"]) if record and record.get("results") else None
-        target = recorded if recorded and recorded.exists() else target / "results.jsonl"
-    if target.suffix.lower() in (".csv", ".parquet"):
-        target = target.with_name(target.name + ".jsonl")  # the journal beside the export
-    if not target.is_file():
-        raise InputError(f"no results file {target}; give the results JSONL or its run folder")
-    return target, record
-
-
 def read_gold(path: Path) -> dict[str, list[str]]:
     """Gold labels by id from a JSONL file of {"id", "labels"} rows (other keys ignored)."""
     if not path.is_file():
@@ -218,12 +188,10 @@ def label_set(
     if record and record.get("taxonomy", {}).get("labels"):
         recorded = record["taxonomy"]
         return list(recorded["labels"]), recorded.get("none_label"), recorded.get("hash")
-    from framework.evaluation.report import read_results
-
     seen: dict[str, None] = {}
-    for row in read_results(results):
-        expected = gold.get(str(row["id"]), []) if gold is not None else row.get("gold") or []
-        seen.update(dict.fromkeys([*expected, *(row.get("labels") or [])]))
+    for row in read_result_rows(results):
+        expected = gold.get(row.id, []) if gold is not None else row.gold or ()
+        seen.update(dict.fromkeys([*expected, *row.labels]))
     print(
         f"labelwise: warning: no label set given; scoring over the {len(seen)} labels seen "
         "(give --taxonomy or --labels: a label never seen drops out of macro-F1)",

@@ -1,17 +1,19 @@
-"""`labelwise reproduce RUN_DIR [--out DIR] [--allow-changed-input]`."""
+"""`labelwise reproduce RUN_DIR [--out DIR] [--allow-changed-input] [--dry-run]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from framework.errors import ConfigError, InputError
+from framework.results import ResultRow
 
 __all__ = ["Comparison", "compare_rows", "run"]
 
@@ -32,6 +34,11 @@ from it and the rerun makes no calls.
 The rerun is a run folder of its own (results.jsonl, record.json, metrics.json,
 reproduce.json); by default RUN_DIR/reproduce/DATE_TIME.
 
+--dry-run sends nothing and needs no cache: the engine compiles each row's
+requests over a transport that only records them, and their hashes are compared
+with the run's (labels are not compared). It answers "would a rerun today send
+the same requests?" for a run whose cache is gone, at no cost.
+
 exit status: 0 every original row was rerun with an identical request;
 1 some request differs or some row is missing; 2 a missing or changed input,
 or a record that cannot be read.
@@ -45,7 +52,7 @@ class Comparison:
     original: int
     compared: int
     identical_requests: int
-    identical_labels: int
+    identical_labels: int | None  # None: a dry run, which compares requests only
     cache_hits: int
     calls: int
     differing: tuple[str, ...]  # ids whose request differs (the first few)
@@ -57,21 +64,25 @@ class Comparison:
 
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from framework.cli.commands.evaluate import load_record, results_file
+    from framework.results import RECORD_FILE, RunFolder, load_record
 
     run_dir = Path(args.run_dir)
     record = load_record(run_dir) if run_dir.is_dir() else None
     if record is None:
-        raise InputError(f"{run_dir} has no record.json; give a run folder made by classify")
+        raise InputError(f"{run_dir} has no {RECORD_FILE}; give a run folder made by classify")
+    folder = RunFolder.of(run_dir)
     source = check_input(record, allow_changed=args.allow_changed_input)
-    original, _ = results_file(run_dir)
     out = (
         Path(args.out)
         if args.out
         else run_dir / "reproduce" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
     )
-    output = rerun(record, source, out)
-    comparison = compare_rows(_rows(original), _rows(output))
+    if args.dry_run:
+        comparison = compare_rows(folder.rows(), requests_only(record, source), labels=False)
+    else:
+        output = rerun(record, source, out)
+        comparison = compare_rows(folder.rows(), RunFolder.of(output).rows())
+    out.mkdir(parents=True, exist_ok=True)
     (out / "reproduce.json").write_text(json.dumps(asdict(comparison), indent=2) + "\n")
     print(describe(comparison, run_dir, out))
     return 0 if comparison.identical else 1
@@ -89,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-changed-input",
         action="store_true",
         help="rerun even if the input file's sha256 changed since the run",
+    )
+    cli.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: compare the requests a rerun would send with the run's",
     )
     return cli
 
@@ -113,63 +129,78 @@ def check_input(record: Mapping[str, Any], *, allow_changed: bool) -> Path:
     return path
 
 
-def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
-    """Classify again with the recorded config into `out`; the results file."""
+def recorded_config(record: Mapping[str, Any], source: Path, output: Path) -> tuple[Any, Any]:
+    """The run's composed config (the DictConfig and the RunConfig), on this input and output."""
     from omegaconf import OmegaConf
 
     from framework.config.load import load_run_config
-    from framework.engine.classifier import Classifier
-    from framework.evaluation.report import score_run
-    from framework.runner.run import classify_file
-    from framework.runner.run_record import REDACTED, RunRecorder
+    from framework.secrets import REDACTED
 
     cfg = OmegaConf.create(dict(record["config"]))
     if OmegaConf.select(cfg, "provider.api_key") == REDACTED:
         cfg.provider.api_key = None  # it comes from the environment again
-    cfg.input, cfg.output = str(source), str(out / "results.jsonl")
-    config = load_run_config(cfg)
-    output = Path(cfg.output)
+    cfg.input, cfg.output = str(source), str(output)
+    return cfg, load_run_config(cfg)
+
+
+def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
+    """Classify again with the recorded config into `out`; the results file."""
+    from framework.engine.classifier import Classifier
+    from framework.evaluation.report import score_run
+    from framework.results import RESULTS_FILE
+    from framework.runner.run import classify_file
+    from framework.runner.run_record import RunRecorder
+
+    output = out / RESULTS_FILE
+    cfg, config = recorded_config(record, source, output)
     overrides = list(record.get("overrides") or [])
     with Classifier(config) as classifier:
         recorder = RunRecorder(cfg, classifier, run_dir=out, output=output, overrides=overrides)
         recorder.record["reproduces"] = record.get("run_dir")
         with recorder:
             totals = asyncio.run(classify_file(classifier, source, output))
-            recorder.finish(totals, score_run(config, output, out))
+            metrics = score_run(config, output, out)
+            recorder.finish(totals, metrics.summary() if metrics is not None else None)
     return output
 
 
-def _rows(path: Path) -> Iterable[dict[str, Any]]:
-    from framework.evaluation.report import read_results
+def requests_only(record: Mapping[str, Any], source: Path) -> Iterator[ResultRow]:
+    """Each input row with the hash of the first request a rerun would send; nothing sent."""
+    from framework.engine.classifier import Classifier
+    from framework.runner.inputs import read_rows
+    from framework.runner.sampling import sample_rows
 
-    return read_results(path)
+    _, config = recorded_config(record, source, Path(os.devnull))
+    rows: Iterable[Any] = read_rows(source, config.columns)
+    if config.sample.size is not None:
+        rows = sample_rows(rows, config.sample.size, config.sample.seed)
+    with Classifier(config) as classifier:
+        for row in rows:
+            requests = classifier.requests_for(row.item.text) if row.item is not None else []
+            yield ResultRow(row.id, (), request_hash=requests[0].key if requests else None)
 
 
 def compare_rows(
-    original: Iterable[Mapping[str, Any]], rerun: Iterable[Mapping[str, Any]]
+    original: Iterable[ResultRow], rerun: Iterable[ResultRow], *, labels: bool = True
 ) -> Comparison:
     """Match rows by id: equal request_hash means an equal request (both None: no request)."""
-    before = {
-        str(r["id"]): (r.get("request_hash"), sorted(r.get("labels") or []), r.get("status"))
-        for r in original
-    }
+    before = {r.id: (r.request_hash, sorted(r.labels), r.status) for r in original}
     compared = same_request = same_labels = hits = calls = 0
     differing: list[str] = []
     for row in rerun:
-        hits += int(row.get("cache_hits") or 0)
-        calls += int(row.get("attempts") or 0)
-        then = before.get(str(row["id"]))
+        hits += row.cache_hits
+        calls += row.attempts
+        then = before.get(row.id)
         if then is None:
             continue
         compared += 1
-        if row.get("request_hash") == then[0]:
+        if row.request_hash == then[0]:
             same_request += 1
         elif len(differing) < 5:
-            differing.append(str(row["id"]))
-        same_labels += (sorted(row.get("labels") or []), row.get("status")) == then[1:]
-    return Comparison(
-        len(before), compared, same_request, same_labels, hits, calls, tuple(differing)
-    )
+            differing.append(row.id)
+        same_labels += labels and (sorted(row.labels), row.status) == then[1:]
+    return Comparison(len(before), compared, same_request, same_labels if labels else None,
+                      hits, calls, tuple(differing))  # fmt: skip
 
 
 def describe(comparison: Comparison, run_dir: Path, out: Path) -> str:
@@ -178,7 +209,8 @@ def describe(comparison: Comparison, run_dir: Path, out: Path) -> str:
         f"reproduced {run_dir} in {out}",
         f"  rows compared       {c.compared} of {c.original}",
         f"  identical requests  {c.identical_requests}",
-        f"  identical labels    {c.identical_labels}",
+        "  identical labels    "
+        + ("(not compared: a dry run)" if c.identical_labels is None else str(c.identical_labels)),
         f"  calls made          {c.calls} (answers from the cache: {c.cache_hits})",
     ]
     if c.differing:
