@@ -74,6 +74,9 @@ class ProviderError(LabelwiseError):
     """
 
     kind = "provider_error"  # written on a failed row as its error_kind
+    # How a transport words it: {kind} the provider, {text} what it said, {where} where the
+    # key came from, {timeout} provider.timeout. Every transport words an error alike.
+    template = "{kind} call failed: {text}"
     retryable = False  # whether trying the same call again can help
     fatal = False  # whether every other call would fail the same way: the run stops
     unreachable = False  # the provider did not answer at all (counted towards ProviderDown)
@@ -94,44 +97,76 @@ class ProviderError(LabelwiseError):
         self.attempts = 1
         self.headers: Mapping[str, str] | None = None  # the response's, when there was one
 
+    @classmethod
+    def worded(
+        cls,
+        *,
+        kind: str,
+        text: str,
+        where: str = "",
+        timeout: float = 0.0,
+        status: int | None = None,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ProviderError:
+        """This error, worded by its template (the same words from every transport)."""
+        error = cls(
+            cls.template.format(kind=kind, text=text, where=where, timeout=timeout),
+            status=status,
+            retry_after=retry_after,
+        )
+        error.headers = headers
+        return error
+
 
 class RateLimited(ProviderError):
     kind = "rate_limited"
+    template = "rate limited by {kind}: {text}"
     retryable = True
 
 
 class AuthError(ProviderError):
     kind = "auth"
+    template = "{kind} refused the credentials{where}: {text}"
     fatal = True
 
 
 class UnknownModel(ProviderError):
     kind = "unknown_model"
+    template = (
+        "{kind} does not know this model or endpoint; "
+        "check model.name and provider.api_base: {text}"
+    )
     fatal = True
 
 
 class BadRequest(ProviderError):
     kind = "bad_request"
+    template = "{kind} rejected the request: {text}"
 
 
 class ContextTooLong(BadRequest):
     kind = "context_too_long"
+    template = "the prompt is longer than the model's context; lower prompt.max_text_chars: {text}"
 
 
 class ServerError(ProviderError):
     kind = "server_error"
+    template = "{kind} failed: {text}"
     retryable = True
     unreachable = True
 
 
 class ProviderTimeout(ProviderError):
     kind = "timeout"
+    template = "no answer within {timeout:g} s: {text}"
     retryable = True
     unreachable = True
 
 
 class Unreachable(ProviderError):
     kind = "unreachable"
+    template = "{kind} cannot be reached: {text}"
     retryable = True
     unreachable = True
 

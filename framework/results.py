@@ -46,9 +46,23 @@ CHART_FILE = "per_label_f1.png"
 REVIEW_FILE = "review.jsonl"
 
 # Fields a row holds only when they say something (a row stays short).
-_OPTIONAL = ("error", "error_kind", "raw", "repairs", "issues", "truncated_from", "request_hash",
-             "cache_hits", "confidence", "confidence_method", "review", "chunks", "gold",
-             "taxonomy", "taxonomy_hash")  # fmt: skip
+_OPTIONAL = (
+    "error",
+    "error_kind",
+    "raw",
+    "repairs",
+    "issues",
+    "truncated_from",
+    "request_hash",
+    "cache_hits",
+    "confidence",
+    "confidence_method",
+    "review",
+    "chunks",
+    "gold",
+    "taxonomy",
+    "taxonomy_hash",
+)
 
 
 @dataclass(frozen=True)
@@ -93,11 +107,27 @@ class ResultRow:
     ) -> ResultRow:
         p = prediction
         return cls(
-            p.id, p.labels, p.status, p.attempts, p.usage, p.cost, p.error, p.error_kind, p.raw,
-            p.repairs, p.issues, p.truncated_from, p.request_hash, p.cache_hits, p.confidence,
-            p.confidence_method if p.confidence is not None else None, p.review, p.chunks,
-            tuple(gold) if gold is not None else None, extra=dict(p.extra),
-        )  # fmt: skip
+            p.id,
+            p.labels,
+            p.status,
+            p.attempts,
+            p.usage,
+            p.cost,
+            p.error,
+            p.error_kind,
+            p.raw,
+            p.repairs,
+            p.issues,
+            p.truncated_from,
+            p.request_hash,
+            p.cache_hits,
+            p.confidence,
+            p.confidence_method if p.confidence is not None else None,
+            p.review,
+            p.chunks,
+            tuple(gold) if gold is not None else None,
+            extra=dict(p.extra),
+        )
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -133,8 +163,9 @@ class ResultRow:
             labels=tuple(data.get("labels") or ()),
             status=str(data.get("status", "ok")),
             attempts=int(data.get("attempts") or 0),
-            usage=Usage(int(usage.get("prompt_tokens") or 0),
-                        int(usage.get("completion_tokens") or 0)),
+            usage=Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            ),
             cost=data.get("cost"),
             error=data.get("error"),
             error_kind=data.get("error_kind"),
@@ -152,7 +183,7 @@ class ResultRow:
             taxonomy=data.get("taxonomy"),
             taxonomy_hash=data.get("taxonomy_hash"),
             extra={k: v for k, v in data.items() if k not in known},
-        )  # fmt: skip
+        )
 
 
 def read_result_rows(path: Path) -> Iterator[ResultRow]:

@@ -126,6 +126,7 @@ class StubServer:
         self.record = record
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []  # each request's Authorization header
+        self.headers: list[dict[str, str]] = []  # each request's headers, names lower-cased
         self.times: list[float] = []  # time.monotonic() of each request, as received
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -161,6 +162,7 @@ class StubServer:
         if self.record:
             with self._lock:
                 self.authorizations.append(http_request.headers.get("Authorization"))
+                self.headers.append({k.lower(): v for k, v in http_request.headers.items()})
         reply = self._next_reply(request)
         if reply.delay:
             await asyncio.sleep(reply.delay)

@@ -16,7 +16,19 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 from framework.stub_server import StubServer
 
-_CLOUD_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "LABELWISE_API_KEY")
+_CLOUD_KEYS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "LABELWISE_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "AZURE_API_KEY",
+    "MISTRAL_API_KEY",
+)
 _real_connect = socket.socket.connect
 
 

@@ -49,7 +49,18 @@ __all__ = [
 
 OutputMode = Literal["auto", "json_schema", "tool", "json_object", "prompted"]
 ProviderKind = Literal[
-    "openai", "anthropic", "gemini", "ollama", "openai_compatible", "llamacpp", "local"
+    "openai",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "openai_compatible",
+    "llamacpp",
+    "local",
+    "groq",
+    "together",
+    "deepseek",
+    "openrouter",
+    "fireworks",
 ]
 
 
@@ -72,6 +83,13 @@ class ProviderConfig(Strict):
     api_key: SecretStr | None = None
     output_mode: OutputMode = "auto"
     timeout: float = Field(default=60.0, gt=0)
+    # How calls reach the provider: http posts the OpenAI chat-completions wire itself (one
+    # pooled keep-alive client; several times less CPU a call than litellm), litellm speaks
+    # every provider's wire; auto takes http where the provider's profile says OpenAI wire.
+    transport: Literal["auto", "litellm", "http"] = "auto"
+    # Sent as OpenAI-Organization and OpenAI-Project where set (OpenAI's API).
+    organization: str | None = None
+    project: str | None = None
     local: LocalServerSettings = LocalServerSettings()
 
 

@@ -110,6 +110,15 @@ class Classifier:
         self._portal().run(self._preview.classify_item(Item("preview", text)))
         return list(transport.requests)
 
+    async def release(self) -> None:
+        """Let go of the connections held in the running event loop (a runner calls it when
+        its loop ends); the classifier stays usable."""
+        await self.stack.top.release()
+
+    async def aclose(self) -> None:
+        """close() for asyncio code: from inside the loop that made the calls."""
+        await self.stack.top.aclose()
+
     def close(self) -> None:
         """Stop the local model server, if one was started, and the private loop."""
         self._portal().run(self.stack.top.aclose())

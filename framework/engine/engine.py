@@ -176,6 +176,6 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
 
 
 def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:
-    from framework.providers.litellm_api import capability
+    from framework.providers.capabilities import capability
 
     return capability(model, prefix)

@@ -107,8 +107,12 @@ class Metrics:
 
     def summary(self) -> dict[str, Any]:
         """What record.json says of the scores."""
-        return {"file": METRICS_FILE, "scored": self.scored, "macro_f1": self.macro.f1,
-                "micro_f1": self.micro.f1}  # fmt: skip
+        return {
+            "file": METRICS_FILE,
+            "scored": self.scored,
+            "macro_f1": self.macro.f1,
+            "micro_f1": self.micro.f1,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, for metrics.json."""

@@ -9,7 +9,7 @@ from framework.errors import ConfigError
 from framework.providers.profiles import PROFILES
 from framework.secrets import register_secret
 
-__all__ = ["resolve_api_key"]
+__all__ = ["key_origin", "resolve_api_key"]
 
 
 def resolve_api_key(provider: ProviderConfig) -> str | None:
@@ -31,6 +31,11 @@ def resolve_api_key(provider: ProviderConfig) -> str | None:
             "(or point provider.api_key_env at the variable you use)"
         )
     return None
+
+
+def key_origin(provider: ProviderConfig) -> str:
+    """' (the key comes from $X)', for a message about refused credentials; or ''."""
+    return f" (the key comes from ${provider.api_key_env})" if provider.api_key_env else ""
 
 
 def _url_password(url: str) -> str | None:

@@ -31,6 +31,7 @@ from framework.errors import (
     Unreachable,
     error_for_status,
 )
+from framework.providers.credentials import key_origin
 from framework.providers.transports.quota import retry_after_seconds
 from framework.secrets import scrub
 
@@ -98,55 +99,43 @@ def cost_per_token(model: str, prompt_tokens: int, completion_tokens: int) -> fl
     return float(prompt_cost) + float(completion_cost)
 
 
-# litellm's exceptions -> ours, and how to word them; the first match wins, so a
-# subclass comes before its base (ContextWindowExceeded is a BadRequest, Timeout a
-# connection error). Anything else is mapped by its HTTP status (error_for_status).
-_ERRORS: tuple[tuple[type[Exception], type[ProviderError], str], ...] = (
-    (errors.RateLimitError, RateLimited, "rate limited by {kind}: {text}"),
-    (errors.AuthenticationError, AuthError, "{kind} refused the credentials{where}: {text}"),
-    (errors.PermissionDeniedError, AuthError, "{kind} refused the credentials{where}: {text}"),
-    (
-        errors.NotFoundError,
-        UnknownModel,
-        "{kind} does not know this model or endpoint; check "
-        "model.name and provider.api_base: {text}",
-    ),
-    (
-        errors.ContextWindowExceededError,
-        ContextTooLong,
-        "the prompt is longer than the model's context; lower prompt.max_text_chars: {text}",
-    ),
-    (errors.Timeout, ProviderTimeout, "no answer within {timeout:g} s: {text}"),
-    (errors.BadRequestError, BadRequest, "{kind} rejected the request: {text}"),
-    (errors.APIConnectionError, Unreachable, "{kind} cannot be reached: {text}"),
+# litellm's exceptions -> ours; the first match wins, so a subclass comes before its base
+# (ContextWindowExceeded is a BadRequest, Timeout a connection error). Anything else is
+# mapped by its HTTP status (error_for_status). Each class words itself (its template).
+_ERRORS: tuple[tuple[type[Exception], type[ProviderError]], ...] = (
+    (errors.RateLimitError, RateLimited),
+    (errors.AuthenticationError, AuthError),
+    (errors.PermissionDeniedError, AuthError),
+    (errors.NotFoundError, UnknownModel),
+    (errors.ContextWindowExceededError, ContextTooLong),
+    (errors.Timeout, ProviderTimeout),
+    (errors.BadRequestError, BadRequest),
+    (errors.APIConnectionError, Unreachable),
 )
 
 
 def provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:
     status = getattr(error, "status_code", None)
     text = scrub(_clean(str(error)))  # a provider may echo the key back
-    where = f" (the key comes from ${provider.api_key_env})" if provider.api_key_env else ""
-    found = next(
-        ((ours, words) for theirs, ours, words in _ERRORS if isinstance(error, theirs)), None
-    )
-    if found is None:
-        kind = error_for_status(status)
-        found = (
-            kind,
-            "{kind} failed: {text}" if kind.retryable else "{kind} call failed: {name}: {text}",
-        )
-    ours, words = found
-    message = words.format(
+    ours = next((mine for theirs, mine in _ERRORS if isinstance(error, theirs)), None)
+    if ours is None and "Connection error" in text:
+        # litellm reports a refused or dropped connection as a 500 "Connection error."
+        # (InternalServerError): no server answered, so it is Unreachable, as over HTTP.
+        ours = Unreachable
+    if ours is None:
+        ours = error_for_status(status)
+        if not ours.retryable:
+            text = f"{type(error).__name__}: {text}"
+    headers = getattr(error, "litellm_response_headers", None)
+    return ours.worded(
         kind=provider.kind,
         text=text,
-        where=where,
+        where=key_origin(provider),
         timeout=provider.timeout,
-        name=type(error).__name__,
+        status=status,
+        retry_after=_retry_after(error),
+        headers={str(k): str(v) for k, v in headers.items()} if headers else None,
     )
-    mapped = ours(message, status=status, retry_after=_retry_after(error))
-    headers = getattr(error, "litellm_response_headers", None)
-    mapped.headers = {str(k): str(v) for k, v in headers.items()} if headers else None
-    return mapped
 
 
 def _retry_after(error: Exception) -> float | None:

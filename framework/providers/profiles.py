@@ -45,6 +45,11 @@ class ProviderProfile:
     # The HTTP API it speaks: "openai" is the chat-completions wire (OpenAI, vLLM,
     # llama.cpp, LM Studio, gateways), which any OpenAI-wire transport can post to.
     wire: Wire = "openai"
+    # Where its API is when provider.api_base is not set (the HTTP transport needs it).
+    default_api_base: str | None = None
+    # Fields the provider's API wants in every body beside the compiled request (what
+    # litellm adds for it), sent by the HTTP transport alike.
+    wire_extras: tuple[tuple[str, object], ...] = ()
     # litellm's capability map decides `auto` when it knows the model; some
     # servers (llama.cpp) accept one shape whatever the map says.
     consult_litellm: bool = True
@@ -71,11 +76,27 @@ class ProviderProfile:
 
 _ALL: frozenset[OutputMode] = frozenset({"json_schema", "tool", "json_object", "prompted"})
 
+
+def _hosted_openai_wire(
+    prefix: str, base: str, *, extras: tuple[tuple[str, object], ...] = ()
+) -> ProviderProfile:
+    return ProviderProfile(
+        prefix,
+        frozenset({"json_schema", "tool", "prompted"}),
+        "json_schema",
+        default_api_base=base,
+        wire_extras=extras,
+        schema_drops=frozenset({"uniqueItems"}),
+        why_not=f"{prefix}'s json_object mode takes no schema",
+    )
+
+
 PROFILES: dict[ProviderKind, ProviderProfile] = {
     "openai": ProviderProfile(
         "openai",
         frozenset({"json_schema", "tool", "prompted"}),
         "json_schema",
+        default_api_base="https://api.openai.com/v1",
         schema_drops=frozenset({"uniqueItems"}),
         why_not="OpenAI's json_object mode takes no schema",
     ),
@@ -140,6 +161,15 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         why_not="the embedded llama.cpp server takes a schema only through json_object",
         cheap_logprobs=False,
     ),
+    # Hosted APIs on OpenAI's wire (litellm treats them as OpenAI-compatible too).
+    "groq": _hosted_openai_wire("groq", "https://api.groq.com/openai/v1"),
+    "together": _hosted_openai_wire("together_ai", "https://api.together.xyz/v1"),
+    "deepseek": _hosted_openai_wire("deepseek", "https://api.deepseek.com/v1"),
+    # OpenRouter reports usage (and its cost) only when asked, as litellm asks.
+    "openrouter": _hosted_openai_wire(
+        "openrouter", "https://openrouter.ai/api/v1", extras=(("usage", {"include": True}),)
+    ),
+    "fireworks": _hosted_openai_wire("fireworks_ai", "https://api.fireworks.ai/inference/v1"),
 }
 
 # Model families that differ from their provider's profile: (kind, model name pattern,

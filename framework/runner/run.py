@@ -151,6 +151,7 @@ async def classify_rows(
             await batch.drain(None)
         finally:
             await batch.abandon()
+            await classifier.release()  # this loop's connections; the classifier lives on
             batch.totals.elapsed = time.perf_counter() - started
             if progress is not None:
                 progress.close(batch.totals)

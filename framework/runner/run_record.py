@@ -215,6 +215,7 @@ def describe_run(
             "api_base": redact_url(config.provider.api_base or "") or None,
         },
         "output_mode": dataclasses.asdict(classifier.engine.output_mode),
+        "transport": dataclasses.asdict(classifier.stack.choice),
         "sampling": model.model_dump(include={"temperature", "max_tokens", "seed"}),
         "sample": config.sample.model_dump(),
         "versions": package_versions(),

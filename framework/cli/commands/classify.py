@@ -46,10 +46,13 @@ def classify_job(cfg: DictConfig) -> None:
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
     ):
+        mode, transport = classifier.engine.output_mode, classifier.stack.choice
         log.info(
-            "output mode %s (%s)",
-            classifier.engine.output_mode.mode,
-            classifier.engine.output_mode.reason,
+            "output mode %s (%s); transport %s (%s)",
+            mode.mode,
+            mode.reason,
+            transport.name,
+            transport.reason,
         )
         rows = count_rows(config.input)
         if rows is not None and config.sample.size is not None:

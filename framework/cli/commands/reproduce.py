@@ -199,8 +199,15 @@ def compare_rows(
         elif len(differing) < 5:
             differing.append(row.id)
         same_labels += labels and (sorted(row.labels), row.status) == then[1:]
-    return Comparison(len(before), compared, same_request, same_labels if labels else None,
-                      hits, calls, tuple(differing))  # fmt: skip
+    return Comparison(
+        len(before),
+        compared,
+        same_request,
+        same_labels if labels else None,
+        hits,
+        calls,
+        tuple(differing),
+    )
 
 
 def describe(comparison: Comparison, run_dir: Path, out: Path) -> str:

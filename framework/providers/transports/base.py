@@ -1,7 +1,8 @@
 """The transport contract: a compiled request in, a Completion out.
 
     completion = await transport.send(request)   # or a ProviderError
-    await transport.aclose()
+    await transport.release()   # let go of what it holds in this event loop (connections)
+    await transport.aclose()    # and of everything (the cache, a local server)
 
 The engine holds one transport and does not know which. A run's transport is a
 stack of small layers, each one of these (framework.providers.transports.stack):
@@ -28,6 +29,8 @@ __all__ = ["Layer", "Transport"]
 class Transport(Protocol):
     async def send(self, request: CompiledRequest) -> Completion: ...
 
+    async def release(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -39,6 +42,9 @@ class Layer:
 
     async def send(self, request: CompiledRequest) -> Completion:
         return await self.inner.send(request)
+
+    async def release(self) -> None:
+        await self.inner.release()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -10,7 +10,6 @@ them.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,31 +20,13 @@ from framework.providers.credentials import resolve_api_key
 from framework.providers.pricing import price
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.quota import read_quota
+from framework.providers.transports.servers import ServerChoice
 from framework.records import Completion, TokenLogprob, Usage
 
-__all__ = ["LitellmTransport", "ServerChoice"]
+__all__ = ["LitellmTransport"]
 
 # The OpenAI client refuses to start without a key; a server that takes none ignores it.
 _NO_KEY = "no-key-needed"
-_PINNED = 1024  # texts remembered for server affinity
-
-
-class ServerChoice:
-    """Which of several servers a call goes to: the least busy, or its affinity's."""
-
-    def __init__(self, bases: Sequence[str | None]) -> None:
-        self.busy: dict[str | None, int] = dict.fromkeys(bases, 0) or {None: 0}
-        self._pinned: OrderedDict[str, str | None] = OrderedDict()  # the most recent only
-
-    def pick(self, affinity: str | None) -> str | None:
-        least_busy = min(self.busy, key=self.busy.__getitem__)
-        if affinity is None or len(self.busy) == 1:
-            return least_busy
-        base = self._pinned.setdefault(affinity, least_busy)
-        self._pinned.move_to_end(affinity)
-        if len(self._pinned) > _PINNED:
-            self._pinned.popitem(last=False)
-        return base
 
 
 class LitellmTransport:
@@ -70,6 +51,10 @@ class LitellmTransport:
                 "max_retries": 0,
                 "api_key": key or (_NO_KEY if wire == "openai" else None),
             }
+            if self._provider.organization:
+                self._fixed["organization"] = self._provider.organization
+            if self._provider.project:  # litellm passes no project of its own
+                self._fixed["extra_headers"] = {"OpenAI-Project": self._provider.project}
         self._servers.busy[base] += 1
         try:
             response = await litellm_api.acompletion(
@@ -78,6 +63,9 @@ class LitellmTransport:
         finally:
             self._servers.busy[base] -= 1
         return self._completion(request, response, time.perf_counter() - started)
+
+    async def release(self) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None

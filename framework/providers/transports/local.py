@@ -43,6 +43,10 @@ class LocalServerTransport:
     def died(self) -> str | None:
         return self.server.died()
 
+    async def release(self) -> None:
+        if self._client is not None:
+            await self._client.release()
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()

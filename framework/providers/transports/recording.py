@@ -22,5 +22,8 @@ class RecordingTransport:
         self.requests.append(request)
         return self.answer(request)
 
+    async def release(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None

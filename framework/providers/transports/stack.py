@@ -4,25 +4,34 @@ cache     a request made before is answered from the response cache
 retry     a call that failed retryably is tried again, with back-off
 health    calls in a row that cannot reach the provider stop the run
 throttle  calls in flight and per minute, paced by the provider's 429s and quotas
-client    the provider's API (litellm; for provider=local, the embedded server first)
+client    the provider's API: http (OpenAI's wire, posted by labelwise) or litellm
+          (every wire); for provider=local, the embedded server is started first
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from framework.config.schema import RunConfig
+from framework.errors import ConfigError
 from framework.providers.local.models import ModelFile
+from framework.providers.profiles import PROFILES
 from framework.providers.transports.base import Transport
 from framework.providers.transports.cache import CachingTransport, ResponseCache
 from framework.providers.transports.health import HealthWatch, ProviderHealth
-from framework.providers.transports.litellm import LitellmTransport
 from framework.providers.transports.local import LocalServerTransport
 from framework.providers.transports.retry import RetryingTransport
 from framework.providers.transports.throttle import Throttle, ThrottledTransport
 
-__all__ = ["TransportStack", "build_stack"]
+__all__ = ["TransportChoice", "TransportStack", "build_stack", "choose_transport"]
+
+
+@dataclass(frozen=True)
+class TransportChoice:
+    name: Literal["http", "litellm"]
+    reason: str
 
 
 @dataclass
@@ -31,16 +40,17 @@ class TransportStack:
     cache: ResponseCache
     throttle: Throttle
     health: ProviderHealth
+    choice: TransportChoice
     local: LocalServerTransport | None = None
 
 
 def build_stack(
     config: RunConfig, *, model_file: ModelFile | None, logprobs: bool
 ) -> TransportStack:
-    run = config.run
+    run, choice = config.run, choose_transport(config)
 
     def client_for(bases: Sequence[str]) -> Transport:
-        return LitellmTransport(config.provider, config.model, api_bases=bases)
+        return provider_client(config, choice, bases)
 
     local = None
     if model_file is not None:
@@ -51,7 +61,7 @@ def build_stack(
             logprobs=logprobs,
             client_for=client_for,
         )
-    client: Transport = local or client_for(())
+    client: Transport = local if local is not None else client_for(())
     throttle = Throttle(
         run.concurrency,
         requests_per_minute=run.requests_per_minute,
@@ -60,7 +70,7 @@ def build_stack(
     health = ProviderHealth(
         run.max_unreachable_calls or max(10, 2 * run.concurrency),
         config.provider.kind,
-        diagnose=local.died if local else None,
+        diagnose=local.died if local is not None else None,
     )
     cache = ResponseCache(config.cache.path, config.cache.mode)
     top = CachingTransport(
@@ -69,4 +79,37 @@ def build_stack(
         ),
         cache,
     )
-    return TransportStack(top, cache, throttle, health, local)
+    return TransportStack(top, cache, throttle, health, choice, local)
+
+
+def choose_transport(config: RunConfig) -> TransportChoice:
+    """provider.transport: http for OpenAI's wire (auto), else litellm; a ConfigError for http
+    to a provider on another wire."""
+    setting, kind = config.provider.transport, config.provider.kind
+    wire = PROFILES[kind].wire
+    if setting == "litellm":
+        return TransportChoice("litellm", "set in provider.transport")
+    if wire != "openai":
+        if setting == "http":
+            raise ConfigError(
+                f"provider.transport: http speaks OpenAI's chat-completions wire, and provider "
+                f"{kind} speaks {wire}'s; use provider.transport=auto or litellm"
+            )
+        return TransportChoice("litellm", f"{kind} speaks {wire}'s wire, which litellm translates")
+    why = "set in provider.transport" if setting == "http" else f"{kind} speaks OpenAI's wire"
+    return TransportChoice("http", why)
+
+
+def provider_client(
+    config: RunConfig, choice: TransportChoice, bases: Sequence[str] = ()
+) -> Transport:
+    """The bottom of the stack: the chosen client, to `bases` (else the provider's api_base)."""
+    if choice.name == "http":
+        from framework.providers.transports.http import HttpTransport
+
+        return HttpTransport(
+            config.provider, config.model, api_bases=bases, pool=config.run.concurrency
+        )
+    from framework.providers.transports.litellm import LitellmTransport  # imports litellm: 2 s
+
+    return LitellmTransport(config.provider, config.model, api_bases=bases)
