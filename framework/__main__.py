@@ -4,4 +4,5 @@ import sys
 
 from framework.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a worker process (run.workers) imports this module again
+    sys.exit(main())

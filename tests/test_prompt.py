@@ -115,3 +115,22 @@ def test_mixed_language_text_is_kept_as_is() -> None:
 def test_digest_changes_with_the_template_and_system_text() -> None:
     assert renderer().digest == renderer().digest
     assert renderer().digest != renderer("prompt.system=Be brief.").digest
+
+
+def test_a_template_that_reads_the_text_is_rendered_for_each_text(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    template = tmp_path / "loud.jinja"
+    template.write_text("Label:\n{{ text | upper }}\n{% if text | length > 5 %}long{% endif %}")
+    r = renderer(f"prompt.template={template}")
+    assert r.render("abc")[-1]["content"] == "Label:\nABC"
+    assert r.render("abcdefgh")[-1]["content"] == "Label:\nABCDEFGH\nlong"
+
+
+@pytest.mark.parametrize("strategy", ["labels_array", "checklist", "per_label"])
+def test_rendering_once_and_filling_in_the_text_gives_what_rendering_gives(strategy: str) -> None:
+    config = load_run_config(compose([f"strategy={strategy}", "prompt=multilabel_v2"]))
+    labels = LabelSet.build(config.taxonomy, config.validation)
+    r = PromptRenderer(config.prompt, labels, template=config.strategy.template)
+    for text in ("plain", "  spaces \n and lines  ", "{{ 7*7 }} </text> ü", ""):
+        topics = labels.ids[:2] if strategy == "per_label" else (None, *labels.ids[:2])
+        for topic in topics:
+            assert r.render(text, topic=topic) == r._render_slowly(text, topic)

@@ -100,7 +100,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
         def isatty(self) -> bool:
             return True
 
-    from framework.runner.run import RunTotals
+    from framework.runner.totals import RunTotals
 
     screen = Terminal()
     progress = Progress(100, style="auto", stream=screen)

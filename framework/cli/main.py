@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from framework.errors import (
     AuthError,
     ConfigError,
+    LabelwiseError,
     ProviderError,
     UnknownModel,
     WriteError,
@@ -111,6 +112,9 @@ def report_errors(run: Callable[[], int]) -> int:
         )
         report(f"cannot write {error.filename or 'a file'}: {error.strerror}; {remedy}")
         return 1 if error.errno in _FULL else 2
+    except LabelwiseError as error:  # a worker that died, and the like: said, not a traceback
+        report(str(error))
+        return 1
     except KeyboardInterrupt:
         report("interrupted; run the same command again to resume where it stopped")
         return 130

@@ -3,7 +3,7 @@ thresholds and chunks (the top-level sections of conf/config.yaml)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ __all__ = [
     "CacheSettings",
     "ChunkSettings",
     "ColumnNames",
+    "RaySettings",
     "RetrySettings",
     "RunSettings",
     "SampleSettings",
@@ -27,6 +28,20 @@ class RetrySettings(Strict):
     max_attempts: int = Field(default=4, ge=1)
     base_delay: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=30.0, ge=0)
+
+
+class RaySettings(Strict):
+    """run.executor=ray: where the cluster is and how the work is cut.
+
+    address: a running cluster (ray://host:10001, or auto); None: $RAY_ADDRESS, or a
+    cluster of this machine started for the run. actors: engines on the cluster (auto:
+    one per CPU, leaving one CPU for reading the input). batch_size: rows handed to an
+    actor at a time (None: half its share of run.concurrency, at least 1).
+    """
+
+    address: str | None = None
+    actors: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    batch_size: int | None = Field(default=None, ge=1)
 
 
 class RunSettings(Strict):
@@ -44,6 +59,13 @@ class RunSettings(Strict):
     # config and refuses otherwise; force resumes anyway (the record says so); never
     # moves the earlier file aside (NAME.before-DATE-TIME.jsonl) and starts a new one.
     resume: Literal["auto", "force", "never"] = "auto"
+    # Processes that classify (this one reads the input and writes the results): auto takes
+    # what was measured to help (one on 2 cores; none beside the embedded local model).
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    # Where the engines run: local (this process and its workers) or ray (a Ray cluster
+    # reads the input and classifies it; this process writes the results: run.ray).
+    executor: Literal["local", "ray"] = "local"
+    ray: RaySettings = RaySettings()
     # Calls in a row that fail to reach the provider (no connection, timeouts, 5xx) before
     # the run stops as "provider down", leaving the rows not done for a rerun; None:
     # max(10, 2 x concurrency).

@@ -29,6 +29,7 @@ from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
 from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.health import ProviderHealth
+from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.recording import RecordingTransport
 from framework.providers.transports.stack import TransportStack, build_stack
 from framework.providers.transports.throttle import Throttle
@@ -42,7 +43,8 @@ __all__ = ["Classifier"]
 
 
 class Classifier:
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, *, pacing: SharedPacing | None = None) -> None:
+        """`pacing`: the run's, when this classifier is one worker's of several."""
         self.config = config
         check_provider(config)
         _check_budget_is_priced(config)
@@ -51,7 +53,7 @@ class Classifier:
         # It may hash a large model file: what decides answers beyond the request.
         self.model_file = _local_model_file(config)
         self.stack: TransportStack = build_stack(
-            config, model_file=self.model_file, logprobs=wants_logprobs
+            config, model_file=self.model_file, logprobs=wants_logprobs, pacing=pacing
         )
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)

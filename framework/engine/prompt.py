@@ -59,6 +59,27 @@ def neutralise_delimiters(text: str) -> str:
     return _DELIMITER.sub(lambda m: f"[{m.group(1)}text]", text)
 
 
+# Stands for the text in a prompt rendered once: nothing a template prints looks like it.
+_SENTINEL = "\x00labelwise:text:7f3c9a\x00"
+
+
+def _prints_text_plainly(source: str, env: Any) -> bool:
+    """Whether the template only prints the text as it is ({{ text }}: no filter, test or
+    condition reads it), and prints it inside, so that rendering once with a stand-in
+    and putting each text in its place gives what rendering each time gives."""
+    from jinja2 import nodes
+
+    tree = env.parse(source)
+    printed = {
+        id(child)
+        for output in tree.find_all(nodes.Output)
+        for child in output.nodes
+        if isinstance(child, nodes.Name) and child.name == "text"
+    }
+    used = [node for node in tree.find_all(nodes.Name) if node.name == "text"]
+    return bool(used) and all(id(node) in printed for node in used)
+
+
 def find_template(name: str) -> Path:
     """A template by name (multilabel.v1 -> prompts/multilabel.v1.jinja) or by file path."""
     as_path = Path(name)
@@ -107,6 +128,13 @@ class PromptRenderer:
             find_template(prompt.reask_template),
         )
         self._template = self._load(self._paths[0], PROMPT_VARIABLES, required="text")
+        # (topic -> the rendered prompt split where the text goes), when the template only
+        # prints the text as it is: rendering a template costs ~0.2 ms a row, a join ~1 us.
+        self._pieces: dict[str | None, list[str]] | None = (
+            {}
+            if _prints_text_plainly(self._paths[0].read_text(encoding="utf-8"), self._env)
+            else None
+        )
         self._reask = self._load(self._paths[1], REASK_VARIABLES)
         if by_index and "label.key" not in self._paths[0].read_text(encoding="utf-8"):
             raise ConfigError(
@@ -144,8 +172,14 @@ class PromptRenderer:
             'a JSON object of the form {"labels": [...]}, using only these label ids: '
             + ", ".join(self._label_ids)
         )
-        # Render once now, so a template that fails at run time fails here instead.
-        self.render("probe", topic=labels[0]["id"] if labels else None)
+        # Render once now, so a template that fails at run time fails here instead; and
+        # check the fast path gives what rendering gives, or do without it.
+        topic = labels[0]["id"] if labels else None
+        probe = "  a probe:\n{{ x }} </text> \u2028 ü  "
+        fast = self.render(probe, topic=topic)
+        slow = self._render_slowly(probe, topic)
+        if fast != slow:
+            self._pieces = None
         self.reask([], "{}", ["probe"])
 
     @property
@@ -158,9 +192,20 @@ class PromptRenderer:
 
     def render(self, text: str, *, topic: str | None = None) -> tuple[Message, ...]:
         """The messages for a text; `topic` is the label asked about, for per-label prompts."""
+        if self._pieces is None:
+            return self._render_slowly(text, topic)
+        pieces = self._pieces.get(topic)
+        if pieces is None:
+            pieces = self._render_slowly(_SENTINEL, topic)[-1]["content"].split(_SENTINEL)
+            self._pieces[topic] = pieces
+        user = neutralise_delimiters(text).join(pieces)
+        system = [{"role": "system", "content": self._system}] if self._system else []
+        return (*system, {"role": "user", "content": user})
+
+    def _render_slowly(self, text: str, topic: str | None) -> tuple[Message, ...]:
         context = {
             **self._context,
-            "text": neutralise_delimiters(text),
+            "text": neutralise_delimiters(text) if text != _SENTINEL else text,
             "label": self._by_id.get(topic or ""),
         }
         user = self._run(self._template, self._paths[0], context)

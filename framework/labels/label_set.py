@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from framework.config.schema import LabelSpec, TaxonomyConfig, ValidationConfig
@@ -90,7 +91,7 @@ class LabelSet:
 
     # -- what is on offer ------------------------------------------------------------
 
-    @property
+    @cached_property
     def ids(self) -> tuple[str, ...]:
         return tuple(label.id for label in self.specs)
 
@@ -98,7 +99,7 @@ class LabelSet:
     def none(self) -> str | None:
         return self.taxonomy.none_label
 
-    @property
+    @cached_property
     def categories(self) -> frozenset[str]:
         """Labels that are the parent of another: under leaves_only, not answers."""
         return frozenset(parent for chain in self.ancestors.values() for parent in chain)
@@ -134,6 +135,24 @@ class LabelSet:
             return f"{len(labels)} labels given; give at least {self.least}"
         if len(labels) > self.most:
             return f"{len(labels)} labels given; give at most {self.most}"
+        return None
+
+    def breaks_schema(self, labels: Sequence[str]) -> str | None:
+        """What in an answer's labels (by id) the schema (`schema(by_id=True)`) refuses, or
+        None: the invariant every accepted answer is checked against last. Written by hand
+        because walking the compiled JSON-schema validator cost 0.1 ms an answer (13% of a
+        row's CPU at 2,000 rows/s); tests/test_label_set.py checks it agrees with jsonschema."""
+        offered = set(self.ids)
+        unknown = [label for label in labels if label not in offered]
+        if unknown:
+            return f"{unknown[0]!r} is not one of {sorted(offered)}"
+        if len(set(labels)) != len(labels):
+            return "the labels have non-unique elements"
+        least = 1 if self.none else self.least
+        if len(labels) < least:
+            return f"{list(labels)} should be non-empty" if least == 1 else "too few labels"
+        if len(labels) > self.most:
+            return f"{list(labels)} is too long (at most {self.most})"
         return None
 
     # -- the rules between labels -----------------------------------------------------

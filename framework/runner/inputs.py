@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from framework.config.schema import ColumnNames
 from framework.errors import InputError
 from framework.records import Item
 
-__all__ = ["FORMATS", "InputRow", "count_rows", "input_format", "read_rows", "row_from_record"]
+__all__ = [
+    "FORMATS",
+    "InputRow",
+    "count_rows",
+    "input_format",
+    "is_uri",
+    "read_rows",
+    "read_stream",
+    "row_from_record",
+]
 
 FORMATS = {
     ".jsonl": "jsonl",
@@ -49,26 +59,55 @@ class InputRow:
     error: str | None = None
 
 
-def input_format(path: Path) -> str:
-    found = FORMATS.get(path.suffix.lower())
+def input_format(path: str | Path) -> str:
+    suffix = Path(str(path).rstrip("/")).suffix
+    found = FORMATS.get(suffix.lower())
     if found is None:
         raise InputError(
-            f"input {path}: unknown format {path.suffix or '(no extension)'}; "
+            f"input {path}: unknown format {suffix or '(no extension)'}; "
             f"use one of {', '.join(sorted(FORMATS))}"
         )
     return found
 
 
+def is_uri(path: str | Path) -> bool:
+    """s3://bucket/items.jsonl and the like: read by run.executor=ray, not by this process."""
+    return "://" in str(path)
+
+
 def read_rows(path: str | Path, columns: ColumnNames | None = None) -> Iterator[InputRow]:
     """The rows of an input file, streamed; InputError if the file cannot be opened."""
+    if is_uri(path):
+        raise InputError(
+            f"input {path}: an object-store URI is read by run.executor=ray (pip install "
+            "'labelwise[ray]'); for a run on this machine, download the file and give its path"
+        )
     source = _existing(Path(path))
+    kind = input_format(source)
     names = columns or ColumnNames()
-    reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[input_format(source)]
-    return reader(source, names)
+
+    def rows() -> Iterator[InputRow]:
+        with source.open("rb") as handle:
+            yield from read_stream(handle, kind, names, source=str(source))
+
+    if kind == "parquet":
+        _parquet_file(source, str(source))  # a file that is not Parquet: refused before any row
+    return rows()
+
+
+def read_stream(
+    handle: BinaryIO, kind: str, names: ColumnNames, *, source: str
+) -> Iterator[InputRow]:
+    """The rows of an open binary file of the given format (`source` names it in errors):
+    the one reader of input rows, for this process and for the Ray executor's read tasks."""
+    reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[kind]
+    return reader(handle, source, names)
 
 
 def count_rows(path: str | Path) -> int | None:
     """The number of rows, cheaply (for progress and ETA); None if that would be costly."""
+    if is_uri(path):
+        return None
     source = _existing(Path(path))
     kind = input_format(source)
     if kind == "parquet":
@@ -89,21 +128,33 @@ def _existing(source: Path) -> Path:
     return source
 
 
-def _jsonl(source: Path, names: ColumnNames) -> Iterator[InputRow]:
-    with source.open("rb") as handle:
-        head = handle.read(4096)
-        if head.removeprefix(_BOM).lstrip().startswith(b"["):  # one JSON array, not lines
-            yield from _json_array(head + handle.read(), source, names)
-            return
-        handle.seek(0)
-        for number, line in enumerate(handle, start=1):
-            # A byte-order mark is not part of the first row.
-            raw = line.removeprefix(_BOM) if number == 1 else line
-            if raw.strip():
-                yield _parse_line(raw, number, names)
+def _jsonl(handle: BinaryIO, source: str, names: ColumnNames) -> Iterator[InputRow]:
+    head = handle.read(4096)
+    if head.removeprefix(_BOM).lstrip().startswith(b"["):  # one JSON array, not lines
+        yield from _json_array(head + handle.read(), source, names)
+        return
+    # Read on from the head (no seek: an object-store stream cannot go back).
+    chunks = itertools.chain((head,), iter(lambda: handle.read(1 << 16), b""))
+    for number, line in enumerate(_lines(chunks), start=1):
+        # A byte-order mark is not part of the first row.
+        raw = line.removeprefix(_BOM) if number == 1 else line
+        if raw.strip():
+            yield _parse_line(raw, number, names)
 
 
-def _json_array(data: bytes, source: Path, names: ColumnNames) -> Iterator[InputRow]:
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines split at b"\\n" only (JSON strings may hold U+2028, which str.splitlines
+    would take for a line end)."""
+    rest = b""
+    for chunk in chunks:
+        *complete, rest = (rest + chunk).split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
+def _json_array(data: bytes, source: str, names: ColumnNames) -> Iterator[InputRow]:
     """A .json file holding one array of {"id", "text"} objects (read whole)."""
     try:
         records = json.loads(data.removeprefix(_BOM).decode("utf-8"))
@@ -143,33 +194,32 @@ def _parse_line(raw: bytes, line: int, names: ColumnNames) -> InputRow:
     return InputRow(line, row.id, error=problem) if problem else row
 
 
-def _csv(source: Path, names: ColumnNames) -> Iterator[InputRow]:
-    with source.open("rb") as raw:
-        # utf-8-sig reads a byte-order mark away; surrogateescape keeps a row that is not
-        # UTF-8 readable, so that row (not the whole file) is recorded as failed.
-        handle = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if any(_NOT_UTF8.search(name) for name in header):
-            raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8")
-        if names.text not in header:
-            raise InputError(
-                f"{source}: no {names.text!r} column (columns: {', '.join(header)}); "
-                f"name the text column with columns.text=NAME"
+def _csv(raw: BinaryIO, source: str, names: ColumnNames) -> Iterator[InputRow]:
+    # utf-8-sig reads a byte-order mark away; surrogateescape keeps a row that is not
+    # UTF-8 readable, so that row (not the whole file) is recorded as failed.
+    handle = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.DictReader(handle)
+    header = reader.fieldnames or []
+    if any(_NOT_UTF8.search(name) for name in header):
+        raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8")
+    if names.text not in header:
+        raise InputError(
+            f"{source}: no {names.text!r} column (columns: {', '.join(header)}); "
+            f"name the text column with columns.text=NAME"
+        )
+    for line, record in enumerate(reader, start=1):
+        cells = [cell for cell in record.values() if isinstance(cell, str)]
+        if any(_NOT_UTF8.search(cell) for cell in cells):
+            row_id = record.get(names.id)
+            clean_id = row_id if row_id and not _NOT_UTF8.search(row_id) else f"line:{line}"
+            yield InputRow(
+                line, clean_id, error=f"row {line} is not valid UTF-8; save the file as UTF-8"
             )
-        for line, record in enumerate(reader, start=1):
-            cells = [cell for cell in record.values() if isinstance(cell, str)]
-            if any(_NOT_UTF8.search(cell) for cell in cells):
-                row_id = record.get(names.id)
-                clean_id = row_id if row_id and not _NOT_UTF8.search(row_id) else f"line:{line}"
-                yield InputRow(
-                    line, clean_id, error=f"row {line} is not valid UTF-8; save the file as UTF-8"
-                )
-                continue
-            gold = record.get(names.labels)
-            if isinstance(gold, str):
-                record[names.labels] = _csv_labels(gold)
-            yield row_from_record(record, line, names, where="row")
+            continue
+        gold = record.get(names.labels)
+        if isinstance(gold, str):
+            record[names.labels] = _csv_labels(gold)
+        yield row_from_record(record, line, names, where="row")
 
 
 def _csv_labels(cell: str) -> Any:
@@ -185,13 +235,8 @@ def _csv_labels(cell: str) -> Any:
     return [part.strip() for part in cell.split("|") if part.strip()]
 
 
-def _parquet(source: Path, names: ColumnNames) -> Iterator[InputRow]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.ParquetFile(source)
-    except Exception as error:
-        raise InputError(f"{source} cannot be read as Parquet: {error}") from None
+def _parquet(handle: BinaryIO, source: str, names: ColumnNames) -> Iterator[InputRow]:
+    table = _parquet_file(handle, source)
     present = set(table.schema_arrow.names)
     if names.text not in present:
         raise InputError(
@@ -204,6 +249,15 @@ def _parquet(source: Path, names: ColumnNames) -> Iterator[InputRow]:
         for record in batch.to_pylist():
             line += 1
             yield row_from_record(record, line, names)
+
+
+def _parquet_file(handle: Any, source: str) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(handle)
+    except Exception as error:
+        raise InputError(f"{source} cannot be read as Parquet: {error}") from None
 
 
 def row_from_record(

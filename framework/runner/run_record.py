@@ -35,7 +35,7 @@ from framework.secrets import REDACTED, redact_url, registered, scrub
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
-    from framework.runner.run import RunTotals
+    from framework.runner.totals import RunTotals
 
 __all__ = [
     "REDACTED",
@@ -235,6 +235,7 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data = dataclasses.asdict(totals)
     data.pop("warnings", None)
     data.pop("resumed_from", None)
+    data.pop("executor", None)
     data["done"] = totals.done
     data["total_tokens"] = totals.usage.total_tokens
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None
@@ -273,6 +274,7 @@ class RunRecorder:
     def finish(self, totals: RunTotals, metrics: Mapping[str, Any] | None = None) -> None:
         """Record the totals and, when the run was scored, a summary of its metrics."""
         self.record["totals"] = _totals(totals)
+        self.record["executor"] = dict(totals.executor)
         if totals.resumed_from is not None:
             self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:

@@ -14,7 +14,7 @@ from framework.errors import ConfigError
 from framework.results import REPORT_FILE, RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
-    from framework.runner.run import RunTotals
+    from framework.runner.totals import RunTotals
 
 __all__ = ["run"]
 

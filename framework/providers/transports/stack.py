@@ -22,6 +22,7 @@ from framework.providers.transports.base import Transport
 from framework.providers.transports.cache import CachingTransport, ResponseCache
 from framework.providers.transports.health import HealthWatch, ProviderHealth
 from framework.providers.transports.local import LocalServerTransport
+from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.retry import RetryingTransport
 from framework.providers.transports.throttle import Throttle, ThrottledTransport
 
@@ -45,7 +46,11 @@ class TransportStack:
 
 
 def build_stack(
-    config: RunConfig, *, model_file: ModelFile | None, logprobs: bool
+    config: RunConfig,
+    *,
+    model_file: ModelFile | None,
+    logprobs: bool,
+    pacing: SharedPacing | None = None,
 ) -> TransportStack:
     run, choice = config.run, choose_transport(config)
 
@@ -66,6 +71,7 @@ def build_stack(
         run.concurrency,
         requests_per_minute=run.requests_per_minute,
         tokens_per_minute=run.tokens_per_minute,
+        shared=pacing,
     )
     health = ProviderHealth(
         run.max_unreachable_calls or max(10, 2 * run.concurrency),

@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from framework.errors import RateLimited
 from framework.providers.compile import CompiledRequest
 from framework.providers.transports.base import Layer, Transport
+from framework.providers.transports.pacing import SharedBucket, SharedPacing
 from framework.providers.transports.quota import read_quota
 from framework.records import Completion, QuotaState
 
@@ -65,7 +66,10 @@ class Throttle:
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedPacing | None = None,
     ) -> None:
+        """`shared`: the run's pacing, when this throttle is one worker's of several (its
+        budgets, cuts and holds are then the run's; `max_in_flight` is this worker's share)."""
         self.max_in_flight = max_in_flight
         self.window = float(max_in_flight)
         self.in_flight = 0
@@ -78,8 +82,15 @@ class Throttle:
         self._last_cut = -_CUT_INTERVAL
         self._recent: deque[float] = deque()
         self._changed = asyncio.Condition()
-        self._requests = _Bucket(requests_per_minute, clock) if requests_per_minute else None
-        self._tokens = _Bucket(tokens_per_minute, clock) if tokens_per_minute else None
+        self._shared = shared
+        self._epoch = shared.epoch if shared is not None else 0
+        self._requests: _Bucket | SharedBucket | None
+        self._tokens: _Bucket | SharedBucket | None
+        if shared is not None:
+            self._requests, self._tokens = shared.bucket("requests"), shared.bucket("tokens")
+        else:
+            self._requests = _Bucket(requests_per_minute, clock) if requests_per_minute else None
+            self._tokens = _Bucket(tokens_per_minute, clock) if tokens_per_minute else None
 
     @asynccontextmanager
     async def slot(self, tokens: int = 0) -> AsyncIterator[None]:
@@ -95,8 +106,9 @@ class Throttle:
     async def _admit(self, tokens: int) -> None:
         while True:
             async with self._changed:
+                self._follow_the_run()
                 await self._changed.wait_for(lambda: self.in_flight < int(self.window))
-                delay = self._paused_until - self._clock()
+                delay = self._held_until() - self._clock()
                 if delay <= 0:
                     delay = max(
                         self._bucket_wait(self._requests, 1),
@@ -137,11 +149,27 @@ class Throttle:
         self.rate_limited += 1
         now = self._clock()
         self._recent.append(now)
-        if now - self._last_cut >= _CUT_INTERVAL:
+        if self._shared is not None:
+            self._shared.cut(now, _CUT_INTERVAL)  # every worker halves, once per overload
+            self._follow_the_run()
+        elif now - self._last_cut >= _CUT_INTERVAL:
             self._last_cut = now
             self.window = max(1.0, self.window / 2)
         self._heed(quota)
         del retry_after  # the retry policy waits it out for this call alone
+
+    def _follow_the_run(self) -> None:
+        """Halve this worker's window once for each cut the run's throttles made."""
+        if self._shared is None:
+            return
+        epoch = self._shared.epoch
+        while self._epoch < epoch:
+            self._epoch += 1
+            self.window = max(1.0, self.window / 2)
+
+    def _held_until(self) -> float:
+        shared = self._shared.paused_until if self._shared is not None else 0.0
+        return max(self._paused_until, shared)
 
     def describe(self) -> str | None:
         """Why calls are slower than run.concurrency allows, for the progress line; None if
@@ -150,8 +178,10 @@ class Throttle:
         while self._recent and now - self._recent[0] > _RECENT:
             self._recent.popleft()
         parts = []
-        if self._paused_until > now:
-            parts.append(f"held {self._paused_until - now:.0f} s: {self._pause_reason}")
+        held = self._held_until()
+        if held > now:
+            reason = self._pause_reason or "its rate-limit quota is spent until its reset"
+            parts.append(f"held {held - now:.0f} s: {reason}")
         if self._recent:
             parts.append(f"{len(self._recent)} rate limits (429) in the last {_RECENT:.0f} s")
         if int(self.window) < self.max_in_flight:
@@ -163,9 +193,11 @@ class Throttle:
         if hold is not None:
             self._paused_until = max(self._paused_until, self._clock() + hold)
             self._pause_reason = "its rate-limit quota is spent until the reset it announced"
+            if self._shared is not None:
+                self._shared.hold_until(self._paused_until)
 
     @staticmethod
-    def _bucket_wait(bucket: _Bucket | None, amount: float) -> float:
+    def _bucket_wait(bucket: _Bucket | SharedBucket | None, amount: float) -> float:
         return bucket.wait_for(amount) if bucket is not None else 0.0
 
 

@@ -1,0 +1,90 @@
+"""Where the engine runs for a file's rows: this process, or worker processes.
+
+    executor = executor_for(classifier, workers_for(classifier))   # run.workers
+    prediction = await executor.classify(item)
+
+The runner (framework.runner.rows) feeds an executor rows and writes what comes
+back; it reads from the executor only what pacing needs: how many calls came back
+so far (`answered`, which tells a failure of a provider going down from a real
+one), how many calls wait out a back-off (`resting`), and why calls are slower
+than they could be (`note`). A new executor implements these five members.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from framework.records import Item, Prediction
+
+if TYPE_CHECKING:
+    from framework.engine.classifier import Classifier
+
+__all__ = ["Executor", "InProcess", "executor_for", "workers_for"]
+
+
+class Executor(Protocol):
+    async def classify(self, item: Item) -> Prediction: ...
+
+    @property
+    def answered(self) -> int: ...
+
+    @property
+    def resting(self) -> int: ...
+
+    def note(self) -> str | None: ...
+
+    def on_rest(self, wake: Callable[[], None] | None) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+class InProcess:
+    """The engine of the classifier given, in this process and event loop."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+
+    async def classify(self, item: Item) -> Prediction:
+        return await self.classifier.classify_item(item)
+
+    @property
+    def answered(self) -> int:
+        return self.classifier.health.completions
+
+    @property
+    def resting(self) -> int:
+        return self.classifier.throttle.resting
+
+    def note(self) -> str | None:
+        return self.classifier.throttle.describe()
+
+    def on_rest(self, wake: Callable[[], None] | None) -> None:
+        self.classifier.throttle.on_rest = wake
+
+    async def release(self) -> None:
+        await self.classifier.release()
+
+
+def workers_for(classifier: Classifier) -> int:
+    """run.workers, or for auto the number measured to help: none past this process on
+    2 cores (benchmarks/throughput.py: a second worker there only competes for the cores
+    with the first), none for the embedded model (its servers use every core already),
+    one per two further cores up to 8 elsewhere."""
+    setting = classifier.config.run.workers
+    if setting != "auto":
+        return int(setting)
+    if classifier.local_server is not None or classifier.stack.local is not None:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(8, ((cores or 1) - 1) // 2 + 1)) if (cores or 1) > 2 else 1
+
+
+def executor_for(classifier: Classifier, workers: int) -> Executor:
+    """The executor of `workers` processes (framework.runner.workers), or this one."""
+    if workers <= 1:
+        return InProcess(classifier)
+    from framework.runner.workers import WorkerPool
+
+    return WorkerPool(classifier.config, workers)

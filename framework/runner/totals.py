@@ -1,0 +1,59 @@
+"""The ledger of a run, and the budgets that stop starting new rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from framework.config.schema import BudgetSettings
+from framework.records import Prediction, Usage
+from framework.runner.journal import Resumed
+
+__all__ = ["RunTotals", "over_budget"]
+
+
+@dataclass
+class RunTotals:
+    """The ledger of a run: rows, calls (retries and re-asks included), tokens, cost."""
+
+    ok: int = 0
+    failed: int = 0
+    resumed: int = 0
+    retried: int = 0  # rows that had failed before, classified again (run.retry_failed)
+    duplicates: int = 0
+    not_started: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    elapsed: float = 0.0
+    stopped_by: str | None = None
+    resumed_from: Resumed | None = None
+    warnings: list[str] = field(default_factory=list)
+    # Where the rows ran: {"name": "local", "workers": N} or the Ray cluster's actors
+    # (record.json keeps it as "executor").
+    executor: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    def add(self, prediction: Prediction) -> None:
+        if prediction.ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.calls += prediction.attempts
+        self.cache_hits += prediction.cache_hits
+        self.usage += prediction.usage
+        if self.cost is not None and prediction.attempts:
+            self.cost = None if prediction.cost is None else self.cost + prediction.cost
+
+
+def over_budget(totals: RunTotals, budget: BudgetSettings) -> str | None:
+    """Why no new row may start, or None."""
+    if budget.max_cost is not None and totals.cost is not None and totals.cost >= budget.max_cost:
+        return f"budget.max_cost (${budget.max_cost:g}) reached: ${totals.cost:.4f} spent"
+    if budget.max_tokens is not None and totals.usage.total_tokens >= budget.max_tokens:
+        return f"budget.max_tokens ({budget.max_tokens:,}) reached"
+    return None
