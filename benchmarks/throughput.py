@@ -1,12 +1,20 @@
-"""Batch runner throughput against the loopback stub (issue 5's benchmark).
+"""Rows/s of whole processes against the loopback stub (issue 13's benchmark).
 
-    python benchmarks/throughput.py                       # 5,000 rows at 32 and 128 in flight
-    python benchmarks/throughput.py --memory-rows 1000000 # peak memory, 1M rows, cache on
+    python benchmarks/throughput.py                        # 5,000 rows at 32 and 128 in flight
+    python benchmarks/throughput.py --rounds 5 --only http,aiohttp
+    python benchmarks/throughput.py --memory-rows 1000000  # peak memory, 1M rows, cache on
 
-For each concurrency: rows/s of a bare `litellm.acompletion` loop sending the
-same requests, rows/s of labelwise (cache off, so every row is a call), and the
-ratio (goal: at least 0.9). Then rows/s of a fully cached rerun (goal: over
-5,000). The stub runs in its own process with a fixed latency.
+Each client is one process, timed from start to exit (imports included), and the
+clients alternate round by round; medians over the rounds. The clients:
+
+    http       labelwise classify, the default transport (cache off: every row a call)
+    litellm    labelwise classify, provider.transport=litellm
+    workers2   labelwise classify, run.workers=2
+    ray        labelwise classify, run.executor=ray (a local cluster started by the run)
+    bare-litellm, aiohttp   benchmarks/bare_loops.py sending the same compiled requests
+
+Also the rows/s inside the run (totals.rows_per_s: without start-up), and peak RSS of
+the process and its children (os.wait4). Then rows/s of a fully cached rerun.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,21 +89,106 @@ def overrides(api_base: str, concurrency: int, cache: str, cache_path: Path) -> 
     ]
 
 
-async def bare_litellm(
-    classifier: Classifier, texts: list[str], concurrency: int, api_base: str
-) -> float:
-    import litellm
+CLIENTS = ("http", "litellm", "workers2", "ray", "bare-litellm", "aiohttp")
+REPO = Path(__file__).resolve().parent.parent
 
-    requests = [r for text in texts for r in classifier.requests_for(text)[:1]]
-    limit = asyncio.Semaphore(concurrency)
 
-    async def one(kwargs: dict) -> None:  # type: ignore[type-arg]
-        async with limit:
-            await litellm.acompletion(**kwargs, api_base=api_base, api_key="x", max_retries=0)
+def write_requests(path: Path, api_base: str, source: Path) -> Path:
+    """The first compiled request of each row, for the bare loops."""
+    config = overrides(api_base, 32, "off", path.with_suffix(".sqlite"))
+    with Classifier.from_config(config) as classifier, path.open("w") as handle:
+        for line in source.open(encoding="utf-8"):
+            (request,) = classifier.requests_for(json.loads(line)["text"])
+            assert request is not None
+            handle.write(json.dumps(dict(request.kwargs)) + "\n")
+    return path
 
+
+def command(client: str, concurrency: int, api_base: str, work: Path, run: Path) -> list[str]:
+    if client in ("bare-litellm", "aiohttp"):
+        return [
+            sys.executable,
+            str(REPO / "benchmarks" / "bare_loops.py"),
+            f"--client={client.removeprefix('bare-')}",
+            f"--requests={work / 'requests.jsonl'}",
+            f"--api-base={api_base}",
+            f"--concurrency={concurrency}",
+        ]
+    extra = {
+        "http": [],
+        "litellm": ["provider.transport=litellm"],
+        "workers2": ["run.workers=2"],
+        "ray": ["run.executor=ray"],
+    }[client]
+    output = work / f"out-{client}.jsonl"
+    for stale in (output, output.with_name(output.name + ".run.json")):
+        stale.unlink(missing_ok=True)
+    return [
+        sys.executable,
+        "-m",
+        "framework",
+        "classify",
+        f"input={work / 'in.jsonl'}",
+        f"output={output}",
+        f"hydra.run.dir={run}",
+        *overrides(api_base, concurrency, "off", work / "cache.sqlite"),
+        *extra,
+    ]
+
+
+def timed(args: list[str], run: Path) -> tuple[float, float | None, float]:
+    """(seconds, rows/s inside the run or None, peak RSS in MB of the process and children)."""
     started = time.perf_counter()
-    await asyncio.gather(*(one(dict(r.kwargs)) for r in requests if r is not None))
-    return len(texts) / (time.perf_counter() - started)
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    out, err = process.communicate()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args} failed: {err.decode()[-2000:]}")
+    inside = None
+    record = run / "record.json"
+    if record.exists():
+        inside = json.loads(record.read_text())["totals"]["rows_per_s"]
+    elif out.strip():
+        inside = json.loads(out.decode().strip().splitlines()[-1])["rows_per_s"]
+    # wait4's maxrss is the larger of the process and its reaped children (the workers);
+    # Ray's raylet and actors are not its children: for ray it is the driver's alone.
+    return seconds, inside, usage.ru_maxrss / 1024
+
+
+def throughput(args: argparse.Namespace, work: Path) -> None:
+    stub, api_base = start_stub(args.latency)
+    try:
+        write_input(work / "in.jsonl", args.rows)
+        write_requests(work / "requests.jsonl", api_base, work / "in.jsonl")
+        clients = [c for c in CLIENTS if not args.only or c in args.only.split(",")]
+        for concurrency in args.concurrency:
+            seen: dict[str, list[tuple[float, float | None, float]]] = {c: [] for c in clients}
+            for round_ in range(args.rounds):
+                order = clients if round_ % 2 == 0 else clients[::-1]
+                for client in order:
+                    run = work / f"run-{concurrency}-{client}-{round_}"
+                    seen[client].append(
+                        timed(command(client, concurrency, api_base, work, run), run)
+                    )
+            print(
+                f"\n{args.rows:,} rows, {concurrency} in flight, stub {args.latency * 1000:.0f} ms "
+                f"(wire limit {concurrency / args.latency:,.0f} rows/s), median of {args.rounds}:"
+            )
+            header = f"{'client':<14}{'rows/s (process)':>18}{'rows/s (in run)':>17}"
+            print(f"{header}{'peak MB':>9}")
+            for client, runs in seen.items():
+                process = statistics.median(args.rows / seconds for seconds, _, _ in runs)
+                inside = [r for _, r, _ in runs if r is not None]
+                peak = statistics.median(mb for _, _, mb in runs)
+                within = f"{statistics.median(inside):,.0f}" if inside else "-"
+                print(f"{client:<14}{process:>18,.0f}{within:>17}{peak:>9,.0f}")
+        warm = overrides(api_base, args.concurrency[0], "on", work / "warm.sqlite")
+        labelwise_rate(warm, work / "in.jsonl", work / "out.jsonl")
+        cached = labelwise_rate(warm, work / "in.jsonl", work / "out.jsonl")
+        print(f"\nfully cached rerun of {args.rows:,} rows: {cached:,.0f} rows/s (in run)")
+    finally:
+        stub.terminate()
 
 
 def labelwise_rate(config: list[str], source: Path, output: Path) -> float:
@@ -103,29 +197,6 @@ def labelwise_rate(config: list[str], source: Path, output: Path) -> float:
         totals = asyncio.run(classify_file(classifier, source, output))
     assert totals.failed == 0, totals
     return totals.done / totals.elapsed
-
-
-def throughput(args: argparse.Namespace, work: Path) -> None:
-    stub, api_base = start_stub(args.latency)
-    try:
-        source = write_input(work / "in.jsonl", args.rows)
-        texts = [json.loads(line)["text"] for line in source.open(encoding="utf-8")]
-        for concurrency in args.concurrency:
-            cache_path = work / f"cache-{concurrency}.sqlite"
-            config = overrides(api_base, concurrency, "off", cache_path)
-            with Classifier.from_config(config) as classifier:
-                bare = asyncio.run(bare_litellm(classifier, texts, concurrency, api_base))
-            ours = labelwise_rate(config, source, work / "out.jsonl")
-            print(
-                f"concurrency {concurrency:>3}: bare litellm {bare:7.1f} rows/s, "
-                f"labelwise {ours:7.1f} rows/s, ratio {ours / bare:.2f}"
-            )
-        warm = overrides(api_base, args.concurrency[0], "on", work / "warm.sqlite")
-        labelwise_rate(warm, source, work / "out.jsonl")
-        cached = labelwise_rate(warm, source, work / "out.jsonl")
-        print(f"fully cached rerun of {args.rows:,} rows: {cached:,.0f} rows/s")
-    finally:
-        stub.terminate()
 
 
 def memory(args: argparse.Namespace, work: Path) -> None:
@@ -171,6 +242,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="", help=f"some of {','.join(CLIENTS)}")
     parser.add_argument("--memory-rows", type=int, default=0, help="run the peak-memory test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

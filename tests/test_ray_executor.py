@@ -34,7 +34,12 @@ SCIENCE = Reply(content=json.dumps({"labels": ["science"]}))
 
 
 def classify(
-    source: Path, output: Path, stub: StubServer, run: Path, *extra: str, env: dict[str, str] = ENV
+    source: Path | str,
+    output: Path,
+    stub: StubServer,
+    run: Path,
+    *extra: str,
+    env: dict[str, str] = ENV,
 ) -> list[str]:
     return [
         sys.executable,
@@ -103,7 +108,7 @@ def test_csv_and_parquet_inputs_keep_their_ids_and_gold(tmp_path: Path) -> None:
         for source in (csv_source, parquet_source):
             done = run_cli(
                 classify(
-                    source,
+                    source.as_uri() if source is parquet_source else source,  # an URI too
                     tmp_path / f"{source.suffix[1:]}.jsonl",
                     stub,
                     tmp_path / source.suffix[1:],
@@ -117,6 +122,16 @@ def test_csv_and_parquet_inputs_keep_their_ids_and_gold(tmp_path: Path) -> None:
     assert csv_rows["8"]["gold"] == ["science", "health"]
     parquet_rows = {row["id"]: row for row in read_jsonl(tmp_path / "parquet.jsonl")}
     assert parquet_rows["p1"]["gold"] == ["science"] and "gold" not in parquet_rows["p2"]
+    record = json.loads((tmp_path / "parquet" / "record.json").read_text())
+    assert record["input"]["path"] == parquet_source.as_uri()
+
+
+def test_a_local_run_says_an_uri_is_for_the_ray_executor(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
+    with StubServer(default=SCIENCE) as stub:
+        done = run_cli(classify(source.as_uri(), tmp_path / "out.jsonl", stub, tmp_path / "r"))
+    assert done.returncode == 2, done.stderr
+    assert "run.executor=ray" in done.stderr and "Traceback" not in done.stderr
 
 
 def _free_port() -> int:

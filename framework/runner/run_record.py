@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from framework.digests import file_sha256
 from framework.labels.taxonomy import label_ids, taxonomy_hash
 from framework.results import RECORD_FILE
+from framework.runner.inputs import is_uri
 from framework.secrets import REDACTED, redact_url, registered, scrub
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def describe_run(
         "versions": package_versions(),
         "source": source_version(),
         "input": {
-            "path": str(source.resolve()),
+            "path": config.input if is_uri(config.input or "") else str(source.resolve()),
             "given": config.input,
             "sha256": file_sha256(source) if source.is_file() else None,
         },
