@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from framework.stub_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
+CLI_ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def classify_command(
+    source: Path | str, output: Path, stub: StubServer, run: Path, *extra: str
+) -> list[str]:
+    """`labelwise classify` of source into output against the stub, run folder `run`."""
+    return [
+        sys.executable,
+        "-m",
+        "framework",
+        "classify",
+        f"input={source}",
+        f"output={output}",
+        *stub_overrides(stub),
+        f"hydra.run.dir={run}",
+        *extra,
+    ]
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run a command from the repository, its output captured as text."""
+    return subprocess.run(
+        args, cwd=REPO, env=env or CLI_ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def stub_overrides(server: StubServer, *extra: str) -> list[str]:

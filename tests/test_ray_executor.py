@@ -24,39 +24,24 @@ import pytest
 from framework.config.load import compose, load_run_config
 from framework.runner.ray_executor import actors_for, engine_share
 from framework.stub_server import Reply, StubServer
-from tests.support import REPO, read_jsonl, stub_overrides, write_jsonl
+from tests.support import CLI_ENV, REPO, classify_command, read_jsonl, write_jsonl
+from tests.support import run_cli as run_in_repo
 
 pytest.importorskip("ray.data", reason="the Ray executor's tests need labelwise[ray]")
 
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "RAY_USAGE_STATS_ENABLED": "0"}
+ENV = {**CLI_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
 ENV.pop("RAY_ADDRESS", None)
 SCIENCE = Reply(content=json.dumps({"labels": ["science"]}))
 
 
 def classify(
-    source: Path | str,
-    output: Path,
-    stub: StubServer,
-    run: Path,
-    *extra: str,
-    env: dict[str, str] = ENV,
+    source: Path | str, output: Path, stub: StubServer, run: Path, *extra: str
 ) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "framework",
-        "classify",
-        f"input={source}",
-        f"output={output}",
-        *stub_overrides(stub),
-        "cache.mode=off",
-        f"hydra.run.dir={run}",
-        *extra,
-    ]
+    return classify_command(source, output, stub, run, "cache.mode=off", *extra)
 
 
 def run_cli(args: list[str], env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    return run_in_repo(args, env, timeout=240)
 
 
 def outcomes(path: Path) -> dict[str, tuple[str, tuple[str, ...], str | None]]:

@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,9 +17,8 @@ import pytest
 from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.throttle import Throttle
 from framework.stub_server import Reply, StubServer
-from tests.support import REPO, read_jsonl, stub_overrides, write_jsonl
-
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+from tests.support import CLI_ENV as ENV
+from tests.support import REPO, classify_command, read_jsonl, run_cli, write_jsonl
 
 
 def rows(n: int) -> list[dict[str, str]]:
@@ -28,18 +26,7 @@ def rows(n: int) -> list[dict[str, str]]:
 
 
 def command(source: Path, output: Path, stub: StubServer, run: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "framework",
-        "classify",
-        f"input={source}",
-        f"output={output}",
-        "run.workers=2",
-        *stub_overrides(stub),
-        f"hydra.run.dir={run}",
-        *extra,
-    ]
+    return classify_command(source, output, stub, run, "run.workers=2", *extra)
 
 
 def workers_of(pid: int) -> list[int]:
@@ -68,14 +55,7 @@ def alive(pid: int) -> bool:
 def test_two_workers_write_every_id_exactly_once(tmp_path: Path) -> None:
     source, output = write_jsonl(tmp_path / "in.jsonl", rows(300)), tmp_path / "out.jsonl"
     with StubServer(default=Reply(content=json.dumps({"labels": ["science"]}))) as stub:
-        done = subprocess.run(
-            command(source, output, stub, tmp_path / "run", "run.concurrency=16"),
-            cwd=REPO,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = run_cli(command(source, output, stub, tmp_path / "run", "run.concurrency=16"))
     assert done.returncode == 0, done.stderr
     ids = Counter(row["id"] for row in read_jsonl(output))
     assert set(ids) == {f"w{k}" for k in range(300)} and max(ids.values()) == 1
@@ -114,14 +94,7 @@ def test_a_killed_process_leaves_nothing_behind_and_the_rerun_finishes(
         assert not any(alive(pid) for pid in workers), "a worker outlived the run"
         written = output.read_bytes().count(b"\n")
         assert 100 <= written < 600
-        second = subprocess.run(
-            command(source, output, stub, tmp_path / "two"),
-            cwd=REPO,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        second = run_cli(command(source, output, stub, tmp_path / "two"))
     assert second.returncode == 0, second.stderr
     ids = Counter(row["id"] for row in read_jsonl(output))
     assert set(ids) == {f"w{k}" for k in range(600)} and max(ids.values()) == 1
@@ -130,7 +103,7 @@ def test_a_killed_process_leaves_nothing_behind_and_the_rerun_finishes(
 def test_the_request_budget_holds_for_the_whole_run(tmp_path: Path) -> None:
     source, output = write_jsonl(tmp_path / "in.jsonl", rows(125)), tmp_path / "out.jsonl"
     with StubServer(default=Reply(content=json.dumps({"labels": ["science"]}))) as stub:
-        done = subprocess.run(
+        done = run_cli(
             command(
                 source,
                 output,
@@ -138,12 +111,7 @@ def test_the_request_budget_holds_for_the_whole_run(tmp_path: Path) -> None:
                 tmp_path / "run",
                 "run.concurrency=8",
                 "run.requests_per_minute=120",
-            ),
-            cwd=REPO,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
+            )
         )
     assert done.returncode == 0, done.stderr
     # One bucket of 120 a minute for both workers: the 5 calls past the first 120 wait for

@@ -38,7 +38,7 @@ from framework.errors import ConfigError, InputError
 from framework.records import Item, Prediction
 from framework.results import id_digest
 from framework.runner.inputs import InputRow, input_format, read_stream
-from framework.runner.rows import ResultSink
+from framework.runner.rows import UNREACHABLE_KINDS, ResultSink, unreadable
 from framework.runner.totals import RunTotals, over_budget
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ __all__ = ["classify_on_ray", "engine_share"]
 # Rows a read task puts in one block: small enough that actors start at once, large
 # enough that a block's overhead (a few hundred microseconds) is small beside its rows.
 _BLOCK_ROWS = 256
-# A failed call of these kinds may only mean the provider went down; an actor that has
-# taken its provider for down leaves such rows undone (framework.providers.transports.
-# health), as a local run does.
-_UNREACHABLE_KINDS = frozenset({"unreachable", "timeout", "server_error"})
 
 
 def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> None:
@@ -305,8 +301,7 @@ class _Engine:
 
     async def _one(self, row: InputRow) -> _Outcome:
         if row.item is None:
-            failed = Prediction(row.id, (), "failed", 0, error=row.error, error_kind="unreadable")
-            return _Outcome("done", row.id, failed)
+            return _Outcome("done", row.id, unreadable(row))
         why = over_budget(self.spent, self.budget)
         if why is not None:
             return _Outcome("not_started", row.id, why=why)
@@ -320,7 +315,9 @@ class _Engine:
     @staticmethod
     def _undone_if_unreachable(outcome: _Outcome) -> _Outcome:
         prediction = outcome.prediction
-        if prediction is not None and prediction.error_kind in _UNREACHABLE_KINDS:
+        # An actor that took its provider for down leaves the rows whose calls could not
+        # reach it undone, as a local run does (framework.runner.rows).
+        if prediction is not None and prediction.error_kind in UNREACHABLE_KINDS:
             return _Outcome("undone", outcome.row_id)
         return outcome
 

@@ -21,16 +21,21 @@ from framework.runner.journal import ResultsJournal
 from framework.runner.progress import Progress
 from framework.runner.totals import RunTotals, over_budget
 
-__all__ = ["ResultSink", "RowsInFlight"]
+__all__ = ["UNREACHABLE_KINDS", "ResultSink", "RowsInFlight", "unreadable"]
 
 
 # Failed rows of these kinds may be the first signs of a provider going down: they are
 # held back until some call comes back (then they are real failures and written), and
 # left undone if the provider is taken for down (framework.providers.transports.health).
-_UNREACHABLE_KINDS = frozenset({"unreachable", "timeout", "server_error"})
+UNREACHABLE_KINDS = frozenset({"unreachable", "timeout", "server_error"})
 # Rows waiting out a back-off hold no call; the runner starts others meanwhile, up to
 # this many rows in flight for each call in flight.
 _ROWS_PER_CALL = 8
+
+
+def unreadable(row: InputRow) -> Prediction:
+    """The failed row of an input row that cannot be an item, with the reader's reason."""
+    return Prediction(row.id, (), "failed", 0, error=row.error, error_kind="unreadable")
 
 
 class ResultSink:
@@ -105,8 +110,7 @@ class RowsInFlight:
         self.queued.add(digest)
         if row.item is None:
             totals.warnings.append(row.error or f"line {row.line} cannot be read")
-            failed = Prediction(row.id, (), "failed", 0, error=row.error, error_kind="unreadable")
-            self.record(row, failed)
+            self.record(row, unreadable(row))
         else:
             task = asyncio.create_task(self.classify(row))
             task.add_done_callback(self._finished)
@@ -121,7 +125,7 @@ class RowsInFlight:
         return row, await self.executor.classify(row.item)
 
     def record(self, row: InputRow, prediction: Prediction) -> None:
-        if prediction.error_kind in _UNREACHABLE_KINDS:
+        if prediction.error_kind in UNREACHABLE_KINDS:
             self.held.append((row, prediction, self.executor.answered))
             return
         self.write(row, prediction)
