@@ -184,6 +184,9 @@ class StubServer:
         for prefix in ("", "/v1"):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_get(f"{prefix}/models", self._models)
+        from framework.stub_wires import add_wires  # Anthropic, Gemini, Ollama, Azure routes
+
+        self.received = add_wires(app, self)
         return app
 
     async def _start(self) -> None:

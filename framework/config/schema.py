@@ -61,6 +61,7 @@ ProviderKind = Literal[
     "deepseek",
     "openrouter",
     "fireworks",
+    "azure",
 ]
 
 
@@ -90,6 +91,8 @@ class ProviderConfig(Strict):
     # Sent as OpenAI-Organization and OpenAI-Project where set (OpenAI's API).
     organization: str | None = None
     project: str | None = None
+    # Azure OpenAI's api-version query parameter (litellm's default when unset).
+    api_version: str | None = None
     local: LocalServerSettings = LocalServerSettings()
 
 

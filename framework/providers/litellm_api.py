@@ -13,6 +13,7 @@ and reported once. Import this module lazily; importing litellm takes seconds.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -56,9 +57,11 @@ __all__ = [
 
 
 async def acompletion(kwargs: Mapping[str, Any], provider: ProviderConfig) -> Any:
-    """litellm.acompletion, with its exceptions turned into ours."""
+    """litellm.acompletion, with its exceptions turned into ours. It gets a deep copy:
+    for Gemini's tool mode litellm 1.106.2 deletes keywords from the schema it was given
+    in place, which would change a compiled request after its cache key was taken."""
     try:
-        return await litellm.acompletion(**kwargs)
+        return await litellm.acompletion(**copy.deepcopy(dict(kwargs)))
     except Exception as error:
         raise provider_error(error, provider) from error
 
@@ -122,6 +125,8 @@ def provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:
         # litellm reports a refused or dropped connection as a 500 "Connection error."
         # (InternalServerError): no server answered, so it is Unreachable, as over HTTP.
         ours = Unreachable
+    if ours is BadRequest and status in (401, 403):
+        ours = AuthError  # litellm calls Gemini's 403 PERMISSION_DENIED a BadRequestError
     if ours is None:
         ours = error_for_status(status)
         if not ours.retryable:
@@ -139,7 +144,16 @@ def provider_error(error: Exception, provider: ProviderConfig) -> ProviderError:
 
 
 def _retry_after(error: Exception) -> float | None:
-    return retry_after_seconds(getattr(error, "litellm_response_headers", None) or {})
+    """The response's Retry-After; else, for Gemini, which says it only in its error body
+    (google.rpc.RetryInfo "retryDelay": "7s") and litellm does not read it, that delay."""
+    found = retry_after_seconds(getattr(error, "litellm_response_headers", None) or {})
+    if found is None and getattr(error, "status_code", None) == 429:
+        delay = _RETRY_DELAY.search(str(error))
+        found = float(delay.group(1)) if delay else None
+    return found
+
+
+_RETRY_DELAY = re.compile(r'"retryDelay":\s*"(\d+(?:\.\d+)?)s"')
 
 
 def _clean(message: str) -> str:

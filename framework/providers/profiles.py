@@ -34,7 +34,7 @@ __all__ = [
     "profile_for",
 ]
 
-Wire = Literal["openai", "anthropic", "gemini", "ollama"]
+Wire = Literal["openai", "anthropic", "gemini", "ollama", "azure"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,9 @@ class ProviderProfile:
     schema_drops: frozenset[str] = frozenset()
     sampling: frozenset[str] = frozenset({"temperature", "max_tokens", "seed"})
     needs_key: bool = True
-    # A server the user runs: its URL must be given (provider.api_base).
+    # A server the user runs: its URL must be given (provider.api_base), like this one.
     needs_api_base: bool = False
+    api_base_example: str = "http://127.0.0.1:8000/v1"
     # labelwise starts the server itself from a GGUF file (provider=local).
     embedded: bool = False
     # A server on the user's own machine: its tokens cost nothing.
@@ -130,6 +131,18 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         why_not="Ollama takes a schema as json_schema (sent as its `format`)",
         logprobs=False,
     ),
+    # Azure OpenAI: OpenAI's body, but at /openai/deployments/{model.name}/chat/completions
+    # of the resource's endpoint, with an api-version and the key in an api-key header.
+    "azure": ProviderProfile(
+        "azure",
+        frozenset({"json_schema", "tool", "prompted"}),
+        "json_schema",
+        wire="azure",
+        needs_api_base=True,
+        api_base_example="https://RESOURCE.openai.azure.com",
+        schema_drops=frozenset({"uniqueItems"}),
+        why_not="Azure OpenAI's json_object mode takes no schema",
+    ),
     "openai_compatible": ProviderProfile(
         "openai",
         _ALL,
@@ -196,7 +209,7 @@ def check_provider(config: RunConfig) -> None:
     if profile.needs_api_base and not provider.api_base:
         raise ConfigError(
             f"provider.api_base: required for provider {provider.kind}; give the server's URL, "
-            "e.g. provider.api_base=http://127.0.0.1:8000/v1"
+            f"e.g. provider.api_base={profile.api_base_example}"
         )
     if profile.embedded and config.model.gguf is None:
         raise ConfigError(

@@ -53,6 +53,8 @@ class LitellmTransport:
             }
             if self._provider.organization:
                 self._fixed["organization"] = self._provider.organization
+            if self._provider.api_version:
+                self._fixed["api_version"] = self._provider.api_version
             if self._provider.project:  # litellm passes no project of its own
                 self._fixed["extra_headers"] = {"OpenAI-Project": self._provider.project}
         self._servers.busy[base] += 1
