@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
-from framework.stub_server import Reply, _completion_body
+from framework.stub_reply import Reply, completion_body
 
 if TYPE_CHECKING:
     from framework.stub_server import StubServer
@@ -273,7 +273,7 @@ def _azure(body: dict[str, Any], reply: Reply, request: web.Request) -> Answer:
         if reply.status == 429:
             headers = {"retry-after": _retry_after(reply)}
         return reply.status, {"error": error}, {**headers, **reply.headers}
-    answer = _completion_body(body, reply)
+    answer = completion_body(body, reply)
     answer["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": _NO_FILTER}]
     answer["choices"][0]["content_filter_results"] = _NO_FILTER
     return 200, answer, dict(reply.headers)
