@@ -29,6 +29,7 @@ __all__ = [
     "METRICS_FILE",
     "RECORD_FILE",
     "REPORT_FILE",
+    "REPORT_HTML_FILE",
     "RESULTS_FILE",
     "REVIEW_FILE",
     "ResultRow",
@@ -42,6 +43,7 @@ RESULTS_FILE = "results.jsonl"
 RECORD_FILE = "record.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
+REPORT_HTML_FILE = "report.html"
 CHART_FILE = "per_label_f1.png"
 REVIEW_FILE = "review.jsonl"
 

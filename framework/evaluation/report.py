@@ -1,4 +1,5 @@
-"""What a person reads after a run: metrics.json, report.md and its per-label F1 chart.
+"""What a person reads after a run: metrics.json, report.md and its per-label F1 chart,
+and report.html (framework.evaluation.html_run).
 
     metrics = evaluate_results(results, labels, out_dir=run_dir, input_path=...)
 
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from framework.config.schema import ColumnNames, RunConfig
-from framework.errors import InputError
+from framework.evaluation.html_run import write_run_html
 from framework.evaluation.metrics import Metrics, NoGoldLabels, compute_metrics
+from framework.evaluation.scores import score_rows
+from framework.evaluation.texts import read_texts
 from framework.results import (
     CHART_FILE,
     METRICS_FILE,
@@ -31,6 +34,8 @@ __all__ = [
     "headline",
     "metrics_table",
     "plot_per_label_f1",
+    "read_texts",
+    "score_rows",
     "score_run",
     "worst_errors",
     "write_report",
@@ -66,23 +71,46 @@ def evaluate_results(
     errors = worst_errors(read_result_rows(results), gold=gold)
     texts = read_texts(input_path, {row["id"] for row in errors}, columns) if input_path else {}
     write_report(metrics, errors, texts, out_dir / REPORT_FILE, title=title or str(results))
+    write_run_html(
+        results,
+        labels,
+        out_dir=out_dir,
+        metrics=metrics,
+        gold=gold,
+        input_path=input_path,
+        columns=columns,
+        title=title,
+    )
     return metrics
 
 
 def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
-    """Score a finished run into its folder (metrics.json, report.md); None without gold."""
+    """Score a finished run into its folder (metrics.json, report.md, report.html); None
+    without gold (report.html then shows what was predicted)."""
     from framework.labels.taxonomy import label_ids
     from framework.runner.journal import journal_path
 
-    return evaluate_results(
-        journal_path(output),
-        label_ids(config.taxonomy),
+    results, labels = journal_path(output), label_ids(config.taxonomy)
+    source = Path(config.input or "")
+    metrics = evaluate_results(
+        results,
+        labels,
         out_dir=run_dir,
         none_label=config.taxonomy.none_label,
-        input_path=Path(config.input or ""),
+        input_path=source,
         columns=config.columns,
         title=str(run_dir),
     )
+    if metrics is None:  # no gold: report.html of what was predicted, and how surely
+        write_run_html(
+            results,
+            labels,
+            out_dir=run_dir,
+            input_path=source,
+            columns=config.columns,
+            title=str(run_dir),
+        )
+    return metrics
 
 
 def headline(metrics: Metrics) -> str:
@@ -98,24 +126,6 @@ def headline(metrics: Metrics) -> str:
 def metrics_table(metrics: Metrics) -> str:
     """The scores and the per-label table, as aligned Markdown (also fine on a terminal)."""
     m = metrics
-
-    def ci(low: float, high: float) -> str:
-        return f"{low:.3f} - {high:.3f}"
-
-    scores = [
-        ["macro-F1", f"{m.macro.f1:.3f}", ci(m.macro_f1_ci.low, m.macro_f1_ci.high)],
-        ["micro-F1", f"{m.micro.f1:.3f}", ci(m.micro_f1_ci.low, m.micro_f1_ci.high)],
-        ["weighted-F1", f"{m.weighted.f1:.3f}", ""],
-        ["samples-F1", f"{m.samples.f1:.3f}", ""],
-        ["macro precision / recall", f"{m.macro.precision:.3f} / {m.macro.recall:.3f}", ""],
-        ["micro precision / recall", f"{m.micro.precision:.3f} / {m.micro.recall:.3f}", ""],
-        ["exact match (subset accuracy)", f"{m.subset_accuracy:.3f}", ""],
-        ["Hamming loss", f"{m.hamming_loss:.3f}", ""],
-        ["Jaccard (samples / macro)", f"{m.jaccard_samples:.3f} / {m.jaccard_macro:.3f}", ""],
-        ["failed rows", f"{m.failed} ({m.failed_rate:.1%})", ""],
-    ]
-    if m.none_rate is not None:
-        scores.append([f"rows predicted {m.none_label!r}", f"{m.none_rate:.1%}", ""])
     per_label = [
         [
             s.label,
@@ -132,7 +142,7 @@ def metrics_table(metrics: Metrics) -> str:
         f"({m.resamples} resamples, seed {m.seed}); zero_division=0"
     )
     tables = [
-        markdown_table(["metric", "value", "95% interval"], scores),
+        markdown_table(["metric", "value", "95% interval"], score_rows(m)),
         markdown_table(["label", "precision", "recall", "F1", "support", "predicted"], per_label),
     ]
     if m.unknown_labels:
@@ -183,22 +193,6 @@ def worst_errors(
             yield (jaccard, -len(truth ^ guess), row.id), entry
 
     return [entry for _, entry in heapq.nsmallest(count, scored(), key=lambda pair: pair[0])]
-
-
-def read_texts(path: Path, ids: set[str], columns: ColumnNames | None = None) -> dict[str, str]:
-    """The texts of these ids, streamed from an input file; {} if it cannot be read."""
-    from framework.runner.inputs import read_rows
-
-    texts: dict[str, str] = {}
-    try:
-        for row in read_rows(path, columns):
-            if row.id in ids and row.item is not None:
-                texts[row.id] = row.item.text
-                if len(texts) == len(ids):
-                    break
-    except (InputError, OSError):
-        return texts
-    return texts
 
 
 def write_report(

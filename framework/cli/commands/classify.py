@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from framework.cli.commands.hydra_app import run_hydra_app
 from framework.errors import ConfigError
-from framework.results import REPORT_FILE, RESULTS_FILE, REVIEW_FILE
+from framework.results import REPORT_FILE, REPORT_HTML_FILE, RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
     from framework.runner.totals import RunTotals
@@ -65,8 +65,12 @@ def classify_job(cfg: DictConfig) -> None:
         metrics = score_run(config, output, run_dir)  # metrics.json and report.md, given gold
         record.finish(totals, metrics.summary() if metrics is not None else None)
     log_summary(totals, output)
+    html = run_dir / REPORT_HTML_FILE
     if metrics is not None:
-        log.info("%s -> %s", headline(metrics), run_dir / REPORT_FILE)
+        report = run_dir / REPORT_FILE
+        log.info("%s -> %s (open it in a browser) and %s", headline(metrics), html, report)
+    elif html.is_file():
+        log.info("report: %s (labels predicted, confidence, failed rows; no gold to score)", html)
 
 
 def hydra_folders() -> tuple[Path, list[str], Path | None]:

@@ -23,12 +23,15 @@ DESCRIPTION = """\
 Compare runs that have metrics (their inputs had gold labels): a leaderboard
 sorted by macro-F1, with 95% intervals, exact match, failed rows, tokens, cost
 and rows/s. Give run folders, or a sweep folder (multirun/DATE/TIME) whose
-numbered jobs are the runs. Writes leaderboard.md, per_label_f1.png (F1 of each
-label by run) and cost_vs_macro_f1.png (tokens instead of cost when a run's
-cost is unknown) into --out (default: the sweep folder, else ./comparison).
+numbered jobs are the runs. Writes leaderboard.html (one file to open in a
+browser: the runs side by side, F1 by label, what differs in their configs),
+leaderboard.md, per_label_f1.png (F1 of each label by run) and
+cost_vs_macro_f1.png (tokens instead of cost when a run's cost is unknown) into
+--out (default: the sweep folder, else ./comparison).
 """
 
 LEADERBOARD = "leaderboard.md"
+LEADERBOARD_HTML = "leaderboard.html"
 BARS = "per_label_f1.png"
 SCATTER = "cost_vs_macro_f1.png"
 
@@ -63,11 +66,17 @@ def run(argv: list[str]) -> int:
         sweep = len(paths) == 1 and not (paths[0] / RECORD_FILE).exists()
         out = paths[0] if sweep else Path("comparison")
     out.mkdir(parents=True, exist_ok=True)
+    from framework.evaluation.html_leaderboard import write_leaderboard_html
+
     table = leaderboard(runs)
     write_charts(runs, out)
     (out / LEADERBOARD).write_text(_markdown(table, runs), encoding="utf-8")
+    write_leaderboard_html(runs, out / LEADERBOARD_HTML)
     print(table)
-    print(f"\nwrote {out / LEADERBOARD}, {out / BARS} and {out / SCATTER}")
+    print(
+        f"\nwrote {out / LEADERBOARD_HTML} (open it in a browser), {out / LEADERBOARD}, "
+        f"{out / BARS} and {out / SCATTER}"
+    )
     return 0
 
 
@@ -129,39 +138,10 @@ def _named(runs: list[RunSummary]) -> list[RunSummary]:
 
 def leaderboard(runs: Sequence[RunSummary]) -> str:
     """The runs as a Markdown table, best macro-F1 first."""
+    from framework.evaluation.html_leaderboard import LEADERBOARD_HEADER, leaderboard_rows
     from framework.evaluation.report import markdown_table
 
-    rows = []
-    ordered = sorted(runs, key=lambda r: -r.metrics.macro.f1)
-    for rank, r in enumerate(ordered, start=1):
-        m, cost, speed = r.metrics, r.totals.get("cost"), r.totals.get("rows_per_s")
-        rows.append(
-            [
-                str(rank),
-                r.name,
-                f"{m.macro.f1:.3f} [{m.macro_f1_ci.low:.3f}, {m.macro_f1_ci.high:.3f}]",
-                f"{m.micro.f1:.3f} [{m.micro_f1_ci.low:.3f}, {m.micro_f1_ci.high:.3f}]",
-                f"{m.subset_accuracy:.3f}",
-                f"{m.failed} ({m.failed_rate:.1%})",
-                str(m.scored),
-                f"{r.tokens:,}",
-                "unknown" if cost is None else f"${cost:.4f}",
-                "-" if speed is None else f"{speed:.1f}",
-            ]
-        )
-    header = [
-        "#",
-        "run",
-        "macro-F1 [95% CI]",
-        "micro-F1 [95% CI]",
-        "exact match",
-        "failed",
-        "scored",
-        "tokens",
-        "cost",
-        "rows/s",
-    ]
-    return markdown_table(header, rows)
+    return markdown_table(LEADERBOARD_HEADER, leaderboard_rows(runs))
 
 
 def _markdown(table: str, runs: Sequence[RunSummary]) -> str:

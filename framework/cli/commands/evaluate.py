@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import ConfigError, InputError
-from framework.results import METRICS_FILE, RunFolder, read_result_rows
+from framework.results import (
+    METRICS_FILE,
+    REPORT_FILE,
+    REPORT_HTML_FILE,
+    RunFolder,
+    read_result_rows,
+)
 
 __all__ = ["run"]
 
@@ -18,7 +24,7 @@ DESCRIPTION = """\
 Score a run's results against gold labels: per-label precision, recall and F1,
 micro/macro/weighted/samples averages with 95% bootstrap intervals, exact match,
 Hamming loss, Jaccard, failed and "none" rates. Prints the table and writes
-metrics.json, report.md and per_label_f1.png (beside --out).
+metrics.json, report.md, report.html and per_label_f1.png (beside --out).
 
 Gold comes from the rows' "gold" field (copied from the input's labels), or
 from --gold, a JSONL file of {"id", "labels"} rows joined by id. The label set
@@ -67,7 +73,8 @@ def run(argv: list[str]) -> int:
             '{"id", "labels"} rows with the ids of the results'
         )
     print(metrics_table(metrics))
-    print(f"\nwrote {out} and {out.parent / 'report.md'}")
+    report = out.parent / REPORT_FILE
+    print(f"\nwrote {out}, {report} and {out.parent / REPORT_HTML_FILE} (open it in a browser)")
     return 0
 
 

@@ -1,0 +1,216 @@
+"""report.html: the run a person opens from disk, with or without gold labels.
+
+    write_html_report(digest, texts, path, metrics=metrics, title="outputs/...")
+
+With gold (metrics given): the scores with their intervals, precision, recall and
+F1 by label, which gold label is predicted as which, how gold labels co-occur,
+and the errors as a table filtered by label, kind (missed, extra, failed) and
+confidence. Without gold: how often each label was predicted, the confidence
+histograms and the failed rows. One file, nothing fetched (html_page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from framework.evaluation.html_digest import ErrorRow, RunDigest
+from framework.evaluation.html_page import attr_json, esc, page, section, table
+from framework.evaluation.metrics import Metrics
+from framework.evaluation.svg_charts import bars, heatmap, histogram
+from framework.results import ResultRow
+
+__all__ = ["TEXT_LIMIT", "write_html_report"]
+
+TEXT_LIMIT = 600
+
+
+def write_html_report(
+    digest: RunDigest,
+    texts: Mapping[str, str],
+    path: Path,
+    *,
+    metrics: Metrics | None = None,
+    title: str,
+) -> Path:
+    """Write report.html; the sections depend on whether the run was scored."""
+    if metrics is not None:
+        sections = [
+            section("Scores", _scores(metrics), anchor="scores"),
+            section("By label", _per_label(metrics), anchor="labels"),
+            section("Gold label predicted as", _confusion(digest), anchor="confusion"),
+            _errors(digest, texts),
+        ]
+        subtitle = f"{metrics.scored} of {metrics.rows} rows scored against gold"
+    else:
+        sections = [section("Labels predicted", _frequencies(digest), anchor="labels")]
+        subtitle = f"{digest.rows} rows, no gold labels: what was predicted, how surely"
+    if digest.confidences:
+        sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
+    sections.append(_failed(digest, texts))
+    path.write_text(page(f"Run report: {title}", sections, subtitle=subtitle), encoding="utf-8")
+    return path
+
+
+def _scores(m: Metrics) -> str:
+    from framework.evaluation.scores import score_rows
+
+    head = (
+        f'<p class="muted">95% bootstrap intervals ({m.resamples} resamples, seed {m.seed}); '
+        "zero_division=0</p>"
+    )
+    unknown = (
+        f"<p>Ignored labels outside the label set: {esc(', '.join(m.unknown_labels))}</p>"
+        if m.unknown_labels
+        else ""
+    )
+    return (
+        head + table(["metric", "value", "95% interval"], score_rows(m), ident="scores") + unknown
+    )
+
+
+def _per_label(m: Metrics) -> str:
+    names = [s.label for s in m.per_label]
+    chart = bars(
+        names,
+        {
+            "precision": [s.precision for s in m.per_label],
+            "recall": [s.recall for s in m.per_label],
+            "F1": [s.f1 for s in m.per_label],
+        },
+        title="Precision, recall and F1 by label",
+    )
+    rows = [
+        [s.label, *(f"{x:.3f}" for x in (s.precision, s.recall, s.f1)), *counts]
+        for s in m.per_label
+        for counts in [(str(s.support), str(s.predicted))]
+    ]
+    header = ["label", "precision", "recall", "F1", "support", "predicted"]
+    return chart + table(header, rows, numeric=range(1, 6), ident="per-label")
+
+
+def _confusion(d: RunDigest) -> str:
+    note = (
+        '<p class="muted">A row counts in every cell of its gold labels (rows) and predicted '
+        "labels (columns): the diagonal is labels found; off it, which label was predicted in "
+        f"a gold label's place. {esc('(nothing)')}: rows predicted with no label or failed.</p>"
+    )
+    grid = heatmap(d.confusion_rows, d.confusion_columns, d.confusion, title="gold -> predicted")
+    pairs = heatmap(d.labels, d.labels, d.cooccurrence, title="gold labels together")
+    return note + f'<div class="charts">{grid}{pairs}</div>'
+
+
+def _frequencies(d: RunDigest) -> str:
+    counts = [d.predicted_counts.get(label, 0) for label in d.labels]
+    share = [count / d.rows if d.rows else 0.0 for count in counts]
+    chart = bars(d.labels, {"share of rows": share}, title="Rows predicted with each label")
+    rows = [
+        [label, str(count), f"{s:.1%}"]
+        for label, count, s in zip(d.labels, counts, share, strict=True)
+    ]
+    pairs = heatmap(d.labels, d.labels, d.cooccurrence, title="labels predicted together")
+    return (
+        chart
+        + table(["label", "rows", "share"], rows, numeric=(1, 2), ident="frequencies")
+        + f'<div class="charts">{pairs}</div>'
+    )
+
+
+def _histograms(d: RunDigest) -> str:
+    charts = [
+        histogram(d.confidences[label], title=label) for label in d.labels if label in d.confidences
+    ]
+    return '<div class="charts">' + "".join(charts) + "</div>"
+
+
+def _chips(labels: Sequence[str], kind: str = "") -> str:
+    cls = f"chip {kind}".strip()
+    return "".join(f'<span class="{cls}">{esc(label)}</span>' for label in labels) or (
+        '<span class="muted">-</span>'
+    )
+
+
+def _text(texts: Mapping[str, str], row_id: str) -> str:
+    text = texts.get(row_id)
+    if text is None:
+        return '<span class="muted">(text not available)</span>'
+    return esc(text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]")
+
+
+def _error_row(error: ErrorRow, texts: Mapping[str, str]) -> str:
+    conf = "" if error.confidence is None else f"{error.confidence:.3f}"
+    detail = ""
+    if error.label_confidence:
+        detail = ", ".join(f"{k} {v:.2f}" for k, v in sorted(error.label_confidence.items()))
+    status = esc(error.status) + (f": {esc(error.error)}" if error.error else "")
+    return (
+        f'<tr data-missed="{attr_json(list(error.missed))}" '
+        f'data-extra="{attr_json(list(error.extra))}" data-status="{esc(error.status)}" '
+        f'data-conf="{esc(conf)}"><td>{esc(error.id)}</td><td class="text">'
+        f"{_text(texts, error.id)}</td><td>{_chips(error.gold)}</td>"
+        f"<td>{_chips(error.predicted)}</td><td>{_chips(error.missed, 'missed')}</td>"
+        f"<td>{_chips(error.extra, 'extra')}</td>"
+        f'<td class="num" title="{esc(detail)}">{esc(conf or "-")}</td><td>{status}</td></tr>'
+    )
+
+
+def _errors(d: RunDigest, texts: Mapping[str, str]) -> str:
+    options = "".join(f'<option value="{esc(label)}">{esc(label)}</option>' for label in d.labels)
+    shown = (
+        f"the {len(d.errors)} worst of {d.error_count} errors"
+        if len(d.errors) < d.error_count
+        else f"all {d.error_count} errors"
+    )
+    controls = (
+        '<div class="filters">'
+        f'<label>label <select data-filter-label><option value="">any</option>{options}'
+        "</select></label>"
+        '<label>kind <select data-filter-kind><option value="">any</option>'
+        '<option value="missed">missed (in gold, not predicted)</option>'
+        '<option value="extra">extra (predicted, not in gold)</option>'
+        '<option value="failed">failed rows</option></select></label>'
+        '<label>confidence at least <input type="range" min="0" max="1" step="0.05" value="0" '
+        "data-filter-conf> <span data-filter-conf-value>0.00</span></label>"
+        '<span data-filter-count class="muted"></span></div>'
+    )
+    header = "".join(
+        f"<th>{esc(name)}</th>"
+        for name in ("id", "text", "gold", "predicted", "missed", "extra", "confidence", "status")
+    )
+    body = "\n".join(_error_row(error, texts) for error in d.errors)
+    note = (
+        f'<p class="muted">Showing {shown}, worst first (lowest Jaccard). Confidence: how '
+        "sure the model was of what it got wrong (p of an extra label, 1 - p of a missed one); "
+        "rows without confidence are hidden once a minimum is set.</p>"
+    )
+    grid = (
+        f'<table data-filter id="errors"><thead><tr>{header}</tr></thead>'
+        f"<tbody>\n{body}\n</tbody></table>"
+    )
+    return (
+        f'<section id="errors-section" data-filter-scope><h2>Errors</h2>{note}{controls}{grid}'
+        "</section>"
+    )
+
+
+def _failed(d: RunDigest, texts: Mapping[str, str]) -> str:
+    if not d.failed:
+        return section("Failed rows", "<p>No row failed.</p>", anchor="failed")
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(d.error_kinds.items()))
+    rows = "\n".join(_failed_row(row, texts) for row in d.failed_rows)
+    more = f" (the first {len(d.failed_rows)} shown)" if len(d.failed_rows) < d.failed else ""
+    return section(
+        "Failed rows",
+        f"<p>{d.failed} rows failed{more}: {esc(kinds)}</p>",
+        '<table id="failed"><thead><tr><th>id</th><th>text</th><th>kind</th><th>error</th>'
+        f"<th>attempts</th></tr></thead><tbody>\n{rows}\n</tbody></table>",
+        anchor="failed",
+    )
+
+
+def _failed_row(row: ResultRow, texts: Mapping[str, str]) -> str:
+    return (
+        f'<tr><td>{esc(row.id)}</td><td class="text">{_text(texts, row.id)}</td>'
+        f"<td>{esc(row.error_kind or '-')}</td><td>{esc(row.error or '-')}</td>"
+        f'<td class="num">{row.attempts}</td></tr>'
+    )

@@ -1,0 +1,189 @@
+"""A run's rows to review, as Label Studio tasks with the run's labels as predictions.
+
+    export = export_tasks(RunFolder.of(run_dir), rows="review", out_dir=run_dir / "label-studio")
+    export.tasks_file, export.config_file     # tasks.json, labeling-config.xml
+
+Which rows: `band` (confidence within thresholds.abstain_band of a threshold:
+the rows marked `review`), `failed`, `review` (both; the default) or `all`.
+Each task's data holds the text, the row's id (`row_id`) and its taxonomy stamp,
+so the corrections come back as gold rows evaluate can check; its prediction
+holds the run's labels and a score (how sure the model was of its least sure
+decision), so Label Studio can sort the least sure first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import quoteattr
+
+from framework.errors import InputError
+from framework.results import ResultRow, RunFolder
+
+__all__ = [
+    "FROM_NAME",
+    "TO_NAME",
+    "TaskExport",
+    "build_task",
+    "export_tasks",
+    "labeling_config",
+    "select_rows",
+]
+
+Which = Literal["review", "band", "failed", "all"]
+FROM_NAME, TO_NAME = "labels", "text"
+TASKS_FILE, CONFIG_FILE = "tasks.json", "labeling-config.xml"
+
+
+@dataclass(frozen=True)
+class TaskExport:
+    tasks_file: Path
+    config_file: Path
+    tasks: int
+    without_text: int
+    project_title: str
+    label_config: str
+    task_list: list[dict[str, Any]]
+
+
+def select_rows(rows: Iterable[ResultRow], which: Which) -> Iterable[ResultRow]:
+    """The rows to review: the abstain band, the failed rows, both, or all."""
+    for row in rows:
+        if (
+            which == "all"
+            or (which in ("band", "review") and row.review)
+            or (which in ("failed", "review") and not row.ok)
+        ):
+            yield row
+
+
+def labeling_config(
+    labels: Sequence[str], descriptions: Mapping[str, str] | None = None, *, title: str = ""
+) -> str:
+    """A multi-choice labeling config: the text, what labelwise said, one choice a label."""
+    hints = descriptions or {}
+    choices = "\n".join(
+        f"    <Choice value={quoteattr(label)}"
+        + (f" hint={quoteattr(hints[label])}" if hints.get(label) else "")
+        + "/>"
+        for label in labels
+    )
+    header = f"Which labels apply? {title}".strip()
+    return (
+        "<View>\n"
+        f"  <Header value={quoteattr(header)}/>\n"
+        f'  <Text name="{TO_NAME}" value="$text"/>\n'
+        '  <Text name="labelwise" value="$labelwise"/>\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="multiple" showInline="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def decision_score(row: ResultRow) -> float | None:
+    """How sure the model was of its least sure label decision (None without confidence)."""
+    if not row.confidence:
+        return None
+    chosen = set(row.labels)
+    sure = [p if label in chosen else 1.0 - p for label, p in row.confidence.items()]
+    return round(min(sure), 4) if sure else None
+
+
+def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, Any]:
+    """One Label Studio task: data (text, ids, what labelwise said) and its prediction."""
+    said = ", ".join(row.labels) or "(no label)"
+    if not row.ok:
+        said = f"failed: {row.error or 'no reason recorded'}"
+    elif row.confidence:
+        said += " | confidence " + ", ".join(
+            f"{label} {p:.2f}" for label, p in sorted(row.confidence.items())
+        )
+    task: dict[str, Any] = {
+        "data": {
+            "text": text,
+            "row_id": row.id,
+            "labelwise": f"labelwise: {said}",
+            "status": row.status,
+            "taxonomy": row.taxonomy or "",
+            "taxonomy_hash": row.taxonomy_hash or "",
+        },
+        "predictions": [],
+    }
+    if row.ok:
+        prediction: dict[str, Any] = {
+            "model_version": model_version,
+            "result": [
+                {
+                    "from_name": FROM_NAME,
+                    "to_name": TO_NAME,
+                    "type": "choices",
+                    "value": {"choices": list(row.labels)},
+                }
+            ],
+        }
+        score = decision_score(row)
+        if score is not None:
+            prediction["score"] = score
+        task["predictions"].append(prediction)
+    return task
+
+
+def _descriptions(record: Mapping[str, Any]) -> dict[str, str]:
+    labels = ((record.get("config") or {}).get("taxonomy") or {}).get("labels")
+    if isinstance(labels, Mapping):
+        return {
+            str(k): str(v.get("description") or "")
+            for k, v in labels.items()
+            if isinstance(v, Mapping)
+        }
+    return {}
+
+
+def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExport:
+    """Write tasks.json and labeling-config.xml for the rows to review of a run."""
+    from framework.config.run_settings import ColumnNames
+    from framework.evaluation.texts import read_texts
+
+    record = folder.record or {}
+    taxonomy = record.get("taxonomy") or {}
+    labels = list(taxonomy.get("labels") or ())
+    if not labels:
+        raise InputError(
+            f"{folder.path} has no record.json naming its taxonomy's labels; export the "
+            "folder of a labelwise classify run"
+        )
+    chosen = list(select_rows(folder.rows(), which))
+    if not chosen:
+        hint = {
+            "band": "none was in the abstain band (set thresholds.abstain_band when classifying)",
+            "failed": "no row failed",
+            "review": "none failed or was in the abstain band (thresholds.abstain_band)",
+            "all": "the results are empty",
+        }[which]
+        raise InputError(f"no rows to review in {folder.results}: {hint}; try --rows all")
+    source = (record.get("input") or {}).get("path")
+    columns = ColumnNames.model_validate((record.get("config") or {}).get("columns") or {})
+    texts = read_texts(Path(source), {row.id for row in chosen}, columns) if source else {}
+    version = f"labelwise {folder.path.name}"
+    tasks = [
+        build_task(row, texts[row.id], model_version=version) for row in chosen if row.id in texts
+    ]
+    if not tasks:
+        raise InputError(
+            f"the texts of the rows to review are not in the run's input ({source}); "
+            "the input file must still be where the run read it"
+        )
+    name = f"{taxonomy.get('name', '')}@{taxonomy.get('version', '')}".strip("@")
+    config = labeling_config(labels, _descriptions(record), title=f"(taxonomy {name})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks_file, config_file = out_dir / TASKS_FILE, out_dir / CONFIG_FILE
+    tasks_file.write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    config_file.write_text(config, encoding="utf-8")
+    title = f"labelwise review: {folder.path.name} ({name})"
+    return TaskExport(
+        tasks_file, config_file, len(tasks), len(chosen) - len(tasks), title, config, tasks
+    )
