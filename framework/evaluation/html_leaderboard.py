@@ -164,7 +164,11 @@ def write_leaderboard_html(runs: Sequence[ComparedRun], path: Path) -> Path:
         ),
     ]
     subtitle = f"{len(order)} runs, best macro-F1 first; intervals are 95% bootstrap intervals"
-    path.write_text(page("Leaderboard", sections, subtitle=subtitle), encoding="utf-8")
+    path.write_text(
+        page("Leaderboard", sections, subtitle=subtitle),
+        encoding="utf-8",
+        errors="backslashreplace",  # a lone surrogate in a name shows as \udc00
+    )
     return path
 
 

@@ -48,7 +48,11 @@ def write_html_report(
     if digest.confidences:
         sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
     sections.append(_failed(digest, texts))
-    path.write_text(page(f"Run report: {title}", sections, subtitle=subtitle), encoding="utf-8")
+    path.write_text(
+        page(f"Run report: {title}", sections, subtitle=subtitle),
+        encoding="utf-8",
+        errors="backslashreplace",  # a lone surrogate in a text or id shows as \udc00
+    )
     return path
 
 

@@ -132,7 +132,7 @@ def write_gold(rows: Iterable[GoldRow], path: Path) -> int:
     """Write gold rows as JSONL (usable as input= and as evaluate --gold); how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("w", encoding="utf-8", errors="backslashreplace") as handle:
         for row in rows:
             handle.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
             count += 1

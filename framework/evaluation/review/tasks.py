@@ -181,7 +181,9 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
     config = labeling_config(labels, _descriptions(record), title=f"(taxonomy {name})")
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks_file, config_file = out_dir / TASKS_FILE, out_dir / CONFIG_FILE
-    tasks_file.write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    data = json.dumps(tasks, indent=1, ensure_ascii=False) + "\n"
+    # A lone surrogate (a text that was not valid UTF-8) is written as the JSON escape \udc00.
+    tasks_file.write_text(data, "utf-8", errors="backslashreplace")
     config_file.write_text(config, encoding="utf-8")
     title = f"labelwise review: {folder.path.name} ({name})"
     return TaskExport(
