@@ -37,6 +37,7 @@ __all__ = [
     "BadRequest",
     "ConfigError",
     "ContextTooLong",
+    "Deferred",
     "InputError",
     "LabelwiseError",
     "OutputError",
@@ -169,6 +170,14 @@ class Unreachable(ProviderError):
     template = "{kind} cannot be reached: {text}"
     retryable = True
     unreachable = True
+
+
+class Deferred(ProviderError):
+    """run.mode=batch: the request waits for a provider batch job; its row is left out of
+    the results until the job's answer is in (framework.runner.batch_run)."""
+
+    kind = "deferred"
+    template = "{text}"
 
 
 class ProviderDown(ProviderError):

@@ -56,6 +56,9 @@ class StubServer:
         self.times: list[float] = []  # time.monotonic() of each request, as received
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
+        from framework.stub_batches import StubBatches  # OpenAI and Anthropic batch APIs
+
+        self.batches = StubBatches(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -68,6 +71,11 @@ class StubServer:
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
             self._queue.extend(replies)
+
+    def next_reply(self, request: dict[str, Any]) -> Reply:
+        """The answer to one request body, recorded in `requests`: the next queued Reply,
+        the responder's, or `default` (every route and batch line is answered by it)."""
+        return self._next_reply(request)
 
     def _next_reply(self, request: dict[str, Any]) -> Reply:
         with self._lock:
@@ -89,7 +97,7 @@ class StubServer:
             with self._lock:
                 self.authorizations.append(http_request.headers.get("Authorization"))
                 self.headers.append({k.lower(): v for k, v in http_request.headers.items()})
-        reply = self._next_reply(request)
+        reply = self.next_reply(request)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:
@@ -113,6 +121,7 @@ class StubServer:
         from framework.stub_wires import add_wires  # Anthropic, Gemini, Ollama, Azure routes
 
         self.received = add_wires(app, self)
+        self.batches.add_routes(app)  # Files, Batches, Message Batches: framework.stub_batches
         return app
 
     async def _start(self) -> None:

@@ -100,7 +100,7 @@ def _handler(
                 received.append(Received(wire, request.path, dict(request.query), headers, body))
                 stub.authorizations.append(headers.get("authorization"))
                 stub.headers.append(headers)
-        reply = stub._next_reply(body)
+        reply = stub.next_reply(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides
 from tests.test_cli import NEWS, labelwise
@@ -63,3 +65,25 @@ def test_plan_without_input_exits_2() -> None:
         "plan", "provider=openai_compatible", "provider.api_base=http://127.0.0.1:9/v1"
     )
     assert result.returncode == 2 and "input: required" in result.stderr
+
+
+def dollars(text: str, label: str) -> list[float]:
+    line = next(line for line in text.splitlines() if line.strip().startswith(label))
+    return [float(n) for n in re.findall(r"\$([\d.]+)", line)]
+
+
+def test_plan_shows_the_batch_cost_beside_the_online_cost(stub: StubServer) -> None:
+    result = labelwise("plan", f"input={NEWS}", *stub_overrides(stub), *PRICED)
+    assert result.returncode == 0, result.stderr
+    online, batch = dollars(result.stdout, "cost"), dollars(result.stdout, "batch cost")
+    assert len(online) == len(batch) == 2  # expected, at most
+    assert online[0] > 0
+    assert batch == [pytest.approx(x / 2, abs=0.0001) for x in online]  # shown to 4 places
+    assert "50% of the online price" in result.stdout
+
+
+def test_plan_has_no_batch_line_for_a_provider_without_a_batch_api(stub: StubServer) -> None:
+    overrides = [*stub_overrides(stub), "provider=llamacpp"]
+    result = labelwise("plan", f"input={NEWS}", *overrides)
+    assert result.returncode == 0, result.stderr
+    assert "batch cost" not in result.stdout and "cost" in result.stdout

@@ -31,12 +31,16 @@ __all__ = ["COMMANDS", "main", "report_errors"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "label the texts of input=FILE; results go to output=FILE"),
     "plan": ("plan", "estimate the calls, tokens and cost of a classify run before making it"),
-    "evaluate": ("evaluate", "score results against gold labels: metrics.json and report.md"),
+    "evaluate": (
+        "evaluate",
+        "score results against gold labels: metrics.json, report.md and report.html",
+    ),
     "reproduce": ("reproduce", "rerun a run from its record and check the requests are identical"),
     "compare": ("compare", "leaderboard and charts of several runs or a sweep"),
     "lint": ("lint", "check a taxonomy against the practices that make labels work"),
     "calibrate": ("calibrate", "per-label thresholds that maximise F1 on a labeled dev run"),
     "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
+    "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
 }
 
 USAGE = """\

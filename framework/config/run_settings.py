@@ -10,6 +10,7 @@ from pydantic import Field
 from framework.config.strict import Strict
 
 __all__ = [
+    "BatchSettings",
     "BudgetSettings",
     "CacheSettings",
     "ChunkSettings",
@@ -70,6 +71,28 @@ class RunSettings(Strict):
     # the run stops as "provider down", leaving the rows not done for a rerun; None:
     # max(10, 2 x concurrency).
     max_unreachable_calls: int | None = Field(default=None, ge=1)
+    # online: every call at once; batch: the calls go to the provider's batch API as jobs
+    # (about half the price, answered within 24 h; the `batch` section).
+    mode: Literal["online", "batch"] = "online"
+
+
+class BatchSettings(Strict):
+    """run.mode=batch: provider batch jobs.
+
+    reask: where the calls made after a job's answers go (re-asks of answers that failed
+    validation, a strategy's later steps): online at once, or a follow-up batch job.
+    wait: seconds to wait for jobs before leaving them running (the same command later
+    picks them up); None waits for them. poll_interval: the first look at a job after it
+    is created, doubling up to max_poll_interval. max_requests / max_mb: a job's file
+    limits below the provider's own (50,000 and 200 MB at OpenAI).
+    """
+
+    reask: Literal["online", "batch"] = "online"
+    wait: float | None = Field(default=None, ge=0)
+    poll_interval: float = Field(default=5.0, gt=0)
+    max_poll_interval: float = Field(default=300.0, gt=0)
+    max_requests: int | None = Field(default=None, ge=1)
+    max_mb: float | None = Field(default=None, gt=0)
 
 
 class CacheSettings(Strict):

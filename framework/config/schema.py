@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from framework.config.run_settings import (
+    BatchSettings,
     BudgetSettings,
     CacheSettings,
     ChunkSettings,
@@ -25,6 +26,7 @@ from framework.config.strict import Strict
 from framework.config.taxonomy_schema import LabelSpec, TaxonomyConfig
 
 __all__ = [
+    "BatchSettings",
     "BudgetSettings",
     "CacheSettings",
     "ChunkSettings",
@@ -194,6 +196,7 @@ class RunConfig(Strict):
     validation: ValidationConfig = ValidationConfig()
     run: RunSettings = RunSettings()
     cache: CacheSettings = CacheSettings()
+    batch: BatchSettings = BatchSettings()
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
     sample: SampleSettings = SampleSettings()
@@ -202,6 +205,20 @@ class RunConfig(Strict):
     chunking: ChunkSettings = ChunkSettings()
     input: str | None = None
     output: str | None = None
+
+    @model_validator(mode="after")
+    def _batch_needs_the_cache(self) -> RunConfig:
+        if self.run.mode == "batch" and self.cache.mode != "on":
+            raise ValueError(
+                f"cache.mode: run.mode=batch keeps the jobs' answers in the response cache; "
+                f"cache.mode={self.cache.mode} cannot be used with it (set cache.mode=on)"
+            )
+        if self.run.mode == "batch" and self.run.executor == "ray":
+            raise ValueError(
+                "run.executor: run.mode=batch sends its calls as provider jobs from this "
+                "process; use run.executor=local with it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fits_taxonomy(self) -> RunConfig:

@@ -137,9 +137,11 @@ class Classifier:
     # -- the asynchronous API ------------------------------------------------
 
     async def aclassify(self, text: str, *, id: str = "0") -> Prediction:
+        self._answers_now()
         return await self.classify_item(Item(id=id, text=text))
 
     async def aclassify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
+        self._answers_now()
         items = [t if isinstance(t, Item) else Item(str(n), t) for n, t in enumerate(texts)]
         limit = asyncio.Semaphore(self.config.run.concurrency)
 
@@ -156,6 +158,14 @@ class Classifier:
 
     async def classify_item(self, item: Item) -> Prediction:
         return await self.engine.classify_item(item)
+
+    def _answers_now(self) -> None:
+        if self.config.run.mode == "batch":
+            raise ConfigError(
+                "run.mode: batch jobs answer within hours, so classify() and classify_many() "
+                "cannot wait for them; classify a file (labelwise classify, or "
+                "framework.runner.run.classify_file) in batch mode, or use run.mode=online"
+            )
 
     def _portal(self) -> BackgroundLoop:
         if self._loop is None:

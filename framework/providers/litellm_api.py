@@ -5,6 +5,7 @@ exceptions mapped to ours by one table.
     capability("gpt-4o-mini", "openai")         # (known, response schema, tool calls)
     encode(model, text), decode(model, tokens), count_tokens(model, messages)
     cost_per_token(model, prompt_tokens, completion_tokens)
+    await batch_call("acreate_batch", provider, **kwargs)   # files and batches (run.mode=batch)
 
 litellm's own retries (and the OpenAI client's under it) are turned off by the
 caller: labelwise owns the retry policy, so that a retried call is counted, priced
@@ -47,6 +48,9 @@ logging.getLogger("LiteLLM").setLevel(logging.ERROR)
 
 __all__ = [
     "acompletion",
+    "anthropic_params",
+    "batch_call",
+    "batch_cost_per_token",
     "capability",
     "cost_per_token",
     "count_tokens",
@@ -64,6 +68,51 @@ async def acompletion(kwargs: Mapping[str, Any], provider: ProviderConfig) -> An
         return await litellm.acompletion(**copy.deepcopy(dict(kwargs)))
     except Exception as error:
         raise provider_error(error, provider) from error
+
+
+async def batch_call(operation: str, provider: ProviderConfig, **kwargs: Any) -> Any:
+    """One call of litellm's files and batches API (acreate_file, afile_list, afile_content,
+    acreate_batch, aretrieve_batch, alist_batches, acancel_batch), its exceptions ours."""
+    try:
+        return await getattr(litellm, operation)(**kwargs)
+    except Exception as error:
+        raise provider_error(error, provider) from error
+
+
+def anthropic_params(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The Messages API body litellm would post for a compiled request to Anthropic (the
+    `params` of a Message Batches request): the same transformation as online, so a
+    batch asks exactly what an online call asks."""
+    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+    request = copy.deepcopy(dict(kwargs))
+    model = str(request.pop("model")).removeprefix("anthropic/")
+    messages = request.pop("messages")
+    config = AnthropicConfig()
+    optional = config.map_openai_params(
+        non_default_params=request, optional_params={}, model=model, drop_params=False
+    )
+    body = config.transform_request(
+        model=model, messages=messages, optional_params=optional, litellm_params={}, headers={}
+    )
+    body.pop("json_mode", None)  # litellm's own flag, read back from its answer, not sent
+    return dict(body)
+
+
+def batch_cost_per_token(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What litellm's price map says so many tokens cost in a batch job, or None when it
+    has no batch price for the model."""
+    try:
+        info = litellm.get_model_info(model=model)
+    except Exception:
+        return None
+    prompt, completion = (
+        info.get("input_cost_per_token_batches"),
+        info.get("output_cost_per_token_batches"),
+    )
+    if prompt is None or completion is None:
+        return None
+    return float(prompt) * prompt_tokens + float(completion) * completion_tokens
 
 
 def capability(model: str, prefix: str) -> tuple[bool, bool, bool]:

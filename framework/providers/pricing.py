@@ -7,7 +7,11 @@ from framework.config.schema import ModelConfig, ProviderConfig
 from framework.providers.profiles import PROFILES
 from framework.records import Usage
 
-__all__ = ["price"]
+__all__ = ["BATCH_DISCOUNT", "batch_price", "price"]
+
+# What OpenAI, Anthropic, Gemini, Bedrock and Mistral document for batch jobs: half the
+# online price. Used where litellm has no batch price for the model.
+BATCH_DISCOUNT = 0.5
 
 
 def price(
@@ -26,3 +30,22 @@ def price(
     from framework.providers.litellm_api import cost_per_token
 
     return cost_per_token(litellm_model, usage.prompt_tokens, usage.completion_tokens)
+
+
+def batch_price(
+    provider: ProviderConfig, model: ModelConfig, litellm_model: str, usage: Usage
+) -> tuple[float | None, str]:
+    """What the calls cost in a provider batch job, and where that price comes from:
+    litellm's batch prices for the model, else half the online price (the discount the
+    providers document)."""
+    configured = model.input_cost_per_mtok is not None or model.output_cost_per_mtok is not None
+    profile = PROFILES[provider.kind]
+    if not configured and not profile.free and profile.priced_by_litellm:
+        from framework.providers.litellm_api import batch_cost_per_token
+
+        found = batch_cost_per_token(litellm_model, usage.prompt_tokens, usage.completion_tokens)
+        if found is not None:
+            return found, "litellm's batch price"
+    online = price(provider, model, litellm_model, usage)
+    why = f"{BATCH_DISCOUNT:.0%} of the online price (the providers' documented discount)"
+    return (None if online is None else online * BATCH_DISCOUNT), why

@@ -15,10 +15,12 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from framework.config.schema import RunConfig
 from framework.engine.classifier import Classifier
 from framework.engine.engine import build_engine
+from framework.providers.batch.providers import BATCH_PROVIDERS
 from framework.providers.compile import CompiledRequest
-from framework.providers.pricing import price
+from framework.providers.pricing import batch_price, price
 from framework.providers.tokens import count_tokens
 from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.recording import RecordingTransport
@@ -43,6 +45,8 @@ class RunEstimate:
     max_completion_tokens: int
     expected_cost: float | None
     max_cost: float | None
+    # run.mode=batch, for a provider with a batch API: the same calls at its batch price.
+    batch_cost: tuple[float | None, float | None, str] | None = None
 
     def lines(self) -> list[str]:
         mean = self.prompt_tokens // self.calls if self.calls else 0
@@ -56,6 +60,18 @@ class RunEstimate:
             f"completion tokens   ~{self.expected_completion_tokens:,} expected, "
             f"at most {self.max_completion_tokens:,}",
             self._cost_line(),
+            *self._batch_line(),
+        ]
+
+    def _batch_line(self) -> list[str]:
+        if self.batch_cost is None:
+            return []
+        expected, most, source = self.batch_cost
+        if expected is None or most is None:
+            return ["batch cost          unknown (run.mode=batch): no price for this model"]
+        return [
+            f"batch cost          ~${expected:,.4f} expected, at most ${most:,.4f} with "
+            f"run.mode=batch ({source}; answered within 24 h)"
         ]
 
     def _cost_line(self) -> str:
@@ -143,4 +159,16 @@ async def _estimate(
         max_completion_tokens=most,
         expected_cost=price(config.provider, config.model, model, Usage(prompt_tokens, expected)),
         max_cost=price(config.provider, config.model, model, Usage(prompt_tokens, most)),
+        batch_cost=_batch_cost(config, model, Usage(prompt_tokens, expected), most),
     )
+
+
+def _batch_cost(
+    config: RunConfig, model: str, usage: Usage, most: int
+) -> tuple[float | None, float | None, str] | None:
+    """The same calls in provider batch jobs, where the provider has a batch API."""
+    if config.provider.kind not in BATCH_PROVIDERS:
+        return None
+    expected, source = batch_price(config.provider, config.model, model, usage)
+    ceiling, _ = batch_price(config.provider, config.model, model, Usage(usage.prompt_tokens, most))
+    return expected, ceiling, source

@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 
 from framework.config.schema import RunConfig
+from framework.errors import Deferred
 from framework.records import Item, Prediction
 from framework.results import ResultRow, id_digest
 from framework.runner.executors import Executor
@@ -91,6 +92,7 @@ class RowsInFlight:
         self.wakeup = asyncio.Event()
         executor.on_rest(self.wakeup.set)
         self.held: list[tuple[InputRow, Prediction, int]] = []
+        self.waiting: set[int] = set()  # rows left out: their requests wait for a batch job
 
     async def admit(self, row: InputRow) -> None:
         totals, digest = self.totals, id_digest(row.id)
@@ -125,6 +127,10 @@ class RowsInFlight:
         return row, await self.executor.classify(row.item)
 
     def record(self, row: InputRow, prediction: Prediction) -> None:
+        if prediction.error_kind == Deferred.kind:  # waits for a batch job: not done yet
+            self.totals.waiting += 1
+            self.waiting.add(id_digest(row.id))
+            return
         if prediction.error_kind in UNREACHABLE_KINDS:
             self.held.append((row, prediction, self.executor.answered))
             return

@@ -51,16 +51,32 @@ async def classify_file(
         with results_sink(classifier, journal, progress, review, (output,)) as sink:
             classify_on_ray(classifier, str(input_path), sink)
         totals = sink.totals
+    elif classifier.config.run.mode == "batch":
+        from framework.runner.batch_run import classify_in_batches
+
+        with results_sink(classifier, journal, progress, review, (output,)) as sink:
+            await classify_in_batches(classifier, lambda: input_rows(classifier, input_path), sink)
+        totals = sink.totals
     else:
-        rows: Iterable[InputRow] = read_rows(input_path, classifier.config.columns)
-        sample = classifier.config.sample
-        if sample.size is not None:
-            rows = sample_rows(rows, sample.size, sample.seed)
         totals = await classify_rows(
-            classifier, rows, journal, progress=progress, review=review, exports=(output,)
+            classifier,
+            input_rows(classifier, input_path),
+            journal,
+            progress=progress,
+            review=review,
+            exports=(output,),
         )
     export_results(journal, output)
     return totals
+
+
+def input_rows(classifier: Classifier, input_path: str | Path) -> Iterable[InputRow]:
+    """The rows of the input the run classifies (its sample, when sample.size is set)."""
+    rows: Iterable[InputRow] = read_rows(input_path, classifier.config.columns)
+    sample = classifier.config.sample
+    if sample.size is not None:
+        rows = sample_rows(rows, sample.size, sample.seed)
+    return rows
 
 
 def refuse_overwriting_input(source: Path, *outputs: Path) -> None:

@@ -237,6 +237,8 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data.pop("warnings", None)
     data.pop("resumed_from", None)
     data.pop("executor", None)
+    data.pop("committed_cost", None)  # batch jobs' cost bound, for budgets while collecting
+    data.pop("committed_tokens", None)
     data["done"] = totals.done
     data["total_tokens"] = totals.usage.total_tokens
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None

@@ -22,6 +22,11 @@ class RunTotals:
     retried: int = 0  # rows that had failed before, classified again (run.retry_failed)
     duplicates: int = 0
     not_started: int = 0
+    # run.mode=batch: rows whose requests wait for a provider batch job (not in the results
+    # yet: the same command later collects them), and what the jobs sent may cost at most.
+    waiting: int = 0
+    committed_cost: float | None = 0.0
+    committed_tokens: int = 0
     calls: int = 0
     cache_hits: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -52,8 +57,18 @@ class RunTotals:
 
 def over_budget(totals: RunTotals, budget: BudgetSettings) -> str | None:
     """Why no new row may start, or None."""
-    if budget.max_cost is not None and totals.cost is not None and totals.cost >= budget.max_cost:
-        return f"budget.max_cost (${budget.max_cost:g}) reached: ${totals.cost:.4f} spent"
-    if budget.max_tokens is not None and totals.usage.total_tokens >= budget.max_tokens:
+    spent, committed = totals.cost, totals.committed_cost
+    if (
+        budget.max_cost is not None
+        and spent is not None
+        and committed is not None
+        and spent + committed >= budget.max_cost
+    ):
+        said = f"${spent:.4f} spent" + (
+            f" and at most ${committed:.4f} in batch jobs" if committed else ""
+        )
+        return f"budget.max_cost (${budget.max_cost:g}) reached: {said}"
+    tokens = totals.usage.total_tokens + totals.committed_tokens
+    if budget.max_tokens is not None and tokens >= budget.max_tokens:
         return f"budget.max_tokens ({budget.max_tokens:,}) reached"
     return None

@@ -97,7 +97,7 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             "run.resume=never: the earlier results were moved to %s; a new file was started",
             output.with_name(resumed.moved_aside),
         )
-    if totals.done + totals.resumed + totals.not_started + totals.duplicates == 0:
+    if totals.done + totals.resumed + totals.not_started + totals.duplicates + totals.waiting == 0:
         log.info("0 rows: the input is empty")
         return
     for warning in totals.warnings[:5]:
@@ -131,6 +131,14 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             "%s; %d rows not started: run the same command with a larger budget to continue",
             totals.stopped_by,
             totals.not_started,
+        )
+    if totals.waiting:
+        log.warning(
+            "%d rows wait for provider batch jobs (not in %s yet): run the same command "
+            "again to collect them; labelwise batch status %s shows the jobs",
+            totals.waiting,
+            output,
+            output.parent,
         )
     if totals.failed:
         log.info(

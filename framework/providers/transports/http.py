@@ -40,7 +40,7 @@ from framework.providers.transports.servers import ServerChoice
 from framework.records import Completion, TokenLogprob, Usage
 from framework.secrets import scrub
 
-__all__ = ["HttpTransport", "read_completion"]
+__all__ = ["HttpTransport", "read_completion", "wire_body"]
 
 
 class HttpTransport:
@@ -69,7 +69,7 @@ class HttpTransport:
     async def send(self, request: CompiledRequest) -> Completion:
         started = time.perf_counter()
         base = self._servers.pick(request.affinity)
-        body = {**request.kwargs, "model": _wire_model(request.kwargs["model"]), **self._extras}
+        body = wire_body(request, self._extras)
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._servers.busy[base] += 1
         try:
@@ -201,6 +201,12 @@ def read_completion(answer: Mapping[str, Any], mode: str) -> tuple[Usage, dict[s
         for t in content
     )
     return usage, {"text": text, "finish_reason": choice.get("finish_reason"), "logprobs": logprobs}
+
+
+def wire_body(request: CompiledRequest, extras: Mapping[str, Any]) -> dict[str, Any]:
+    """The chat-completions body of a compiled request on OpenAI's wire (this client's, and
+    a batch line's: framework.providers.batch.openai_api)."""
+    return {**request.kwargs, "model": _wire_model(request.kwargs["model"]), **extras}
 
 
 def _wire_model(model: str) -> str:

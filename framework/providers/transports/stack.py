@@ -1,6 +1,7 @@
 """A run's transport, built from its config: the layers, top to bottom.
 
 cache     a request made before is answered from the response cache
+batch     run.mode=batch: the others join a provider batch job (framework.runner.batch_run)
 retry     a call that failed retryably is tried again, with back-off
 health    calls in a row that cannot reach the provider stop the run
 throttle  calls in flight and per minute, paced by the provider's 429s and quotas
@@ -19,6 +20,7 @@ from framework.errors import ConfigError
 from framework.providers.local.models import ModelFile
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.base import Transport
+from framework.providers.transports.batch import BatchLayer
 from framework.providers.transports.cache import CachingTransport, ResponseCache
 from framework.providers.transports.health import HealthWatch, ProviderHealth
 from framework.providers.transports.local import LocalServerTransport
@@ -43,6 +45,7 @@ class TransportStack:
     health: ProviderHealth
     choice: TransportChoice
     local: LocalServerTransport | None = None
+    batch: BatchLayer | None = None
 
 
 def build_stack(
@@ -79,13 +82,34 @@ def build_stack(
         diagnose=local.died if local is not None else None,
     )
     cache = ResponseCache(config.cache.path, config.cache.mode)
-    top = CachingTransport(
-        RetryingTransport(
-            HealthWatch(ThrottledTransport(client, throttle), health), run.retry, throttle.rest
-        ),
-        cache,
+    online: Transport = RetryingTransport(
+        HealthWatch(ThrottledTransport(client, throttle), health), run.retry, throttle.rest
     )
-    return TransportStack(top, cache, throttle, health, choice, local)
+    batch = batch_layer(config, online, cache) if run.mode == "batch" else None
+    top = CachingTransport(batch or online, cache)
+    return TransportStack(top, cache, throttle, health, choice, local, batch)
+
+
+def batch_layer(config: RunConfig, online: Transport, cache: ResponseCache) -> BatchLayer:
+    """run.mode=batch: the provider's batch API, its record in the cache's database."""
+    from framework.providers.batch.jobs import JobStore
+    from framework.providers.batch.providers import batch_api
+
+    api = batch_api(config.provider, config.model)
+    settings = config.batch
+    if settings.max_requests is not None:
+        api.max_requests = min(api.max_requests, settings.max_requests)
+    if settings.max_mb is not None:
+        api.max_bytes = min(api.max_bytes, int(settings.max_mb * 1024 * 1024))
+    return BatchLayer(
+        online,
+        api=api,
+        store=JobStore(cache.path),
+        directory=cache.path.parent / "batches",
+        provider=config.provider,
+        model=config.model,
+        retry=config.run.retry,
+    )
 
 
 def choose_transport(config: RunConfig) -> TransportChoice:

@@ -1,0 +1,200 @@
+"""run.mode=batch: a file's rows through provider batch jobs, in rounds.
+
+    collect   the runner goes over the input as online; every request the cache cannot
+              answer is written to a batch file (framework.providers.transports.batch)
+              and its row waits (left out of the results, not lost)
+    submit    each file is uploaded and a job created, each step recorded as it succeeds
+              (framework.providers.batch.jobs), after looking at the provider for what
+              a killed run had made already: nothing is ever submitted twice
+    wait      the jobs are polled, the first look after batch.poll_interval, doubling up
+              to batch.max_poll_interval; finished jobs' answers and errors are stored
+    answer    the runner goes over the input again: the waiting rows' requests are
+              answered from the jobs, validated as online, written to the results;
+              re-asks go online (batch.reask=online) or into the next round's job
+
+A run killed in any phase is resumed by the same command: the results journal skips
+what is done, the batch record adopts the jobs in flight. batch.wait stops waiting
+and leaves jobs running; the same command later collects them. The jobs a run
+touched are also written to batch_jobs.json beside its results
+(`labelwise batch status RUN_DIR`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from framework.config.schema import BatchSettings
+from framework.engine.classifier import Classifier
+from framework.errors import ConfigError
+from framework.providers.batch.jobs import BatchJob, JobStore
+from framework.providers.batch.steps import drive_job
+from framework.providers.transports.batch import BatchLayer
+from framework.results import id_digest
+from framework.runner.executors import InProcess
+from framework.runner.inputs import InputRow
+from framework.runner.rows import ResultSink, RowsInFlight
+from framework.runner.totals import RunTotals
+
+__all__ = ["MANIFEST_FILE", "classify_in_batches", "manifest_path"]
+
+log = logging.getLogger("labelwise")
+
+MANIFEST_FILE = "batch_jobs.json"
+MAX_ROUNDS = 10  # collect, then at most this many follow-up rounds (re-asks in batch)
+
+
+def manifest_path(journal: Path) -> Path:
+    return journal.parent / MANIFEST_FILE
+
+
+async def classify_in_batches(
+    classifier: Classifier, rows: Callable[[], Iterable[InputRow]], sink: ResultSink
+) -> RunTotals:
+    """Classify the rows `rows()` yields (read again each round) through batch jobs."""
+    layer = classifier.stack.batch
+    if layer is None:
+        raise ConfigError("run.mode=batch: the run's transport has no batch layer")
+    settings, totals = classifier.config.batch, sink.totals
+    manifest = Manifest(manifest_path(sink.journal.path), layer, classifier)
+    deadline = None if settings.wait is None else time.monotonic() + settings.wait
+    executor = InProcess(classifier)
+    waiting: set[int] | None = None  # the rows the next pass is for (None: every row)
+    for number in range(MAX_ROUNDS + 1):
+        layer.start_round(collect=number == 0 or settings.reask == "batch")
+        waiting = await _one_round(executor, classifier, rows, sink, layer, only=waiting)
+        made = layer.end_round()
+        manifest.add(made)
+        if made:
+            size = sum(job.requests for job in made)
+            log.info("batch: %d requests in %d new job files", size, len(made))
+        running = layer.store.jobs(endpoint=layer.endpoint, active=True)
+        if not waiting or not running:
+            break
+        if not await wait_for_jobs(layer, running, settings, manifest, deadline):
+            break
+        # What the jobs cost is now known and comes in with their rows.
+        layer.committed_cost, layer.committed_tokens = 0.0, 0
+    totals.committed_cost, totals.committed_tokens = 0.0, 0
+    manifest.write()
+    return totals
+
+
+async def _one_round(
+    executor: InProcess,
+    classifier: Classifier,
+    rows: Callable[[], Iterable[InputRow]],
+    sink: ResultSink,
+    layer: BatchLayer,
+    *,
+    only: set[int] | None,
+) -> set[int]:
+    """One pass over the input (or over the rows in `only`, the ones waiting for jobs); the
+    rows still waiting after it. A repeated id is counted and warned about once, in the
+    first pass; rows left by a budget are not started, as online, and wait for no job."""
+    totals = sink.totals
+    before = (totals.duplicates, len(totals.warnings), totals.stopped_by)
+    totals.waiting = 0
+    if only is not None:
+        # The rows a budget left in the first pass stay left; the ones waiting were let in
+        # under it, and their answers, paid for, are written unless re-asks spend it.
+        totals.stopped_by = None
+    flight = RowsInFlight(executor, config=classifier.config, sink=sink)
+    try:
+        for row in rows():
+            if only is not None and id_digest(row.id) not in only:
+                continue
+            totals.committed_cost = layer.committed_cost
+            totals.committed_tokens = layer.committed_tokens
+            await flight.admit(row)
+        await flight.drain(None)
+    finally:
+        await flight.abandon()
+    if only is not None:
+        totals.duplicates = before[0]
+        del totals.warnings[before[1] :]
+        totals.stopped_by = totals.stopped_by or before[2]
+    return flight.waiting
+
+
+async def wait_for_jobs(
+    layer: BatchLayer,
+    jobs: list[BatchJob],
+    settings: BatchSettings,
+    manifest: Manifest,
+    deadline: float | None,
+) -> bool:
+    """Take every job to its end and store its answers; False when batch.wait ran out
+    first (the jobs keep running at the provider)."""
+    pending, retry = list(jobs), layer.retry
+    interval = settings.poll_interval
+    while pending:
+        still = []
+        for job in pending:
+            now = await drive_job(layer.api, layer.store, job, manifest.write, retry)
+            if now.state == "read":
+                layer.left.update(_unanswered(layer.store, now))
+            else:
+                still.append(now)
+        pending = still
+        if not pending:
+            return True
+        if deadline is not None and time.monotonic() + interval > deadline:
+            names = ", ".join(f"{j.name} ({j.status})" for j in pending)
+            log.warning(
+                "batch.wait (%gs) is over; jobs still running: %s. Run the same command "
+                "later to collect their answers (labelwise batch status shows them)",
+                settings.wait,
+                names,
+            )
+            return False
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, settings.max_poll_interval)
+    return True
+
+
+def _unanswered(store: JobStore, job: BatchJob) -> set[str]:
+    return {
+        key
+        for key in store.keys(job.name)
+        if (found := store.outcome(key)) is not None and found.kind == "unanswered"
+    }
+
+
+class Manifest:
+    """batch_jobs.json beside the results: the jobs this run touched, as last recorded."""
+
+    def __init__(self, path: Path, layer: BatchLayer, classifier: Classifier) -> None:
+        self.path, self.store = path, layer.store
+        config = classifier.config
+        # What `labelwise batch status` needs to reach the provider (no key: it is read
+        # from the environment, as by the run).
+        self.head = {
+            "cache": str(layer.store.path),
+            "provider": config.provider.model_dump(mode="json", exclude={"api_key", "local"}),
+            "model": config.model.model_dump(
+                mode="json",
+                include={"name", "max_tokens", "input_cost_per_mtok", "output_cost_per_mtok"},
+            ),
+        }
+        # The jobs of earlier runs still in flight are this run's too: it waits for them.
+        self.names = [job.name for job in layer.store.jobs(endpoint=layer.endpoint, active=True)]
+
+    def add(self, jobs: Iterable[BatchJob]) -> None:
+        for job in jobs:
+            if job.name not in self.names:
+                self.names.append(job.name)
+        self.write()
+
+    def write(self) -> None:
+        if not self.names:
+            return
+        jobs = [found.to_json() for name in self.names if (found := self.store.job(name))]
+        data = {**self.head, "jobs": jobs}
+        temporary = self.path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        temporary.replace(self.path)
