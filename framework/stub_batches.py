@@ -8,7 +8,8 @@ machinery (`stub.next_reply`: the queue, the responder, the default), each exact
         ... upload a JSONL file to stub.url + "/files", create a batch, poll, download ...
         stub.batches.uploads, .created, .authorizations   # what was sent, in order
 
-Routes, with and without the /v1 prefix:
+Routes, with and without the /v1 prefix, and under /openai as Azure OpenAI serves them
+(?api-version= required there; the batch endpoint may be /chat/completions, Azure's name):
 
     POST   /files                multipart `file` and `purpose`: an OpenAI File object
     GET    /files[?purpose=]     {"object": "list", "data", "has_more": false}
@@ -86,6 +87,8 @@ Fault = Literal["expire", "stuck", "fail"]
 JSON = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ENDPOINT = "/v1/chat/completions"
+# Azure OpenAI's batches (routes under /openai, an api-version required) name it so.
+ENDPOINTS = (ENDPOINT, "/chat/completions")
 _RUNNING = ("validating", "in_progress", "finalizing")  # the statuses a cancel stops
 
 
@@ -152,7 +155,7 @@ class StubBatches:
         self.anthropic = MessageBatches(self)
 
     def add_routes(self, app: web.Application) -> None:
-        for prefix in ("", "/v1"):
+        for prefix in ("", "/v1", "/openai"):
             add = app.router
             add.add_post(f"{prefix}/files", self._upload)
             add.add_get(f"{prefix}/files", self._list_files)
@@ -169,9 +172,12 @@ class StubBatches:
     @web.middleware
     async def _gate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Record the key of every batch API request, and answer the next `refusals`."""
-        path = request.path.removeprefix("/v1")
+        azure = request.path.startswith("/openai/")
+        path = request.path.removeprefix("/openai" if azure else "/v1")
         if not path.startswith(("/files", "/batches", "/messages/batches")):
             return await handler(request)
+        if azure and "api-version" not in request.query:  # as Azure answers without one
+            return _error(404, "Resource not found", "404")
         anthropic = path.startswith("/messages/")
         with self.lock:
             if anthropic:  # anthropic>=2 sends its api_key as a bearer token
@@ -273,8 +279,8 @@ class StubBatches:
         body = await read_json(request)
         if not isinstance(body, dict):
             return _error(400, "the body is not a JSON object")
-        if body.get("endpoint") != ENDPOINT:
-            return _error(400, f"the stub batches {ENDPOINT} only", "invalid_value")
+        if body.get("endpoint") not in ENDPOINTS:
+            return _error(400, f"the stub batches {' or '.join(ENDPOINTS)} only", "invalid_value")
         if body.get("completion_window") != "24h":
             return _error(400, "completion_window must be '24h'", "invalid_value")
         file_id = body.get("input_file_id")
@@ -287,7 +293,7 @@ class StubBatches:
         batch: JSON = {
             "id": f"batch_{uuid.uuid4().hex}",
             "object": "batch",
-            "endpoint": ENDPOINT,
+            "endpoint": body["endpoint"],
             "errors": None,
             "input_file_id": file_id,
             "completion_window": "24h",

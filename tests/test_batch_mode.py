@@ -476,3 +476,22 @@ def test_the_python_api_refuses_batch_mode_for_single_texts(cache: Path) -> None
     classifier = Classifier.from_config([*overrides, "model.name=m", "run.mode=batch"])
     with classifier, pytest.raises(ConfigError, match=r"run\.mode: batch jobs answer"):
         classifier.classify("a text")
+
+
+def test_an_azure_batch_goes_to_the_resources_openai_routes_with_its_api_version(
+    stub: StubServer, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_API_KEY", "azure-key")
+    source = items(tmp_path / "in.jsonl", 5)
+    argv = ["classify", f"input={source}", "run.progress=off", "batch.poll_interval=0.01"]
+    argv += ["provider=azure", f"provider.api_base={wire_url(stub, 'azure')}"]
+    argv += ["model.name=gpt-4o-mini", "run.mode=batch", f"hydra.run.dir={tmp_path / 'run'}"]
+    assert main(argv) == 0
+    rows = results(tmp_path / "run")
+    assert all(rows[f"r{n}"]["labels"] == labels_of(n) for n in range(5))
+    (batch,) = stub.batches.batches.values()
+    assert batch["endpoint"] == "/chat/completions"  # Azure's name of it
+    lines = [json.loads(x) for x in stub.batches.files[batch["input_file_id"]].content.splitlines()]
+    assert {line["body"]["model"] for line in lines} == {"gpt-4o-mini"}  # the deployment
+    assert len(stub.requests) == 5 and stub.headers == []
+    assert stub.batches.authorizations and not any(stub.batches.authorizations)  # api-key

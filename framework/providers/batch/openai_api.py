@@ -1,10 +1,12 @@
 """OpenAI's Files and Batches API (and every server that has it), through litellm.
 
-A job is a JSONL file uploaded with purpose=batch, named labelwise-<sha>.jsonl, and a
-batch over it at /v1/chat/completions with a 24 h window; its lines are the bodies
-the HTTP transport would post (framework.providers.transports.http.wire_body), so a
-batch answer is read exactly as an online one. Limits: 50,000 requests and 200 MB a
-file (OpenAI's).
+A job is a JSONL file uploaded with purpose=batch, named after the job, and a batch
+over it at /v1/chat/completions with a 24 h window; its lines are the bodies the HTTP
+transport would post (framework.providers.transports.http.wire_body), so a batch
+answer is read exactly as an online one. Limits: 50,000 requests and 200 MB a file
+(OpenAI's). Azure OpenAI serves the same API under its resource's /openai, with an
+api-version, the endpoint named /chat/completions and the deployment as the model
+(a deployment of type Global-Batch); litellm speaks it with custom_llm_provider=azure.
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ class OpenAIBatches:
         profile = PROFILES[provider.kind]
         self.base = provider.api_base or profile.default_api_base
         self.extras = dict(profile.wire_extras)
+        self.azure = provider.kind == "azure"
+        self.endpoint = "/chat/completions" if self.azure else ENDPOINT
         self._where: dict[str, Any] | None = None
 
     def line(self, request: CompiledRequest) -> dict[str, Any]:
         return {
             "custom_id": request.key,
             "method": "POST",
-            "url": ENDPOINT,
+            "url": self.endpoint,
             "body": wire_body(request, self.extras),
         }
 
@@ -91,7 +95,7 @@ class OpenAIBatches:
         created = await self._call(
             "acreate_batch",
             completion_window="24h",
-            endpoint=ENDPOINT,
+            endpoint=self.endpoint,
             input_file_id=job.file_id,
             metadata={"labelwise_job": job.name},
         )
@@ -134,7 +138,7 @@ class OpenAIBatches:
     async def _call(self, operation: str, **kwargs: Any) -> Any:
         if self._where is None:
             self._where = {
-                "custom_llm_provider": "openai",
+                "custom_llm_provider": "azure" if self.azure else "openai",
                 "api_key": resolve_api_key(self.provider) or _NO_KEY,
                 "max_retries": 0,
                 "timeout": self.provider.timeout,
@@ -142,6 +146,8 @@ class OpenAIBatches:
             }
             if self.provider.organization:
                 self._where["organization"] = self.provider.organization
+            if self.provider.api_version:
+                self._where["api_version"] = self.provider.api_version
         return await litellm_api.batch_call(operation, self.provider, **self._where, **kwargs)
 
 

@@ -15,6 +15,7 @@ __all__ = ["BATCH_PROVIDERS", "batch_api"]
 BATCH_PROVIDERS: dict[str, str] = {
     "openai": "openai",
     "openai_compatible": "openai",  # vLLM and gateways that serve /v1/files and /v1/batches
+    "azure": "openai",  # the same API under the resource's /openai, with an api-version
     "anthropic": "anthropic",
 }
 
