@@ -495,3 +495,23 @@ def test_an_azure_batch_goes_to_the_resources_openai_routes_with_its_api_version
     assert {line["body"]["model"] for line in lines} == {"gpt-4o-mini"}  # the deployment
     assert len(stub.requests) == 5 and stub.headers == []
     assert stub.batches.authorizations and not any(stub.batches.authorizations)  # api-key
+
+
+def test_two_runs_at_once_on_one_cache_send_each_request_once(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    stub.batches.polls_per_step, stub.batches.fault = 1, "stuck"
+    source, cache = items(tmp_path / "in.jsonl", 30), tmp_path / "cache"
+    first = run_in_background(source, tmp_path / "a" / "out.jsonl", stub, cache)
+    second = run_in_background(source, tmp_path / "b" / "out.jsonl", stub, cache)
+    wait_for(lambda: len(stub.batches.created) >= 1, first)
+    time.sleep(3)  # both have collected: one after the other, the second into no job
+    stub.batches.fault = None
+    for process in (first, second):
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    for run in ("a", "b"):
+        rows = read_jsonl(tmp_path / run / "out.jsonl")
+        assert sorted(row["id"] for row in rows) == sorted(f"r{n}" for n in range(30))
+    assert len(stub.batches.uploads) == 1 and len(stub.batches.created) == 1
+    assert len(stub.requests) == 30

@@ -21,10 +21,13 @@ which a later run sends again.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -188,6 +191,23 @@ class JobStore:
             ).rowcount
         self.update(name, state="read")
         return int(left)
+
+    @contextlib.contextmanager
+    def submitting(self, name: str) -> Iterator[bool]:
+        """Whether this process may submit the job now: an exclusive lock on
+        batches/<name>.lock beside the database, given up on leaving (or by a kill)."""
+        folder = self.path.parent / "batches"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
     def keys(self, name: str) -> list[str]:
         rows = self._db.execute("SELECT key FROM batch_requests WHERE job = ?", (name,))

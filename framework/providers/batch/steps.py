@@ -37,29 +37,17 @@ async def drive_job(
 ) -> BatchJob:
     """Take a job as far as it goes now: upload, create, one look, read its results.
     Each step looks at the provider first for what a killed run (or a lost answer) made
-    already, and is recorded as soon as it is done; transient errors are tried again."""
+    already, and is recorded as soon as it is done; transient errors are tried again.
+    One process at a time submits a job (two runs sharing the cache wait on the same
+    jobs); a job another process is submitting is returned as it is, to look at later."""
     policy = retry or RetrySettings()
-    if job.state == "written":
-
-        async def upload() -> str:
-            return await api.find_file(job) or await api.upload(job)
-
-        file_id = await _patiently(f"uploading {job.name}", upload, policy)
-        job = store.update(job.name, state="uploaded", file_id=file_id)
-        saved()
-    if job.state == "uploaded":
-        uploaded = job
-
-        async def create() -> str:
-            found = await api.find_batch(uploaded)
-            if found and any(other.batch_id == found for other in store.jobs()):
-                found = None  # another job's batch (Anthropic's are found by size and time)
-            return found or await api.create(uploaded)
-
-        batch_id = await _patiently(f"creating the job of {job.name}", create, policy)
-        job = store.update(job.name, state="submitted", batch_id=batch_id)
-        saved()
-        log.info("batch: job %s created (%s, %d requests)", job.name, batch_id, job.requests)
+    job = store.job(job.name) or job  # as recorded now: another run may have moved it on
+    if job.state in ("written", "uploaded"):
+        with store.submitting(job.name) as mine:
+            current = store.job(job.name) or job  # the other process may have gone on
+            if not mine:
+                return current
+            job = await _submit(api, store, current, saved, policy)
     status = None
     if job.state == "submitted":
         submitted = job
@@ -99,6 +87,38 @@ async def drive_job(
             f", {left} not run ({job.status}): a later run sends them again" if left else "",
         )
         Path(job.path).unlink(missing_ok=True)  # the provider held it; the answers are in
+    return job
+
+
+async def _submit(
+    api: BatchApi,
+    store: JobStore,
+    job: BatchJob,
+    saved: Callable[[], None],
+    policy: RetrySettings,
+) -> BatchJob:
+    """Upload a written job's file and create its batch, each looked for first."""
+    if job.state == "written":
+
+        async def upload() -> str:
+            return await api.find_file(job) or await api.upload(job)
+
+        file_id = await _patiently(f"uploading {job.name}", upload, policy)
+        job = store.update(job.name, state="uploaded", file_id=file_id)
+        saved()
+    if job.state == "uploaded":
+        uploaded = job
+
+        async def create() -> str:
+            found = await api.find_batch(uploaded)
+            if found and any(other.batch_id == found for other in store.jobs()):
+                found = None  # another job's batch (Anthropic's are found by size and time)
+            return found or await api.create(uploaded)
+
+        batch_id = await _patiently(f"creating the job of {job.name}", create, policy)
+        job = store.update(job.name, state="submitted", batch_id=batch_id)
+        saved()
+        log.info("batch: job %s created (%s, %d requests)", job.name, batch_id, job.requests)
     return job
 
 

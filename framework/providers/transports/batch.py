@@ -15,10 +15,18 @@ decides:
 A request whose job expired or was cancelled waits for a later run in this one
 (`left`), and is sent again by the next run. framework.runner.batch_run runs the
 rounds: collect, submit and wait, answer.
+
+Two runs at once on the same cache collect one at a time (an exclusive lock on
+batches/collect.lock from start_round to end_round, which a killed run lets go
+of): the second sees the first one's requests claimed by its jobs and waits for
+them instead of sending them again.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 from pathlib import Path
 
 from framework.config.schema import ModelConfig, ProviderConfig, RetrySettings
@@ -33,6 +41,8 @@ from framework.providers.transports.base import Layer, Transport
 from framework.records import Completion, Usage
 
 __all__ = ["BatchLayer"]
+
+log = logging.getLogger("labelwise")
 
 
 class BatchLayer(Layer):
@@ -60,22 +70,24 @@ class BatchLayer(Layer):
         # for budgets that must hold before a job is submitted.
         self.committed_cost: float | None = 0.0
         self.committed_tokens = 0
+        self._lock: int | None = None  # the collect lock's descriptor, while collecting
 
     def start_round(self, *, collect: bool) -> None:
         """Begin a round: collect every request not answered yet into a new batch file,
         or (collect=False) send the ones no job holds online."""
         self.deferred = self.sent_online = 0
-        self.spool = (
-            Spool(self.directory, max_requests=self.api.max_requests, max_bytes=self.api.max_bytes)
-            if collect
-            else None
-        )
+        self.spool = None
+        if collect:
+            self._hold_collect_lock()
+            self.spool = Spool(
+                self.directory, max_requests=self.api.max_requests, max_bytes=self.api.max_bytes
+            )
 
     def end_round(self) -> list[BatchJob]:
         """The round's batch files, recorded as jobs (their requests claimed)."""
         if self.spool is None:
             return []
-        jobs = []
+        jobs: list[BatchJob] = []
         for part in self.spool.close():
             job = BatchJob(
                 name=part.name,
@@ -87,7 +99,23 @@ class BatchLayer(Layer):
             )
             jobs.append(self.store.add_job(job, part.keys))
         self.spool = None
+        self._release_collect_lock()
         return jobs
+
+    def _hold_collect_lock(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / "collect.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("batch: another run is collecting requests for this cache; waiting")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock = fd
+
+    def _release_collect_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor lets go of the lock
+            self._lock = None
 
     async def send(self, request: CompiledRequest) -> Completion:
         outcome = self.store.outcome(request.key)
@@ -119,5 +147,6 @@ class BatchLayer(Layer):
             self.committed_cost = None if cost is None else self.committed_cost + cost
 
     async def aclose(self) -> None:
+        self._release_collect_lock()
         self.store.close()
         await self.inner.aclose()
