@@ -12,7 +12,12 @@ from typing import Any
 from framework.stub_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
-CLI_ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess, read when called so that the
+    per-test cache directory (conftest's LABELWISE_CACHE_DIR) is the one used."""
+    return {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **extra}
 
 
 def classify_command(
@@ -37,7 +42,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command from the repository, its output captured as text."""
     return subprocess.run(
-        args, cwd=REPO, env=env or CLI_ENV, capture_output=True, text=True, timeout=timeout
+        args, cwd=REPO, env=env or cli_env(), capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -20,7 +20,7 @@ import pytest
 from framework.cli.main import main
 from framework.stub_server import Reply, StubServer
 from framework.stub_wires import wire_url
-from tests.support import CLI_ENV, REPO, read_jsonl, write_jsonl
+from tests.support import REPO, cli_env, read_jsonl, write_jsonl
 
 LABELS = ("space", "science", "technology", "climate")
 ITEM = re.compile(r"item-(\d+)")
@@ -352,7 +352,7 @@ def run_in_background(
 ) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "framework", "classify", f"input={source}", f"output={out}"]
     argv += [f"hydra.run.dir={out.parent / 'killed'}", *overrides(stub, "run.mode=batch", *extra)]
-    environment = {**CLI_ENV, "LABELWISE_CACHE_DIR": str(cache), **(env or {})}
+    environment = {**cli_env(), "LABELWISE_CACHE_DIR": str(cache), **(env or {})}
     return subprocess.Popen(
         argv, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

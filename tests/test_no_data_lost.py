@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,9 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from framework.stub_server import Reply, StubServer
-from tests.support import REPO, read_jsonl, stub_overrides, write_jsonl
-
-ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+from tests.support import REPO, cli_env, read_jsonl, stub_overrides, write_jsonl
 
 
 def labelwise(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -28,7 +25,7 @@ def labelwise(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[s
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=ENV,
+        env=cli_env(),
         timeout=timeout,
     )
 
@@ -96,7 +93,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(
                 f"hydra.run.dir={tmp_path / 'one'}",
             ],
             cwd=REPO,
-            env=ENV,
+            env=cli_env(),
             stderr=subprocess.PIPE,
             text=True,
         )

@@ -28,7 +28,7 @@ from framework.providers.profiles import PROFILES
 from framework.providers.transports.stack import TransportChoice, provider_client
 from framework.stub_server import Reply, StubServer
 from framework.stub_wires import Received, Wire, wire_url
-from tests.support import CLI_ENV, read_jsonl, run_cli, write_jsonl
+from tests.support import cli_env, read_jsonl, run_cli, write_jsonl
 
 MODELS: dict[Wire, str] = {
     "anthropic": "claude-haiku-4-5",
@@ -373,7 +373,7 @@ def test_the_console_command_exits_2_on_a_refused_anthropic_key(
     """The same through `python -m framework` in its own process, as a user runs it."""
     stub.default = Reply(status=401, error="invalid x-api-key")
     source = write_jsonl(tmp_path / "items.jsonl", [{"id": "a", "text": "A rocket."}])
-    env = {**CLI_ENV, "ANTHROPIC_API_KEY": KEYS["anthropic"][2]}
+    env = {**cli_env(), "ANTHROPIC_API_KEY": KEYS["anthropic"][2]}
     result = run_cli(
         [
             *(sys.executable, "-m", "framework", "classify", f"input={source}"),

@@ -24,13 +24,11 @@ import pytest
 from framework.config.load import compose, load_run_config
 from framework.runner.ray_executor import actors_for, engine_share
 from framework.stub_server import Reply, StubServer
-from tests.support import CLI_ENV, REPO, classify_command, read_jsonl, write_jsonl
+from tests.support import REPO, classify_command, cli_env, read_jsonl, write_jsonl
 from tests.support import run_cli as run_in_repo
 
 pytest.importorskip("ray.data", reason="the Ray executor's tests need labelwise[ray]")
 
-ENV = {**CLI_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
-ENV.pop("RAY_ADDRESS", None)
 SCIENCE = Reply(content=json.dumps({"labels": ["science"]}))
 
 
@@ -40,8 +38,16 @@ def classify(
     return classify_command(source, output, stub, run, "cache.mode=off", *extra)
 
 
-def run_cli(args: list[str], env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
-    return run_in_repo(args, env, timeout=240)
+def ray_env(**extra: str) -> dict[str, str]:
+    """The CLI's environment without a Ray address the caller's shell may have set."""
+    env = cli_env(RAY_USAGE_STATS_ENABLED="0", **extra)
+    if "RAY_ADDRESS" not in extra:
+        env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_in_repo(args, env or ray_env(), timeout=240)
 
 
 def outcomes(path: Path) -> dict[str, tuple[str, tuple[str, ...], str | None]]:
@@ -133,7 +139,7 @@ def ray_cluster() -> Iterator[str]:
     port = _free_port()
     # Its own folder, short: Ray's socket paths must fit in 107 bytes. A loopback cluster
     # of the test's own, without Ray's token authentication (a team's cluster keeps it).
-    env = {**ENV, "RAY_TMPDIR": tempfile.mkdtemp(prefix="lw-ray-"), "RAY_AUTH_MODE": "disabled"}
+    env = ray_env(RAY_TMPDIR=tempfile.mkdtemp(prefix="lw-ray-"), RAY_AUTH_MODE="disabled")
     started = subprocess.run(
         [
             ray,
@@ -161,7 +167,7 @@ def ray_cluster() -> Iterator[str]:
 def test_a_killed_driver_resumes_with_every_id_once(tmp_path: Path, ray_cluster: str) -> None:
     rows = [{"id": f"k{k}", "text": f"story {k}"} for k in range(1500)]
     source, output = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    env = {**ENV, "RAY_ADDRESS": ray_cluster, "RAY_AUTH_MODE": "disabled"}
+    env = ray_env(RAY_ADDRESS=ray_cluster, RAY_AUTH_MODE="disabled")
     slow = Reply(content=json.dumps({"labels": ["science"]}), delay=0.05)
     with StubServer(default=slow) as stub:
         args = classify(source, output, stub, tmp_path / "one", "run.executor=ray")

@@ -113,6 +113,17 @@ def test_progress_bar_redraws_one_line_on_a_terminal() -> None:
     assert text.endswith("\n")
 
 
+def test_progress_of_a_cascade_shows_the_rows_by_path() -> None:
+    from framework.runner.totals import RunTotals
+
+    progress = Progress(100, style="log")
+    totals = RunTotals(ok=40, by_path={"trained": 31, "llm": 9})
+    assert "40/100 rows (40%) | 0 failed | 9 by llm, 31 by trained |" in progress.describe(
+        totals, 1.0
+    )
+    assert " by " not in progress.describe(RunTotals(ok=40), 1.0)
+
+
 def test_progress_of_a_resumed_run_counts_the_rows_done_before(
     stub: StubServer, tmp_path: Path, caplog
 ) -> None:  # type: ignore[no-untyped-def]

@@ -17,8 +17,7 @@ import pytest
 from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.throttle import Throttle
 from framework.stub_server import Reply, StubServer
-from tests.support import CLI_ENV as ENV
-from tests.support import REPO, classify_command, read_jsonl, run_cli, write_jsonl
+from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 
 
 def rows(n: int) -> list[dict[str, str]]:
@@ -72,7 +71,7 @@ def test_a_killed_process_leaves_nothing_behind_and_the_rerun_finishes(
         first = subprocess.Popen(
             command(source, output, stub, tmp_path / "one", "run.concurrency=4"),
             cwd=REPO,
-            env=ENV,
+            env=cli_env(),
             stderr=subprocess.PIPE,
             text=True,
         )

@@ -13,6 +13,7 @@ __all__ = [
     "BatchSettings",
     "BudgetSettings",
     "CacheSettings",
+    "CascadeSettings",
     "ChunkSettings",
     "ColumnNames",
     "RaySettings",
@@ -20,6 +21,7 @@ __all__ = [
     "RunSettings",
     "SampleSettings",
     "ThresholdSettings",
+    "TrainedModelSettings",
 ]
 
 
@@ -150,3 +152,47 @@ class ChunkSettings(Strict):
     max_tokens: int | None = Field(default=None, ge=32)
     overlap: int = Field(default=32, ge=0)
     aggregate: Literal["max", "mean"] = "max"
+
+
+class TrainedModelSettings(Strict):
+    """A classifier trained on labeled rows, beside the LLM or instead of it.
+
+    use: off; ensemble (its per-label probabilities and the LLM's answer are fused per
+    label: `weight` of the model, the rest the LLM's confidence or its 0/1 answer, then
+    the run's thresholds decide); alone (the trained model labels every row, no call);
+    cascade (the trained model labels the rows it is sure of, the LLM the rest, fused as
+    in ensemble: see CascadeSettings).
+    pool: the labeled rows it learns from (JSONL, CSV or Parquet with id, text and
+    labels, read with the run's columns). A row of the pool is scored by a model fit
+    without it (`folds` cross-fitting), so evaluating on the pool never sees its own
+    gold. Features: TF-IDF of word 1-2-grams and character 2-5-grams; one-vs-rest
+    logistic regression with inverse regularisation `C`. The fitted model is kept in
+    `artifact` (None: the cache folder, named after the pool's and the settings'
+    hashes) and reused by later runs.
+    """
+
+    use: Literal["off", "ensemble", "alone", "cascade"] = "off"
+    pool: str | None = None
+    # 0.6, chosen before any measurement: with an LLM that answers 0 or 1 and thresholds
+    # of 0.5, the LLM's "yes" stands unless the model is 83% sure of "no", and the model
+    # adds a label the LLM missed when it is 83% sure (0.5 would only ever echo the LLM).
+    weight: float = Field(default=0.6, ge=0, le=1)
+    folds: int = Field(default=5, ge=2, le=20)
+    C: float = Field(default=4.0, gt=0)
+    artifact: str | None = None
+
+
+class CascadeSettings(Strict):
+    """trained.use=cascade: which rows the trained model labels alone.
+
+    A row goes to the LLM when some label's probability from the trained model is
+    within `band` of its threshold, or (with `min_similarity`) when no row of the pool
+    has words as like its own (cosine of word TF-IDF). `band` None: the band that sends
+    `llm_share` of the pool's rows, each scored by the model fit without it (an honest
+    sample of the scores new rows get); the share of a new input sent differs as far as
+    that input differs from the pool, and the run's record says what it was.
+    """
+
+    llm_share: float = Field(default=0.3, gt=0, le=1)
+    band: float | None = Field(default=None, ge=0, le=1)
+    min_similarity: float | None = Field(default=None, gt=0, lt=1)

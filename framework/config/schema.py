@@ -15,12 +15,14 @@ from framework.config.run_settings import (
     BatchSettings,
     BudgetSettings,
     CacheSettings,
+    CascadeSettings,
     ChunkSettings,
     ColumnNames,
     RetrySettings,
     RunSettings,
     SampleSettings,
     ThresholdSettings,
+    TrainedModelSettings,
 )
 from framework.config.strict import Strict
 from framework.config.taxonomy_schema import LabelSpec, TaxonomyConfig
@@ -29,6 +31,7 @@ __all__ = [
     "BatchSettings",
     "BudgetSettings",
     "CacheSettings",
+    "CascadeSettings",
     "ChunkSettings",
     "ColumnNames",
     "GgufSource",
@@ -46,6 +49,7 @@ __all__ = [
     "StrategyConfig",
     "TaxonomyConfig",
     "ThresholdSettings",
+    "TrainedModelSettings",
     "ValidationConfig",
 ]
 
@@ -203,8 +207,19 @@ class RunConfig(Strict):
     strategy: StrategyConfig = StrategyConfig()
     thresholds: ThresholdSettings = ThresholdSettings()
     chunking: ChunkSettings = ChunkSettings()
+    trained: TrainedModelSettings = TrainedModelSettings()
+    cascade: CascadeSettings = CascadeSettings()
     input: str | None = None
     output: str | None = None
+
+    @model_validator(mode="after")
+    def _trained_needs_a_pool(self) -> RunConfig:
+        if self.trained.use != "off" and not self.trained.pool:
+            raise ValueError(
+                f"trained.pool: trained.use={self.trained.use} needs labeled rows to learn "
+                "from: trained.pool=PATH (JSONL, CSV or Parquet with id, text and labels)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _batch_needs_the_cache(self) -> RunConfig:

@@ -13,10 +13,11 @@ and nothing in a lower layer calls back up into the engine.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from framework.config.schema import RunConfig
+from framework.engine.cascade import CascadeGate, cascade_gate
 from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
 from framework.engine.identity import run_identity
 from framework.engine.prompt import PromptRenderer
@@ -29,6 +30,8 @@ from framework.engine.readings import (
 )
 from framework.engine.strategies import STRATEGIES, Strategy
 from framework.engine.text_fit import TextFit
+from framework.engine.trained import TrainedModel, artifact_path, fuse
+from framework.errors import ConfigError
 from framework.labels.decide import LabelDecider
 from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
 from framework.labels.thresholds import Thresholds, load_thresholds
@@ -55,25 +58,45 @@ class Engine:
     text_fit: TextFit
     asker: Asker
     identity: dict[str, Any]  # what decides a row's labels (framework.engine.identity)
+    trained: TrainedModel | None = None  # trained.use: ensemble, alone or cascade
+    cascade: CascadeGate | None = None  # trained.use=cascade: the rows the model labels alone
 
     async def classify_item(self, item: Item) -> Prediction:
         """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
         text, cut_from = self.text_fit.fit(item.text)
         if not text.strip():
             return self._empty_text(item)
+        if self.trained is not None and self.config.trained.use == "alone":
+            return self._by_trained(item, self.trained.probabilities(item))
+        sent_because = None
+        if self.cascade is not None:  # the trained model first; the LLM if it is unsure
+            model = self.cascade.model.probabilities(item)
+            sent_because = self.cascade.why_ask(item, model)
+            if sent_because is None:
+                return self._by_trained(item, model, path="trained")
         tally = Tally(item.id, truncated_from=cut_from)
         chunks = self.text_fit.chunks(text)
         try:
             readings = [await self._read(chunk, tally) for chunk in chunks]
         except Unanswered as failure:
-            return tally.failed(failure)
+            failed = tally.failed(failure)
+            if self.cascade is None:
+                return failed
+            return replace(
+                failed, extra={**failed.extra, "path": "llm", "sent_because": sent_because}
+            )
         if len(readings) == 1 and readings[0].verdict is not None:
             verdict = readings[0].verdict  # one answer, policy applied, nothing to weigh
-            return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
+            if self.trained is None:
+                return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
+            answer = {label: float(label in verdict.labels) for label in self.labels.ids}
+            return self._fused(item, tally, answer, verdict.repairs, sent_because)
         how = self.config.chunking.aggregate
         confidence = combine_chunks([r.confidence for r in readings], how)
-        decision = self.decider.decide(confidence)
         notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
+        if self.trained is not None:
+            return self._fused(item, tally, confidence, notes, sent_because)
+        decision = self.decider.decide(confidence)
         return tally.prediction(
             decision.labels,
             "ok",
@@ -82,6 +105,55 @@ class Engine:
             confidence_method=self.confidence.method,
             review=bool(decision.uncertain),
             chunks=len(chunks) if len(chunks) > 1 else None,
+        )
+
+    def _fused(
+        self,
+        item: Item,
+        tally: Tally,
+        llm: dict[str, float],
+        notes: tuple[str, ...],
+        sent_because: str | None,
+    ) -> Prediction:
+        """trained.use=ensemble (and the LLM's rows of a cascade): the LLM's confidence
+        (or its 0/1 answer) and the trained model's probabilities, fused per label; the
+        thresholds decide. The row keeps each source's confidence beside the fused one."""
+        assert self.trained is not None
+        model = self.trained.probabilities(item)
+        fused = fuse(model, llm, self.config.trained.weight)
+        decision = self.decider.decide(fused)
+        extra: dict[str, Any] = {"sources": {"llm": _rounded(llm), "trained": _rounded(model)}}
+        if self.cascade is not None:
+            extra.update(path="llm", sent_because=sent_because)
+        return tally.prediction(
+            decision.labels,
+            "ok",
+            repairs=(*decision.repairs, *notes),
+            confidence=fused,
+            confidence_method="ensemble",
+            review=bool(decision.uncertain),
+            extra=extra,
+        )
+
+    def _by_trained(
+        self, item: Item, model: dict[str, float], *, path: str | None = None
+    ) -> Prediction:
+        """trained.use=alone, and the rows a cascade's model is sure of: the trained
+        model's probabilities decide; no call."""
+        decision = self.decider.decide(model)
+        extra: dict[str, Any] = {"sources": {"trained": _rounded(model)}}
+        if path is not None:
+            extra["path"] = path
+        return Prediction(
+            item.id,
+            decision.labels,
+            "ok",
+            0,
+            repairs=decision.repairs,
+            confidence=_rounded(model),
+            confidence_method="trained",
+            review=bool(decision.uncertain),
+            extra=extra,
         )
 
     async def _read(self, text: str, tally: Tally) -> Reading:
@@ -157,7 +229,17 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         sample_temperature=config.strategy.sample_temperature,
         shared_prompts=config.strategy.name == "per_label" or confidence.samples > 0,
     )
+    trained = _load_trained(config, labels)
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
+    gate = None
+    if trained is not None:  # which model decides with the LLM (or alone), by its pool
+        identity.update({f"trained.{k}": v for k, v in trained.describe().items()})
+        identity.update(
+            {"trained.use": config.trained.use, "trained.weight": config.trained.weight}
+        )
+    if trained is not None and config.trained.use == "cascade":
+        gate = cascade_gate(trained, decider.thresholds, config.cascade)
+        identity.update({f"cascade.{k}": v for k, v in gate.describe().items()})
     return Engine(
         config,
         labels,
@@ -172,7 +254,26 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         TextFit(config.prompt, config.chunking, plan.model),
         asker,
         identity,
+        trained,
+        gate,
     )
+
+
+def _rounded(confidence: dict[str, float]) -> dict[str, float]:
+    return {label: round(p, 4) for label, p in confidence.items()}
+
+
+def _load_trained(config: RunConfig, labels: LabelSet) -> TrainedModel | None:
+    """The run's trained model (trained.use), fit before by the runner."""
+    if config.trained.use == "off":
+        return None
+    model = TrainedModel.load(artifact_path(config, labels.ids))
+    if tuple(model.labels) != tuple(labels.ids):
+        raise ConfigError(
+            f"trained.artifact: the trained model knows the labels {', '.join(model.labels)}, "
+            f"the taxonomy has {', '.join(labels.ids)}; delete the artifact to fit a new one"
+        )
+    return model
 
 
 def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:

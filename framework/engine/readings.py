@@ -60,10 +60,11 @@ def choose_confidence(config: RunConfig, profile: ProviderProfile) -> Confidence
         config.strategy.samples if setting == "self_consistency" else 0,
     )
     thresholds = config.thresholds
-    if method.method == "answer" and (thresholds.path or thresholds.per_label):
+    trained = config.trained.use != "off"  # its probabilities are a per-label confidence
+    if method.method == "answer" and (thresholds.path or thresholds.per_label) and not trained:
         raise ConfigError(
             "thresholds: they need a per-label confidence, and this run has none; set "
-            "strategy.confidence=logprobs or self_consistency"
+            "strategy.confidence=logprobs or self_consistency, or trained.use=ensemble"
         )
     return method
 

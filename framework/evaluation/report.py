@@ -32,6 +32,7 @@ from framework.results import (
 __all__ = [
     "evaluate_results",
     "headline",
+    "metrics_by_path",
     "metrics_table",
     "plot_per_label_f1",
     "read_texts",
@@ -65,12 +66,16 @@ def evaluate_results(
     except NoGoldLabels:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
+    by_path = metrics_by_path(results, labels, none_label=none_label, gold=gold)
+    data = metrics.to_dict() | ({"by_path": by_path} if by_path else {})
     target = metrics_file or out_dir / METRICS_FILE
-    target.write_text(json.dumps(metrics.to_dict(), indent=2) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     plot_per_label_f1({title or "run": metrics}, out_dir / CHART_FILE)
     errors = worst_errors(read_result_rows(results), gold=gold)
     texts = read_texts(input_path, {row["id"] for row in errors}, columns) if input_path else {}
-    write_report(metrics, errors, texts, out_dir / REPORT_FILE, title=title or str(results))
+    write_report(
+        metrics, errors, texts, out_dir / REPORT_FILE, title=title or str(results), by_path=by_path
+    )
     write_run_html(
         results,
         labels,
@@ -82,6 +87,42 @@ def evaluate_results(
         title=title,
     )
     return metrics
+
+
+def metrics_by_path(
+    results: Path,
+    labels: Sequence[str],
+    *,
+    none_label: str | None = None,
+    gold: Mapping[str, Sequence[str]] | None = None,
+    resamples: int = 1000,
+) -> dict[str, dict[str, Any]]:
+    """trained.use=cascade: the scores of the rows each path labeled ("trained": the
+    model alone; "llm": the LLM fused with it). Empty when no row names a path."""
+    paths = sorted(
+        {str(row.extra["path"]) for row in read_result_rows(results) if "path" in row.extra}
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        try:
+            part = compute_metrics(
+                (row for row in read_result_rows(results) if row.extra.get("path") == path),
+                labels,
+                none_label=none_label,
+                gold=gold,
+                resamples=resamples,
+            )
+        except NoGoldLabels:
+            continue
+        found[path] = {
+            "rows": part.rows,
+            "scored": part.scored,
+            "macro_f1": part.macro.f1,
+            "macro_f1_ci": [part.macro_f1_ci.low, part.macro_f1_ci.high],
+            "micro_f1": part.micro.f1,
+            "micro_f1_ci": [part.micro_f1_ci.low, part.micro_f1_ci.high],
+        }
+    return found
 
 
 def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
@@ -195,6 +236,10 @@ def worst_errors(
     return [entry for _, entry in heapq.nsmallest(count, scored(), key=lambda pair: pair[0])]
 
 
+def _with_interval(value: float, interval: Sequence[float]) -> str:
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def write_report(
     metrics: Metrics,
     errors: Sequence[Mapping[str, Any]],
@@ -202,11 +247,23 @@ def write_report(
     path: Path,
     *,
     title: str,
+    by_path: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """report.md: the scores, the per-label chart (beside it) and the worst errors."""
-    parts = [
-        f"# Evaluation: {title}",
-        metrics_table(metrics),
+    parts = [f"# Evaluation: {title}", metrics_table(metrics)]
+    if by_path:
+        rows = [
+            [
+                route,
+                str(part["scored"]),
+                _with_interval(part["macro_f1"], part["macro_f1_ci"]),
+                _with_interval(part["micro_f1"], part["micro_f1_ci"]),
+            ]
+            for route, part in by_path.items()
+        ]
+        header = ["labeled by (cascade)", "rows scored", "macro-F1", "micro-F1"]
+        parts.append("## By path\n\n" + markdown_table(header, rows))
+    parts += [
         f"## F1 by label\n\n![F1 by label]({CHART_FILE})",
         f"## The {len(errors)} worst errors",
     ]

@@ -41,6 +41,11 @@ class LabelDecider:
         self._threshold = {label: thresholds.get(label, default) for label in labels.ids}
         self._band = band
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each label's threshold."""
+        return dict(self._threshold)
+
     def decide(self, confidence: Mapping[str, float]) -> Decision:
         offered = self.labels.ids
         score = {label: float(confidence.get(label, 0.0)) for label in offered}

@@ -47,13 +47,16 @@ class RunEstimate:
     max_cost: float | None
     # run.mode=batch, for a provider with a batch API: the same calls at its batch price.
     batch_cost: tuple[float | None, float | None, str] | None = None
+    # trained.use=alone or cascade: rows the trained model labels without a call.
+    by_trained: int = 0
 
     def lines(self) -> list[str]:
         mean = self.prompt_tokens // self.calls if self.calls else 0
         return [
             f"rows                {self.rows:,}: {self.to_call:,} to send, {self.already_done:,} "
             f"already in the output, {self.cached:,} answered from the cache, "
-            f"{self.no_call:,} without a call (empty or unreadable)",
+            f"{self.no_call:,} without a call (empty or unreadable)"
+            + (f", {self.by_trained:,} labeled by the trained model" if self.by_trained else ""),
             f"calls               {self.calls:,} (before retries and re-asks)",
             f"prompt tokens       {self.prompt_tokens:,} "
             f"(mean {mean:,} a call, max {self.max_prompt_tokens:,})",
@@ -119,7 +122,7 @@ async def _estimate(
     transport = _PlanTransport(classifier.cache, strategy.example_answer(1))
     planner = build_engine(config, transport, endpoint=classifier.endpoint)
     model = planner.plan.model
-    counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
+    counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call", "trained"), 0)
     prompt_tokens = max_prompt = gold_labels = gold_rows = 0
     for row in rows:
         counts["rows"] += 1
@@ -128,10 +131,12 @@ async def _estimate(
             continue
         transport.requests.clear()
         transport.cached = 0
-        if row.item is not None:
-            await planner.classify_item(row.item)
+        prediction = None if row.item is None else await planner.classify_item(row.item)
         if not transport.requests:
-            counts["cached" if transport.cached else "no_call"] += 1
+            if prediction is not None and prediction.confidence_method == "trained":
+                counts["trained"] += 1
+            else:
+                counts["cached" if transport.cached else "no_call"] += 1
             continue
         counts["to_call"] += 1
         counts["calls"] += len(transport.requests)
@@ -160,6 +165,7 @@ async def _estimate(
         expected_cost=price(config.provider, config.model, model, Usage(prompt_tokens, expected)),
         max_cost=price(config.provider, config.model, model, Usage(prompt_tokens, most)),
         batch_cost=_batch_cost(config, model, Usage(prompt_tokens, expected), most),
+        by_trained=counts["trained"],
     )
 
 

@@ -25,6 +25,7 @@ class Counts(Protocol):
     resumed: int  # rows a previous run finished, counted done but not in the rate
     usage: Usage
     cost: float | None
+    by_path: dict[str, int]  # trained.use=cascade: rows by who labeled them
 
     @property
     def done(self) -> int: ...
@@ -91,6 +92,10 @@ class Progress:
         if counts.resumed:
             parts.append(f"{counts.resumed:,} from before")
         parts.append(f"{counts.failed:,} failed")
+        if counts.by_path:
+            parts.append(
+                ", ".join(f"{n:,} by {path}" for path, n in sorted(counts.by_path.items()))
+            )
         parts.append(f"{rate:,.1f} rows/s" if rate >= 10 else f"{rate:.2f} rows/s")
         parts.append(f"{_short(counts.usage.total_tokens)} tokens")
         spent = counts.cost

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
+from framework.engine.trained import artifact_path
 from framework.labels.taxonomy import label_ids, taxonomy_hash
 from framework.results import RECORD_FILE
 from framework.runner.inputs import is_uri
@@ -226,9 +227,29 @@ def describe_run(
             "given": config.input,
             "sha256": file_sha256(source) if source.is_file() else None,
         },
+        "trained": _trained(classifier),
         "results": str(output.resolve()),
         "totals": None,
         "metrics": None,
+    }
+
+
+def _trained(classifier: Classifier) -> dict[str, Any] | None:
+    """trained.use: the model that labels with the LLM (or alone), by its files' hashes."""
+    config, model, gate = classifier.config, classifier.engine.trained, classifier.engine.cascade
+    if model is None:
+        return None
+    artifact = artifact_path(config, model.labels)
+    return {
+        "use": config.trained.use,
+        "weight": config.trained.weight if config.trained.use == "ensemble" else None,
+        "pool": str(Path(config.trained.pool or "").resolve()),
+        "artifact": str(artifact.resolve()),
+        "artifact_sha256": file_sha256(artifact),
+        **model.describe(),
+        "cascade": None
+        if gate is None
+        else {**gate.describe(), "llm_share": config.cascade.llm_share},
     }
 
 

@@ -38,6 +38,9 @@ class RunTotals:
     # Where the rows ran: {"name": "local", "workers": N} or the Ray cluster's actors
     # (record.json keeps it as "executor").
     executor: dict[str, Any] = field(default_factory=dict)
+    # trained.use=cascade: rows by who labeled them ("trained": the model alone, no call;
+    # "llm": sent to the LLM and fused with the model).
+    by_path: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> int:
@@ -51,6 +54,9 @@ class RunTotals:
         self.calls += prediction.attempts
         self.cache_hits += prediction.cache_hits
         self.usage += prediction.usage
+        path = prediction.extra.get("path")
+        if isinstance(path, str):
+            self.by_path[path] = self.by_path.get(path, 0) + 1
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
 

@@ -33,6 +33,7 @@ def classify_job(cfg: DictConfig) -> None:
     from framework.runner.progress import Progress
     from framework.runner.run import classify_file
     from framework.runner.run_record import RunRecorder, scrub_secrets
+    from framework.runner.trained import ensure_trained_model
 
     run_dir, overrides, sweep_dir = hydra_folders()
     scrub_secrets(cfg, overrides, run_dir, sweep_dir)  # Hydra saved command-line keys in clear
@@ -42,6 +43,7 @@ def classify_job(cfg: DictConfig) -> None:
             "input: required; name the file to classify: labelwise classify input=FILE"
         )
     output = Path(config.output) if config.output else run_dir / RESULTS_FILE
+    ensure_trained_model(config)  # trained.use: fit from trained.pool on first use
     with (
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
@@ -111,6 +113,8 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             (totals.resumed, "already done"),
             (totals.retried, "failed before and tried again"),
             (totals.cache_hits, "answers from cache"),
+            (totals.by_path.get("trained", 0), "labeled by the trained model alone"),
+            (totals.by_path.get("llm", 0), "sent to the LLM by the cascade"),
         )
         if count
     )

@@ -1,0 +1,61 @@
+"""The run's trained model, fit from its pool the first time it is needed.
+
+    path = ensure_trained_model(config)   # fits and saves it unless the artifact exists
+
+The pool is read with the run's columns (JSONL, CSV or Parquet); rows without gold
+labels are left out and counted. Fitting the default model on the 5,426-row
+GoEmotions-Ekman dev split takes some 30 s on 2 cores (six fits: the whole pool and
+one without each of five folds); later runs load the artifact in well under a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from framework.config.schema import RunConfig
+from framework.engine.trained import TrainedModel, artifact_path, fit_model, pool_sha256
+from framework.errors import ConfigError
+from framework.labels.taxonomy import label_ids
+from framework.runner.inputs import read_rows
+
+__all__ = ["ensure_trained_model"]
+
+log = logging.getLogger("labelwise")
+
+
+def ensure_trained_model(config: RunConfig) -> Path | None:
+    """The artifact of the run's trained model (trained.use), fit now if there is none;
+    None when the run uses no trained model."""
+    if config.trained.use == "off":
+        return None
+    labels = label_ids(config.taxonomy)
+    path = artifact_path(config, labels)
+    if path.is_file():
+        return path
+    pool = Path(config.trained.pool or "")
+    started = time.perf_counter()
+    rows, unlabeled = [], 0
+    for row in read_rows(pool, config.columns):
+        if row.item is None or row.item.gold is None:
+            unlabeled += 1
+            continue
+        rows.append((row.item.id, row.item.text, row.item.gold))
+    if not rows:
+        raise ConfigError(
+            f"trained.pool: {pool} has no rows with gold labels (column "
+            f"{config.columns.labels!r}); the trained model learns from labeled rows"
+        )
+    model: TrainedModel = fit_model(rows, labels, config.trained, pool_sha256=pool_sha256(config))
+    model.save(path)
+    skipped = f" ({unlabeled} rows without gold left out)" if unlabeled else ""
+    log.info(
+        "trained model fit on %d rows of %s in %.1f s%s -> %s",
+        len(rows),
+        pool,
+        time.perf_counter() - started,
+        skipped,
+        path,
+    )
+    return path
