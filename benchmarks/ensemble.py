@@ -127,23 +127,19 @@ def main() -> None:
         f"thresholds.path={ensemble_thresholds}",
     )
     cascade = ["trained.use=cascade", *pool]
-    for share in (0.1, 0.3, 0.5):
-        runs[f"cascade llm_share={share}, thresholds 0.5"] = classify(
-            out / f"score-cascade-{share}",
-            score,
-            args.model,
-            *cascade,
-            f"cascade.llm_share={share}",
-        )
-    for share in (0.1, 0.3, 0.5):
-        runs[f"cascade llm_share={share}, calibrated"] = classify(
-            out / f"score-cascade-{share}-cal",
-            score,
-            args.model,
-            *cascade,
-            f"cascade.llm_share={share}",
-            f"thresholds.path={ensemble_thresholds}",
-        )
+    for thresholds, name, suffix in (
+        ([], "thresholds 0.5", ""),
+        ([f"thresholds.path={ensemble_thresholds}"], "calibrated", "-cal"),
+    ):
+        for share in (0.1, 0.3, 0.5):
+            runs[f"cascade llm_share={share}, {name}"] = classify(
+                out / f"score-cascade-{share}{suffix}",
+                score,
+                args.model,
+                *cascade,
+                f"cascade.llm_share={share}",
+                *thresholds,
+            )
     print(f"GoEmotions-Ekman dev split, {args.model}: score {args.score} rows (seed 0), ")
     print(f"thresholds fit on {args.calibrate} other rows; pool: the dev split, cross-fitted\n")
     print("| recipe | macro-F1 [95% CI] | micro-F1 [95% CI] | rows to the LLM | calls | rows/s |")

@@ -66,11 +66,11 @@ class Engine:
         text, cut_from = self.text_fit.fit(item.text)
         if not text.strip():
             return self._empty_text(item)
-        if self.trained is not None and self.config.trained.use == "alone":
-            return self._by_trained(item, self.trained.probabilities(item))
+        model = None if self.trained is None else self.trained.probabilities(item)
+        if model is not None and self.config.trained.use == "alone":
+            return self._by_trained(item, model)
         sent_because = None
-        if self.cascade is not None:  # the trained model first; the LLM if it is unsure
-            model = self.cascade.model.probabilities(item)
+        if self.cascade is not None and model is not None:  # the LLM only if it is unsure
             sent_because = self.cascade.why_ask(item, model)
             if sent_because is None:
                 return self._by_trained(item, model, path="trained")
@@ -87,15 +87,15 @@ class Engine:
             )
         if len(readings) == 1 and readings[0].verdict is not None:
             verdict = readings[0].verdict  # one answer, policy applied, nothing to weigh
-            if self.trained is None:
+            if model is None:
                 return tally.prediction(verdict.labels, "ok", repairs=verdict.repairs)
             answer = {label: float(label in verdict.labels) for label in self.labels.ids}
-            return self._fused(item, tally, answer, verdict.repairs, sent_because)
+            return self._fused(tally, model, answer, verdict.repairs, sent_because)
         how = self.config.chunking.aggregate
         confidence = combine_chunks([r.confidence for r in readings], how)
         notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
-        if self.trained is not None:
-            return self._fused(item, tally, confidence, notes, sent_because)
+        if model is not None:
+            return self._fused(tally, model, confidence, notes, sent_because)
         decision = self.decider.decide(confidence)
         return tally.prediction(
             decision.labels,
@@ -109,8 +109,8 @@ class Engine:
 
     def _fused(
         self,
-        item: Item,
         tally: Tally,
+        model: dict[str, float],
         llm: dict[str, float],
         notes: tuple[str, ...],
         sent_because: str | None,
@@ -118,8 +118,6 @@ class Engine:
         """trained.use=ensemble (and the LLM's rows of a cascade): the LLM's confidence
         (or its 0/1 answer) and the trained model's probabilities, fused per label; the
         thresholds decide. The row keeps each source's confidence beside the fused one."""
-        assert self.trained is not None
-        model = self.trained.probabilities(item)
         fused = fuse(model, llm, self.config.trained.weight)
         decision = self.decider.decide(fused)
         extra: dict[str, Any] = {"sources": {"llm": _rounded(llm), "trained": _rounded(model)}}
