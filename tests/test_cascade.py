@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -126,6 +127,14 @@ def test_the_llm_labels_only_the_rows_the_model_is_unsure_of(
     low, high = metrics["by_path"]["trained"]["macro_f1_ci"]
     assert low <= metrics["by_path"]["trained"]["macro_f1"] <= high
     assert "## By path" in (run / "report.md").read_text()
+    board = labelwise("compare", str(run), "--out", str(tmp_path / "board"))
+    assert board.returncode == 0, board.stderr
+    assert re.search(rf"\|\s+{sent} \({sent / 150:.0%}\)\s+\|", board.stdout)  # to the LLM
+    llm_part, model_part = metrics["by_path"]["llm"], metrics["by_path"]["trained"]
+    assert (
+        f"llm {llm_part['macro_f1']:.3f} ({sent} rows) · "
+        f"trained {model_part['macro_f1']:.3f} ({150 - sent} rows)"
+    ) in board.stdout
 
     # plan says the same before any call; a finished output leaves nothing to send.
     stub.requests.clear()

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "leaderboard and charts of several runs or a sweep"),
     "lint": ("lint", "check a taxonomy against the practices that make labels work"),
     "calibrate": ("calibrate", "per-label thresholds that maximise F1 on a labeled dev run"),
+    "tune": ("tune", "try recipes on a labeled dev file; write the best as an experiment"),
     "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
     "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
 }

@@ -16,6 +16,8 @@ __all__ = [
     "CascadeSettings",
     "ChunkSettings",
     "ColumnNames",
+    "DistillSettings",
+    "ExamplesSettings",
     "RaySettings",
     "RetrySettings",
     "RunSettings",
@@ -154,6 +156,44 @@ class ChunkSettings(Strict):
     aggregate: Literal["max", "mean"] = "max"
 
 
+class DistillSettings(Strict):
+    """trained.distill: a trained model taught by the LLM, for an input without gold.
+
+    The LLM labels `sample` rows of the input, drawn with `seed`; the model is fit on
+    its answers; the cascade (or the model alone) labels the rest. `refit_every`: after
+    each this many further rows of the input, the model is fit again on the sample and
+    every answer the LLM gave since (rows it was unsure of: the ones it learns most
+    from). The LLM's answers stand on the rows sent to it (a model taught by the LLM
+    does not overrule it), so trained.weight is not used.
+    """
+
+    sample: int | None = Field(default=None, ge=20)
+    seed: int = 0
+    refit_every: int | None = Field(default=None, ge=1)
+
+
+class ExamplesSettings(Strict):
+    """Labeled rows shown in the prompt, picked for each text from `pool` (the `examples`
+    config group: conf/examples/*.yaml).
+
+    selection: none; fixed (the same `k` rows for every text, drawn with `seed`); similar
+    (the `k` rows most like the text, by cosine of word TF-IDF); per_label (for each label,
+    the `k` rows most like the text that have it); mmr (maximal marginal relevance: `k`
+    rows like the text and unlike each other, `mmr_lambda` the weight of likeness). A row
+    with the text's own id or text is never shown (no answer leaks into an evaluation).
+    Each example's text is cut to `max_chars`; `template` (prompts/NAME.jinja) renders
+    them ahead of the prompt.
+    """
+
+    selection: Literal["none", "fixed", "similar", "per_label", "mmr"] = "none"
+    pool: str | None = None
+    k: int = Field(default=8, ge=1, le=64)
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+    seed: int = 0
+    max_chars: int = Field(default=600, ge=20)
+    template: str = "examples.v1"
+
+
 class TrainedModelSettings(Strict):
     """A classifier trained on labeled rows, beside the LLM or instead of it.
 
@@ -161,7 +201,8 @@ class TrainedModelSettings(Strict):
     label: `weight` of the model, the rest the LLM's confidence or its 0/1 answer, then
     the run's thresholds decide); alone (the trained model labels every row, no call);
     cascade (the trained model labels the rows it is sure of, the LLM the rest, fused as
-    in ensemble: see CascadeSettings).
+    in ensemble: see CascadeSettings). With `distill.sample`, it learns from the LLM's
+    answers on a sample of the input instead of a pool (DistillSettings).
     pool: the labeled rows it learns from (JSONL, CSV or Parquet with id, text and
     labels, read with the run's columns). A row of the pool is scored by a model fit
     without it (`folds` cross-fitting), so evaluating on the pool never sees its own
@@ -180,6 +221,8 @@ class TrainedModelSettings(Strict):
     folds: int = Field(default=5, ge=2, le=20)
     C: float = Field(default=4.0, gt=0)
     artifact: str | None = None
+    # Instead of a pool: a model fit on the LLM's answers for a sample of the input.
+    distill: DistillSettings = DistillSettings()
 
 
 class CascadeSettings(Strict):

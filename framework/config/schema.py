@@ -18,6 +18,7 @@ from framework.config.run_settings import (
     CascadeSettings,
     ChunkSettings,
     ColumnNames,
+    ExamplesSettings,
     RetrySettings,
     RunSettings,
     SampleSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "CascadeSettings",
     "ChunkSettings",
     "ColumnNames",
+    "ExamplesSettings",
     "GgufSource",
     "LabelSpec",
     "LocalServerSettings",
@@ -209,15 +211,30 @@ class RunConfig(Strict):
     chunking: ChunkSettings = ChunkSettings()
     trained: TrainedModelSettings = TrainedModelSettings()
     cascade: CascadeSettings = CascadeSettings()
+    examples: ExamplesSettings = ExamplesSettings()
     input: str | None = None
     output: str | None = None
 
     @model_validator(mode="after")
     def _trained_needs_a_pool(self) -> RunConfig:
-        if self.trained.use != "off" and not self.trained.pool:
+        trained = self.trained
+        if trained.distill.sample is not None:
+            _check_distillation(self)
+        elif trained.use != "off" and not trained.pool:
             raise ValueError(
-                f"trained.pool: trained.use={self.trained.use} needs labeled rows to learn "
-                "from: trained.pool=PATH (JSONL, CSV or Parquet with id, text and labels)"
+                f"trained.pool: trained.use={trained.use} needs labeled rows to learn from: "
+                "trained.pool=PATH (JSONL, CSV or Parquet with id, text and labels), or "
+                "trained.distill.sample=N to learn from the LLM's answers on N input rows"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _examples_need_a_pool(self) -> RunConfig:
+        if self.examples.selection != "none" and not self.examples.pool:
+            raise ValueError(
+                f"examples.pool: examples.selection={self.examples.selection} shows labeled rows "
+                "in the prompt: examples.pool=PATH (JSONL, CSV or Parquet with id, text and "
+                "labels)"
             )
         return self
 
@@ -243,3 +260,34 @@ class RunConfig(Strict):
                 f"{len(self.taxonomy.labels)} labels of taxonomy {self.taxonomy.name}"
             )
         return self
+
+
+def _check_distillation(config: RunConfig) -> None:
+    """trained.distill.sample: what a model taught by the LLM during the run cannot go with."""
+    trained = config.trained
+    if trained.use not in ("cascade", "alone"):
+        raise ValueError(
+            f"trained.use: trained.distill.sample teaches the trained model from the LLM's "
+            f"answers; use it with trained.use=cascade (the LLM labels the rows the model is "
+            f"unsure of) or trained.use=alone, not {trained.use}"
+        )
+    if trained.pool:
+        raise ValueError(
+            "trained.pool: a distilled model learns from the LLM's answers "
+            "(trained.distill.sample), a pooled one from labeled rows; give one of them"
+        )
+    if trained.artifact:
+        raise ValueError(
+            "trained.artifact: a distilled model is fit during the run and kept in the cache "
+            "folder by its hash (record.json names it); leave trained.artifact unset"
+        )
+    if trained.distill.refit_every is not None and trained.use == "alone":
+        raise ValueError(
+            "trained.distill.refit_every: with trained.use=alone no row past the sample "
+            "reaches the LLM, so there is nothing to refit on; use trained.use=cascade"
+        )
+    if config.run.executor == "ray":
+        raise ValueError(
+            "run.executor: trained.distill fits its model between the run's phases in this "
+            "process; use run.executor=local with it"
+        )

@@ -14,6 +14,7 @@ built any other way.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,15 @@ class Classifier:
     def local_server(self) -> LocalServer | None:
         return self.stack.local.server if self.stack.local is not None else None
 
+    def use_trained_model(self, config: RunConfig) -> None:
+        """Label from now on with the trained model `config` names (a distilled run's next
+        phase: framework.runner.distill), over the same transports; the identity stays
+        the one the run's results file was opened with."""
+        engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
+        self.engine = dataclasses.replace(engine, identity=self.engine.identity)
+        self.config = config
+        self._preview = None
+
     # -- the synchronous API -------------------------------------------------
 
     def classify(self, text: str, *, id: str = "0") -> Prediction:
@@ -160,6 +170,13 @@ class Classifier:
         return await self.engine.classify_item(item)
 
     def _answers_now(self) -> None:
+        if self.config.trained.distill.sample is not None:
+            raise ConfigError(
+                "trained.distill: the model is taught by the LLM's answers on a sample of a "
+                "file's rows, so single texts cannot be labeled this way; classify a file "
+                "(labelwise classify, or framework.runner.run.classify_file), or give the "
+                "trained model labeled rows with trained.pool"
+            )
         if self.config.run.mode == "batch":
             raise ConfigError(
                 "run.mode: batch jobs answer within hours, so classify() and classify_many() "

@@ -100,8 +100,16 @@ class Asker:
     # server, whose prompt cache then reuses it.
     shared_prompts: bool = False
 
-    async def ask(self, question: Question, tally: Tally, sample: int | None = None) -> Answer:
-        messages = self.renderer.render(question.text, topic=question.topic)
+    async def ask(
+        self,
+        question: Question,
+        tally: Tally,
+        sample: int | None = None,
+        *,
+        preface: str | None = None,
+    ) -> Answer:
+        """`preface`: what goes ahead of the prompt (the item's labeled examples)."""
+        messages = self.renderer.render(question.text, topic=question.topic, preface=preface)
         plan = self.plan_for(sample)
         affinity = question.text if self.shared_prompts else None
         for answer_number in range(self.max_retries + 1):

@@ -19,6 +19,7 @@ from typing import Any
 from framework.config.schema import RunConfig
 from framework.engine.cascade import CascadeGate, cascade_gate
 from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
+from framework.engine.examples import ExampleIndex, ExamplePicker, index_path
 from framework.engine.identity import run_identity
 from framework.engine.prompt import PromptRenderer
 from framework.engine.readings import (
@@ -60,6 +61,7 @@ class Engine:
     identity: dict[str, Any]  # what decides a row's labels (framework.engine.identity)
     trained: TrainedModel | None = None  # trained.use: ensemble, alone or cascade
     cascade: CascadeGate | None = None  # trained.use=cascade: the rows the model labels alone
+    examples: ExamplePicker | None = None  # examples.selection: labeled rows in the prompt
 
     async def classify_item(self, item: Item) -> Prediction:
         """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
@@ -76,8 +78,9 @@ class Engine:
                 return self._by_trained(item, model, path="trained")
         tally = Tally(item.id, truncated_from=cut_from)
         chunks = self.text_fit.chunks(text)
+        preface = None if self.examples is None else self.examples.preface(item)
         try:
-            readings = [await self._read(chunk, tally) for chunk in chunks]
+            readings = [await self._read(chunk, tally, preface) for chunk in chunks]
         except Unanswered as failure:
             failed = tally.failed(failure)
             if self.cascade is None:
@@ -154,11 +157,11 @@ class Engine:
             extra=extra,
         )
 
-    async def _read(self, text: str, tally: Tally) -> Reading:
+    async def _read(self, text: str, tally: Tally, preface: str | None) -> Reading:
         """Every question about a text (and every sample of it), asked at once."""
         samples: list[int | None] = list(range(self.confidence.samples)) or [None]
         asks = [
-            self.asker.ask(question, tally, sample)
+            self.asker.ask(question, tally, sample, preface=preface)
             for question in self.strategy.questions(text)
             for sample in samples
         ]
@@ -229,12 +232,24 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     )
     trained = _load_trained(config, labels)
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
+    examples = None
+    if config.examples.selection != "none":  # which rows the prompts show, by their pool
+        index = ExampleIndex.load(index_path(config))
+        examples = ExamplePicker(index, config.examples, labels)
+        # Only when used: a run without examples keeps the identity it had before them.
+        settings = config.examples.model_dump(exclude={"pool"})
+        identity.update({f"examples.{k}": v for k, v in settings.items()})
+        identity.update(
+            {"examples.pool_sha256": index.pool_sha256, "examples.digest": examples.digest}
+        )
     gate = None
     if trained is not None:  # which model decides with the LLM (or alone), by its pool
         identity.update({f"trained.{k}": v for k, v in trained.describe().items()})
         identity.update(
             {"trained.use": config.trained.use, "trained.weight": config.trained.weight}
         )
+    if config.trained.distill.sample is not None:  # a model the LLM teaches during the run
+        identity.update(_distillation_identity(config))
     if trained is not None and config.trained.use == "cascade":
         gate = cascade_gate(trained, decider.thresholds, config.cascade)
         identity.update({f"cascade.{k}": v for k, v in gate.describe().items()})
@@ -254,6 +269,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         identity,
         trained,
         gate,
+        examples,
     )
 
 
@@ -261,9 +277,26 @@ def _rounded(confidence: dict[str, float]) -> dict[str, float]:
     return {label: round(p, 4) for label, p in confidence.items()}
 
 
+def _distillation_identity(config: RunConfig) -> dict[str, Any]:
+    """What decides a distilled run's labels before its model exists: how the sample is
+    drawn, how the model is fit and refit, and the cascade's settings (the fits' hashes
+    depend on the LLM's answers and go to record.json instead)."""
+    trained = config.trained
+    found = {
+        "trained.use": trained.use,
+        "trained.folds": trained.folds,
+        "trained.C": trained.C,
+        **{f"trained.distill.{k}": v for k, v in trained.distill.model_dump().items()},
+    }
+    if trained.use == "cascade":
+        found.update({f"cascade.{k}": v for k, v in config.cascade.model_dump().items()})
+    return found
+
+
 def _load_trained(config: RunConfig, labels: LabelSet) -> TrainedModel | None:
-    """The run's trained model (trained.use), fit before by the runner."""
-    if config.trained.use == "off":
+    """The run's trained model (trained.use), fit before by the runner; none yet for a
+    distilled one (framework.runner.distill swaps it in once fit)."""
+    if config.trained.use == "off" or config.trained.distill.sample is not None:
         return None
     model = TrainedModel.load(artifact_path(config, labels.ids))
     if tuple(model.labels) != tuple(labels.ids):

@@ -190,17 +190,25 @@ class PromptRenderer:
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    def render(self, text: str, *, topic: str | None = None) -> tuple[Message, ...]:
-        """The messages for a text; `topic` is the label asked about, for per-label prompts."""
+    def render(
+        self, text: str, *, topic: str | None = None, preface: str | None = None
+    ) -> tuple[Message, ...]:
+        """The messages for a text; `topic` is the label asked about, for per-label prompts;
+        `preface` goes ahead of the prompt (the text's labeled examples)."""
         if self._pieces is None:
-            return self._render_slowly(text, topic)
-        pieces = self._pieces.get(topic)
-        if pieces is None:
-            pieces = self._render_slowly(_SENTINEL, topic)[-1]["content"].split(_SENTINEL)
-            self._pieces[topic] = pieces
-        user = neutralise_delimiters(text).join(pieces)
-        system = [{"role": "system", "content": self._system}] if self._system else []
-        return (*system, {"role": "user", "content": user})
+            messages = self._render_slowly(text, topic)
+        else:
+            pieces = self._pieces.get(topic)
+            if pieces is None:
+                pieces = self._render_slowly(_SENTINEL, topic)[-1]["content"].split(_SENTINEL)
+                self._pieces[topic] = pieces
+            user = neutralise_delimiters(text).join(pieces)
+            system = [{"role": "system", "content": self._system}] if self._system else []
+            messages = (*system, {"role": "user", "content": user})
+        if preface is None:
+            return messages
+        *before, last = messages
+        return (*before, {**last, "content": f"{preface}\n\n{last['content']}"})
 
     def _render_slowly(self, text: str, topic: str | None) -> tuple[Message, ...]:
         context = {

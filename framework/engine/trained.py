@@ -154,7 +154,7 @@ class TrainedModel:
             raise ConfigError(
                 f"trained.artifact: no trained model at {path}; `labelwise classify` and "
                 "`labelwise plan` fit it on first use; from Python, call "
-                "framework.runner.trained.ensure_trained_model(config) before Classifier(config)"
+                "framework.runner.prepare.prepare_run(config) before Classifier(config)"
             ) from None
         except Exception as error:  # a truncated or foreign file
             raise ConfigError(
@@ -174,8 +174,11 @@ def fit_model(
     settings: TrainedModelSettings,
     *,
     pool_sha256: str,
+    every_label: bool = True,
 ) -> TrainedModel:
-    """Fit on (id, text, gold labels) rows: the full model and one without each fold."""
+    """Fit on (id, text, gold labels) rows: the full model and one without each fold.
+    `every_label` False lets a label no row has be learnt as never present (a distilled
+    model, whose teacher may give some label to no row of the sample)."""
     ids, texts, gold = [], [], []
     for row_id, text, row_labels in rows:
         ids.append(row_id)
@@ -189,8 +192,8 @@ def fit_model(
     from sklearn.preprocessing import MultiLabelBinarizer
 
     y = MultiLabelBinarizer(classes=list(labels)).fit_transform(gold)
-    absent = [label for n, label in enumerate(labels) if not y[:, n].any()]
-    if absent:
+    absent = absent_labels(y, labels)
+    if absent and every_label:
         raise ConfigError(
             f"trained.pool: no row is labeled {', '.join(absent)}; every label needs "
             "examples for the trained model to learn it"
@@ -198,13 +201,13 @@ def fit_model(
     import numpy as np
 
     folds = [_fold_of(text, settings.folds) for text in texts]
-    full = _pipeline(settings.C).fit(texts, y)
+    full = _fit(settings.C, texts, y)
     by_fold = []
     pool_scores = np.zeros(y.shape, dtype=float)
     for fold in range(settings.folds):
         keep = [n for n, f in enumerate(folds) if f != fold]
         held = [n for n, f in enumerate(folds) if f == fold]
-        model = _pipeline(settings.C).fit([texts[n] for n in keep], y[keep])
+        model = _fit(settings.C, [texts[n] for n in keep], y[keep])
         by_fold.append(model)
         if held:
             pool_scores[held] = model.predict_proba([texts[n] for n in held])
@@ -222,6 +225,19 @@ def fit_model(
         pool_vectors=words.transform(texts),
         pool_digests=tuple(text_digest(t) for t in texts),
     )
+
+
+def _fit(C: float, texts: list[str], y: Any) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():  # a label on no row (or every row) is predicted constant
+        warnings.filterwarnings("ignore", message="Label .* is present in all training")
+        return _pipeline(C).fit(texts, y)
+
+
+def absent_labels(y: Any, labels: Sequence[str]) -> list[str]:
+    """The labels no row of a label matrix (rows x labels) has."""
+    return [label for n, label in enumerate(labels) if not y[:, n].any()]
 
 
 def fuse(model: Mapping[str, float], llm: Mapping[str, float], weight: float) -> dict[str, float]:

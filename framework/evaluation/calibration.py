@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from framework.results import ResultRow
 
-__all__ = ["LabelThreshold", "beta_of", "calibrate", "f_beta_at"]
+__all__ = ["LabelThreshold", "beta_of", "calibrate", "f_beta_at", "thresholds_artifact"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,42 @@ def calibrate(
         best = int(np.flatnonzero(f == f.max())[-1])
         found.append(LabelThreshold(label, float(cuts[best]), before, float(f[best]), sum(truth)))
     return found
+
+
+def thresholds_artifact(
+    results: Path,
+    record: dict[str, Any] | None,
+    taxonomy: dict[str, Any],
+    *,
+    rows: list[ResultRow],
+    chosen: list[Any],
+    metric: str,
+) -> dict[str, Any]:
+    """The thresholds file (labelwise-thresholds format) of `chosen`, fit on `rows` of a
+    run (`results`, its `record`) labeled with `taxonomy`."""
+    from framework.digests import file_sha256
+    from framework.labels.thresholds import FORMAT
+
+    config = (record or {}).get("config") or {}
+    return {
+        "format": FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metric": metric,
+        "taxonomy": {k: taxonomy[k] for k in ("name", "version", "hash")},
+        "strategy": config.get("strategy"),
+        "model": (record or {}).get("model"),
+        "dev": {
+            "results": str(results.resolve()),
+            "sha256": file_sha256(results),
+            "rows": len(rows),
+        },
+        "thresholds": {c.label: round(c.threshold, 6) for c in chosen},
+        "scores": {
+            c.label: {
+                "before": round(c.before, 4),
+                "after": round(c.after, 4),
+                "support": c.support,
+            }
+            for c in chosen
+        },
+    }

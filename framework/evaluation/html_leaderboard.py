@@ -40,6 +40,8 @@ LEADERBOARD_HEADER = (
     "tokens",
     "cost",
     "rows/s",
+    "rows to the LLM",
+    "macro-F1 by path",
 )
 MISSING = "(not set)"
 
@@ -55,6 +57,8 @@ class ComparedRun(Protocol):
     def totals(self) -> dict[str, Any]: ...
     @property
     def tokens(self) -> int: ...
+    @property
+    def by_path(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 def ranked(runs: Sequence[ComparedRun]) -> list[ComparedRun]:
@@ -78,9 +82,26 @@ def leaderboard_rows(runs: Sequence[ComparedRun]) -> list[list[str]]:
                 f"{r.tokens:,}",
                 "unknown" if cost is None else f"${cost:.4f}",
                 "-" if speed is None else f"{speed:.1f}",
+                _to_the_llm(r.totals),
+                " · ".join(
+                    f"{path} {part['macro_f1']:.3f} ({part['rows']} rows)"
+                    for path, part in sorted(r.by_path.items())
+                )
+                or "-",
             ]
         )
     return rows
+
+
+def _to_the_llm(totals: Mapping[str, Any]) -> str:
+    """The rows the LLM was asked about (a cascade's share; none for the model alone)."""
+    done = int(totals.get("done") or 0)
+    paths = totals.get("by_path") or {}
+    if paths:
+        sent = int(paths.get("llm", 0))
+    else:
+        sent = done if totals.get("calls") or totals.get("cache_hits") else 0
+    return f"{sent:,} ({sent / done:.0%})" if done else "-"
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from framework.config.schema import RunConfig
 from framework.engine.classifier import Classifier
@@ -49,6 +49,8 @@ class RunEstimate:
     batch_cost: tuple[float | None, float | None, str] | None = None
     # trained.use=alone or cascade: rows the trained model labels without a call.
     by_trained: int = 0
+    # trained.distill: how the calls were estimated before the model exists.
+    distillation: str | None = None
 
     def lines(self) -> list[str]:
         mean = self.prompt_tokens // self.calls if self.calls else 0
@@ -64,6 +66,7 @@ class RunEstimate:
             f"at most {self.max_completion_tokens:,}",
             self._cost_line(),
             *self._batch_line(),
+            *([f"distillation        {self.distillation}"] if self.distillation else []),
         ]
 
     def _batch_line(self) -> list[str]:
@@ -151,7 +154,7 @@ async def _estimate(
     max_tokens = int(planner.plan.sampling.get("max_tokens", config.model.max_tokens))
     expected = min(count_tokens(model, answer), max_tokens) * counts["calls"]
     most = max_tokens * counts["calls"]
-    return RunEstimate(
+    estimate = RunEstimate(
         rows=counts["rows"],
         to_call=counts["to_call"],
         calls=counts["calls"],
@@ -166,6 +169,41 @@ async def _estimate(
         max_cost=price(config.provider, config.model, model, Usage(prompt_tokens, most)),
         batch_cost=_batch_cost(config, model, Usage(prompt_tokens, expected), most),
         by_trained=counts["trained"],
+    )
+    return estimate if config.trained.distill.sample is None else _distilled(estimate, config)
+
+
+def _distilled(estimate: RunEstimate, config: RunConfig) -> RunEstimate:
+    """trained.distill: the planning engine asked the LLM of every row; a run asks it of
+    the sample, then (cascade) of about cascade.llm_share of the rest: the share the band
+    sends of the sample's own rows, which is only known once the LLM has answered them."""
+    share = config.cascade.llm_share if config.trained.use == "cascade" else 0.0
+    sample = min(config.trained.distill.sample or 0, estimate.to_call)
+    sent = sample + round(share * (estimate.to_call - sample))
+    part = sent / estimate.to_call if estimate.to_call else 0.0
+
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else value * part
+
+    batch = estimate.batch_cost
+    return replace(
+        estimate,
+        to_call=sent,
+        calls=round(estimate.calls * part),
+        prompt_tokens=round(estimate.prompt_tokens * part),
+        expected_completion_tokens=round(estimate.expected_completion_tokens * part),
+        max_completion_tokens=round(estimate.max_completion_tokens * part),
+        expected_cost=scaled(estimate.expected_cost),
+        max_cost=scaled(estimate.max_cost),
+        batch_cost=None if batch is None else (scaled(batch[0]), scaled(batch[1]), batch[2]),
+        by_trained=estimate.by_trained + estimate.to_call - sent,
+        distillation=f"the LLM labels a sample of {sample:,} rows, then "
+        + (
+            f"about {share:.0%} of the other {estimate.to_call - sample:,} (cascade.llm_share; "
+            "the band is set on the sample's answers, so the share sent may differ)"
+            if share
+            else f"the model taught by its answers labels the other {estimate.to_call - sample:,}"
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from framework.config.schema import RunConfig
 from framework.errors import Deferred
@@ -55,8 +56,12 @@ class ResultSink:
         self.totals = totals
         self.progress = progress
         self.review = review
+        # Sees each row before it is written and may add to it (framework.runner.distill).
+        self.amend: Callable[[Prediction, Item | None], Prediction] | None = None
 
     def write(self, prediction: Prediction, item: Item | None, note: str | None = None) -> None:
+        if self.amend is not None:
+            prediction = self.amend(prediction, item)
         result = ResultRow.from_prediction(
             prediction, gold=item.gold if item is not None else None
         ).to_json()

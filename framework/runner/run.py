@@ -11,7 +11,7 @@ same command with a larger budget continues with them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -45,27 +45,23 @@ async def classify_file(
     journal = journal_path(output)
     if not is_uri(input_path):
         refuse_overwriting_input(Path(input_path), output, journal)
-    if classifier.config.run.executor == "ray":
-        from framework.runner.ray_executor import classify_on_ray
 
-        with results_sink(classifier, journal, progress, review, (output,)) as sink:
+    def read() -> Iterable[InputRow]:
+        return input_rows(classifier, input_path)
+
+    with results_sink(classifier, journal, progress, review, (output,)) as sink:
+        if classifier.config.run.executor == "ray":
+            from framework.runner.ray_executor import classify_on_ray
+
             classify_on_ray(classifier, str(input_path), sink)
-        totals = sink.totals
-    elif classifier.config.run.mode == "batch":
-        from framework.runner.batch_run import classify_in_batches
+        elif classifier.config.trained.distill.sample is not None:
+            from framework.runner.distill import classify_distilled, distilled_folder
 
-        with results_sink(classifier, journal, progress, review, (output,)) as sink:
-            await classify_in_batches(classifier, lambda: input_rows(classifier, input_path), sink)
-        totals = sink.totals
-    else:
-        totals = await classify_rows(
-            classifier,
-            input_rows(classifier, input_path),
-            journal,
-            progress=progress,
-            review=review,
-            exports=(output,),
-        )
+            folder = distilled_folder(output)
+            await classify_distilled(classifier, read, sink, folder=folder, classify=classify_into)
+        else:
+            await classify_into(classifier, read, sink)
+    totals = sink.totals
     export_results(journal, output)
     return totals
 
@@ -107,19 +103,39 @@ async def classify_rows(
 ) -> RunTotals:
     """Classify rows into a JSONL journal, resuming from the ids it already holds."""
     with results_sink(classifier, journal_file, progress, review, exports) as sink:
-        workers = workers_for(classifier)
-        sink.totals.executor = {"name": "local", "workers": workers}
-        executor = executor_for(classifier, workers)
-        batch = RowsInFlight(executor, config=classifier.config, sink=sink)
-        try:
-            for row in rows:
-                await batch.admit(row)
-            await batch.drain(None)
-        finally:
-            await batch.abandon()
-            await executor.release()  # this loop's connections, the workers
-            await classifier.release()
+        await classify_online(classifier, rows, sink)
     return sink.totals
+
+
+async def classify_into(
+    classifier: Classifier, rows: Callable[[], Iterable[InputRow]], sink: ResultSink
+) -> None:
+    """The rows `rows()` yields into the sink: online, or through provider batch jobs
+    (run.mode=batch, which reads them again each round)."""
+    if classifier.config.run.mode == "batch":
+        from framework.runner.batch_run import classify_in_batches
+
+        await classify_in_batches(classifier, rows, sink)
+    else:
+        await classify_online(classifier, rows(), sink)
+
+
+async def classify_online(
+    classifier: Classifier, rows: Iterable[InputRow], sink: ResultSink
+) -> None:
+    """Each row through the run's executor, run.concurrency rows in flight."""
+    workers = workers_for(classifier)
+    sink.totals.executor = {"name": "local", "workers": workers}
+    executor = executor_for(classifier, workers)
+    batch = RowsInFlight(executor, config=classifier.config, sink=sink)
+    try:
+        for row in rows:
+            await batch.admit(row)
+        await batch.drain(None)
+    finally:
+        await batch.abandon()
+        await executor.release()  # this loop's connections, the workers
+        await classifier.release()
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
+from framework.engine.examples import index_path
 from framework.engine.trained import artifact_path
 from framework.labels.taxonomy import label_ids, taxonomy_hash
 from framework.results import RECORD_FILE
@@ -228,15 +229,35 @@ def describe_run(
             "sha256": file_sha256(source) if source.is_file() else None,
         },
         "trained": _trained(classifier),
+        "examples": _examples(classifier),
         "results": str(output.resolve()),
         "totals": None,
         "metrics": None,
     }
 
 
+def _examples(classifier: Classifier) -> dict[str, Any] | None:
+    """examples.selection: the pool the prompts' examples come from, by its hash."""
+    picker, settings = classifier.engine.examples, classifier.config.examples
+    if picker is None:
+        return None
+    index = index_path(classifier.config)
+    return {
+        **settings.model_dump(),
+        "pool": str(Path(settings.pool or "").resolve()),
+        "pool_sha256": picker.index.pool_sha256,
+        "rows": len(picker.index.ids),
+        "index": str(index.resolve()),
+        "digest": picker.digest,
+    }
+
+
 def _trained(classifier: Classifier) -> dict[str, Any] | None:
     """trained.use: the model that labels with the LLM (or alone), by its files' hashes."""
     config, model, gate = classifier.config, classifier.engine.trained, classifier.engine.cascade
+    if config.trained.distill.sample is not None:  # fit during the run: finish() adds them
+        cascade = config.cascade.model_dump() if config.trained.use == "cascade" else None
+        return {"use": config.trained.use, "distill": None, "cascade": cascade}
     if model is None:
         return None
     artifact = artifact_path(config, model.labels)
@@ -258,6 +279,7 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data.pop("warnings", None)
     data.pop("resumed_from", None)
     data.pop("executor", None)
+    data.pop("distillation", None)
     data.pop("committed_cost", None)  # batch jobs' cost bound, for budgets while collecting
     data.pop("committed_tokens", None)
     data["done"] = totals.done
@@ -298,6 +320,8 @@ class RunRecorder:
     def finish(self, totals: RunTotals, metrics: Mapping[str, Any] | None = None) -> None:
         """Record the totals and, when the run was scored, a summary of its metrics."""
         self.record["totals"] = _totals(totals)
+        if totals.distillation is not None:  # the sample, and the models fit on its answers
+            self.record["trained"]["distill"] = totals.distillation
         self.record["executor"] = dict(totals.executor)
         if totals.resumed_from is not None:
             self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)

@@ -41,6 +41,8 @@ class RunTotals:
     # trained.use=cascade: rows by who labeled them ("trained": the model alone, no call;
     # "llm": sent to the LLM and fused with the model).
     by_path: dict[str, int] = field(default_factory=dict)
+    # trained.distill: the sample and each fit of the model (record.json: trained.distill).
+    distillation: dict[str, Any] | None = None
 
     @property
     def done(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from framework.config.schema import RunConfig
@@ -20,15 +21,16 @@ from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
 from framework.runner.inputs import read_rows
 
-__all__ = ["ensure_trained_model"]
+__all__ = ["ensure_trained_model", "fit_and_save"]
 
 log = logging.getLogger("labelwise")
 
 
 def ensure_trained_model(config: RunConfig) -> Path | None:
     """The artifact of the run's trained model (trained.use), fit now if there is none;
-    None when the run uses no trained model."""
-    if config.trained.use == "off":
+    None when the run uses no trained model, or one distilled during the run
+    (framework.runner.distill fits that one)."""
+    if config.trained.use == "off" or config.trained.distill.sample is not None:
         return None
     labels = label_ids(config.taxonomy)
     path = artifact_path(config, labels)
@@ -47,8 +49,7 @@ def ensure_trained_model(config: RunConfig) -> Path | None:
             f"trained.pool: {pool} has no rows with gold labels (column "
             f"{config.columns.labels!r}); the trained model learns from labeled rows"
         )
-    model: TrainedModel = fit_model(rows, labels, config.trained, pool_sha256=pool_sha256(config))
-    model.save(path)
+    fit_and_save(config, rows, path)
     skipped = f" ({unlabeled} rows without gold left out)" if unlabeled else ""
     log.info(
         "trained model fit on %d rows of %s in %.1f s%s -> %s",
@@ -59,3 +60,22 @@ def ensure_trained_model(config: RunConfig) -> Path | None:
         path,
     )
     return path
+
+
+def fit_and_save(
+    config: RunConfig,
+    rows: Sequence[tuple[str, str, Sequence[str]]],
+    path: Path,
+    *,
+    every_label: bool = True,
+) -> TrainedModel:
+    """Fit the run's trained model on (id, text, labels) rows of its pool and save it."""
+    model = fit_model(
+        rows,
+        label_ids(config.taxonomy),
+        config.trained,
+        pool_sha256=pool_sha256(config),
+        every_label=every_label,
+    )
+    model.save(path)
+    return model

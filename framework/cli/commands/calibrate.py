@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from framework.errors import ConfigError, InputError
-from framework.results import ResultRow
 
 __all__ = ["run"]
 
@@ -29,7 +27,7 @@ version of the taxonomy refuses it.
 
 
 def run(argv: list[str]) -> int:
-    from framework.evaluation.calibration import calibrate
+    from framework.evaluation.calibration import calibrate, thresholds_artifact
     from framework.labels.thresholds import FORMAT
     from framework.results import RunFolder
 
@@ -52,7 +50,9 @@ def run(argv: list[str]) -> int:
             "self_consistency and gold labels in the input"
         ) from None
     out = Path(args.out) if args.out else results.parent / "thresholds.json"
-    artifact = _artifact(args, results, record, taxonomy, rows=rows, chosen=chosen)
+    artifact = thresholds_artifact(
+        results, record, taxonomy, rows=rows, chosen=chosen, metric=args.metric
+    )
     out.write_text(json.dumps(artifact, indent=2) + "\n")
     before, after = f"{args.metric} before", f"{args.metric} after"
     print(f"{'label':<20} {'threshold':>9} {before:>12} {after:>11} {'support':>8}")
@@ -101,40 +101,3 @@ def _taxonomy(record: dict[str, Any] | None, name: str | None) -> dict[str, Any]
         "--taxonomy: the results have no record.json; name the taxonomy they "
         "were labeled with (--taxonomy NAME)"
     )
-
-
-def _artifact(
-    args: argparse.Namespace,
-    results: Path,
-    record: dict[str, Any] | None,
-    taxonomy: dict[str, Any],
-    *,
-    rows: list[ResultRow],
-    chosen: list[Any],
-) -> dict[str, Any]:
-    from framework.digests import file_sha256
-    from framework.labels.thresholds import FORMAT
-
-    config = (record or {}).get("config") or {}
-    return {
-        "format": FORMAT,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metric": args.metric,
-        "taxonomy": {k: taxonomy[k] for k in ("name", "version", "hash")},
-        "strategy": config.get("strategy"),
-        "model": (record or {}).get("model"),
-        "dev": {
-            "results": str(results.resolve()),
-            "sha256": file_sha256(results),
-            "rows": len(rows),
-        },
-        "thresholds": {c.label: round(c.threshold, 6) for c in chosen},
-        "scores": {
-            c.label: {
-                "before": round(c.before, 4),
-                "after": round(c.after, 4),
-                "support": c.support,
-            }
-            for c in chosen
-        },
-    }

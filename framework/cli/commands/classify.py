@@ -30,10 +30,10 @@ def classify_job(cfg: DictConfig) -> None:
     from framework.engine.classifier import Classifier
     from framework.evaluation.report import headline, score_run
     from framework.runner.inputs import count_rows
+    from framework.runner.prepare import prepare_run
     from framework.runner.progress import Progress
     from framework.runner.run import classify_file
     from framework.runner.run_record import RunRecorder, scrub_secrets
-    from framework.runner.trained import ensure_trained_model
 
     run_dir, overrides, sweep_dir = hydra_folders()
     scrub_secrets(cfg, overrides, run_dir, sweep_dir)  # Hydra saved command-line keys in clear
@@ -43,7 +43,7 @@ def classify_job(cfg: DictConfig) -> None:
             "input: required; name the file to classify: labelwise classify input=FILE"
         )
     output = Path(config.output) if config.output else run_dir / RESULTS_FILE
-    ensure_trained_model(config)  # trained.use: fit from trained.pool on first use
+    prepare_run(config)  # the trained model and the examples index, on first use
     with (
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
@@ -130,6 +130,18 @@ def log_summary(totals: RunTotals, output: Path) -> None:
         cost,
         output,
     )
+    distillation = totals.distillation
+    if distillation is not None and distillation["fits"]:
+        last = distillation["fits"][-1]
+        band = (last["cascade"] or {}).get("band")
+        log.info(
+            "distillation: the LLM labeled a sample of %d rows; the model was fit %d time(s), "
+            "last on %d LLM answers%s (pools and models: record.json trained.distill)",
+            distillation["sampled"],
+            len(distillation["fits"]),
+            last["rows"],
+            f", cascade band {band:.3f}" if band is not None else "",
+        )
     if totals.stopped_by:
         log.warning(
             "%s; %d rows not started: run the same command with a larger budget to continue",

@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ class RunSummary:
     metrics: Metrics
     totals: dict[str, Any]
     overrides: tuple[str, ...]
+    # A cascade's scores of the rows each path labeled (metrics.json "by_path").
+    by_path: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -112,10 +114,12 @@ def _summary(folder: Path) -> RunSummary | None:
     if not metrics_file.is_file():
         print(f"labelwise: warning: {folder} has no {METRICS_FILE}; left out", file=sys.stderr)
         return None
-    metrics = Metrics.from_dict(json.loads(metrics_file.read_text(encoding="utf-8")))
+    data = json.loads(metrics_file.read_text(encoding="utf-8"))
+    metrics = Metrics.from_dict(data)
     # A sweep saves its overrides escaped (http\://...); compare them as typed.
     overrides = tuple(re.sub(r"\\(.)", r"\1", o) for o in record.get("overrides") or ())
-    return RunSummary(str(folder), folder, metrics, record.get("totals") or {}, overrides)
+    totals = record.get("totals") or {}
+    return RunSummary(str(folder), folder, metrics, totals, overrides, data.get("by_path") or {})
 
 
 def _named(runs: list[RunSummary]) -> list[RunSummary]:
@@ -124,15 +128,7 @@ def _named(runs: list[RunSummary]) -> list[RunSummary]:
     named = []
     for r in runs:
         own = " ".join(o for o in r.overrides if o not in common)
-        named.append(
-            RunSummary(
-                f"{r.path.name}: {own}" if own else str(r.path),
-                r.path,
-                r.metrics,
-                r.totals,
-                r.overrides,
-            )
-        )
+        named.append(replace(r, name=f"{r.path.name}: {own}" if own else str(r.path)))
     return named
 
 

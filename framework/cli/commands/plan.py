@@ -21,8 +21,8 @@ def run(argv: list[str]) -> int:
     from framework.runner.estimate import estimate_run
     from framework.runner.inputs import read_rows
     from framework.runner.journal import journal_path, read_done
+    from framework.runner.prepare import prepare_run
     from framework.runner.sampling import sample_rows
-    from framework.runner.trained import ensure_trained_model
 
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__)
@@ -36,7 +36,7 @@ def run(argv: list[str]) -> int:
     rows: Iterable[InputRow] = read_rows(config.input, config.columns)
     if config.sample.size is not None:  # the rows the run would classify, not the whole file
         rows = sample_rows(rows, config.sample.size, config.sample.seed)
-    ensure_trained_model(config)
+    prepare_run(config)
     classifier = Classifier(config)
     try:
         estimate = estimate_run(classifier, rows, done)

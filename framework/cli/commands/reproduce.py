@@ -148,12 +148,14 @@ def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
     from framework.engine.classifier import Classifier
     from framework.evaluation.report import score_run
     from framework.results import RESULTS_FILE
+    from framework.runner.prepare import prepare_run
     from framework.runner.run import classify_file
     from framework.runner.run_record import RunRecorder
 
     output = out / RESULTS_FILE
     cfg, config = recorded_config(record, source, output)
     overrides = list(record.get("overrides") or [])
+    prepare_run(config)  # the trained model and examples index, from their pools
     with Classifier(config) as classifier:
         recorder = RunRecorder(cfg, classifier, run_dir=out, output=output, overrides=overrides)
         recorder.record["reproduces"] = record.get("run_dir")
@@ -168,9 +170,11 @@ def requests_only(record: Mapping[str, Any], source: Path) -> Iterator[ResultRow
     """Each input row with the hash of the first request a rerun would send; nothing sent."""
     from framework.engine.classifier import Classifier
     from framework.runner.inputs import read_rows
+    from framework.runner.prepare import prepare_run
     from framework.runner.sampling import sample_rows
 
     _, config = recorded_config(record, source, Path(os.devnull))
+    prepare_run(config)
     rows: Iterable[Any] = read_rows(source, config.columns)
     if config.sample.size is not None:
         rows = sample_rows(rows, config.sample.size, config.sample.seed)

@@ -1,0 +1,106 @@
+"""What `labelwise tune` searches: the `tune.*` keys of its command line, and the recipes.
+
+    settings = TuneSettings.from_overrides(["tune.trained=[off,ensemble]", ...])
+    for recipe in settings.recipes(pool="dev.jsonl"): recipe.overrides
+
+A recipe is one choice of strategy x examples (selection, k) x trained model; its
+overrides are what `labelwise classify` is given on top of the user's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from framework.config.strict import Strict
+from framework.errors import ConfigError
+
+__all__ = ["Recipe", "TuneSettings"]
+
+
+class TuneSettings(Strict):
+    """The search: every combination of `strategies` x `examples` (x `k` where examples
+    are shown) x `trained`, each run on the calibration part (`calibrate_rows` rows),
+    whose first half fits thresholds and second half picks the winner, then scored on
+    the score part (`score_rows` other rows), both drawn with `seed`. `max_calls` and
+    `max_minutes` stop starting new recipes; `out` is where it all goes."""
+
+    strategies: list[Literal["labels_array", "per_label", "checklist"]] = Field(
+        default=["labels_array"], min_length=1
+    )
+    examples: list[Literal["none", "fixed", "similar", "per_label", "mmr"]] = Field(
+        default=["none", "similar"], min_length=1
+    )
+    k: list[int] = Field(default=[4], min_length=1)
+    trained: list[Literal["off", "ensemble", "cascade", "alone"]] = Field(
+        default=["off", "ensemble"], min_length=1
+    )
+    calibrate_rows: int = Field(default=300, ge=20)
+    score_rows: int = Field(default=500, ge=20)
+    seed: int = 0
+    max_calls: int | None = Field(default=None, ge=1)
+    max_minutes: float | None = Field(default=None, gt=0)
+    out: str | None = None
+    name: str = Field(default="tuned", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @classmethod
+    def from_overrides(cls, overrides: list[str]) -> TuneSettings:
+        """The settings from `tune.key=value` arguments, read with Hydra's override
+        grammar (lists as [a,b]; off is a word, not YAML's false)."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        values: dict[str, object] = {}
+        try:
+            for override in OverridesParser.create().parse_overrides(overrides):
+                values[override.key_or_group.removeprefix("tune.")] = override.value()
+        except Exception as error:
+            raise ConfigError(f"tune: cannot read {' '.join(overrides)}: {error}") from None
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
+            raise ConfigError(f"tune.{key}: {first['msg']}") from None
+
+    def recipes(self, *, pool: str) -> list[Recipe]:
+        """Every combination, in a stable order; `pool` is the labeled dev file."""
+        found = []
+        for strategy, examples, trained in itertools.product(
+            self.strategies, self.examples, self.trained
+        ):
+            for k in self.k if examples != "none" else [None]:
+                if trained == "alone" and (examples != "none" or strategy != self.strategies[0]):
+                    continue  # the model alone asks no LLM: one recipe is enough
+                found.append(Recipe(strategy, examples, k, trained, pool))
+        return found
+
+
+@dataclass(frozen=True)
+class Recipe:
+    strategy: str
+    examples: str
+    k: int | None
+    trained: str
+    pool: str
+
+    @property
+    def name(self) -> str:
+        shown = "no-examples" if self.examples == "none" else f"{self.examples}-k{self.k}"
+        return f"{self.strategy}.{shown}.trained-{self.trained}"
+
+    @property
+    def overrides(self) -> list[str]:
+        found = [f"strategy={self.strategy}"]
+        if self.examples != "none":
+            found += [f"examples={self.examples}", f"examples.k={self.k}"]
+            found += [f"examples.pool={self.pool}"]
+        if self.trained != "off":
+            found += [f"trained.use={self.trained}", f"trained.pool={self.pool}"]
+        return found
+
+    @property
+    def asks_the_llm(self) -> bool:
+        return self.trained != "alone"

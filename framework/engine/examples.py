@@ -1,0 +1,249 @@
+"""Labeled rows shown in the prompt: picked for each text from the examples pool.
+
+    index = build_index(pool_rows, pool_sha256=...)     # framework.runner.examples, once
+    picker = ExamplePicker(index, config.examples, keys)
+    picker.pick(item)       # the pool's rows to show, best first (never the item's own)
+    picker.preface(item)    # the rendered block that goes ahead of the prompt
+
+Likeness is the cosine of word TF-IDF (1-2-grams, sublinear tf; scikit-learn). The
+selections are `fixed` (k rows drawn with a seed, the same for every text), `similar`
+(the k most like the text), `per_label` (for each label the k most like it that have
+it) and `mmr` (maximal marginal relevance: greedy, each next row the one most like the
+text and least like those already picked, weighed by mmr_lambda). A pool row with the
+item's id or the item's text (normalised) is never picked, so a run over the pool
+itself never shows a row its own answer.
+
+The index is a joblib artifact written by labelwise (a pickle: load only your own),
+named after the pool's sha256 and kept in the cache folder; its pool hash is in the
+run's identity and record, and the examples shown are in each request, so in its cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from framework.config.schema import ExamplesSettings, RunConfig
+from framework.digests import file_sha256
+from framework.engine.prompt import find_template, neutralise_delimiters
+from framework.engine.trained import text_digest
+from framework.errors import ConfigError
+from framework.labels.label_set import LabelSet
+from framework.records import Item
+from framework.resources import cache_dir
+
+__all__ = [
+    "FORMAT",
+    "ExampleIndex",
+    "ExamplePicker",
+    "build_index",
+    "index_path",
+    "pool_sha256",
+]
+
+FORMAT = "labelwise-examples/1"
+_CANDIDATES = 64  # mmr and per_label look this far down the likeness order
+
+
+def pool_sha256(config: RunConfig) -> str:
+    pool = Path(config.examples.pool or "").expanduser()
+    if not pool.is_file():
+        raise ConfigError(
+            f"examples.pool: {pool} is not a file; give the labeled rows (JSONL, CSV or "
+            "Parquet with id, text and labels) the prompts show as examples"
+        )
+    return file_sha256(pool)
+
+
+def index_path(config: RunConfig) -> Path:
+    """Where the pool's index is kept: the cache folder, named by the pool's hash."""
+    return cache_dir() / "models" / f"examples-{pool_sha256(config)[:16]}-{FORMAT[-1]}.joblib"
+
+
+@dataclass
+class ExampleIndex:
+    pool_sha256: str
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    digests: tuple[str, ...]
+    vectorizer: Any  # word TF-IDF, rows of unit length
+    vectors: Any  # the pool's rows (sparse, rows x terms)
+
+    def likeness(self, item: Item) -> Any:
+        """Cosine of the item's words to every pool row; the item's own rows at -1."""
+        import numpy as np
+
+        scores = (self.vectors @ self.vectorizer.transform([item.text]).T).toarray().ravel()
+        digest = text_digest(item.text)
+        own = np.fromiter(
+            (i == item.id or d == digest for i, d in zip(self.ids, self.digests, strict=True)),
+            dtype=bool,
+            count=len(self.ids),
+        )
+        scores[own] = -1.0
+        return scores
+
+    def save(self, path: Path) -> None:
+        import joblib
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        joblib.dump({"format": FORMAT, "index": self}, temporary, compress=3)
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> ExampleIndex:
+        import joblib
+
+        try:
+            data = joblib.load(path)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"examples.pool: its index {path} is missing; `labelwise classify` and "
+                "`labelwise plan` build it on first use; from Python, call "
+                "framework.runner.prepare.prepare_run(config) before Classifier(config)"
+            ) from None
+        except Exception as error:  # a truncated or foreign file
+            raise ConfigError(
+                f"examples.pool: {path} is not a labelwise examples index ({error}); delete "
+                "it and run again to build a new one"
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ConfigError(f"examples.pool: {path} is not a {FORMAT} file")
+        index = data["index"]
+        assert isinstance(index, ExampleIndex)
+        return index
+
+
+def build_index(
+    rows: Iterable[tuple[str, str, Sequence[str]]], *, pool_sha256: str
+) -> ExampleIndex:
+    """The pool's (id, text, labels) rows, vectorised for likeness."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    ids, texts, labels = [], [], []
+    for row_id, text, row_labels in rows:
+        ids.append(row_id)
+        texts.append(text)
+        labels.append(tuple(row_labels))
+    if not texts:
+        raise ConfigError("examples.pool: no row has gold labels; examples show labeled rows")
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    vectors = vectorizer.fit_transform(texts)
+    return ExampleIndex(
+        pool_sha256=pool_sha256,
+        ids=tuple(ids),
+        texts=tuple(texts),
+        labels=tuple(labels),
+        digests=tuple(text_digest(t) for t in texts),
+        vectorizer=vectorizer,
+        vectors=vectors,
+    )
+
+
+class ExamplePicker:
+    """Picks a text's examples and renders them as the block ahead of its prompt."""
+
+    def __init__(self, index: ExampleIndex, settings: ExamplesSettings, labels: LabelSet) -> None:
+        self.index = index
+        self.settings = settings
+        self.labels = labels  # the taxonomy's, and the key an answer names each by
+        try:
+            self.path = find_template(settings.template)
+        except ConfigError as error:
+            raise ConfigError(f"examples.template: {error}") from None
+        env = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+        )
+        try:
+            self.template = env.from_string(self.path.read_text(encoding="utf-8"))
+        except Exception as error:
+            raise ConfigError(f"examples.template: {self.path}: {error}") from None
+        order = list(range(len(index.ids)))
+        random.Random(settings.seed).shuffle(order)
+        self.fixed_order = order
+
+    @property
+    def digest(self) -> str:
+        """What decides the block for a text: the template, the settings, the pool."""
+        what = {
+            "template": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+            "settings": self.settings.model_dump(exclude={"pool"}),
+            "pool_sha256": self.index.pool_sha256,
+        }
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+    def pick(self, item: Item) -> list[int]:
+        """Indices of the pool rows to show, best first."""
+        settings, index = self.settings, self.index
+        k = settings.k
+        if settings.selection == "fixed":
+            digest = text_digest(item.text)
+            chosen = (
+                n
+                for n in self.fixed_order
+                if index.ids[n] != item.id and index.digests[n] != digest
+            )
+            return [n for n, _ in zip(chosen, range(k), strict=False)]
+        import numpy as np
+
+        likeness = index.likeness(item)
+        ranked = [int(n) for n in np.argsort(-likeness, kind="stable") if likeness[n] >= 0]
+        if settings.selection == "similar":
+            return ranked[:k]
+        if settings.selection == "per_label":
+            picked: list[int] = []
+            for label in self.labels.ids:
+                having = [n for n in ranked if label in index.labels[n] and n not in picked]
+                picked.extend(having[:k])
+            return sorted(picked, key=lambda n: (-likeness[n], n))
+        return self._mmr(ranked[:_CANDIDATES], likeness, k)
+
+    def _mmr(self, candidates: list[int], likeness: Any, k: int) -> list[int]:
+        weight = self.settings.mmr_lambda
+        vectors = self.index.vectors
+        picked: list[int] = []
+        between = (vectors[candidates] @ vectors[candidates].T).toarray() if candidates else None
+        left = list(range(len(candidates)))
+        while left and len(picked) < k:
+
+            def score(c: int) -> float:
+                nearest = max((between[c, p] for p in picked), default=0.0)  # type: ignore[index]
+                return float(weight * likeness[candidates[c]] - (1 - weight) * nearest)
+
+            best = max(left, key=lambda c: (score(c), -c))
+            picked.append(best)
+            left.remove(best)
+        return [candidates[c] for c in picked]
+
+    def preface(self, item: Item) -> str | None:
+        """The examples block for the item's prompt (None when the pool has none to show)."""
+        chosen = self.pick(item)
+        if not chosen:
+            return None
+        cut, known = self.settings.max_chars, set(self.labels.ids)
+        examples = [
+            {
+                "text": neutralise_delimiters(_cut(self.index.texts[n], cut)),
+                "labels": [
+                    self.labels.key(label) for label in self.index.labels[n] if label in known
+                ],
+            }
+            for n in chosen
+        ]
+        return str(self.template.render(examples=examples)).strip()
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

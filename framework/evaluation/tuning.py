@@ -1,0 +1,314 @@
+"""`labelwise tune`: try recipes on a labeled dev file, pick one honestly, write it out.
+
+    result = tune(settings, base_overrides, Path("dev.jsonl"))
+
+    split     the dev file's rows, shuffled with tune.seed: a score part (score_rows)
+              and a calibration part (calibrate_rows), no row in both
+    per recipe   `labelwise classify` of the calibration part; thresholds fit on its
+              first half (rows by a hash of their id); the calibration part again with
+              them (its answers come from the cache); the second half's macro-F1 with
+              and without them is what the winner is chosen by. Then the score part,
+              both ways, with 95% bootstrap intervals: what the leaderboard reports,
+              never what the choice reads
+    write     OUT/experiment/NAME.yaml (the winner as an experiment config, its
+              thresholds beside it), OUT/leaderboard.{md,html} (the compare views of
+              the score runs), OUT/tune.md and OUT/tune.json
+
+Every run is a run folder under OUT/runs/RECIPE/; one that finished is not run again,
+so the same command resumes a search that was stopped. The trained model's and the
+examples' pool is the dev file itself: a row of it is scored by the model fit without
+it and never shown as its own example. `max_calls` and `max_minutes` stop starting
+new recipes once reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framework.config.tune_settings import Recipe, TuneSettings
+from framework.errors import ConfigError, InputError
+from framework.results import id_digest, read_result_rows
+
+__all__ = ["Outcome", "TuneResult", "tune"]
+
+log = logging.getLogger("labelwise")
+
+CONFIG_GROUPS = ("provider", "model", "taxonomy", "prompt", "validation", "strategy", "examples")
+_PER_USE = ("input", "output", "sample.", "hydra.")  # not part of a recipe
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One recipe with one kind of thresholds: its choice score and its reported score."""
+
+    recipe: str
+    overrides: list[str]
+    thresholds: str  # "default" or "calibrated"
+    select_macro_f1: float  # on the calibration part's second half: what chooses
+    score_macro_f1: float  # on the score part: what is reported
+    score_macro_f1_ci: tuple[float, float]
+    score_micro_f1: float
+    score_run: str
+    llm_rows: int
+    calls: int
+
+
+@dataclass
+class TuneResult:
+    out: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # recipes not run, with the reason
+    winner: Outcome | None = None
+    experiment: Path | None = None
+
+
+def tune(settings: TuneSettings, base: list[str], source: Path) -> TuneResult:
+    """Run the search (or resume it) and write its outputs."""
+    out = Path(settings.out or f"outputs/tune/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    score, calibration = _split(source, out / "splits", settings)
+    result = TuneResult(out)
+    started, calls = time.monotonic(), 0
+    for recipe in settings.recipes(pool=str(source.resolve())):
+        why = _over_budget(settings, calls, started)
+        if why is not None:
+            result.skipped.append(f"{recipe.name}: {why}")
+            continue
+        try:
+            found = _run_recipe(recipe, base, out / "runs" / recipe.name, score, calibration)
+        except _RecipeRefused as refused:
+            result.skipped.append(f"{recipe.name}: {refused}")
+            continue
+        result.outcomes.extend(found)
+        calls += found[0].calls if found else 0
+    if not result.outcomes:
+        raise InputError(
+            "tune: no recipe finished (" + "; ".join(result.skipped) + "); see the run "
+            f"folders in {out / 'runs'}"
+        )
+    result.winner = max(result.outcomes, key=lambda o: (o.select_macro_f1, -o.llm_rows))
+    result.experiment = _write_experiment(result.winner, base, out, settings.name)
+    _write_reports(result, settings)
+    return result
+
+
+def _split(source: Path, folder: Path, settings: TuneSettings) -> tuple[Path, Path]:
+    """The score and calibration parts of the dev file (the same for the same seed)."""
+    if not source.is_file():
+        raise ConfigError(f"input: {source} is not a file; give the labeled dev rows to tune on")
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labeled = [line for line in lines if json.loads(line).get("labels") is not None]
+    need = settings.score_rows + settings.calibrate_rows
+    if len(labeled) < need:
+        raise ConfigError(
+            f"tune.score_rows: {source} has {len(labeled)} rows with gold labels, fewer than "
+            f"tune.score_rows + tune.calibrate_rows ({need}); lower them"
+        )
+    order = list(range(len(labeled)))
+    random.Random(settings.seed).shuffle(order)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for name, chosen in (
+        ("score", order[: settings.score_rows]),
+        ("calibrate", order[settings.score_rows : need]),
+    ):
+        path = folder / f"{name}.jsonl"
+        path.write_text("".join(labeled[n] + "\n" for n in sorted(chosen)), encoding="utf-8")
+        parts.append(path)
+    return parts[0], parts[1]
+
+
+def _over_budget(settings: TuneSettings, calls: int, started: float) -> str | None:
+    if settings.max_calls is not None and calls >= settings.max_calls:
+        return f"tune.max_calls ({settings.max_calls:,}) reached"
+    minutes = (time.monotonic() - started) / 60
+    if settings.max_minutes is not None and minutes >= settings.max_minutes:
+        return f"tune.max_minutes ({settings.max_minutes:g}) reached"
+    return None
+
+
+class _RecipeRefused(Exception):
+    """A recipe whose config labelwise refuses (exit 2): skipped, with the reason."""
+
+
+def _run_recipe(
+    recipe: Recipe, base: list[str], folder: Path, score: Path, calibration: Path
+) -> list[Outcome]:
+    overrides = [*base, *recipe.overrides]
+    first = _classify(folder / "calibrate", calibration, overrides)
+    thresholds = _fit_thresholds(folder / "calibrate", folder / "thresholds.json")
+    variants: list[tuple[str, list[str]]] = [("default", [])]
+    if thresholds is not None:
+        variants.append(("calibrated", [f"thresholds.path={thresholds.resolve()}"]))
+    found = []
+    for kind, extra in variants:
+        suffix = "" if kind == "default" else "-calibrated"
+        chosen_on = (
+            first
+            if kind == "default"
+            else _classify(folder / f"calibrate{suffix}", calibration, [*overrides, *extra])
+        )
+        scored = _classify(folder / f"score{suffix}", score, [*overrides, *extra])
+        metrics = json.loads((folder / f"score{suffix}" / "metrics.json").read_text())
+        totals = scored["totals"]
+        found.append(
+            Outcome(
+                recipe=recipe.name,
+                overrides=[*recipe.overrides, *extra],
+                thresholds=kind,
+                select_macro_f1=_choice_macro_f1(chosen_on),
+                score_macro_f1=metrics["macro"]["f1"],
+                score_macro_f1_ci=(metrics["macro_f1_ci"]["low"], metrics["macro_f1_ci"]["high"]),
+                score_micro_f1=metrics["micro"]["f1"],
+                score_run=str((folder / f"score{suffix}").resolve()),
+                llm_rows=_llm_rows(totals) if recipe.asks_the_llm else 0,
+                calls=int(first["totals"]["calls"]) + int(scored["totals"]["calls"]),
+            )
+        )
+    return found
+
+
+def _classify(folder: Path, source: Path, overrides: list[str]) -> dict[str, Any]:
+    """`labelwise classify` into `folder` (not again when it finished there before)."""
+    record_file = folder / "record.json"
+    if record_file.is_file():
+        record: dict[str, Any] = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("status") == "finished":
+            return record
+    command = [sys.executable, "-m", "framework", "classify", *overrides]
+    command += [f"input={source.resolve()}", f"output={(folder / 'results.jsonl').resolve()}"]
+    command += [f"hydra.run.dir={folder.resolve()}", "run.progress=off", "sample.size=null"]
+    log.info("tune: %s", folder)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode == 2:
+        raise _RecipeRefused(done.stderr.strip().splitlines()[-1] if done.stderr else "exit 2")
+    if done.returncode != 0:
+        raise InputError(
+            f"tune: the run in {folder} failed (exit {done.returncode}); the same command "
+            f"resumes the search. Its last words:\n{done.stderr[-1500:]}"
+        )
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    return record
+
+
+def _halves(results: Path) -> tuple[list[Any], list[Any]]:
+    """The run's rows cut in two by a hash of their id: fit on the first, choose on the second."""
+    rows = list(read_result_rows(results))
+    return (
+        [r for r in rows if id_digest(r.id) % 2 == 0],
+        [r for r in rows if id_digest(r.id) % 2 == 1],
+    )
+
+
+def _fit_thresholds(run: Path, out: Path) -> Path | None:
+    """Thresholds fit on the first half of a calibration run; None without confidence."""
+    from framework.evaluation.calibration import calibrate, thresholds_artifact
+
+    record = json.loads((run / "record.json").read_text(encoding="utf-8"))
+    results = Path(record["results"])
+    first, _ = _halves(results)
+    try:
+        chosen = calibrate(first, record["taxonomy"]["labels"])
+    except ValueError:  # no per-label confidence to calibrate (0/1 answers)
+        return None
+    artifact = thresholds_artifact(
+        results, record, record["taxonomy"], rows=first, chosen=chosen, metric="f1"
+    )
+    out.write_text(json.dumps(artifact, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _choice_macro_f1(record: dict[str, Any]) -> float:
+    """Macro-F1 on the second half of a calibration run: the rows no threshold was fit on."""
+    from framework.evaluation.metrics import compute_metrics
+
+    _, other = _halves(Path(record["results"]))
+    taxonomy = record["taxonomy"]
+    metrics = compute_metrics(other, taxonomy["labels"], none_label=taxonomy.get("none_label"))
+    return round(metrics.macro.f1, 4)
+
+
+def _llm_rows(totals: dict[str, Any]) -> int:
+    paths = totals.get("by_path") or {}
+    return int(paths["llm"]) if paths else int(totals.get("ok", 0)) + int(totals.get("failed", 0))
+
+
+def _write_experiment(winner: Outcome, base: list[str], out: Path, name: str) -> Path:
+    """OUT/experiment/NAME.yaml: the user's overrides and the winner's, as an experiment
+    (labelwise classify 'hydra.searchpath=[file://OUT]' +experiment=NAME input=...)."""
+    folder = out / "experiment"
+    folder.mkdir(parents=True, exist_ok=True)
+    defaults: list[str] = []
+    values: dict[str, Any] = {}
+    for override in [*base, *winner.overrides]:
+        key, _, value = override.lstrip("+").partition("=")
+        if key.startswith(_PER_USE):
+            continue
+        if key == "experiment":
+            defaults.append(value)
+        elif key in CONFIG_GROUPS:
+            defaults.append(f"override /{key}: {value}")
+        elif key == "thresholds.path":
+            kept = folder / f"{name}.thresholds.json"
+            shutil.copyfile(value, kept)
+            values[key] = str(kept.resolve())
+        else:
+            values[key] = value
+    from omegaconf import OmegaConf
+
+    body = OmegaConf.to_yaml(OmegaConf.from_dotlist([f"{k}={v}" for k, v in values.items()]))
+    lines = [
+        "# @package _global_",
+        f"# Written by labelwise tune: {winner.recipe}, thresholds "
+        f"{winner.thresholds}; macro-F1 {winner.score_macro_f1:.3f} on the score part.",
+    ]
+    lines += ["defaults:", *(f"  - {entry}" for entry in defaults), "  - _self_", ""]
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + body, encoding="utf-8")
+    return path
+
+
+def _write_reports(result: TuneResult, settings: TuneSettings) -> None:
+    """tune.md and tune.json; leaderboard.md and .html by `labelwise compare` of the
+    score runs (the same views as any comparison)."""
+    out = result.out
+    runs = [o.score_run for o in result.outcomes]
+    command = [sys.executable, "-m", "framework", "compare", *runs, "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        log.warning("tune: labelwise compare of the score runs failed: %s", done.stderr[-500:])
+    (out / "tune.md").write_text(table(result) + "\n", encoding="utf-8")
+    state = {
+        "settings": settings.model_dump(),
+        "outcomes": [asdict(o) for o in result.outcomes],
+        "skipped": result.skipped,
+        "winner": asdict(result.winner) if result.winner else None,
+        "experiment": str(result.experiment) if result.experiment else None,
+    }
+    (out / "tune.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
+def table(result: TuneResult) -> str:
+    """The outcomes as Markdown, best choice score first; the winner marked."""
+    header = (
+        "| recipe | thresholds | macro-F1, choice half | macro-F1, score part [95% CI] | "
+        "micro-F1 | rows to the LLM | calls |\n|---|---|---|---|---|---|---|"
+    )
+    rows = []
+    for o in sorted(result.outcomes, key=lambda o: -o.select_macro_f1):
+        mark = " (chosen)" if o is result.winner else ""
+        low, high = o.score_macro_f1_ci
+        rows.append(
+            f"| {o.recipe}{mark} | {o.thresholds} | {o.select_macro_f1:.3f} | "
+            f"{o.score_macro_f1:.3f} [{low:.3f}, {high:.3f}] | {o.score_micro_f1:.3f} | "
+            f"{o.llm_rows:,} | {o.calls:,} |"
+        )
+    return "\n".join([header, *rows])

@@ -1,0 +1,143 @@
+"""`labelwise tune`: recipes tried on a labeled dev file, the winner chosen on rows the
+report never reads, written as an experiment config that runs.
+
+The dev file is tests/test_trained.py's made-up news rows; the "LLM" is the stub
+answering like tests/test_distill.py's teacher, wrong on every third row so that the
+recipes differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from framework.stub_server import Reply, StubServer
+from tests.support import cli_env, read_jsonl, run_cli, stub_overrides, write_jsonl
+from tests.test_distill import topics_of
+from tests.test_trained import pool_rows
+
+
+def sloppy_teacher(request: dict[str, Any]) -> Reply:
+    prompt = request["messages"][-1]["content"]
+    text = prompt.split("<text>\n", 1)[1].split("\n</text>", 1)[0]
+    labels = topics_of(text)
+    if sum(map(ord, text)) % 3 == 0:
+        labels = ["none"]
+    return Reply(content=json.dumps({"labels": labels}))
+
+
+def tune_command(stub: StubServer, dev: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "framework",
+        "tune",
+        f"input={dev}",
+        *stub_overrides(stub),
+        "taxonomy=news",
+        "validation=lenient",
+        "tune.calibrate_rows=60",
+        "tune.score_rows=60",
+        "tune.examples=[none]",
+        f"tune.out={out}",
+        *extra,
+    ]
+
+
+def test_tune_chooses_on_calibration_rows_and_writes_an_experiment_that_runs(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    stub.responder = sloppy_teacher
+    dev = write_jsonl(tmp_path / "dev.jsonl", pool_rows(160))
+    out = tmp_path / "tune"
+    result = run_cli(tune_command(stub, dev, out, "tune.trained=[off,ensemble]"))
+    assert result.returncode == 0, result.stderr
+    state = json.loads((out / "tune.json").read_text())
+    names = {(o["recipe"], o["thresholds"]) for o in state["outcomes"]}
+    assert names == {
+        ("labels_array.no-examples.trained-off", "default"),  # 0/1 answers: nothing to fit
+        ("labels_array.no-examples.trained-ensemble", "default"),
+        ("labels_array.no-examples.trained-ensemble", "calibrated"),
+    }
+    best = max(o["select_macro_f1"] for o in state["outcomes"])
+    assert state["winner"]["select_macro_f1"] == best
+    # The score part shares no row with the calibration part the choice read.
+    score = {r["id"] for r in read_jsonl(out / "splits" / "score.jsonl")}
+    calibration = {r["id"] for r in read_jsonl(out / "splits" / "calibrate.jsonl")}
+    assert len(score) == len(calibration) == 60 and not score & calibration
+    for outcome in state["outcomes"]:
+        scored = read_jsonl(Path(outcome["score_run"]) / "results.jsonl")
+        assert {r["id"] for r in scored} == score
+    assert "(chosen)" in (out / "tune.md").read_text()
+    assert (out / "leaderboard.html").is_file() and (out / "leaderboard.md").is_file()
+    assert "chosen: " in result.stdout and "+experiment=tuned" in result.stdout
+
+    # The experiment labels a new file as the winning recipe does.
+    new = write_jsonl(tmp_path / "new.jsonl", pool_rows(20, seed=11))
+    applied = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "classify",
+            f"hydra.searchpath=[file://{out}]",
+            "+experiment=tuned",
+            f"input={new}",
+            f"output={tmp_path / 'new-out.jsonl'}",
+            f"hydra.run.dir={tmp_path / 'applied'}",
+        ]
+    )
+    assert applied.returncode == 0, applied.stderr
+    record = json.loads((tmp_path / "applied" / "record.json").read_text())
+    winner = state["winner"]
+    assert (record["trained"] or {}).get("use", "off") == (
+        "ensemble" if "ensemble" in winner["recipe"] else "off"
+    )
+    if winner["thresholds"] == "calibrated":
+        assert record["config"]["thresholds"]["path"].endswith("tuned.thresholds.json")
+    assert len(read_jsonl(tmp_path / "new-out.jsonl")) == 20
+
+    # The same command again resumes: every run finished, no call, the same choice.
+    stub.requests.clear()
+    again = run_cli(tune_command(stub, dev, out, "tune.trained=[off,ensemble]"))
+    assert again.returncode == 0, again.stderr
+    assert stub.requests == []
+    assert json.loads((out / "tune.json").read_text())["winner"] == state["winner"]
+
+
+def test_a_call_budget_stops_starting_recipes(stub: StubServer, tmp_path: Path) -> None:
+    stub.responder = sloppy_teacher
+    dev = write_jsonl(tmp_path / "dev.jsonl", pool_rows(160))
+    out = tmp_path / "tune"
+    command = tune_command(stub, dev, out, "tune.trained=[off,alone]", "tune.max_calls=1")
+    result = run_cli(command)
+    assert result.returncode == 0, result.stderr
+    state = json.loads((out / "tune.json").read_text())
+    assert [o["recipe"] for o in state["outcomes"]] == ["labels_array.no-examples.trained-off"]
+    assert state["skipped"] == [
+        "labels_array.no-examples.trained-alone: tune.max_calls (1) reached"
+    ]
+    assert "not run: labels_array.no-examples.trained-alone" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("tune.trained=[sometimes]", "tune.trained"),
+        ("tune.score_rows=5000", "tune.score_rows"),
+        ("tune.k=[]", "tune.k"),
+        ("tune.colour=red", "tune.colour"),
+    ],
+)
+def test_a_bad_tune_setting_names_its_key(
+    stub: StubServer, tmp_path: Path, override: str, key: str
+) -> None:
+    dev = write_jsonl(tmp_path / "dev.jsonl", pool_rows(160))
+    result = run_cli(tune_command(stub, dev, tmp_path / "tune", override), env=cli_env())
+    assert result.returncode == 2, result.stderr
+    assert key in result.stderr and "Traceback" not in result.stderr
+    assert stub.requests == [] and not (tmp_path / "tune" / "runs").exists()
