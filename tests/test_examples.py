@@ -102,11 +102,12 @@ def test_the_prompt_shows_the_picked_rows_and_the_record_names_the_pool(
     assert len(stub.requests) == 5
     for request, row in zip(stub.requests, rows[:5], strict=True):
         prompt = request["messages"][-1]["content"]
-        assert prompt.startswith("Labeled examples, for reference only")
-        assert prompt.count("<example>") == 2
-        shown = prompt.split("Label the text below")[0]
-        assert str(row["text"]) not in shown  # never its own row
-        assert str(row["text"]) in prompt  # it is the text to label
+        assert prompt.startswith("Label the text below")  # the shared instructions first
+        before, text = prompt.rsplit("<text>", 1)
+        assert "Labeled examples, for reference only" in before
+        assert before.count("<example>") == 2
+        assert str(row["text"]) not in before  # never its own row
+        assert str(row["text"]) in text  # it is the text to label
     record = json.loads((run / "record.json").read_text())
     from framework.digests import file_sha256
 

@@ -141,3 +141,40 @@ def test_a_bad_tune_setting_names_its_key(
     assert result.returncode == 2, result.stderr
     assert key in result.stderr and "Traceback" not in result.stderr
     assert stub.requests == [] and not (tmp_path / "tune" / "runs").exists()
+
+
+def test_the_goemotions_best_preset_labels_a_new_file(stub: StubServer, tmp_path: Path) -> None:
+    """The recipe tune chose on the shipped dev split, as shipped: the trained model
+    (fit on the dev split on first use, some 35 s) fused with the LLM's answer."""
+    from framework.digests import file_sha256
+    from tests.support import REPO, classify_command
+
+    stub.default = Reply(content=json.dumps({"labels": ["joy"]}))
+    texts = [
+        "I can't believe they cancelled the show, this is so annoying",
+        "Thank you so much, this made my whole day!",
+        "I'm terrified of what happens next",
+        "It rained today and I stayed home",
+    ]
+    source = write_jsonl(
+        tmp_path / "new.jsonl", [{"id": f"n{n}", "text": t} for n, t in enumerate(texts)]
+    )
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    command = classify_command(source, out, stub, run, "+experiment=goemotions_ekman_best")
+    result = run_cli([*command, "sample.size=null"])
+    assert result.returncode == 0, result.stderr
+    record = json.loads((run / "record.json").read_text())
+    dev = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"
+    assert record["trained"]["use"] == "ensemble" and record["trained"]["rows"] == 5426
+    assert record["trained"]["pool_sha256"] == file_sha256(dev)
+    assert record["config"]["strategy"]["name"] == "labels_array" and record["examples"] is None
+    written = read_jsonl(out)
+    assert len(written) == len(stub.requests) == len(texts)
+    for row in written:
+        llm, model = row["sources"]["llm"], row["sources"]["trained"]
+        assert llm["joy"] == 1.0 and row["confidence_method"] == "ensemble"
+        for label, fused in row["confidence"].items():
+            assert fused == pytest.approx(0.6 * model[label] + 0.4 * llm[label], abs=1e-3)
+        # Thresholds 0.5 decide; "neutral" is the taxonomy's none label, never beside another.
+        emotions = {k for k, p in row["confidence"].items() if p >= 0.5 and k != "neutral"}
+        assert set(row["labels"]) == (emotions or {"neutral"})

@@ -1,7 +1,7 @@
 """Labeled rows shown in the prompt: picked for each text from the examples pool.
 
     index = build_index(pool_rows, pool_sha256=...)     # framework.runner.examples, once
-    picker = ExamplePicker(index, config.examples, keys)
+    picker = ExamplePicker(index, config.examples, label_set)
     picker.pick(item)       # the pool's rows to show, best first (never the item's own)
     picker.preface(item)    # the rendered block that goes ahead of the prompt
 
@@ -26,6 +26,7 @@ import os
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 FORMAT = "labelwise-examples/1"
-_CANDIDATES = 64  # mmr and per_label look this far down the likeness order
+_CANDIDATES = 64  # mmr weighs this many of the rows most like the text
 
 
 def pool_sha256(config: RunConfig) -> str:
@@ -189,12 +190,12 @@ class ExamplePicker:
         k = settings.k
         if settings.selection == "fixed":
             digest = text_digest(item.text)
-            chosen = (
+            others = (
                 n
                 for n in self.fixed_order
                 if index.ids[n] != item.id and index.digests[n] != digest
             )
-            return [n for n, _ in zip(chosen, range(k), strict=False)]
+            return list(islice(others, k))
         import numpy as np
 
         likeness = index.likeness(item)
@@ -210,20 +211,25 @@ class ExamplePicker:
         return self._mmr(ranked[:_CANDIDATES], likeness, k)
 
     def _mmr(self, candidates: list[int], likeness: Any, k: int) -> list[int]:
+        """Greedy maximal marginal relevance: each next row the most like the text and the
+        least like the rows already picked, weighed by mmr_lambda."""
+        import numpy as np
+
+        if not candidates:
+            return []
         weight = self.settings.mmr_lambda
-        vectors = self.index.vectors
-        picked: list[int] = []
-        between = (vectors[candidates] @ vectors[candidates].T).toarray() if candidates else None
-        left = list(range(len(candidates)))
-        while left and len(picked) < k:
-
-            def score(c: int) -> float:
-                nearest = max((between[c, p] for p in picked), default=0.0)  # type: ignore[index]
-                return float(weight * likeness[candidates[c]] - (1 - weight) * nearest)
-
-            best = max(left, key=lambda c: (score(c), -c))
+        rows = self.index.vectors[candidates]
+        between = (rows @ rows.T).toarray()
+        relevance = likeness[candidates]
+        nearest = np.zeros(len(candidates))  # each candidate's likeness to the rows picked
+        left = np.ones(len(candidates), dtype=bool)
+        picked = []
+        for _ in range(min(k, len(candidates))):
+            score = np.where(left, weight * relevance - (1 - weight) * nearest, -np.inf)
+            best = int(np.argmax(score))  # the first of equals: the one more like the text
             picked.append(best)
-            left.remove(best)
+            left[best] = False
+            nearest = np.maximum(nearest, between[best])
         return [candidates[c] for c in picked]
 
     def preface(self, item: Item) -> str | None:

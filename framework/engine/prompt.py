@@ -207,8 +207,15 @@ class PromptRenderer:
             messages = (*system, {"role": "user", "content": user})
         if preface is None:
             return messages
+        # Just ahead of the text, after the instructions every prompt shares: a server's
+        # prompt cache then reuses that prefix. Put first, it made each call reread the
+        # whole prompt (local Qwen 1.5B, GoEmotions: 0.13 rows/s against 0.8 without).
         *before, last = messages
-        return (*before, {**last, "content": f"{preface}\n\n{last['content']}"})
+        content = last["content"]
+        # The template's own <text> tag (a text's are neutralised); none: put it first.
+        at = max(content.rfind("<text>"), 0)
+        content = f"{content[:at]}{preface}\n\n{content[at:]}"
+        return (*before, {**last, "content": content})
 
     def _render_slowly(self, text: str, topic: str | None) -> tuple[Message, ...]:
         context = {
