@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framework.config.schema import ColumnNames
 from framework.config.tune_settings import Recipe, TuneSettings
 from framework.errors import ConfigError, InputError
 from framework.results import id_digest, read_result_rows
@@ -59,7 +60,7 @@ class Outcome:
     score_micro_f1: float
     score_run: str
     llm_rows: int
-    calls: int
+    calls: int  # made by this outcome's two runs (answers from the cache cost none)
 
 
 @dataclass
@@ -71,10 +72,10 @@ class TuneResult:
     experiment: Path | None = None
 
 
-def tune(settings: TuneSettings, base: list[str], source: Path) -> TuneResult:
+def tune(settings: TuneSettings, base: list[str], source: Path, columns: ColumnNames) -> TuneResult:
     """Run the search (or resume it) and write its outputs."""
     out = Path(settings.out or f"outputs/tune/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
-    score, calibration = _split(source, out / "splits", settings)
+    score, calibration = _split(source, out / "splits", settings, columns)
     result = TuneResult(out)
     started, calls = time.monotonic(), 0
     for recipe in settings.recipes(pool=str(source.resolve())):
@@ -88,7 +89,7 @@ def tune(settings: TuneSettings, base: list[str], source: Path) -> TuneResult:
             result.skipped.append(f"{recipe.name}: {refused}")
             continue
         result.outcomes.extend(found)
-        calls += found[0].calls if found else 0
+        calls += sum(outcome.calls for outcome in found)
     if not result.outcomes:
         raise InputError(
             "tune: no recipe finished (" + "; ".join(result.skipped) + "); see the run "
@@ -100,12 +101,20 @@ def tune(settings: TuneSettings, base: list[str], source: Path) -> TuneResult:
     return result
 
 
-def _split(source: Path, folder: Path, settings: TuneSettings) -> tuple[Path, Path]:
-    """The score and calibration parts of the dev file (the same for the same seed)."""
+def _split(
+    source: Path, folder: Path, settings: TuneSettings, columns: ColumnNames
+) -> tuple[Path, Path]:
+    """The score and calibration parts of the dev file's labeled rows (JSONL, CSV or
+    Parquet, read with the run's columns), as JSONL: the same for the same seed."""
+    from framework.runner.inputs import read_rows
+
     if not source.is_file():
         raise ConfigError(f"input: {source} is not a file; give the labeled dev rows to tune on")
-    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    labeled = [line for line in lines if json.loads(line).get("labels") is not None]
+    labeled = [
+        {columns.id: row.item.id, columns.text: row.item.text, columns.labels: list(row.item.gold)}
+        for row in read_rows(source, columns)
+        if row.item is not None and row.item.gold is not None
+    ]
     need = settings.score_rows + settings.calibrate_rows
     if len(labeled) < need:
         raise ConfigError(
@@ -121,7 +130,8 @@ def _split(source: Path, folder: Path, settings: TuneSettings) -> tuple[Path, Pa
         ("calibrate", order[settings.score_rows : need]),
     ):
         path = folder / f"{name}.jsonl"
-        path.write_text("".join(labeled[n] + "\n" for n in sorted(chosen)), encoding="utf-8")
+        text = "".join(json.dumps(labeled[n], ensure_ascii=False) + "\n" for n in sorted(chosen))
+        path.write_text(text, encoding="utf-8")
         parts.append(path)
     return parts[0], parts[1]
 
@@ -170,7 +180,7 @@ def _run_recipe(
                 score_micro_f1=metrics["micro"]["f1"],
                 score_run=str((folder / f"score{suffix}").resolve()),
                 llm_rows=_llm_rows(totals) if recipe.asks_the_llm else 0,
-                calls=int(first["totals"]["calls"]) + int(scored["totals"]["calls"]),
+                calls=int(chosen_on["totals"]["calls"]) + int(scored["totals"]["calls"]),
             )
         )
     return found

@@ -51,7 +51,7 @@ def run(argv: list[str]) -> int:
     if not config.input:
         raise ConfigError("input: required; name the labeled dev file: labelwise tune input=FILE")
     given = [arg for arg in base if not arg.lstrip("+").startswith(("input=", "output="))]
-    result = tune(settings, given, Path(config.input))
+    result = tune(settings, given, Path(config.input), config.columns)
     print(table(result))
     for skipped in result.skipped:
         print(f"not run: {skipped}")
