@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from framework.config.schema import ExamplesSettings, RunConfig
 from framework.digests import file_sha256
+from framework.engine.artifacts import load_artifact, save_artifact
 from framework.engine.prompt import find_template, neutralise_delimiters
 from framework.engine.trained import text_digest
 from framework.errors import ConfigError
@@ -95,35 +95,22 @@ class ExampleIndex:
         return scores
 
     def save(self, path: Path) -> None:
-        import joblib
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        joblib.dump({"format": FORMAT, "index": self}, temporary, compress=3)
-        temporary.replace(path)
+        save_artifact(path, FORMAT, "index", self)
 
     @classmethod
     def load(cls, path: Path) -> ExampleIndex:
-        import joblib
-
-        try:
-            data = joblib.load(path)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"examples.pool: its index {path} is missing; `labelwise classify` and "
-                "`labelwise plan` build it on first use; from Python, call "
-                "framework.runner.prepare.prepare_run(config) before Classifier(config)"
-            ) from None
-        except Exception as error:  # a truncated or foreign file
-            raise ConfigError(
-                f"examples.pool: {path} is not a labelwise examples index ({error}); delete "
-                "it and run again to build a new one"
-            ) from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ConfigError(f"examples.pool: {path} is not a {FORMAT} file")
-        index = data["index"]
-        assert isinstance(index, ExampleIndex)
-        return index
+        return load_artifact(
+            path,
+            FORMAT,
+            "index",
+            cls,
+            key="examples.pool",
+            what="examples index",
+            missing=f"its index {path} is missing; `labelwise classify` and `labelwise plan` "
+            "build it on first use; from Python, call "
+            "framework.runner.prepare.prepare_run(config) before Classifier(config)",
+            remake="build a new one",
+        )
 
 
 def build_index(

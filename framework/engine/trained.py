@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 
 from framework.config.schema import RunConfig, TrainedModelSettings
 from framework.digests import file_sha256
+from framework.engine.artifacts import load_artifact, save_artifact
 from framework.errors import ConfigError
 from framework.records import Item
 from framework.resources import cache_dir
@@ -137,35 +137,22 @@ class TrainedModel:
         return {"pool_sha256": self.pool_sha256, "rows": self.rows, **self.settings}
 
     def save(self, path: Path) -> None:
-        import joblib
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two runs fitting at once
-        joblib.dump({"format": FORMAT, "model": self}, temporary, compress=3)
-        temporary.replace(path)
+        save_artifact(path, FORMAT, "model", self)
 
     @classmethod
     def load(cls, path: Path) -> TrainedModel:
-        import joblib
-
-        try:
-            data = joblib.load(path)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"trained.artifact: no trained model at {path}; `labelwise classify` and "
-                "`labelwise plan` fit it on first use; from Python, call "
-                "framework.runner.prepare.prepare_run(config) before Classifier(config)"
-            ) from None
-        except Exception as error:  # a truncated or foreign file
-            raise ConfigError(
-                f"trained.artifact: {path} is not a labelwise trained model ({error}); "
-                "delete it and run again to fit a new one"
-            ) from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ConfigError(f"trained.artifact: {path} is not a {FORMAT} file")
-        model = data["model"]
-        assert isinstance(model, TrainedModel)
-        return model
+        return load_artifact(
+            path,
+            FORMAT,
+            "model",
+            cls,
+            key="trained.artifact",
+            what="trained model",
+            missing=f"no trained model at {path}; `labelwise classify` and `labelwise plan` "
+            "fit it on first use; from Python, call "
+            "framework.runner.prepare.prepare_run(config) before Classifier(config)",
+            remake="fit a new one",
+        )
 
 
 def fit_model(

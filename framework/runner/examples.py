@@ -17,7 +17,7 @@ from framework.config.schema import RunConfig
 from framework.engine.examples import build_index, index_path, pool_sha256
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
-from framework.runner.inputs import read_rows
+from framework.runner.inputs import read_labeled
 
 __all__ = ["ensure_example_index"]
 
@@ -35,12 +35,8 @@ def ensure_example_index(config: RunConfig) -> Path | None:
     pool = Path(config.examples.pool or "")
     known = set(label_ids(config.taxonomy))
     started = time.perf_counter()
-    rows, unlabeled = [], 0
-    for row in read_rows(pool, config.columns):
-        if row.item is None or row.item.gold is None:
-            unlabeled += 1
-            continue
-        rows.append((row.item.id, row.item.text, [g for g in row.item.gold if g in known]))
+    labeled, unlabeled = read_labeled(pool, config.columns)
+    rows = [(row_id, text, [g for g in gold if g in known]) for row_id, text, gold in labeled]
     if not rows:
         raise ConfigError(
             f"examples.pool: {pool} has no rows with gold labels (column "

@@ -19,7 +19,7 @@ from framework.config.schema import RunConfig
 from framework.engine.trained import TrainedModel, artifact_path, fit_model, pool_sha256
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
-from framework.runner.inputs import read_rows
+from framework.runner.inputs import read_labeled
 
 __all__ = ["ensure_trained_model", "fit_and_save"]
 
@@ -38,12 +38,7 @@ def ensure_trained_model(config: RunConfig) -> Path | None:
         return path
     pool = Path(config.trained.pool or "")
     started = time.perf_counter()
-    rows, unlabeled = [], 0
-    for row in read_rows(pool, config.columns):
-        if row.item is None or row.item.gold is None:
-            unlabeled += 1
-            continue
-        rows.append((row.item.id, row.item.text, row.item.gold))
+    rows, unlabeled = read_labeled(pool, config.columns)
     if not rows:
         raise ConfigError(
             f"trained.pool: {pool} has no rows with gold labels (column "
