@@ -54,6 +54,9 @@ class StubServer:
         self.authorizations: list[str | None] = []  # each request's Authorization header
         self.headers: list[dict[str, str]] = []  # each request's headers, names lower-cased
         self.times: list[float] = []  # time.monotonic() of each request, as received
+        # /v1/embeddings (framework.stub_embeddings): bodies received; statuses to fail with
+        self.embedding_requests: list[dict[str, Any]] = []
+        self.embedding_faults: list[int] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         from framework.stub_batches import StubBatches  # OpenAI and Anthropic batch APIs
@@ -122,6 +125,9 @@ class StubServer:
 
         self.received = add_wires(app, self)
         self.batches.add_routes(app)  # Files, Batches, Message Batches: framework.stub_batches
+        from framework.stub_embeddings import add_embeddings  # /v1/embeddings
+
+        add_embeddings(app, self)
         return app
 
     async def _start(self) -> None:

@@ -130,6 +130,7 @@ def test_a_call_budget_stops_starting_recipes(stub: StubServer, tmp_path: Path) 
         ("tune.trained=[sometimes]", "tune.trained"),
         ("tune.score_rows=5000", "tune.score_rows"),
         ("tune.k=[]", "tune.k"),
+        ("tune.features=[words]", "tune.features"),
         ("tune.colour=red", "tune.colour"),
     ],
 )

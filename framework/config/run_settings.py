@@ -192,6 +192,9 @@ class ExamplesSettings(Strict):
     seed: int = 0
     max_chars: int = Field(default=600, ge=20)
     template: str = "examples.v1"
+    # What "like the text" means for similar, per_label and mmr: the cosine of word TF-IDF,
+    # or of the `embeddings` model's vectors (EmbeddingSettings).
+    likeness: Literal["tfidf", "embeddings"] = "tfidf"
 
 
 class TrainedModelSettings(Strict):
@@ -206,8 +209,9 @@ class TrainedModelSettings(Strict):
     pool: the labeled rows it learns from (JSONL, CSV or Parquet with id, text and
     labels, read with the run's columns). A row of the pool is scored by a model fit
     without it (`folds` cross-fitting), so evaluating on the pool never sees its own
-    gold. Features: TF-IDF of word 1-2-grams and character 2-5-grams; one-vs-rest
-    logistic regression with inverse regularisation `C`. The fitted model is kept in
+    gold. Features (`features`): tfidf (word 1-2-grams and character 2-5-grams),
+    embeddings (the `embeddings` model's vectors) or both; one-vs-rest logistic
+    regression with inverse regularisation `C`. The fitted model is kept in
     `artifact` (None: the cache folder, named after the pool's and the settings'
     hashes) and reused by later runs.
     """
@@ -220,9 +224,33 @@ class TrainedModelSettings(Strict):
     weight: float = Field(default=0.6, ge=0, le=1)
     folds: int = Field(default=5, ge=2, le=20)
     C: float = Field(default=4.0, gt=0)
+    features: Literal["tfidf", "embeddings", "both"] = "tfidf"
     artifact: str | None = None
     # Instead of a pool: a model fit on the LLM's answers for a sample of the input.
     distill: DistillSettings = DistillSettings()
+
+
+class EmbeddingSettings(Strict):
+    """A provider's embedding model, called through litellm (the `embeddings` config
+    group: conf/embeddings/*.yaml), for `examples.likeness=embeddings` and
+    `trained.features=embeddings|both`.
+
+    model: the model's name at the provider (None: no embeddings); kind: the provider
+    (its litellm prefix and where its key comes from, as for `provider.kind`);
+    api_base / api_key_env as for the provider; dimensions: asked of models that can
+    shorten their vectors (None: the model's own). Texts go `batch_size` to a call;
+    each vector is kept in the response cache (cache.path, a table of its own) by
+    model, server, dimensions and text, so a rerun makes no call.
+    """
+
+    model: str | None = None
+    kind: str = "openai"  # a ProviderKind, checked by RunConfig (schema.py defines it)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    dimensions: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
 
 
 class CascadeSettings(Strict):

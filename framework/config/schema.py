@@ -7,7 +7,7 @@ model forbids unknown keys, so a misspelt key fails with its dotted path.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -18,6 +18,7 @@ from framework.config.run_settings import (
     CascadeSettings,
     ChunkSettings,
     ColumnNames,
+    EmbeddingSettings,
     ExamplesSettings,
     RetrySettings,
     RunSettings,
@@ -35,6 +36,7 @@ __all__ = [
     "CascadeSettings",
     "ChunkSettings",
     "ColumnNames",
+    "EmbeddingSettings",
     "ExamplesSettings",
     "GgufSource",
     "LabelSpec",
@@ -212,6 +214,7 @@ class RunConfig(Strict):
     trained: TrainedModelSettings = TrainedModelSettings()
     cascade: CascadeSettings = CascadeSettings()
     examples: ExamplesSettings = ExamplesSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
     input: str | None = None
     output: str | None = None
 
@@ -235,6 +238,35 @@ class RunConfig(Strict):
                 f"examples.pool: examples.selection={self.examples.selection} shows labeled rows "
                 "in the prompt: examples.pool=PATH (JSONL, CSV or Parquet with id, text and "
                 "labels)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _embeddings_need_a_model(self) -> RunConfig:
+        embeddings = self.embeddings
+        if embeddings.kind not in get_args(ProviderKind):
+            raise ValueError(
+                f"embeddings.kind: {embeddings.kind!r} is not a provider; one of "
+                f"{', '.join(get_args(ProviderKind))}"
+            )
+        users = [
+            f"{key}={value}"
+            for key, value, used in (
+                ("examples.likeness", self.examples.likeness, self.examples.likeness != "tfidf"),
+                ("trained.features", self.trained.features, self.trained.features != "tfidf"),
+            )
+            if used
+        ]
+        if users and not embeddings.model:
+            raise ValueError(
+                f"embeddings.model: {' and '.join(users)} need an embedding model: pick one "
+                "with embeddings=openai-small (conf/embeddings), or set embeddings.model=NAME "
+                "(with embeddings.kind and, for your own server, embeddings.api_base)"
+            )
+        if self.trained.features != "tfidf" and self.trained.distill.sample is not None:
+            raise ValueError(
+                "trained.features: a model distilled during the run learns from TF-IDF "
+                "features only; use trained.features=tfidf with trained.distill.sample"
             )
         return self
 

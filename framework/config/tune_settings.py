@@ -3,7 +3,8 @@
     settings = TuneSettings.from_overrides(["tune.trained=[off,ensemble]", ...])
     for recipe in settings.recipes(pool="dev.jsonl"): recipe.overrides
 
-A recipe is one choice of strategy x examples (selection, k) x trained model; its
+A recipe is one choice of strategy x examples (selection, k) x trained model (x its
+features, where a trained model is used); its
 overrides are what `labelwise classify` is given on top of the user's own.
 """
 
@@ -23,10 +24,12 @@ __all__ = ["Recipe", "TuneSettings"]
 
 class TuneSettings(Strict):
     """The search: every combination of `strategies` x `examples` (x `k` where examples
-    are shown) x `trained`, each run on the calibration part (`calibrate_rows` rows),
-    whose first half fits thresholds and second half picks the winner, then scored on
-    the score part (`score_rows` other rows), both drawn with `seed`. `max_calls` and
-    `max_minutes` stop starting new recipes; `out` is where it all goes."""
+    are shown) x `trained` (x `features` where a model is used: trained.features, whose
+    embeddings come from the run's own `embeddings.*` overrides), each run on the
+    calibration part (`calibrate_rows` rows), whose first half fits thresholds and
+    second half picks the winner, then scored on the score part (`score_rows` other
+    rows), both drawn with `seed`. `max_calls` and `max_minutes` stop starting new
+    recipes; `out` is where it all goes."""
 
     strategies: list[Literal["labels_array", "per_label", "checklist"]] = Field(
         default=["labels_array"], min_length=1
@@ -38,6 +41,7 @@ class TuneSettings(Strict):
     trained: list[Literal["off", "ensemble", "cascade", "alone"]] = Field(
         default=["off", "ensemble"], min_length=1
     )
+    features: list[Literal["tfidf", "embeddings", "both"]] = Field(default=["tfidf"], min_length=1)
     calibrate_rows: int = Field(default=300, ge=20)
     score_rows: int = Field(default=500, ge=20)
     seed: int = 0
@@ -71,10 +75,13 @@ class TuneSettings(Strict):
         for strategy, examples, trained in itertools.product(
             self.strategies, self.examples, self.trained
         ):
-            for k in self.k if examples != "none" else [None]:
+            for k, features in itertools.product(
+                self.k if examples != "none" else [None],
+                self.features if trained != "off" else ["tfidf"],
+            ):
                 if trained == "alone" and (examples != "none" or strategy != self.strategies[0]):
                     continue  # the model alone asks no LLM: one recipe is enough
-                found.append(Recipe(strategy, examples, k, trained, pool))
+                found.append(Recipe(strategy, examples, k, trained, pool, features))
         return found
 
 
@@ -85,11 +92,13 @@ class Recipe:
     k: int | None
     trained: str
     pool: str
+    features: str = "tfidf"
 
     @property
     def name(self) -> str:
         shown = "no-examples" if self.examples == "none" else f"{self.examples}-k{self.k}"
-        return f"{self.strategy}.{shown}.trained-{self.trained}"
+        features = "" if self.features == "tfidf" else f"-{self.features}"  # names as before
+        return f"{self.strategy}.{shown}.trained-{self.trained}{features}"
 
     @property
     def overrides(self) -> list[str]:
@@ -99,6 +108,8 @@ class Recipe:
             found += [f"examples.pool={self.pool}"]
         if self.trained != "off":
             found += [f"trained.use={self.trained}", f"trained.pool={self.pool}"]
+            if self.features != "tfidf":
+                found.append(f"trained.features={self.features}")
         return found
 
     @property

@@ -32,7 +32,11 @@ class CascadeGate:
     min_similarity: float | None
     pool_share: float  # of the pool's rows, the share the band sends to the LLM
 
-    def why_ask(self, item: Item, probabilities: Mapping[str, float]) -> str | None:
+    def why_ask(
+        self, item: Item, probabilities: Mapping[str, float], vector: Any = None
+    ) -> str | None:
+        """Why the row goes to the LLM, or None (`vector`: the item's embedding, for a
+        model that likens rows by embeddings)."""
         unsure = [
             label
             for label, threshold in self.thresholds.items()
@@ -41,7 +45,7 @@ class CascadeGate:
         if unsure:
             return "unsure of " + ", ".join(unsure)
         if self.min_similarity is not None:
-            nearest = self.model.similarity(item)
+            nearest = self.model.similarity(item, vector)
             if nearest < self.min_similarity:
                 return f"unlike the pool (nearest row {nearest:.2f})"
         return None

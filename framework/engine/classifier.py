@@ -130,13 +130,19 @@ class Classifier:
     async def aclose(self) -> None:
         """close() for asyncio code: from inside the loop that made the calls."""
         await self.stack.top.aclose()
+        self._close_embedder()
 
     def close(self) -> None:
         """Stop the local model server, if one was started, and the private loop."""
         self._portal().run(self.stack.top.aclose())
+        self._close_embedder()
         if self._loop is not None:
             self._loop.close()
             self._loop = None
+
+    def _close_embedder(self) -> None:
+        if self.engine.embedder is not None:  # its connection to the cache file
+            self.engine.embedder.close()
 
     def __enter__(self) -> Classifier:
         return self

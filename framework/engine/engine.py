@@ -19,7 +19,12 @@ from typing import Any
 from framework.config.schema import RunConfig
 from framework.engine.cascade import CascadeGate, cascade_gate
 from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
-from framework.engine.examples import ExampleIndex, ExamplePicker, index_path
+from framework.engine.examples import (
+    ExampleIndex,
+    ExamplePicker,
+    examples_settings,
+    index_path,
+)
 from framework.engine.identity import run_identity
 from framework.engine.prompt import PromptRenderer
 from framework.engine.readings import (
@@ -32,11 +37,12 @@ from framework.engine.readings import (
 from framework.engine.strategies import STRATEGIES, Strategy
 from framework.engine.text_fit import TextFit
 from framework.engine.trained import TrainedModel, artifact_path, fuse
-from framework.errors import ConfigError
+from framework.errors import ConfigError, ProviderError
 from framework.labels.decide import LabelDecider
 from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
 from framework.labels.thresholds import Thresholds, load_thresholds
 from framework.providers.compile import RequestPlan, make_plan
+from framework.providers.embeddings import Embedder, embedding_identity
 from framework.providers.profiles import ModeChoice, choose_output_mode, profile_for
 from framework.providers.transports.base import Transport
 from framework.records import Item, Prediction
@@ -62,23 +68,33 @@ class Engine:
     trained: TrainedModel | None = None  # trained.use: ensemble, alone or cascade
     cascade: CascadeGate | None = None  # trained.use=cascade: the rows the model labels alone
     examples: ExamplePicker | None = None  # examples.selection: labeled rows in the prompt
+    embedder: Embedder | None = None  # likeness or trained features by embeddings
 
     async def classify_item(self, item: Item) -> Prediction:
         """Fit the text, ask the strategy's questions of each chunk, decide the labels."""
         text, cut_from = self.text_fit.fit(item.text)
         if not text.strip():
             return self._empty_text(item)
-        model = None if self.trained is None else self.trained.probabilities(item)
+        vector = None
+        if self.embedder is not None:  # the text's embedding, for likeness or features
+            try:
+                vector = (await self.embedder.embed([item.text]))[0]
+            except ProviderError as error:
+                if error.fatal:
+                    raise
+                failure = Unanswered(f"embedding: {error}", kind=error.kind)
+                return Tally(item.id, truncated_from=cut_from).failed(failure)
+        model = None if self.trained is None else self.trained.probabilities(item, vector)
         if model is not None and self.config.trained.use == "alone":
             return self._by_trained(item, model)
         sent_because = None
         if self.cascade is not None and model is not None:  # the LLM only if it is unsure
-            sent_because = self.cascade.why_ask(item, model)
+            sent_because = self.cascade.why_ask(item, model, vector)
             if sent_because is None:
                 return self._by_trained(item, model, path="trained")
         tally = Tally(item.id, truncated_from=cut_from)
         chunks = self.text_fit.chunks(text)
-        preface = None if self.examples is None else self.examples.preface(item)
+        preface = None if self.examples is None else self.examples.preface(item, vector)
         try:
             readings = [await self._read(chunk, tally, preface) for chunk in chunks]
         except Unanswered as failure:
@@ -237,7 +253,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         index = ExampleIndex.load(index_path(config))
         examples = ExamplePicker(index, config.examples, labels)
         # Only when used: a run without examples keeps the identity it had before them.
-        settings = config.examples.model_dump(exclude={"pool"})
+        settings = examples_settings(config.examples)
         identity.update({f"examples.{k}": v for k, v in settings.items()})
         identity.update(
             {"examples.pool_sha256": index.pool_sha256, "examples.digest": examples.digest}
@@ -250,6 +266,11 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         )
     if config.trained.distill.sample is not None:  # a model the LLM teaches during the run
         identity.update(_distillation_identity(config))
+    embedder = Embedder.for_run(config)
+    if embedder is not None:  # which vectors rank the examples or feed the model
+        identity.update(
+            {f"embeddings.{k}": v for k, v in embedding_identity(config.embeddings).items()}
+        )
     if trained is not None and config.trained.use == "cascade":
         gate = cascade_gate(trained, decider.thresholds, config.cascade)
         identity.update({f"cascade.{k}": v for k, v in gate.describe().items()})
@@ -270,6 +291,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         trained,
         gate,
         examples,
+        embedder,
     )
 
 

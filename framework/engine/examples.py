@@ -2,10 +2,12 @@
 
     index = build_index(pool_rows, pool_sha256=...)     # framework.runner.examples, once
     picker = ExamplePicker(index, config.examples, label_set)
-    picker.pick(item)       # the pool's rows to show, best first (never the item's own)
-    picker.preface(item)    # the rendered block that goes ahead of the prompt
+    picker.pick(item, vector)     # the pool's rows to show, best first (never the item's own)
+    picker.preface(item, vector)  # the rendered block that goes ahead of the prompt
 
-Likeness is the cosine of word TF-IDF (1-2-grams, sublinear tf; scikit-learn). The
+Likeness is the cosine of word TF-IDF (1-2-grams, sublinear tf; scikit-learn), or with
+`examples.likeness=embeddings` of the embedding model's vectors (`vector`, the item's,
+comes from framework.providers.embeddings; the pool's are in the index). The
 selections are `fixed` (k rows drawn with a seed, the same for every text), `similar`
 (the k most like the text), `per_label` (for each label the k most like it that have
 it) and `mmr` (maximal marginal relevance: greedy, each next row the one most like the
@@ -14,8 +16,9 @@ item's id or the item's text (normalised) is never picked, so a run over the poo
 itself never shows a row its own answer.
 
 The index is a joblib artifact written by labelwise (a pickle: load only your own),
-named after the pool's sha256 and kept in the cache folder; its pool hash is in the
-run's identity and record, and the examples shown are in each request, so in its cache key.
+named after the pool's sha256 (and the embedding model's identity) in the cache folder;
+its pool hash is in the run's identity and record, and the examples shown are in each
+request, so in its cache key.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -39,6 +42,7 @@ from framework.engine.prompt import find_template, neutralise_delimiters
 from framework.engine.trained import text_digest
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
+from framework.providers.embeddings import embedding_digest
 from framework.records import Item
 from framework.resources import cache_dir
 
@@ -47,6 +51,8 @@ __all__ = [
     "ExampleIndex",
     "ExamplePicker",
     "build_index",
+    "by_embeddings",
+    "examples_settings",
     "index_path",
     "pool_sha256",
 ]
@@ -66,8 +72,12 @@ def pool_sha256(config: RunConfig) -> str:
 
 
 def index_path(config: RunConfig) -> Path:
-    """Where the pool's index is kept: the cache folder, named by the pool's hash."""
-    return cache_dir() / "models" / f"examples-{pool_sha256(config)[:16]}-{FORMAT[-1]}.joblib"
+    """Where the pool's index is kept: the cache folder, named by the pool's hash (and,
+    when likeness is by embeddings, the embedding model's)."""
+    name = f"examples-{pool_sha256(config)[:16]}"
+    if by_embeddings(config.examples):
+        name += f"-{embedding_digest(config.embeddings)}"
+    return cache_dir() / "models" / f"{name}-{FORMAT[-1]}.joblib"
 
 
 @dataclass
@@ -77,14 +87,25 @@ class ExampleIndex:
     texts: tuple[str, ...]
     labels: tuple[tuple[str, ...], ...]
     digests: tuple[str, ...]
-    vectorizer: Any  # word TF-IDF, rows of unit length
-    vectors: Any  # the pool's rows (sparse, rows x terms)
+    vectorizer: Any  # word TF-IDF, rows of unit length; None when by embeddings
+    vectors: Any  # the pool's rows of unit length (sparse TF-IDF, or dense embeddings)
 
-    def likeness(self, item: Item) -> Any:
-        """Cosine of the item's words to every pool row; the item's own rows at -1."""
+    @property
+    def by_embeddings(self) -> bool:
+        return self.vectorizer is None
+
+    def likeness(self, item: Item, vector: Any = None) -> Any:
+        """Cosine of the item (its words, or its embedding `vector`) to every pool row;
+        the item's own rows at -1."""
         import numpy as np
 
-        scores = (self.vectors @ self.vectorizer.transform([item.text]).T).toarray().ravel()
+        if self.by_embeddings:
+            if vector is None:
+                raise ValueError("an index by embeddings needs the item's vector")
+            scores = np.asarray(self.vectors @ vector, dtype=float).ravel()
+        else:
+            query = self.vectorizer.transform([item.text])
+            scores = (self.vectors @ query.T).toarray().ravel()
         digest = text_digest(item.text)
         own = np.fromiter(
             (i == item.id or d == digest for i, d in zip(self.ids, self.digests, strict=True)),
@@ -114,9 +135,13 @@ class ExampleIndex:
 
 
 def build_index(
-    rows: Iterable[tuple[str, str, Sequence[str]]], *, pool_sha256: str
+    rows: Iterable[tuple[str, str, Sequence[str]]],
+    *,
+    pool_sha256: str,
+    embed: Callable[[Sequence[str]], Any] | None = None,
 ) -> ExampleIndex:
-    """The pool's (id, text, labels) rows, vectorised for likeness."""
+    """The pool's (id, text, labels) rows, vectorised for likeness: by word TF-IDF, or
+    by `embed` (texts -> rows of unit length) when given."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     ids, texts, labels = [], [], []
@@ -126,8 +151,11 @@ def build_index(
         labels.append(tuple(row_labels))
     if not texts:
         raise ConfigError("examples.pool: no row has gold labels; examples show labeled rows")
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    vectors = vectorizer.fit_transform(texts)
+    if embed is not None:
+        vectorizer, vectors = None, embed(texts)
+    else:
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        vectors = vectorizer.fit_transform(texts)
     return ExampleIndex(
         pool_sha256=pool_sha256,
         ids=tuple(ids),
@@ -166,13 +194,14 @@ class ExamplePicker:
         """What decides the block for a text: the template, the settings, the pool."""
         what = {
             "template": hashlib.sha256(self.path.read_bytes()).hexdigest(),
-            "settings": self.settings.model_dump(exclude={"pool"}),
+            "settings": examples_settings(self.settings),
             "pool_sha256": self.index.pool_sha256,
         }
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
-    def pick(self, item: Item) -> list[int]:
-        """Indices of the pool rows to show, best first."""
+    def pick(self, item: Item, vector: Any = None) -> list[int]:
+        """Indices of the pool rows to show, best first (`vector`: the item's embedding,
+        when likeness is by embeddings)."""
         settings, index = self.settings, self.index
         k = settings.k
         if settings.selection == "fixed":
@@ -185,7 +214,7 @@ class ExamplePicker:
             return list(islice(others, k))
         import numpy as np
 
-        likeness = index.likeness(item)
+        likeness = index.likeness(item, vector)
         ranked = [int(n) for n in np.argsort(-likeness, kind="stable") if likeness[n] >= 0]
         if settings.selection == "similar":
             return ranked[:k]
@@ -206,7 +235,8 @@ class ExamplePicker:
             return []
         weight = self.settings.mmr_lambda
         rows = self.index.vectors[candidates]
-        between = (rows @ rows.T).toarray()
+        between = rows @ rows.T
+        between = between.toarray() if hasattr(between, "toarray") else np.asarray(between)
         relevance = likeness[candidates]
         nearest = np.zeros(len(candidates))  # each candidate's likeness to the rows picked
         left = np.ones(len(candidates), dtype=bool)
@@ -219,9 +249,9 @@ class ExamplePicker:
             nearest = np.maximum(nearest, between[best])
         return [candidates[c] for c in picked]
 
-    def preface(self, item: Item) -> str | None:
+    def preface(self, item: Item, vector: Any = None) -> str | None:
         """The examples block for the item's prompt (None when the pool has none to show)."""
-        chosen = self.pick(item)
+        chosen = self.pick(item, vector)
         if not chosen:
             return None
         cut, known = self.settings.max_chars, set(self.labels.ids)
@@ -235,6 +265,18 @@ class ExamplePicker:
             for n in chosen
         ]
         return str(self.template.render(examples=examples)).strip()
+
+
+def by_embeddings(settings: ExamplesSettings) -> bool:
+    """Whether the run's selection ranks the pool by embeddings (fixed ranks nothing)."""
+    return settings.likeness == "embeddings" and settings.selection not in ("none", "fixed")
+
+
+def examples_settings(settings: ExamplesSettings) -> dict[str, Any]:
+    """The settings that decide the examples shown, as the run's identity keeps them:
+    likeness only when it is not the default, so runs from before it keep their identity."""
+    exclude = {"pool"} | ({"likeness"} if settings.likeness == "tfidf" else set())
+    return settings.model_dump(exclude=exclude)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -43,7 +43,16 @@ __all__ = ["Outcome", "TuneResult", "tune"]
 
 log = logging.getLogger("labelwise")
 
-CONFIG_GROUPS = ("provider", "model", "taxonomy", "prompt", "validation", "strategy", "examples")
+CONFIG_GROUPS = (
+    "provider",
+    "model",
+    "taxonomy",
+    "prompt",
+    "validation",
+    "strategy",
+    "examples",
+    "embeddings",
+)
 _PER_USE = ("input", "output", "sample.", "hydra.")  # not part of a recipe
 
 

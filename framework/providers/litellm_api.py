@@ -2,6 +2,7 @@
 exceptions mapped to ours by one table.
 
     response = await acompletion(kwargs)        # litellm's ModelResponse, or ProviderError
+    vectors = await aembedding(kwargs)          # one list of floats per input text
     capability("gpt-4o-mini", "openai")         # (known, response schema, tool calls)
     encode(model, text), decode(model, tokens), count_tokens(model, messages)
     cost_per_token(model, prompt_tokens, completion_tokens)
@@ -48,6 +49,7 @@ logging.getLogger("LiteLLM").setLevel(logging.ERROR)
 
 __all__ = [
     "acompletion",
+    "aembedding",
     "anthropic_params",
     "batch_call",
     "batch_cost_per_token",
@@ -68,6 +70,21 @@ async def acompletion(kwargs: Mapping[str, Any], provider: ProviderConfig) -> An
         return await litellm.acompletion(**copy.deepcopy(dict(kwargs)))
     except Exception as error:
         raise provider_error(error, provider) from error
+
+
+async def aembedding(kwargs: Mapping[str, Any], provider: ProviderConfig) -> list[list[float]]:
+    """litellm.aembedding: the vectors of kwargs["input"], in its order, our exceptions."""
+    try:
+        response = await litellm.aembedding(**dict(kwargs))
+    except Exception as error:
+        raise provider_error(error, provider) from error
+    data = sorted(response.data, key=lambda row: int(_field(row, "index")))
+    return [list(map(float, _field(row, "embedding"))) for row in data]
+
+
+def _field(row: Any, name: str) -> Any:
+    """litellm gives each row of an embedding answer as a dict or as an object."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 async def batch_call(operation: str, provider: ProviderConfig, **kwargs: Any) -> Any:

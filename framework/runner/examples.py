@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from framework.config.schema import RunConfig
-from framework.engine.examples import build_index, index_path, pool_sha256
+from framework.engine.examples import build_index, by_embeddings, index_path, pool_sha256
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
+from framework.providers.embeddings import Embedder
 from framework.runner.inputs import read_labeled
 
 __all__ = ["ensure_example_index"]
@@ -42,7 +43,13 @@ def ensure_example_index(config: RunConfig) -> Path | None:
             f"examples.pool: {pool} has no rows with gold labels (column "
             f"{config.columns.labels!r}); examples show labeled rows"
         )
-    build_index(rows, pool_sha256=pool_sha256(config)).save(path)
+    embedder = Embedder.for_run(config) if by_embeddings(config.examples) else None
+    try:
+        embed = None if embedder is None else embedder.embed_now
+        build_index(rows, pool_sha256=pool_sha256(config), embed=embed).save(path)
+    finally:
+        if embedder is not None:
+            embedder.close()
     skipped = f" ({unlabeled} rows without gold left out)" if unlabeled else ""
     log.info(
         "examples index of %d rows of %s built in %.1f s%s -> %s",

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
-from framework.engine.examples import index_path
+from framework.engine.examples import by_embeddings, index_path
 from framework.engine.trained import artifact_path
 from framework.labels.taxonomy import label_ids, taxonomy_hash
+from framework.providers.embeddings import embedding_identity
 from framework.results import RECORD_FILE
 from framework.runner.inputs import is_uri
 from framework.secrets import REDACTED, redact_url, registered, scrub
@@ -230,6 +231,7 @@ def describe_run(
         },
         "trained": _trained(classifier),
         "examples": _examples(classifier),
+        "embeddings": _embeddings(classifier),
         "results": str(output.resolve()),
         "totals": None,
         "metrics": None,
@@ -250,6 +252,27 @@ def _examples(classifier: Classifier) -> dict[str, Any] | None:
         "index": str(index.resolve()),
         "digest": picker.digest,
     }
+
+
+def _embeddings(classifier: Classifier) -> dict[str, Any] | None:
+    """The embedding model the examples' likeness or the trained model's features use;
+    finish() adds this process's calls and cache hits."""
+    config = classifier.config
+    if classifier.engine.embedder is None:
+        return None
+    uses = [
+        use
+        for use, used in (
+            ("examples.likeness", by_embeddings(config.examples)),
+            (
+                "trained.features",
+                config.trained.use != "off" and config.trained.features != "tfidf",
+            ),
+        )
+        if used
+    ]
+    identity = embedding_identity(config.embeddings)
+    return {**identity, "api_base": redact_url(identity["api_base"] or "") or None, "for": uses}
 
 
 def _trained(classifier: Classifier) -> dict[str, Any] | None:
@@ -313,6 +336,7 @@ class RunRecorder:
         overrides: Sequence[str] = (),
     ) -> None:
         self.run_dir = run_dir
+        self._embedder = classifier.engine.embedder
         self.record = describe_run(
             cfg, classifier, run_dir=run_dir, output=output, overrides=overrides
         )
@@ -323,6 +347,9 @@ class RunRecorder:
         if totals.distillation is not None:  # the sample, and the models fit on its answers
             self.record["trained"]["distill"] = totals.distillation
         self.record["executor"] = dict(totals.executor)
+        if self._embedder is not None and self.record.get("embeddings"):
+            self.record["embeddings"]["calls"] = self._embedder.calls
+            self.record["embeddings"]["cached_texts"] = self._embedder.cached
         if totals.resumed_from is not None:
             self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:

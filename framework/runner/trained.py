@@ -19,6 +19,7 @@ from framework.config.schema import RunConfig
 from framework.engine.trained import TrainedModel, artifact_path, fit_model, pool_sha256
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
+from framework.providers.embeddings import Embedder
 from framework.runner.inputs import read_labeled
 
 __all__ = ["ensure_trained_model", "fit_and_save"]
@@ -64,13 +65,20 @@ def fit_and_save(
     *,
     every_label: bool = True,
 ) -> TrainedModel:
-    """Fit the run's trained model on (id, text, labels) rows of its pool and save it."""
-    model = fit_model(
-        rows,
-        label_ids(config.taxonomy),
-        config.trained,
-        pool_sha256=pool_sha256(config),
-        every_label=every_label,
-    )
+    """Fit the run's trained model on (id, text, labels) rows of its pool and save it
+    (with trained.features embeddings or both, the pool's texts embedded first)."""
+    embedder = Embedder.for_run(config) if config.trained.features != "tfidf" else None
+    try:
+        model = fit_model(
+            rows,
+            label_ids(config.taxonomy),
+            config.trained,
+            pool_sha256=pool_sha256(config),
+            every_label=every_label,
+            embed=None if embedder is None else embedder.embed_now,
+        )
+    finally:
+        if embedder is not None:
+            embedder.close()
     model.save(path)
     return model

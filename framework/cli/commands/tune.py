@@ -21,6 +21,7 @@ part, never read by the choice, gives the figures with 95% intervals.
   tune.examples=[none,similar,mmr]           example selections (none, similar)
   tune.k=[4,8]                               examples shown (4)
   tune.trained=[off,ensemble,cascade,alone]  trained model uses (off, ensemble)
+  tune.features=[tfidf,embeddings,both]      its features (tfidf; the others need embeddings=...)
   tune.calibrate_rows=300 tune.score_rows=500 tune.seed=0
   tune.max_calls=N tune.max_minutes=M        stop starting recipes past these
   tune.out=DIR tune.name=NAME                where it goes (outputs/tune/DATE), the name

@@ -24,7 +24,7 @@ from framework.providers.transports.base import Layer, Transport
 from framework.records import Completion, TokenLogprob, Usage
 from framework.resources import cache_dir
 
-__all__ = ["CachingTransport", "ResponseCache"]
+__all__ = ["CachingTransport", "ResponseCache", "open_cache_file"]
 
 log = logging.getLogger("labelwise")
 
@@ -111,19 +111,26 @@ class ResponseCache:
             self._db = None
 
     def _open(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            db.commit()
-        except (OSError, sqlite3.Error) as error:
-            raise ConfigError(
-                f"cache.path: cannot open the response cache at {self.path} ({error}); "
-                "point cache.path elsewhere or set cache.mode=off"
-            ) from None
-        return db
+        return open_cache_file(self.path, _SCHEMA)
+
+
+def open_cache_file(path: Path, schema: str) -> sqlite3.Connection:
+    """The response cache's SQLite file (WAL, for runs that share it), with `schema`'s
+    table made if missing: the completions' here, the embeddings' in
+    framework.providers.embeddings."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(schema)
+        db.commit()
+    except (OSError, sqlite3.Error) as error:
+        raise ConfigError(
+            f"cache.path: cannot open the response cache at {path} ({error}); "
+            "point cache.path elsewhere or set cache.mode=off"
+        ) from None
+    return db
 
 
 class CachingTransport(Layer):
