@@ -318,3 +318,28 @@ def test_tune_with_embedding_features_writes_the_features_into_the_experiment(
     assert "model: stub-embed" in experiment
     both_won = state["winner"]["recipe"].endswith("-both")
     assert ("features: both" in experiment or "trained.features=both" in experiment) == both_won
+
+
+def test_refused_credentials_at_the_embedding_model_stop_the_run_and_it_resumes(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    stub.default = Reply(content=json.dumps({"labels": ["space"]}))
+    pool = write_jsonl(tmp_path / "pool.jsonl", pool_rows(80))
+    args = embedding_args(stub, pool, "run.concurrency=1")
+    first = write_jsonl(tmp_path / "first.jsonl", pool_rows(1, seed=3))
+    built = run_cli(classify_command(first, tmp_path / "o1.jsonl", stub, tmp_path / "r1", *args))
+    assert built.returncode == 0, built.stderr  # the pool's artifacts are built and kept
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": f"x{n}", "text": f"rocket orbit number {n}"} for n in range(3)],
+    )
+    out = tmp_path / "out.jsonl"
+    stub.embedding_faults.extend([401])
+    stopped = run_cli(classify_command(source, out, stub, tmp_path / "r2", *args))
+    assert stopped.returncode == 2, stopped.stderr
+    assert "refused the credentials" in stopped.stderr and "Traceback" not in stopped.stderr
+    written = read_jsonl(out) if out.exists() else []
+    assert not [r for r in written if r.get("status") == "failed"]  # not blamed on a row
+    resumed = run_cli(classify_command(source, out, stub, tmp_path / "r3", *args))
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["id"] for r in read_jsonl(out)) == ["x0", "x1", "x2"]
