@@ -39,7 +39,13 @@ from framework.providers.profiles import PROFILES
 from framework.providers.transports.cache import open_cache_file
 from framework.resources import cache_dir
 
-__all__ = ["Embedder", "embedding_digest", "embedding_identity", "embeddings_used"]
+__all__ = [
+    "Embedder",
+    "embedding_digest",
+    "embedding_identity",
+    "embedding_uses",
+    "embeddings_used",
+]
 
 log = logging.getLogger("labelwise")
 
@@ -54,11 +60,21 @@ _NO_KEY = "sk-no-key-needed"  # the OpenAI client refuses to send without one
 _MOST_WAIT = 30.0
 
 
+def embedding_uses(config: RunConfig) -> list[str]:
+    """The keys that make the run ask the embedding model for vectors (record.json says)."""
+    examples, trained = config.examples, config.trained
+    likeness = examples.likeness == "embeddings" and examples.selection not in ("none", "fixed")
+    features = trained.use != "off" and trained.features != "tfidf"
+    return [
+        key
+        for key, used in (("examples.likeness", likeness), ("trained.features", features))
+        if used
+    ]
+
+
 def embeddings_used(config: RunConfig) -> bool:
     """Whether the run asks the embedding model for anything."""
-    examples = config.examples
-    likeness = examples.likeness == "embeddings" and examples.selection not in ("none", "fixed")
-    return likeness or (config.trained.use != "off" and config.trained.features != "tfidf")
+    return bool(embedding_uses(config))
 
 
 def embedding_identity(settings: EmbeddingSettings) -> dict[str, Any]:

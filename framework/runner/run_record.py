@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
-from framework.engine.examples import by_embeddings, index_path
+from framework.engine.examples import index_path
 from framework.engine.trained import artifact_path
 from framework.labels.taxonomy import label_ids, taxonomy_hash
-from framework.providers.embeddings import embedding_identity
+from framework.providers.embeddings import embedding_identity, embedding_uses
 from framework.results import RECORD_FILE
 from framework.runner.inputs import is_uri
 from framework.secrets import REDACTED, redact_url, registered, scrub
@@ -260,19 +260,9 @@ def _embeddings(classifier: Classifier) -> dict[str, Any] | None:
     config = classifier.config
     if classifier.engine.embedder is None:
         return None
-    uses = [
-        use
-        for use, used in (
-            ("examples.likeness", by_embeddings(config.examples)),
-            (
-                "trained.features",
-                config.trained.use != "off" and config.trained.features != "tfidf",
-            ),
-        )
-        if used
-    ]
     identity = embedding_identity(config.embeddings)
-    return {**identity, "api_base": redact_url(identity["api_base"] or "") or None, "for": uses}
+    api_base = redact_url(identity["api_base"] or "") or None
+    return {**identity, "api_base": api_base, "for": embedding_uses(config)}
 
 
 def _trained(classifier: Classifier) -> dict[str, Any] | None:
