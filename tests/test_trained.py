@@ -113,7 +113,7 @@ def trained_args(pool: Path, *extra: str) -> list[str]:
 
 
 def artifacts(cache: Path) -> list[Path]:
-    return sorted((cache / "models").glob("trained-*.joblib"))
+    return sorted((cache / "models").glob("trained-*.skops"))
 
 
 def test_alone_labels_every_row_without_a_call(

@@ -19,12 +19,7 @@ from typing import Any
 from framework.config.schema import RunConfig
 from framework.engine.cascade import CascadeGate, cascade_gate
 from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
-from framework.engine.examples import (
-    ExampleIndex,
-    ExamplePicker,
-    examples_settings,
-    index_path,
-)
+from framework.engine.examples import ExamplePicker, examples_settings, load_index
 from framework.engine.identity import run_identity
 from framework.engine.prompt import PromptRenderer
 from framework.engine.readings import (
@@ -36,8 +31,8 @@ from framework.engine.readings import (
 )
 from framework.engine.strategies import STRATEGIES, Strategy
 from framework.engine.text_fit import TextFit
-from framework.engine.trained import TrainedModel, artifact_path, fuse
-from framework.errors import ConfigError, ProviderError
+from framework.engine.trained import TrainedModel, fuse, load_model
+from framework.errors import ProviderError
 from framework.labels.decide import LabelDecider
 from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
 from framework.labels.thresholds import Thresholds, load_thresholds
@@ -250,7 +245,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
     examples = None
     if config.examples.selection != "none":  # which rows the prompts show, by their pool
-        index = ExampleIndex.load(index_path(config))
+        index = load_index(config)
         examples = ExamplePicker(index, config.examples, labels)
         # Only when used: a run without examples keeps the identity it had before them.
         settings = examples_settings(config.examples)
@@ -320,13 +315,7 @@ def _load_trained(config: RunConfig, labels: LabelSet) -> TrainedModel | None:
     distilled one (framework.runner.distill swaps it in once fit)."""
     if config.trained.use == "off" or config.trained.distill.sample is not None:
         return None
-    model = TrainedModel.load(artifact_path(config, labels.ids))
-    if tuple(model.labels) != tuple(labels.ids):
-        raise ConfigError(
-            f"trained.artifact: the trained model knows the labels {', '.join(model.labels)}, "
-            f"the taxonomy has {', '.join(labels.ids)}; delete the artifact to fit a new one"
-        )
-    return model
+    return load_model(config, labels.ids)  # refused if of other labels or another pool
 
 
 def _litellm_capability(model: str, prefix: str) -> tuple[bool, bool, bool]:

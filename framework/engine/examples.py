@@ -15,10 +15,12 @@ text and least like those already picked, weighed by mmr_lambda). A pool row wit
 item's id or the item's text (normalised) is never picked, so a run over the pool
 itself never shows a row its own answer.
 
-The index is a joblib artifact written by labelwise (a pickle: load only your own),
-named after the pool's sha256 (and the embedding model's identity) in the cache folder;
+The index (framework.engine.example_index) is a skops file: loading it runs no code;
 its pool hash is in the run's identity and record, and the examples shown are in each
-request, so in its cache key.
+request, so in its cache key. The template (examples.template) is checked when the
+picker is made, as prompt.template is: it must use `examples`, name no other variable
+and render in the sandbox. A pool text is shown with the tags the template delimits
+examples by (and <text>) written as [example], so it cannot close its own example.
 """
 
 from __future__ import annotations
@@ -26,25 +28,35 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from framework.config.schema import ExamplesSettings
 
-from framework.config.schema import ExamplesSettings, RunConfig
-from framework.digests import file_sha256
-from framework.engine.artifacts import load_artifact, save_artifact
-from framework.engine.prompt import find_template, neutralise_delimiters
+# The index and its file (named here too, for the modules that import them from here).
+from framework.engine.example_index import (
+    FORMAT,
+    ExampleIndex,
+    build_index,
+    by_embeddings,
+    index_path,
+    legacy_indexes,
+    load_index,
+    pool_sha256,
+)
+from framework.engine.templates import (
+    delimiter_pattern,
+    find_template,
+    load_template,
+    neutralise_delimiters,
+    render_template,
+    sandbox,
+    template_tags,
+)
 from framework.engine.trained import text_digest
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
-from framework.providers.embeddings import embedding_digest
 from framework.records import Item
-from framework.resources import cache_dir
 
 __all__ = [
     "FORMAT",
@@ -54,117 +66,15 @@ __all__ = [
     "by_embeddings",
     "examples_settings",
     "index_path",
+    "legacy_indexes",
+    "load_index",
     "pool_sha256",
 ]
 
-FORMAT = "labelwise-examples/1"
+EXAMPLES_VARIABLES = frozenset({"examples"})
+# What an example looks like to the template when it is checked at load.
+_PROBE = [{"text": "a probe", "labels": ["a", "b"]}, {"text": "another", "labels": []}]
 _CANDIDATES = 64  # mmr weighs this many of the rows most like the text
-
-
-def pool_sha256(config: RunConfig) -> str:
-    pool = Path(config.examples.pool or "").expanduser()
-    if not pool.is_file():
-        raise ConfigError(
-            f"examples.pool: {pool} is not a file; give the labeled rows (JSONL, CSV or "
-            "Parquet with id, text and labels) the prompts show as examples"
-        )
-    return file_sha256(pool)
-
-
-def index_path(config: RunConfig) -> Path:
-    """Where the pool's index is kept: the cache folder, named by the pool's hash (and,
-    when likeness is by embeddings, the embedding model's)."""
-    name = f"examples-{pool_sha256(config)[:16]}"
-    if by_embeddings(config.examples):
-        name += f"-{embedding_digest(config.embeddings)}"
-    return cache_dir() / "models" / f"{name}-{FORMAT[-1]}.joblib"
-
-
-@dataclass
-class ExampleIndex:
-    pool_sha256: str
-    ids: tuple[str, ...]
-    texts: tuple[str, ...]
-    labels: tuple[tuple[str, ...], ...]
-    digests: tuple[str, ...]
-    vectorizer: Any  # word TF-IDF, rows of unit length; None when by embeddings
-    vectors: Any  # the pool's rows of unit length (sparse TF-IDF, or dense embeddings)
-
-    @property
-    def by_embeddings(self) -> bool:
-        return self.vectorizer is None
-
-    def likeness(self, item: Item, vector: Any = None) -> Any:
-        """Cosine of the item (its words, or its embedding `vector`) to every pool row;
-        the item's own rows at -1."""
-        import numpy as np
-
-        if self.by_embeddings:
-            if vector is None:
-                raise ValueError("an index by embeddings needs the item's vector")
-            scores = np.asarray(self.vectors @ vector, dtype=float).ravel()
-        else:
-            query = self.vectorizer.transform([item.text])
-            scores = (self.vectors @ query.T).toarray().ravel()
-        digest = text_digest(item.text)
-        own = np.fromiter(
-            (i == item.id or d == digest for i, d in zip(self.ids, self.digests, strict=True)),
-            dtype=bool,
-            count=len(self.ids),
-        )
-        scores[own] = -1.0
-        return scores
-
-    def save(self, path: Path) -> None:
-        save_artifact(path, FORMAT, "index", self)
-
-    @classmethod
-    def load(cls, path: Path) -> ExampleIndex:
-        return load_artifact(
-            path,
-            FORMAT,
-            "index",
-            cls,
-            key="examples.pool",
-            what="examples index",
-            missing=f"its index {path} is missing; `labelwise classify` and `labelwise plan` "
-            "build it on first use; from Python, call "
-            "framework.runner.prepare.prepare_run(config) before Classifier(config)",
-            remake="build a new one",
-        )
-
-
-def build_index(
-    rows: Iterable[tuple[str, str, Sequence[str]]],
-    *,
-    pool_sha256: str,
-    embed: Callable[[Sequence[str]], Any] | None = None,
-) -> ExampleIndex:
-    """The pool's (id, text, labels) rows, vectorised for likeness: by word TF-IDF, or
-    by `embed` (texts -> rows of unit length) when given."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    ids, texts, labels = [], [], []
-    for row_id, text, row_labels in rows:
-        ids.append(row_id)
-        texts.append(text)
-        labels.append(tuple(row_labels))
-    if not texts:
-        raise ConfigError("examples.pool: no row has gold labels; examples show labeled rows")
-    if embed is not None:
-        vectorizer, vectors = None, embed(texts)
-    else:
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-        vectors = vectorizer.fit_transform(texts)
-    return ExampleIndex(
-        pool_sha256=pool_sha256,
-        ids=tuple(ids),
-        texts=tuple(texts),
-        labels=tuple(labels),
-        digests=tuple(text_digest(t) for t in texts),
-        vectorizer=vectorizer,
-        vectors=vectors,
-    )
 
 
 class ExamplePicker:
@@ -174,17 +84,23 @@ class ExamplePicker:
         self.index = index
         self.settings = settings
         self.labels = labels  # the taxonomy's, and the key an answer names each by
-        try:
+        try:  # checked as prompt.template is: at load, naming the file
             self.path = find_template(settings.template)
+            self.template = load_template(
+                sandbox(),
+                self.path,
+                EXAMPLES_VARIABLES,
+                required="examples",
+                why="so no example would be shown; loop over them: "
+                "{% for example in examples %}{{ example.text }} {{ example.labels }}{% endfor %}",
+            )
+            render_template(self.template, self.path, {"examples": _PROBE})
+            source = self.path.read_text(encoding="utf-8")
         except ConfigError as error:
             raise ConfigError(f"examples.template: {error}") from None
-        env = ImmutableSandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
-        )
-        try:
-            self.template = env.from_string(self.path.read_text(encoding="utf-8"))
-        except Exception as error:
-            raise ConfigError(f"examples.template: {self.path}: {error}") from None
+        # The template's own tags (<example>) and the prompt's (<text>): a pool text
+        # holding one could close its example and forge an answer.
+        self.delimiters = delimiter_pattern({"text", "example", *template_tags(source)})
         order = list(range(len(index.ids)))
         random.Random(settings.seed).shuffle(order)
         self.fixed_order = order
@@ -257,19 +173,14 @@ class ExamplePicker:
         cut, known = self.settings.max_chars, set(self.labels.ids)
         examples = [
             {
-                "text": neutralise_delimiters(_cut(self.index.texts[n], cut)),
+                "text": neutralise_delimiters(_cut(self.index.texts[n], cut), self.delimiters),
                 "labels": [
                     self.labels.key(label) for label in self.index.labels[n] if label in known
                 ],
             }
             for n in chosen
         ]
-        return str(self.template.render(examples=examples)).strip()
-
-
-def by_embeddings(settings: ExamplesSettings) -> bool:
-    """Whether the run's selection ranks the pool by embeddings (fixed ranks nothing)."""
-    return settings.likeness == "embeddings" and settings.selection not in ("none", "fixed")
+        return render_template(self.template, self.path, {"examples": examples})
 
 
 def examples_settings(settings: ExamplesSettings) -> dict[str, Any]:

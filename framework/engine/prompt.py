@@ -9,20 +9,20 @@ the first row.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from framework.config.schema import PromptConfig
-from framework.errors import ConfigError, did_you_mean
+from framework.engine.templates import (
+    find_template,
+    load_template,
+    neutralise_delimiters,
+    render_template,
+    sandbox,
+)
+from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
 from framework.records import Message
-from framework.resources import prompts_dir
 
 __all__ = ["PROMPT_VARIABLES", "REASK_VARIABLES", "PromptRenderer", "find_template"]
 
@@ -47,18 +47,6 @@ PROMPT_VARIABLES = frozenset(
 REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
 
 
-# The templates put the text between <text> and </text>; a text holding those tags could
-# close the data early and have what follows read as instructions. [/text] reads as data.
-_DELIMITER = re.compile(r"<\s*(/?)\s*text\s*>", re.IGNORECASE)
-
-
-def neutralise_delimiters(text: str) -> str:
-    """The text with any <text> or </text> tag in it written as [text] / [/text]."""
-    if "<" not in text:
-        return text
-    return _DELIMITER.sub(lambda m: f"[{m.group(1)}text]", text)
-
-
 # Stands for the text in a prompt rendered once: nothing a template prints looks like it.
 _SENTINEL = "\x00labelwise:text:7f3c9a\x00"
 
@@ -80,23 +68,6 @@ def _prints_text_plainly(source: str, env: Any) -> bool:
     return bool(used) and all(id(node) in printed for node in used)
 
 
-def find_template(name: str) -> Path:
-    """A template by name (multilabel.v1 -> prompts/multilabel.v1.jinja) or by file path."""
-    as_path = Path(name)
-    if as_path.suffix == ".jinja" or as_path.parent != Path("."):
-        if as_path.is_file():
-            return as_path
-        raise ConfigError(f"prompt template file {name} does not exist")
-    bundled = prompts_dir() / f"{name}.jinja"
-    if bundled.is_file():
-        return bundled
-    available = sorted(p.name.removesuffix(".jinja") for p in prompts_dir().glob("*.jinja"))
-    raise ConfigError(
-        f"prompt template {name!r}: no file {bundled.name} in {prompts_dir()}"
-        f"{did_you_mean(name, available)}; available: {', '.join(available)}"
-    )
-
-
 def _label_context(labels: LabelSet) -> list[dict[str, Any]]:
     """The offered labels as templates see them: every field, plus the key an answer
     uses for it (its id, or its number)."""
@@ -116,18 +87,20 @@ class PromptRenderer:
         answer_form: str | None = None,
     ) -> None:
         taxonomy, policy, by_index = label_set.taxonomy, label_set.policy, label_set.by_index
-        self._env = ImmutableSandboxedEnvironment(
-            undefined=StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._env = sandbox()
         self._system = prompt.system
         self._paths = (
             find_template(template or prompt.template),
             find_template(prompt.reask_template),
         )
-        self._template = self._load(self._paths[0], PROMPT_VARIABLES, required="text")
+        self._template = load_template(
+            self._env,
+            self._paths[0],
+            PROMPT_VARIABLES,
+            required="text",
+            why="so every row would get the same request and the same labels; put {{ text }} "
+            "where the text to classify goes",
+        )
         # (topic -> the rendered prompt split where the text goes), when the template only
         # prints the text as it is: rendering a template costs ~0.2 ms a row, a join ~1 us.
         self._pieces: dict[str | None, list[str]] | None = (
@@ -135,7 +108,7 @@ class PromptRenderer:
             if _prints_text_plainly(self._paths[0].read_text(encoding="utf-8"), self._env)
             else None
         )
-        self._reask = self._load(self._paths[1], REASK_VARIABLES)
+        self._reask = load_template(self._env, self._paths[1], REASK_VARIABLES)
         if by_index and "label.key" not in self._paths[0].read_text(encoding="utf-8"):
             raise ConfigError(
                 f"{self._paths[0]}: this taxonomy is asked by label number (prompt.label_keys), "
@@ -223,7 +196,7 @@ class PromptRenderer:
             "text": neutralise_delimiters(text) if text != _SENTINEL else text,
             "label": self._by_id.get(topic or ""),
         }
-        user = self._run(self._template, self._paths[0], context)
+        user = render_template(self._template, self._paths[0], context)
         system = [{"role": "system", "content": self._system}] if self._system else []
         return (*system, {"role": "user", "content": user})
 
@@ -237,50 +210,9 @@ class PromptRenderer:
             "answer": answer,
             "answer_form": self._answer_form,
         }
-        feedback = self._run(self._reask, self._paths[1], context)
+        feedback = render_template(self._reask, self._paths[1], context)
         return (
             *messages,
             {"role": "assistant", "content": answer},
             {"role": "user", "content": feedback},
         )
-
-    def _load(self, path: Path, allowed: frozenset[str], *, required: str | None = None) -> Any:
-        source = path.read_text(encoding="utf-8")
-        try:
-            parsed = self._env.parse(source, name=path.name, filename=str(path))
-        except TemplateSyntaxError as error:
-            raise ConfigError(
-                f"{path}:{error.lineno}: template syntax error: {error.message}"
-            ) from None
-        used = meta.find_undeclared_variables(parsed)
-        if required is not None and required not in used:
-            raise ConfigError(
-                f"{path}: the template never uses the {required} ({{{{ {required} }}}}), so every "
-                f"row would get the same request and the same labels; put {{{{ {required} }}}} "
-                "where the text to classify goes"
-            )
-        unknown = sorted(used - allowed)
-        if unknown:
-            name = unknown[0]
-            line = next((n for n, text in enumerate(source.splitlines(), 1) if name in text), "?")
-            raise ConfigError(
-                f"{path}:{line}: the template uses {name!r}, which labelwise does not define"
-                f"{did_you_mean(name, allowed)}\n  available: {', '.join(sorted(allowed))}"
-            )
-        return self._env.from_string(parsed)
-
-    @staticmethod
-    def _run(template: Any, path: Path, context: dict[str, Any]) -> str:
-        try:
-            return str(template.render(context)).strip()
-        except SecurityError as error:
-            raise ConfigError(f"{path}: the sandbox refused: {error}") from None
-        except (
-            TemplateError,
-            TypeError,
-            ValueError,
-            LookupError,
-            ArithmeticError,
-            RecursionError,
-        ) as error:
-            raise ConfigError(f"{path}: the template failed: {error}") from None

@@ -1,7 +1,7 @@
 """A classifier trained on labeled rows, and its probabilities fused with the LLM's answer.
 
     model = fit_model(pool_rows, labels, config.trained, pool_sha256=...)  # or:
-    model = TrainedModel.load(artifact_path(config))
+    model = load_model(config, labels)   # fit before; refused if of other labels or pool
     model.probabilities(item, vector)  # {label: p}; a row of the pool gets its fold's model
     fuse(model_p, llm_p, weight)   # weight * model + (1 - weight) * llm, per label
 
@@ -21,31 +21,41 @@ the model that never saw it. Anything else is scored by the model fit on the who
 pool. So a run over the pool itself (an evaluation, a calibration) never reads a
 row's own gold.
 
-The artifact is a joblib file written by labelwise (a pickle: load only your own),
-named after the pool's sha256 and the settings, so a changed pool or setting fits a
-new one; its pool hash goes into the run's identity and record.
+The model is kept in a skops file (framework.engine.trained_file: loading it runs no
+code), named after the pool's sha256 and the settings, so a changed pool or setting
+fits a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Where a model's file is kept and how it is read (FORMAT and artifact_path named here
+# too, for the modules that import them from here).
 from framework.config.schema import RunConfig, TrainedModelSettings
-from framework.digests import file_sha256
-from framework.engine.artifacts import load_artifact, save_artifact
+from framework.engine.trained_file import (
+    FORMAT,
+    artifact_path,
+    check_model,
+    read_model,
+    save_model,
+)
 from framework.errors import ConfigError
-from framework.providers.embeddings import embedding_digest
 from framework.records import Item
-from framework.resources import cache_dir
 
-__all__ = ["FORMAT", "TrainedModel", "artifact_path", "fit_model", "fuse", "text_digest"]
-
-FORMAT = "labelwise-trained/2"
+__all__ = [
+    "FORMAT",
+    "TrainedModel",
+    "artifact_path",
+    "fit_model",
+    "fuse",
+    "load_model",
+    "text_digest",
+]
 
 
 def text_digest(text: str) -> str:
@@ -55,42 +65,6 @@ def text_digest(text: str) -> str:
 def _fold_of(text: str, folds: int) -> int:
     """By the text, so that copies of one text share a fold (no model sees its twin)."""
     return int(text_digest(text)[:8], 16) % folds
-
-
-def settings_digest(
-    settings: TrainedModelSettings, labels: Sequence[str], embedding: str | None = None
-) -> str:
-    what: dict[str, Any] = {
-        "folds": settings.folds,
-        "C": settings.C,
-        "labels": list(labels),
-        "format": FORMAT,
-    }
-    if settings.features != "tfidf":  # only then: the artifacts from before keep their names
-        what.update(features=settings.features, embedding=embedding)
-    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def artifact_path(config: RunConfig, labels: Sequence[str]) -> Path:
-    """Where the run's trained model is (trained.artifact, else one named by the pool's
-    and the settings' hashes in the cache folder)."""
-    settings = config.trained
-    if settings.artifact:
-        return Path(settings.artifact).expanduser()
-    embedding = embedding_digest(config.embeddings) if settings.features != "tfidf" else None
-    digest = settings_digest(settings, labels, embedding)
-    name = f"trained-{pool_sha256(config)[:16]}-{digest}.joblib"
-    return cache_dir() / "models" / name
-
-
-def pool_sha256(config: RunConfig) -> str:
-    pool = Path(config.trained.pool or "").expanduser()
-    if not pool.is_file():
-        raise ConfigError(
-            f"trained.pool: {pool} is not a file; give the labeled rows (JSONL, CSV or "
-            "Parquet with id, text and labels) the trained model learns from"
-        )
-    return file_sha256(pool)
 
 
 def _texts_of(pairs: Sequence[tuple[str, Any]]) -> list[str]:
@@ -113,7 +87,7 @@ def _pipeline(C: float, features: str = "tfidf") -> Any:
     learner = OneVsRestClassifier(LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
     if features == "tfidf":
         return make_pipeline(_tfidf(), learner)
-    vectors = FunctionTransformer(_vectors_of)  # module functions: the artifact pickles
+    vectors = FunctionTransformer(_vectors_of)  # module functions: the artifact trusts them
     if features == "embeddings":
         return make_pipeline(vectors, learner)
     text = make_pipeline(FunctionTransformer(_texts_of), _tfidf())
@@ -121,17 +95,16 @@ def _pipeline(C: float, features: str = "tfidf") -> Any:
 
 
 def _tfidf() -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
+
+    from framework.engine.tfidf import CompactTfidf
 
     return FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+            ("words", CompactTfidf(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
             (
                 "chars",
-                TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True
-                ),
+                CompactTfidf(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
             ),
         ]
     )
@@ -211,22 +184,21 @@ class TrainedModel:
         return {"pool_sha256": self.pool_sha256, "rows": self.rows, **self.settings}
 
     def save(self, path: Path) -> None:
-        save_artifact(path, FORMAT, "model", self)
+        save_model(self, path)
 
     @classmethod
-    def load(cls, path: Path) -> TrainedModel:
-        return load_artifact(
-            path,
-            FORMAT,
-            "model",
-            cls,
-            key="trained.artifact",
-            what="trained model",
-            missing=f"no trained model at {path}; `labelwise classify` and `labelwise plan` "
-            "fit it on first use; from Python, call "
-            "framework.runner.prepare.prepare_run(config) before Classifier(config)",
-            remake="fit a new one",
-        )
+    def load(cls, path: Path, *, named: bool = False) -> TrainedModel:
+        """The model of a file (`named`: by trained.artifact, not the cache folder)."""
+        return cls(**read_model(path, named=named))
+
+
+def load_model(config: RunConfig, labels: Sequence[str]) -> TrainedModel:
+    """The run's trained model, fit before by the runner, if it knows the taxonomy's
+    labels and was fit on trained.pool."""
+    path = artifact_path(config, labels)
+    model = TrainedModel.load(path, named=bool(config.trained.artifact))
+    check_model(config, labels, path, model)
+    return model
 
 
 def fit_model(
@@ -251,6 +223,11 @@ def fit_model(
         raise ConfigError(
             f"trained.pool: {len(texts)} labeled rows are too few to fit and cross-fit "
             f"({settings.folds} folds); give a larger pool"
+        )
+    if settings.features != "embeddings" and not any(text.strip() for text in texts):
+        raise ConfigError(
+            f"trained.pool: the texts of all {len(texts)} labeled rows are empty; the "
+            "trained model learns from the words of labeled texts"
         )
     from sklearn.preprocessing import MultiLabelBinarizer
 
@@ -307,7 +284,15 @@ def _fit(C: float, features: str, inputs: list[Any], y: Any) -> Any:
 
     with warnings.catch_warnings():  # a label on no row (or every row) is predicted constant
         warnings.filterwarnings("ignore", message="Label .* is present in all training")
-        return _pipeline(C, features).fit(inputs, y)
+        try:
+            return _pipeline(C, features).fit(inputs, y)
+        except ValueError as error:  # scikit-learn's words for texts with no words
+            if "vocabulary" not in str(error) and "no terms remain" not in str(error):
+                raise
+            raise ConfigError(
+                "trained.pool: its texts hold too few words to learn from (no word is in "
+                "two texts); give more labeled rows, or texts with words"
+            ) from None
 
 
 def absent_labels(y: Any, labels: Sequence[str]) -> list[str]:

@@ -3,7 +3,9 @@
     path = ensure_example_index(config)   # builds and saves it unless it exists
 
 The pool is read with the run's columns (JSONL, CSV or Parquet); rows without gold
-labels are left out and counted, and labels outside the taxonomy dropped. Building
+labels, unreadable lines and labels outside the taxonomy are left out and counted (a
+warning each). A pickled index an earlier labelwise left in the cache folder is never
+loaded: the index is built anew, with a note. Building
 the index of the 5,426-row GoEmotions-Ekman dev split takes about a second.
 """
 
@@ -14,11 +16,18 @@ import time
 from pathlib import Path
 
 from framework.config.schema import RunConfig
-from framework.engine.examples import build_index, by_embeddings, index_path, pool_sha256
+from framework.engine.artifacts import LEGACY_NOTE
+from framework.engine.example_index import (
+    build_index,
+    by_embeddings,
+    index_path,
+    legacy_indexes,
+    pool_sha256,
+)
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
 from framework.providers.embeddings import Embedder
-from framework.runner.inputs import read_labeled
+from framework.runner.pools import read_labeled
 
 __all__ = ["ensure_example_index"]
 
@@ -34,15 +43,18 @@ def ensure_example_index(config: RunConfig) -> Path | None:
     if path.is_file():
         return path
     pool = Path(config.examples.pool or "")
-    known = set(label_ids(config.taxonomy))
+    if legacy_indexes(config):
+        log.info(LEGACY_NOTE)
     started = time.perf_counter()
-    labeled, unlabeled = read_labeled(pool, config.columns)
-    rows = [(row_id, text, [g for g in gold if g in known]) for row_id, text, gold in labeled]
+    read = read_labeled(pool, config.columns, set(label_ids(config.taxonomy)))
+    rows, unlabeled = read.rows, read.unlabeled
     if not rows:
         raise ConfigError(
             f"examples.pool: {pool} has no rows with gold labels (column "
             f"{config.columns.labels!r}); examples show labeled rows"
         )
+    for warning in read.warnings("examples.pool"):
+        log.warning(warning)
     embedder = Embedder.for_run(config) if by_embeddings(config.examples) else None
     try:
         embed = None if embedder is None else embedder.embed_now

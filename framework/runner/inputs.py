@@ -29,7 +29,6 @@ __all__ = [
     "count_rows",
     "input_format",
     "is_uri",
-    "read_labeled",
     "read_rows",
     "read_stream",
     "row_from_record",
@@ -304,17 +303,3 @@ def _lone_surrogate(value: str) -> str | None:
     except UnicodeEncodeError as error:
         return f"{value[error.start]!r} at character {error.start + 1}"
     return None
-
-
-def read_labeled(
-    source: str | Path, columns: ColumnNames
-) -> tuple[list[tuple[str, str, tuple[str, ...]]], int]:
-    """A pool's rows that have gold labels, as (id, text, labels), and how many had none
-    (or could not be read): what a trained model or an examples index is built from."""
-    rows, unlabeled = [], 0
-    for row in read_rows(source, columns):
-        if row.item is None or row.item.gold is None:
-            unlabeled += 1
-            continue
-        rows.append((row.item.id, row.item.text, tuple(row.item.gold)))
-    return rows, unlabeled

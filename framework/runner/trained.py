@@ -3,7 +3,9 @@
     path = ensure_trained_model(config)   # fits and saves it unless the artifact exists
 
 The pool is read with the run's columns (JSONL, CSV or Parquet); rows without gold
-labels are left out and counted. Fitting the default model on the 5,426-row
+labels, unreadable lines and labels outside the taxonomy are left out and counted (a
+warning each). A pickled model an earlier labelwise left in the cache folder is never
+loaded: the model is fit anew, with a note. Fitting the default model on the 5,426-row
 GoEmotions-Ekman dev split takes some 30 s on 2 cores (six fits: the whole pool and
 one without each of five folds); later runs load the artifact in well under a second.
 """
@@ -16,11 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framework.config.schema import RunConfig
-from framework.engine.trained import TrainedModel, artifact_path, fit_model, pool_sha256
+from framework.engine.artifacts import LEGACY_NOTE
+from framework.engine.trained import TrainedModel, fit_model
+from framework.engine.trained_file import artifact_path, legacy_artifacts, pool_sha256
 from framework.errors import ConfigError
 from framework.labels.taxonomy import label_ids
 from framework.providers.embeddings import Embedder
-from framework.runner.inputs import read_labeled
+from framework.runner.pools import read_labeled
 
 __all__ = ["ensure_trained_model", "fit_and_save"]
 
@@ -38,14 +42,19 @@ def ensure_trained_model(config: RunConfig) -> Path | None:
     if path.is_file():
         return path
     pool = Path(config.trained.pool or "")
+    if legacy_artifacts(config):
+        log.info(LEGACY_NOTE)
     started = time.perf_counter()
-    rows, unlabeled = read_labeled(pool, config.columns)
-    if not rows:
+    read = read_labeled(pool, config.columns, labels)
+    if not read.rows:
         raise ConfigError(
             f"trained.pool: {pool} has no rows with gold labels (column "
             f"{config.columns.labels!r}); the trained model learns from labeled rows"
         )
-    fit_and_save(config, rows, path)
+    for warning in read.warnings("trained.pool"):
+        log.warning(warning)
+    fit_and_save(config, read.rows, path)
+    rows, unlabeled = read.rows, read.unlabeled
     skipped = f" ({unlabeled} rows without gold left out)" if unlabeled else ""
     log.info(
         "trained model fit on %d rows of %s in %.1f s%s -> %s",
