@@ -264,6 +264,9 @@ def test_a_job_stuck_past_batch_wait_is_left_running_and_collected_later(
     assert classify(source, tmp_path / "run2", stub, "run.mode=batch", out) == 0
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 5
     assert len(stub.batches.uploads) == 1 and len(stub.batches.created) == 1
+    # The first run collected the requests and let go of them unanswered: the run that
+    # read the answers records their calls.
+    assert totals(tmp_path / "run2")["calls"] == 5 and totals(tmp_path / "run")["calls"] == 0
 
 
 def test_batch_status_and_cancel_name_the_jobs(
@@ -409,6 +412,8 @@ def test_a_kill_in_any_phase_submits_nothing_twice(
     assert len(stub.batches.uploads) == 1, "the file was uploaded twice"
     assert len(stub.batches.created) == 1, "the job was created twice"
     assert len(stub.requests) == 25  # every line answered once, nothing sent online
+    # The killed run collected them, and died: the rerun takes their answers over.
+    assert totals(out.parent / "killed")["calls"] == 25
 
 
 # -- Anthropic's Message Batches (the anthropic SDK) -----------------------------------

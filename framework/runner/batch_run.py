@@ -17,6 +17,9 @@ what is done, the batch record adopts the jobs in flight. batch.wait stops waiti
 and leaves jobs running; the same command later collects them. The jobs a run
 touched are also written to batch_jobs.json beside its results
 (`labelwise batch status RUN_DIR`).
+
+Each row is classified inside its bill (framework.providers.batch.payers): the job
+answers it pays for are counted by the pass that writes it, once, in this run's record.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from pathlib import Path
 
 from framework.config.schema import BatchSettings
 from framework.engine.classifier import Classifier
-from framework.errors import ConfigError
+from framework.errors import ConfigError, Deferred
 from framework.providers.batch.jobs import BatchJob, JobStore
+from framework.providers.batch.payers import Payers
 from framework.providers.batch.steps import drive_job
 from framework.providers.transports.batch import BatchLayer
+from framework.records import Item, Prediction
 from framework.results import id_digest
 from framework.runner.executors import InProcess
 from framework.runner.inputs import InputRow
@@ -62,26 +67,54 @@ async def classify_in_batches(
     settings, totals = classifier.config.batch, sink.totals
     manifest = Manifest(manifest_path(sink.journal.path), layer, classifier)
     deadline = None if settings.wait is None else time.monotonic() + settings.wait
-    executor = InProcess(classifier)
+    executor = BilledRows(classifier, layer.payers)
     waiting: set[int] | None = None  # the rows the next pass is for (None: every row)
-    for number in range(MAX_ROUNDS + 1):
-        layer.start_round(collect=number == 0 or settings.reask == "batch")
-        waiting = await _one_round(executor, classifier, rows, sink, layer, only=waiting)
-        made = layer.end_round()
-        manifest.add(made)
-        if made:
-            size = sum(job.requests for job in made)
-            log.info("batch: %d requests in %d new job files", size, len(made))
-        running = layer.store.jobs(endpoint=layer.endpoint, active=True)
-        if not waiting or not running:
-            break
-        if not await wait_for_jobs(layer, running, settings, manifest, deadline):
-            break
-        # What the jobs cost is now known and comes in with their rows.
-        layer.committed_cost, layer.committed_tokens = 0.0, 0
+    try:
+        for number in range(MAX_ROUNDS + 1):
+            layer.start_round(collect=number == 0 or settings.reask == "batch")
+            executor.resend = 0
+            waiting = await _one_round(executor, classifier, rows, sink, layer, only=waiting)
+            totals.resend = executor.resend
+            made = layer.end_round()
+            manifest.add(made)
+            if made:
+                size = sum(job.requests for job in made)
+                log.info("batch: %d requests in %d new job files", size, len(made))
+            running = layer.store.jobs(endpoint=layer.endpoint, active=True)
+            if not waiting or not running:
+                break
+            if not await wait_for_jobs(layer, running, settings, manifest, deadline):
+                break
+            # What the jobs cost is now known and comes in with their rows.
+            layer.committed_cost, layer.committed_tokens = 0.0, 0
+    finally:
+        layer.finish()
     totals.committed_cost, totals.committed_tokens = 0.0, 0
     manifest.write()
     return totals
+
+
+class BilledRows(InProcess):
+    """The engine in this process, each row inside its bill: the job answers a written
+    row paid for are counted; a row that waits lets go of them for the pass that writes
+    it. `resend` counts the rows that wait because their job ended without them."""
+
+    def __init__(self, classifier: Classifier, payers: Payers) -> None:
+        super().__init__(classifier)
+        self.payers = payers
+        self.resend = 0
+
+    async def classify(self, item: Item) -> Prediction:
+        written = False
+        with self.payers.row() as bill:
+            try:
+                prediction = await super().classify(item)
+                written = prediction.error_kind != Deferred.kind
+            finally:
+                self.payers.row_done(bill, written=written)
+        if not written and bill.resend and not bill.waits:
+            self.resend += 1
+        return prediction
 
 
 async def _one_round(

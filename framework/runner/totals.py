@@ -25,6 +25,7 @@ class RunTotals:
     # run.mode=batch: rows whose requests wait for a provider batch job (not in the results
     # yet: the same command later collects them), and what the jobs sent may cost at most.
     waiting: int = 0
+    resend: int = 0  # of these, rows whose job ended without them: the next run resends them
     committed_cost: float | None = 0.0
     committed_tokens: int = 0
     calls: int = 0

@@ -1,4 +1,8 @@
-"""`labelwise batch status RUN_DIR`; `labelwise batch cancel RUN_DIR`."""
+"""`labelwise batch status RUN_DIR`; `labelwise batch cancel RUN_DIR`.
+
+What in the run folder's batch_jobs.json is trusted (where the key goes, which variable
+it is read from, which job store is opened): framework.providers.batch.manifest.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from framework.errors import ConfigError, InputError
 from framework.results import RECORD_FILE
+from framework.secrets import redact_url
 
 if TYPE_CHECKING:
     from framework.providers.batch.apis import BatchApi
@@ -29,12 +34,18 @@ beside its results.
 
 A job's states: written (its file is on disk), uploaded, submitted (the provider
 runs it), ended, read (its answers are in the response cache).
+
+A run folder is data, not instructions: the key is read from the provider's usual
+variable (OPENAI_API_KEY, ...) and sent to the provider's usual address, or to the
+address your own cache recorded for these jobs. A run whose jobs went elsewhere, or
+whose key is in another variable, needs your word for it: --api-base URL, --key-env NAME.
 """
 
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    return asyncio.run(_status(args.run_dir, cancel=args.action == "cancel"))
+    cancel = args.action == "cancel"
+    return asyncio.run(_status(args.run_dir, cancel, api_base=args.api_base, key_env=args.key_env))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,6 +56,17 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("action", choices=["status", "cancel"])
     cli.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder (or its batch_jobs.json)")
+    cli.add_argument(
+        "--api-base",
+        metavar="URL",
+        help="the provider's address the jobs were sent to (provider.api_base of the run), "
+        "when it is not the provider's usual one nor recorded in your default cache",
+    )
+    cli.add_argument(
+        "--key-env",
+        metavar="NAME",
+        help="the environment variable holding the key, when not the provider's usual one",
+    )
     return cli
 
 
@@ -57,8 +79,11 @@ def find_manifest(given: Path) -> Path:
     candidates = [given / MANIFEST_FILE]
     record = given / RECORD_FILE
     if record.is_file():
-        results = json.loads(record.read_text(encoding="utf-8")).get("results")
-        if results:
+        try:
+            results = json.loads(record.read_text(encoding="utf-8")).get("results")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            results = None  # not a record labelwise wrote: only RUN_DIR itself is looked in
+        if isinstance(results, str) and results:
             candidates.append(Path(results).parent / MANIFEST_FILE)
     for candidate in candidates:
         if candidate.is_file():
@@ -71,27 +96,27 @@ def find_manifest(given: Path) -> Path:
     )
 
 
-async def _status(run_dir: str, *, cancel: bool) -> int:
-    from framework.config.schema import ModelConfig, ProviderConfig
-    from framework.providers.batch.jobs import ACTIVE, JobStore
+async def _status(
+    run_dir: str, cancel: bool, *, api_base: str | None = None, key_env: str | None = None
+) -> int:
+    from framework.providers.batch.apis import endpoint_of
+    from framework.providers.batch.jobs import ACTIVE
+    from framework.providers.batch.manifest import open_manifest
     from framework.providers.batch.providers import batch_api
     from framework.providers.batch.steps import drive_job
 
     path = find_manifest(Path(run_dir))
-    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    found = open_manifest(path, api_base=api_base, key_env=key_env)
+    store, names, endpoint = found.store, found.names, endpoint_of(found.provider)
     try:
-        provider = ProviderConfig.model_validate(manifest["provider"])
-        model = ModelConfig.model_validate(manifest["model"])
-    except (KeyError, ValueError) as error:
-        raise InputError(f"{path} is not a batch manifest labelwise wrote ({error})") from None
-    api = batch_api(provider, model)
-    store = JobStore(Path(manifest["cache"]))
-    names = [job["name"] for job in manifest.get("jobs", [])]
-    try:
+        api = batch_api(found.provider, found.model)
         for name in names:
             job = store.job(name)
             if job is None:
                 print(f"{name}: not in the batch record of {store.path} (another cache?)")
+                continue
+            if job.endpoint != endpoint:  # never looked for elsewhere than it was sent
+                print(f"{name}: sent to {redact_url(job.endpoint)}, not looked at here")
                 continue
             if cancel and job.state in ACTIVE and job.state != "ended":
                 job = await _cancel(api, store, job)

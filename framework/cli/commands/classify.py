@@ -148,13 +148,20 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             totals.stopped_by,
             totals.not_started,
         )
-    if totals.waiting:
+    if totals.waiting > totals.resend:
         log.warning(
             "%d rows wait for provider batch jobs (not in %s yet): run the same command "
             "again to collect them; labelwise batch status %s shows the jobs",
-            totals.waiting,
+            totals.waiting - totals.resend,
             output,
             output.parent,
+        )
+    if totals.resend:
+        log.warning(
+            "%d rows were not answered by their batch job (it expired or was cancelled; "
+            "not in %s yet): the next run of the same command sends them in a new job",
+            totals.resend,
+            output,
         )
     if totals.failed:
         log.info(

@@ -7,4 +7,6 @@ openai_api     OpenAI's Files and Batches, through litellm
 anthropic_api  Anthropic's Message Batches, through the anthropic SDK
 providers      which providers have one: a new batch API is a module and a line here
 steps          a job taken through upload, create, look and read, each step once
+payers         which run records what an answer cost: exactly one run record
+manifest       batch_jobs.json read back by `labelwise batch`: what in it is trusted
 """

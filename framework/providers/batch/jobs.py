@@ -16,7 +16,11 @@ a copy for `labelwise batch status` (framework.runner.batch_run).
 A job's name is its file's content hash and a nonce (spool.job_name), recorded before
 anything is sent. A request (its cache key, the batch line's custom_id) belongs to one
 job at a time; a job that expired or was cancelled lets go of its unanswered requests,
-which a later run sends again.
+which a later run sends again. Each request also names the run that pays for its answer
+and whether a run record counted it (framework.providers.batch.payers).
+
+`JobStore.existing(path)` opens a job store that is there already and makes nothing
+(`labelwise batch status` reads the path from a run folder, which anyone may have written).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from framework.errors import ConfigError
+from framework.errors import ConfigError, InputError
 
 __all__ = ["BatchJob", "JobState", "JobStore", "Outcome"]
 
@@ -51,14 +55,25 @@ _SCHEMA = (
     )""",
     # outcome: NULL while its job runs; answer (value: the Completion), error (value: kind,
     # status, message) or unanswered (the job ended without it: expired, cancelled).
+    # payer: the run that records the answer's cost (payers.py); counted: 1 once a run
+    # record holds it (then every later reader counts a cache hit at $0).
     """CREATE TABLE IF NOT EXISTS batch_requests (
         key TEXT PRIMARY KEY,
         job TEXT NOT NULL,
         outcome TEXT,
-        value TEXT
+        value TEXT,
+        payer TEXT,
+        counted INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX IF NOT EXISTS batch_requests_job ON batch_requests (job)",
 )
+# A store written before payers were kept: its settled answers were counted when read.
+_PAYER_COLUMNS = (
+    "ALTER TABLE batch_requests ADD COLUMN payer TEXT",
+    "ALTER TABLE batch_requests ADD COLUMN counted INTEGER NOT NULL DEFAULT 0",
+    "UPDATE batch_requests SET counted = 1 WHERE outcome IS NOT NULL",
+)
+_PAYER_INDEX = "CREATE INDEX IF NOT EXISTS batch_requests_payer ON batch_requests (payer)"
 
 
 @dataclass(frozen=True)
@@ -95,17 +110,22 @@ class Outcome:
     job: str
     kind: Literal["waiting", "answer", "error", "unanswered"]
     value: dict[str, Any] | None = None
+    payer: str | None = None  # the run that records its cost (None: nobody yet)
+    counted: bool = False  # a run record holds its cost already
 
 
 class JobStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, db: sqlite3.Connection | None = None) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            if db is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db = db
             self._db.execute("PRAGMA journal_mode=WAL")
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            self._add_payer_columns()
             self._db.commit()
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
@@ -113,8 +133,40 @@ class JobStore:
                 "cache.path at a writable place (run.mode=batch needs the cache)"
             ) from None
 
-    def add_job(self, job: BatchJob, keys: Iterable[str]) -> BatchJob:
-        """Record a job and claim its requests, in one transaction (all or nothing)."""
+    @classmethod
+    def existing(cls, path: Path) -> JobStore:
+        """The job store at `path`, which must be there already: nothing is made (no
+        folder, no file) and a file that is not a labelwise job store is refused."""
+        if not path.is_file():
+            raise InputError(f"{path} does not exist")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+            found = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('batch_jobs', 'batch_requests')"
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise InputError(f"{path} is not a labelwise job store ({error})") from None
+        if found[0] != 2:
+            db.close()
+            raise InputError(f"{path} is not a labelwise job store (no batch record in it)")
+        return cls(path, db=db)
+
+    def _add_payer_columns(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batch_requests)")}
+        if "payer" not in columns:
+            try:
+                with self._db:
+                    for statement in _PAYER_COLUMNS:
+                        self._db.execute(statement)
+            except sqlite3.OperationalError as error:  # another run added them meanwhile
+                if "duplicate column" not in str(error):
+                    raise
+        self._db.execute(_PAYER_INDEX)
+
+    def add_job(self, job: BatchJob, keys: Iterable[str], payer: str | None = None) -> BatchJob:
+        """Record a job and claim its requests, in one transaction (all or nothing); the
+        `payer` run records what their answers cost."""
         now = time.time()
         job = replace(job, created=job.created or now, updated=now)
         with self._db:
@@ -124,9 +176,9 @@ class JobStore:
                 (job.name, job.endpoint, json.dumps(job.to_json()), job.created),
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO batch_requests (key, job, outcome, value) "
-                "VALUES (?, ?, NULL, NULL)",
-                ((key, job.name) for key in keys),
+                "INSERT OR REPLACE INTO batch_requests (key, job, outcome, value, payer, counted) "
+                "VALUES (?, ?, NULL, NULL, ?, 0)",
+                ((key, job.name, payer) for key in keys),
             )
         return self.job(job.name) or job
 
@@ -160,12 +212,41 @@ class JobStore:
 
     def outcome(self, key: str) -> Outcome | None:
         row = self._db.execute(
-            "SELECT job, outcome, value FROM batch_requests WHERE key = ?", (key,)
+            "SELECT job, outcome, value, payer, counted FROM batch_requests WHERE key = ?",
+            (key,),
         ).fetchone()
         if row is None:
             return None
-        job, kind, value = row
-        return Outcome(job, kind or "waiting", json.loads(value) if value else None)
+        job, kind, value, payer, counted = row
+        loaded = json.loads(value) if value else None
+        return Outcome(job, kind or "waiting", loaded, payer, bool(counted))
+
+    def take(self, key: str, payer: str, *, instead_of: str | None) -> bool:
+        """Make `payer` the payer of a request not counted yet, if `instead_of` still is
+        (one conditional UPDATE: of runs taking it at once, exactly one wins)."""
+        with self._db:
+            taken = self._db.execute(
+                "UPDATE batch_requests SET payer = ? WHERE key = ? AND payer IS ? AND counted = 0",
+                (payer, key, instead_of),
+            ).rowcount
+        return bool(taken == 1)
+
+    def count(self, keys: Iterable[str], payer: str) -> None:
+        """Mark requests whose cost `payer`'s run record holds."""
+        with self._db:
+            self._db.executemany(
+                "UPDATE batch_requests SET counted = 1 WHERE key = ? AND payer = ?",
+                ((key, payer) for key in keys),
+            )
+
+    def release(self, payer: str) -> None:
+        """Let go of what `payer` collected or took and never counted: the next run that
+        reads those answers pays for them."""
+        with self._db:
+            self._db.execute(
+                "UPDATE batch_requests SET payer = NULL WHERE payer = ? AND counted = 0",
+                (payer,),
+            )
 
     def settle(
         self,

@@ -33,6 +33,11 @@ ENDED = frozenset({"completed", "expired", "cancelled", "failed"})
 # Error codes of requests the job did not run: they are sent again by a later run.
 NOT_RUN = frozenset({"batch_expired", "batch_cancelled"})
 _NO_KEY = "no-key-needed"  # the OpenAI client refuses to start without a key
+# litellm's success logging of a finished batch downloads its output and error files
+# again to price them, in a task nobody awaits (left unfinished when the event loop
+# ends: "coroutine 'OpenAIFilesAPI.afile_content' was never awaited"). labelwise prices
+# each answer itself; this litellm_metadata flag turns that logging off.
+_NO_BATCH_LOGGING = {"batch_ignore_default_logging": True}
 
 
 class OpenAIBatches:
@@ -102,7 +107,9 @@ class OpenAIBatches:
         return str(_get(created, "id"))
 
     async def retrieve(self, job: BatchJob) -> JobStatus:
-        found = await self._call("aretrieve_batch", batch_id=job.batch_id)
+        found = await self._call(
+            "aretrieve_batch", batch_id=job.batch_id, litellm_metadata=_NO_BATCH_LOGGING
+        )
         status = str(_get(found, "status"))
         counts = _get(found, "request_counts") or {}
         errors = _get(_get(found, "errors") or {}, "data") or []

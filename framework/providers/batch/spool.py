@@ -1,8 +1,10 @@
 """Batch lines written to disk as they come, cut into files at the provider's limits.
 
     spool = Spool(directory, max_requests=50_000, max_bytes=200_000_000)
-    spool.add(key, line)          # once per request key; a repeat is ignored
+    spool.add(key, line)          # once per request key; a repeat is ignored (LineTooLarge
+                                  # for a line larger than a whole file may be)
     for name, path, keys, size in spool.close(): ...   # the finished files, named by content
+    spool.discard()               # or none of them: the round failed
 
 A million requests never sit in memory: each line goes to the open part file, and a
 part that would pass either limit is closed and a new one begun. A finished part is
@@ -20,7 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Spool", "SpoolFile", "job_name"]
+__all__ = ["LineTooLarge", "Spool", "SpoolFile", "job_name"]
+
+
+class LineTooLarge(ValueError):
+    """One request's line is larger than a whole job file may be."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"one request is {size:,} bytes, more than a job file may hold ({limit:,})"
+        )
+        self.size, self.limit = size, limit
 
 
 def job_name(digest: str) -> str:
@@ -59,9 +71,7 @@ class Spool:
             return False
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         if len(data) > self.max_bytes:
-            raise ValueError(
-                f"one request is {len(data):,} bytes, more than the provider's file limit"
-            )
+            raise LineTooLarge(len(data), self.max_bytes)
         full = len(self._keys) >= self.max_requests or self._size + len(data) > self.max_bytes
         if self._handle is not None and full:
             self._finish()
@@ -81,6 +91,15 @@ class Spool:
         if self._handle is not None:
             self._finish()
         return self.finished
+
+    def discard(self) -> None:
+        """Delete every file written (a round that failed records no job of them)."""
+        if self._handle is not None:
+            self._handle.close()
+        for path in [self._path, *(part.path for part in self.finished)]:
+            if path is not None:
+                path.unlink(missing_ok=True)
+        self._handle, self._path, self.finished = None, None, []
 
     def _finish(self) -> None:
         assert self._handle is not None and self._path is not None

@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
@@ -134,16 +135,24 @@ def open_cache_file(path: Path, schema: str) -> sqlite3.Connection:
 
 
 class CachingTransport(Layer):
-    """Answers a request made before from the cache; stores every new answer."""
+    """Answers a request made before from the cache; stores every new answer. `on_hit`
+    may say how an answer from the cache counts (run.mode=batch: a job's answer this
+    run pays for is its call, framework.providers.transports.batch)."""
 
-    def __init__(self, inner: Transport, cache: ResponseCache) -> None:
+    def __init__(
+        self,
+        inner: Transport,
+        cache: ResponseCache,
+        on_hit: Callable[[CompiledRequest, Completion], Completion] | None = None,
+    ) -> None:
         super().__init__(inner)
         self.cache = cache
+        self.on_hit = on_hit
 
     async def send(self, request: CompiledRequest) -> Completion:
         cached = self.cache.get(request.key)
         if cached is not None:
-            return cached
+            return cached if self.on_hit is None else self.on_hit(request, cached)
         completion = await self.inner.send(request)
         self.cache.put(request.key, completion)
         return completion

@@ -22,7 +22,11 @@ from framework.providers.profiles import PROFILES
 from framework.providers.transports.base import Transport
 from framework.providers.transports.batch import BatchLayer
 from framework.providers.transports.cache import CachingTransport, ResponseCache
-from framework.providers.transports.health import HealthWatch, ProviderHealth
+from framework.providers.transports.health import (
+    HealthWatch,
+    ProviderHealth,
+    unreachable_limit,
+)
 from framework.providers.transports.local import LocalServerTransport
 from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.retry import RetryingTransport
@@ -77,7 +81,7 @@ def build_stack(
         shared=pacing,
     )
     health = ProviderHealth(
-        run.max_unreachable_calls or max(10, 2 * run.concurrency),
+        unreachable_limit(run),
         config.provider.kind,
         diagnose=local.died if local is not None else None,
     )
@@ -86,7 +90,7 @@ def build_stack(
         HealthWatch(ThrottledTransport(client, throttle), health), run.retry, throttle.rest
     )
     batch = batch_layer(config, online, cache) if run.mode == "batch" else None
-    top = CachingTransport(batch or online, cache)
+    top = CachingTransport(batch or online, cache, batch.answered_before if batch else None)
     return TransportStack(top, cache, throttle, health, choice, local, batch)
 
 
@@ -95,20 +99,16 @@ def batch_layer(config: RunConfig, online: Transport, cache: ResponseCache) -> B
     from framework.providers.batch.jobs import JobStore
     from framework.providers.batch.providers import batch_api
 
-    api = batch_api(config.provider, config.model)
-    settings = config.batch
-    if settings.max_requests is not None:
-        api.max_requests = min(api.max_requests, settings.max_requests)
-    if settings.max_mb is not None:
-        api.max_bytes = min(api.max_bytes, int(settings.max_mb * 1024 * 1024))
     return BatchLayer(
         online,
-        api=api,
+        api=batch_api(config.provider, config.model),
         store=JobStore(cache.path),
         directory=cache.path.parent / "batches",
         provider=config.provider,
         model=config.model,
         retry=config.run.retry,
+        settings=config.batch,
+        retry_failed=config.run.retry_failed,
     )
 
 
