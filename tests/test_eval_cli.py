@@ -121,15 +121,48 @@ def test_evaluate_with_a_separate_gold_file_and_a_label_list(tmp_path: Path) -> 
             {"id": "1", "text": "first", "labels": ["a"]},
             {"id": "2", "text": "second", "labels": ["a"]},
             {"id": "3", "text": "third", "labels": ["b"]},
+            {"id": "n99", "text": "of another run", "labels": ["b"]},
         ],
     )
     result = labelwise("evaluate", str(results), "--gold", str(gold), "--labels", "a,b,c")
     assert result.returncode == 0, result.stderr
+    # case 125: a gold row that matches no result is said, not silently left unscored
+    assert f"warning: 1 of 4 gold rows in {gold} match no result" in result.stderr
+    assert "('n99')" in result.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["labels"] == ["a", "b", "c"] and metrics["scored"] == 3
     assert metrics["subset_accuracy"] == pytest.approx(1 / 3) and metrics["failed"] == 1
     report = (tmp_path / "report.md").read_text()
     assert "> third" in report and "failed: timeout" in report
+
+
+def test_evaluate_a_run_folder_writes_into_it_when_its_results_lie_elsewhere(
+    server: StubServer, cache: Path, tmp_path: Path
+) -> None:
+    """Case 135: two runs whose output= share a folder keep their own metrics and reports."""
+    shared = tmp_path / "shared"
+    runs = [tmp_path / "run-a", tmp_path / "run-b"]
+    for run in runs:
+        result = labelwise(
+            "classify",
+            f"input={NEWS}",
+            f"output={shared / (run.name + '.jsonl')}",
+            *stub_overrides(server),
+            f"hydra.run.dir={run}",
+            LABELWISE_CACHE_DIR=str(cache),
+        )
+        assert result.returncode == 0, result.stderr
+    for run, bootstrap in zip(runs, ("20", "30"), strict=True):
+        for name in ("metrics.json", "report.md", "report.html"):
+            (run / name).unlink()  # classify scored into the run folder; evaluate again
+        result = labelwise("evaluate", str(run), "--bootstrap", bootstrap)
+        assert result.returncode == 0, result.stderr
+        assert f"{run / 'report.html'} (open it in a browser)" in result.stdout
+        assert json.loads((run / "metrics.json").read_text())["resamples"] == int(bootstrap)
+        assert (run / "report.md").is_file() and (run / "per_label_f1.png").is_file()
+    assert sorted(p.name for p in shared.iterdir()) == sorted(
+        f"{run.name}.jsonl{suffix}" for run in runs for suffix in ("", ".run.json")
+    )
 
 
 def test_evaluate_without_a_label_set_warns_and_uses_the_labels_seen(tmp_path: Path) -> None:

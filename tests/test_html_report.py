@@ -6,6 +6,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 def scored_run(folder: Path) -> Path:
     """A results file and its input: errors of each kind, a failed row, a hostile text."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "a", "labels": ["x"], "gold": ["x"], "confidence": {"x": 0.9, "y": 0.1}},
         {"id": "b", "labels": ["x", "y"], "gold": ["x"], "confidence": {"x": 0.8, "y": 0.95}},
         {"id": "c", "labels": [], "gold": ["y"], "confidence": {"x": 0.1, "y": 0.3}},
@@ -90,7 +91,7 @@ def test_report_html_holds_the_sections_and_escapes_every_text(tmp_path: Path) -
 
 
 def test_report_html_without_gold_shows_frequencies_confidence_and_failures(tmp_path: Path) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "1", "labels": ["x"], "status": "ok", "confidence": {"x": 0.9, "y": 0.2}},
         {"id": "2", "labels": ["x", "y"], "status": "ok", "confidence": {"x": 0.7, "y": 0.6}},
         {
@@ -118,7 +119,7 @@ def test_digest_counts_confusion_and_the_confidence_of_mistakes() -> None:
         ResultRow("2", (), gold=("y",), confidence={"x": 0.2, "y": 0.4}),
         ResultRow("3", ("x",), gold=()),
     ]
-    digest = digest_rows(rows, ["x", "y"])
+    digest = digest_rows(lambda: rows, ["x", "y"])
     # rows: gold x, gold y, no gold label; columns: predicted x, y, nothing
     assert digest.confusion == [[1, 1, 0], [0, 0, 1], [1, 0, 0]]
     assert digest.cooccurrence == [[1, 0], [0, 1]]
@@ -126,7 +127,7 @@ def test_digest_counts_confusion_and_the_confidence_of_mistakes() -> None:
     assert errors["1"].extra == ("y",) and errors["1"].confidence == pytest.approx(0.7)
     assert errors["2"].missed == ("y",) and errors["2"].confidence == pytest.approx(0.6)
     assert digest.errors[0].id in ("2", "3")  # Jaccard 0 before 0.5
-    limited = digest_rows(rows, ["x", "y"], limit=1)
+    limited = digest_rows(lambda: rows, ["x", "y"], limit=1)
     assert len(limited.errors) == 1 and limited.error_count == 3 and limited.errors[0].id != "1"
 
 
@@ -157,3 +158,92 @@ def test_evaluate_and_compare_name_their_html_files(tmp_path: Path) -> None:
     assert f"{tmp_path / 'report.html'} (open it in a browser)" in result.stdout
     assert (tmp_path / "report.html").is_file()
     json.loads((tmp_path / "metrics.json").read_text())
+
+
+# -- hostile names and texts in the Markdown files, NUL bytes, matplotlib's noise (BUG 20) --
+
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of a Markdown table line (an escaped \\| is not a separator)."""
+    return re.split(r"(?<!\\)\|", line.strip())[1:-1]
+
+
+def hostile_run(folder: Path) -> Path:
+    """Results whose ids, labels, error and texts hold markup, `|`, newlines and a NUL."""
+    bad_label = f"{MARKUP}|x\ny"
+    rows = [
+        {"id": f"{MARKUP}`|", "labels": ["a"], "gold": [bad_label], "status": "ok"},
+        {"id": "n\nul", "labels": [bad_label], "gold": ["a"], "status": "ok"},
+        {"id": "f", "labels": [], "gold": ["a"], "status": "failed", "error": MARKUP},
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    results = write_jsonl(folder / "results.jsonl", rows)
+    texts = {f"{MARKUP}`|": f"[click](javascript:alert(1)) {MARKUP}", "n\nul": "a\x00b\x1b[31m"}
+    write_jsonl(folder / "input.jsonl", [{"id": k, "text": v} for k, v in texts.items()])
+    return results
+
+
+def test_report_md_shows_markup_as_text_and_keeps_its_tables(tmp_path: Path) -> None:
+    results = hostile_run(tmp_path)
+    labels = ["a", f"{MARKUP}|x\ny"]
+    evaluate_results(
+        results,
+        labels,
+        out_dir=tmp_path,
+        input_path=tmp_path / "input.jsonl",
+        resamples=20,
+        title=f"run {MARKUP}",
+    )
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<img" not in report and "\x00" not in report and "\x1b" not in report
+    assert "&lt;img src=x onerror=alert(1)&gt;" in report
+    assert "[click\\](javascript:" in report  # an escaped ] closes no link
+    tables = [line for line in report.splitlines() if line.startswith("|")]
+    assert tables and all(len(table_cells(line)) in (3, 6) for line in tables), tables
+    per_label = [line for line in tables if len(table_cells(line)) == 6]
+    assert len(per_label) == 2 + len(labels)  # header, rule, one line a label: no line broken
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "\x00" not in html and "\x1b" not in html and "a\\x00b\\x1b[31m" in html
+
+
+def test_leaderboard_md_shows_run_names_as_text(tmp_path: Path) -> None:
+    runs = []
+    for n in (1, 2):
+        run = tmp_path / f"{MARKUP} {n}"
+        evaluate_results(hostile_run(run), ["a", "b"], out_dir=run, resamples=20)
+        record = {"overrides": [f"model.name={MARKUP}|{n}\nx"], "totals": {"cost": 0.0}}
+        (run / "record.json").write_text(json.dumps(record))
+        runs.append(str(run))
+    out = tmp_path / "board"
+    result = labelwise("compare", *runs, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    board = (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert "<img" not in board and "&lt;img src=x onerror=alert(1)&gt;" in board
+    tables = [line for line in board.splitlines() if line.startswith("|")]
+    assert len(tables) == 4 and len({len(table_cells(line)) for line in tables}) == 1, tables
+
+
+def test_non_latin_label_names_leave_stderr_quiet(tmp_path: Path) -> None:
+    """No "Glyph ... missing from font" per character, nor matplotlib's cache warnings
+    (its config folder unwritable here)."""
+    labels = ["喜び", "悲しみ", "ᚠᚢᚦ"]
+    rows = [
+        {"id": str(n), "labels": [labels[n % 3]], "gold": [labels[(n + 1) % 3]]} for n in range(6)
+    ]
+    results = write_jsonl(tmp_path / "results.jsonl", [{"status": "ok", **r} for r in rows])
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = labelwise(
+        "evaluate",
+        str(results),
+        "--labels",
+        ",".join(labels),
+        "--bootstrap",
+        "10",
+        MPLCONFIGDIR=str(blocker / "mpl"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert (tmp_path / "per_label_f1.png").read_bytes().startswith(b"\x89PNG")

@@ -75,8 +75,9 @@ def test_corrections_take_the_latest_annotation_and_skip_the_unannotated() -> No
         {"id": 9, "row_id": "3", "text": "t3", "labels": {"choices": ["a"]}},  # JSON_MIN
         {"id": 10, "row_id": "4", "text": "t4", "labels": "b"},
     ]
-    rows, skipped = corrections_of(tasks)
-    assert skipped == 1
+    found = corrections_of(tasks)
+    rows = found.rows
+    assert found.unannotated == 1 and not found.left_out
     assert [(r.id, r.labels) for r in rows] == [("1", ("b", "c")), ("3", ("a",)), ("4", ("b",))]
     assert rows[0].to_json()["taxonomy_hash"] == "h"
 

@@ -16,6 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from framework.evaluation.chart_labels import (
+    listed_labels,
+    listed_note,
+    most_frequent,
+    shown_note,
+)
 from framework.evaluation.html_page import esc, page, section, table
 from framework.evaluation.metrics import Metrics
 from framework.evaluation.svg_charts import bars, intervals
@@ -151,12 +157,26 @@ def write_leaderboard_html(runs: Sequence[ComparedRun], path: Path) -> Path:
     ]
     labels = list(dict.fromkeys(label for r in order for label in r.metrics.labels))
     f1 = {r.name: {s.label: s.f1 for s in r.metrics.per_label} for r in order}
+    counts: dict[str, int] = {}
+    for r in order:
+        for s in r.metrics.per_label:
+            counts[s.label] = counts.get(s.label, 0) + s.support + s.predicted
+    charted = most_frequent(labels, counts)
     by_label = bars(
-        labels,
-        {name: [f1[name].get(label, 0.0) for label in labels] for name in names},
+        charted,
+        {name: [f1[name].get(label, 0.0) for label in charted] for name in names},
         title="F1 by label and run",
     )
-    label_rows = [[label, *(_score(f1[name], label) for name in names)] for label in labels]
+    listed = listed_labels(labels, counts)
+    label_rows = [[label, *(_score(f1[name], label) for name in names)] for label in listed]
+    note = " ".join(
+        sentence
+        for sentence in (
+            shown_note(len(charted), len(labels), "in gold or predicted"),
+            listed_note(len(listed), len(labels)),
+        )
+        if sentence
+    )
     sections = [
         section(
             "Leaderboard",
@@ -171,6 +191,7 @@ def write_leaderboard_html(runs: Sequence[ComparedRun], path: Path) -> Path:
         ),
         section(
             "F1 by label",
+            f'<p class="muted">{esc(note)}</p>' if note else "",
             by_label,
             table(
                 ["label", *names], label_rows, numeric=range(1, len(names) + 1), ident="by-label"

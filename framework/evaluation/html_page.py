@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from framework.evaluation.html_script import FILTER_SCRIPT
+from framework.evaluation.texts import visible_controls
 
 __all__ = ["attr_json", "esc", "page", "section", "table"]
 
@@ -38,8 +39,9 @@ svg text{font-family:system-ui,sans-serif}
 
 
 def esc(value: object) -> str:
-    """Text for HTML content or a quoted attribute (&, <, >, " and ' escaped)."""
-    return html.escape(str(value), quote=True)
+    """Text for HTML content or a quoted attribute (&, <, >, " and ' escaped; a control
+    character such as NUL, which HTML forbids, shown as \\x00)."""
+    return html.escape(visible_controls(str(value)), quote=True)
 
 
 def attr_json(value: object) -> str:

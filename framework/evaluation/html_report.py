@@ -11,9 +11,17 @@ histograms and the failed rows. One file, nothing fetched (html_page).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from framework.evaluation.chart_labels import (
+    CHART_LABELS,
+    listed_labels,
+    listed_note,
+    most_frequent,
+    shown_note,
+)
 from framework.evaluation.html_digest import ErrorRow, RunDigest
 from framework.evaluation.html_page import attr_json, esc, page, section, table
 from framework.evaluation.metrics import Metrics
@@ -23,6 +31,7 @@ from framework.results import ResultRow
 __all__ = ["TEXT_LIMIT", "write_html_report"]
 
 TEXT_LIMIT = 600
+CHIP_LIMIT = 30  # labels shown in one cell of the errors table
 
 
 def write_html_report(
@@ -74,23 +83,35 @@ def _scores(m: Metrics) -> str:
 
 
 def _per_label(m: Metrics) -> str:
-    names = [s.label for s in m.per_label]
+    scores = {s.label: s for s in m.per_label}
+    counts = {s.label: s.support + s.predicted for s in m.per_label}
+    charted = [scores[label] for label in most_frequent(list(scores), counts)]
     chart = bars(
-        names,
+        [s.label for s in charted],
         {
-            "precision": [s.precision for s in m.per_label],
-            "recall": [s.recall for s in m.per_label],
-            "F1": [s.f1 for s in m.per_label],
+            "precision": [s.precision for s in charted],
+            "recall": [s.recall for s in charted],
+            "F1": [s.f1 for s in charted],
         },
         title="Precision, recall and F1 by label",
     )
+    listed = [scores[label] for label in listed_labels(list(scores), counts)]
     rows = [
         [s.label, *(f"{x:.3f}" for x in (s.precision, s.recall, s.f1)), *counts]
-        for s in m.per_label
+        for s in listed
         for counts in [(str(s.support), str(s.predicted))]
     ]
     header = ["label", "precision", "recall", "F1", "support", "predicted"]
-    return chart + table(header, rows, numeric=range(1, 6), ident="per-label")
+    note = _note(
+        shown_note(len(charted), len(scores), "in gold or predicted"),
+        listed_note(len(listed), len(scores)),
+    )
+    return note + chart + table(header, rows, numeric=range(1, 6), ident="per-label")
+
+
+def _note(*sentences: str) -> str:
+    text = " ".join(sentence for sentence in sentences if sentence)
+    return f'<p class="muted">{esc(text)}</p>' if text else ""
 
 
 def _confusion(d: RunDigest) -> str:
@@ -100,38 +121,50 @@ def _confusion(d: RunDigest) -> str:
         f"a gold label's place. {esc('(nothing)')}: rows predicted with no label or failed.</p>"
     )
     grid = heatmap(d.confusion_rows, d.confusion_columns, d.confusion, title="gold -> predicted")
-    pairs = heatmap(d.labels, d.labels, d.cooccurrence, title="gold labels together")
-    return note + f'<div class="charts">{grid}{pairs}</div>'
+    pairs = heatmap(d.shown, d.shown, d.cooccurrence, title="gold labels together")
+    limited = _note(shown_note(len(d.shown), len(d.labels), "in gold or predicted"))
+    return note + limited + f'<div class="charts">{grid}{pairs}</div>'
 
 
 def _frequencies(d: RunDigest) -> str:
-    counts = [d.predicted_counts.get(label, 0) for label in d.labels]
-    share = [count / d.rows if d.rows else 0.0 for count in counts]
-    chart = bars(d.labels, {"share of rows": share}, title="Rows predicted with each label")
-    rows = [
-        [label, str(count), f"{s:.1%}"]
-        for label, count, s in zip(d.labels, counts, share, strict=True)
-    ]
-    pairs = heatmap(d.labels, d.labels, d.cooccurrence, title="labels predicted together")
+    def share(label: str) -> float:
+        return d.predicted_counts.get(label, 0) / d.rows if d.rows else 0.0
+
+    charted = most_frequent(d.labels, d.predicted_counts)
+    chart = bars(
+        charted,
+        {"share of rows": [share(x) for x in charted]},
+        title="Rows predicted with each label",
+    )
+    listed = listed_labels(d.labels, d.predicted_counts)
+    rows = [[x, str(d.predicted_counts.get(x, 0)), f"{share(x):.1%}"] for x in listed]
+    pairs = heatmap(d.shown, d.shown, d.cooccurrence, title="labels predicted together")
     return (
-        chart
+        _note(
+            shown_note(len(charted), len(d.labels), "predicted"),
+            listed_note(len(listed), len(d.labels)),
+        )
+        + chart
         + table(["label", "rows", "share"], rows, numeric=(1, 2), ident="frequencies")
         + f'<div class="charts">{pairs}</div>'
     )
 
 
 def _histograms(d: RunDigest) -> str:
-    charts = [
-        histogram(d.confidences[label], title=label) for label in d.labels if label in d.confidences
-    ]
-    return '<div class="charts">' + "".join(charts) + "</div>"
+    measured = [label for label in d.labels if label in d.confidences]
+    charted = most_frequent(measured, d.counts)
+    charts = [histogram(d.confidences[label], title=label) for label in charted]
+    note = shown_note(len(charted), len(measured), "in gold or predicted")
+    return _note(note) + '<div class="charts">' + "".join(charts) + "</div>"
 
 
 def _chips(labels: Sequence[str], kind: str = "") -> str:
+    """The labels as chips, at most CHIP_LIMIT (a row may hold thousands)."""
     cls = f"chip {kind}".strip()
-    return "".join(f'<span class="{cls}">{esc(label)}</span>' for label in labels) or (
-        '<span class="muted">-</span>'
-    )
+    chips = "".join(f'<span class="{cls}">{esc(label)}</span>' for label in labels[:CHIP_LIMIT])
+    if len(labels) > CHIP_LIMIT:
+        chips += f'<span class="muted"> and {len(labels) - CHIP_LIMIT:,} more</span>'
+    return chips or '<span class="muted">-</span>'
 
 
 def _text(texts: Mapping[str, str], row_id: str) -> str:
@@ -159,7 +192,11 @@ def _error_row(error: ErrorRow, texts: Mapping[str, str]) -> str:
 
 
 def _errors(d: RunDigest, texts: Mapping[str, str]) -> str:
-    options = "".join(f'<option value="{esc(label)}">{esc(label)}</option>' for label in d.labels)
+    offered: Sequence[str] = d.labels
+    if len(offered) > CHART_LABELS:  # of a large taxonomy, labels the rows shown hold
+        held = Counter(x for e in d.errors for x in (*e.gold, *e.predicted))
+        offered = listed_labels(d.labels, held)
+    options = "".join(f'<option value="{esc(label)}">{esc(label)}</option>' for label in offered)
     shown = (
         f"the {len(d.errors)} worst of {d.error_count} errors"
         if len(d.errors) < d.error_count

@@ -35,7 +35,7 @@ def write_run_html(
     """Write out_dir/report.html from a results file; texts come from `input_path`."""
     from framework.evaluation.texts import read_texts
 
-    digest = digest_rows(read_result_rows(results), labels, gold=gold, limit=ERROR_LIMIT)
+    digest = digest_rows(lambda: read_result_rows(results), labels, gold=gold, limit=ERROR_LIMIT)
     ids = {error.id for error in digest.errors} | {row.id for row in digest.failed_rows}
     texts = read_texts(input_path, ids, columns) if input_path and ids else {}
     out_dir.mkdir(parents=True, exist_ok=True)

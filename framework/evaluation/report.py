@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from framework.config.schema import ColumnNames, RunConfig
+from framework.evaluation.chart_labels import listed_labels, listed_note
 from framework.evaluation.html_run import write_run_html
+from framework.evaluation.markdown import markdown_table, md_text
 from framework.evaluation.metrics import Metrics, NoGoldLabels, compute_metrics
+from framework.evaluation.png_charts import plot_per_label_f1
 from framework.evaluation.scores import score_rows
 from framework.evaluation.texts import read_texts
 from framework.results import (
@@ -32,6 +35,7 @@ from framework.results import (
 __all__ = [
     "evaluate_results",
     "headline",
+    "markdown_table",
     "metrics_by_path",
     "metrics_table",
     "plot_per_label_f1",
@@ -167,6 +171,8 @@ def headline(metrics: Metrics) -> str:
 def metrics_table(metrics: Metrics) -> str:
     """The scores and the per-label table, as aligned Markdown (also fine on a terminal)."""
     m = metrics
+    scores = {s.label: s for s in m.per_label}
+    listed = listed_labels(list(scores), {s.label: s.support + s.predicted for s in m.per_label})
     per_label = [
         [
             s.label,
@@ -176,7 +182,7 @@ def metrics_table(metrics: Metrics) -> str:
             str(s.support),
             str(s.predicted),
         ]
-        for s in m.per_label
+        for s in (scores[label] for label in listed)
     ]
     head = (
         f"{m.scored} of {m.rows} rows scored against gold; 95% bootstrap intervals "
@@ -186,21 +192,13 @@ def metrics_table(metrics: Metrics) -> str:
         markdown_table(["metric", "value", "95% interval"], score_rows(m)),
         markdown_table(["label", "precision", "recall", "F1", "support", "predicted"], per_label),
     ]
+    if len(listed) < len(scores):
+        tables.append(listed_note(len(listed), len(scores)) + " metrics.json holds every label.")
     if m.unknown_labels:
-        tables.append(f"Ignored labels outside the label set: {', '.join(m.unknown_labels)}")
+        tables.append(
+            f"Ignored labels outside the label set: {md_text(', '.join(m.unknown_labels))}"
+        )
     return head + "\n\n" + "\n\n".join(tables)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table padded so its columns line up as plain text too."""
-    cells = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
-    widths = [max(len(row[n]) for row in cells) for n in range(len(header))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in cells
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
 
 
 def worst_errors(
@@ -250,7 +248,7 @@ def write_report(
     by_path: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """report.md: the scores, the per-label chart (beside it) and the worst errors."""
-    parts = [f"# Evaluation: {title}", metrics_table(metrics)]
+    parts = [f"# Evaluation: {md_text(title)}", metrics_table(metrics)]
     if by_path:
         rows = [
             [
@@ -271,42 +269,17 @@ def write_report(
         text = texts.get(error["id"], "(text not available)")
         text = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]"
         lines = [
-            f"### {number}. `{error['id']}`",
+            f"### {number}. {md_text(error['id'])}",
             "",
-            "> " + " ".join(text.split()),
+            "> " + md_text(" ".join(text.split())),
             "",
-            f"- gold: {', '.join(error['gold']) or '(none)'}",
-            f"- predicted: {', '.join(error['predicted']) or '(nothing)'}",
+            f"- gold: {md_text(', '.join(error['gold'])) or '(none)'}",
+            f"- predicted: {md_text(', '.join(error['predicted'])) or '(nothing)'}",
         ]
         if error["status"] != "ok":
-            lines.append(f"- failed: {error['error'] or 'no reason recorded'}")
+            lines.append(f"- failed: {md_text(error['error'] or 'no reason recorded')}")
         parts.append("\n".join(lines))
     if not errors:
         parts.append("Every scored row matches its gold labels.")
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
-    return path
-
-
-def plot_per_label_f1(runs: Mapping[str, Metrics], path: Path) -> Path:
-    """Grouped bars: F1 of each label (x) for each run (one colour a run)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(dict.fromkeys(label for m in runs.values() for label in m.labels))
-    width = 0.8 / len(runs)
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) * max(1, len(runs) / 2)), 4))
-    for n, (name, metrics) in enumerate(runs.items()):
-        scores = {s.label: s.f1 for s in metrics.per_label}
-        xs = [i + (n - (len(runs) - 1) / 2) * width for i in range(len(labels))]
-        axes.bar(xs, [scores.get(label, 0.0) for label in labels], width, label=name)
-    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    axes.set_ylim(0, 1)
-    axes.set_ylabel("F1")
-    axes.set_title("F1 by label")
-    if len(runs) > 1:
-        axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.3))
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
     return path

@@ -86,11 +86,15 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 def heatmap(
     rows: Sequence[str], columns: Sequence[str], counts: Sequence[Sequence[int]], *, title: str
 ) -> str:
-    """A grid of counts, darker where larger; row names left, column names on top."""
+    """A grid of counts, darker where larger; row names left, column names on top. Cells
+    holding 0 are the grid's background, not drawn one by one (most are, of many labels)."""
     cell, left, top = 34, 130, 110
     width, height = left + cell * len(columns) + 10, top + cell * len(rows) + 10
     peak = max([1, *(value for line in counts for value in line)])
-    body = []
+    body = [
+        f'<rect x="{left}" y="{top}" width="{max(0, cell * len(columns) - 1)}" '
+        f'height="{max(0, cell * len(rows) - 1)}" fill="rgb(255,255,255)" stroke="#e3e6ea"/>'
+    ]
     for c, name in enumerate(columns):
         x = left + c * cell + cell / 2
         body.append(
@@ -104,6 +108,8 @@ def heatmap(
             f"{esc(_short(name))}<title>{esc(name)}</title></text>"
         )
         for c, value in enumerate(counts[r]):
+            if not value:
+                continue
             share = value / peak
             shade = int(255 - 200 * share)
             ink = "#fff" if share > 0.55 else "#1d232a"
@@ -112,7 +118,7 @@ def heatmap(
                 f'fill="rgb({shade},{shade + (255 - shade) // 4},255)">'
                 f"<title>{esc(name)} / {esc(columns[c])}: {value}</title></rect>"
                 f'<text x="{left + c * cell + cell / 2:.0f}" y="{y + cell / 2 + 4:.0f}" '
-                f'text-anchor="middle" font-size="11" fill="{ink}">{value or ""}</text>'
+                f'text-anchor="middle" font-size="11" fill="{ink}">{value}</text>'
             )
     return _svg(width, height, body, title)
 

@@ -84,6 +84,13 @@ class TuneResult:
 def tune(settings: TuneSettings, base: list[str], source: Path, columns: ColumnNames) -> TuneResult:
     """Run the search (or resume it) and write its outputs."""
     out = Path(settings.out or f"outputs/tune/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"tune.out: cannot make the folder {out} ({error.strerror}); choose another "
+            "folder with tune.out=DIR"
+        ) from None
     score, calibration = _split(source, out / "splits", settings, columns)
     result = TuneResult(out)
     started, calls = time.monotonic(), 0

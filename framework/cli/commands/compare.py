@@ -135,13 +135,15 @@ def _named(runs: list[RunSummary]) -> list[RunSummary]:
 def leaderboard(runs: Sequence[RunSummary]) -> str:
     """The runs as a Markdown table, best macro-F1 first."""
     from framework.evaluation.html_leaderboard import LEADERBOARD_HEADER, leaderboard_rows
-    from framework.evaluation.report import markdown_table
+    from framework.evaluation.markdown import markdown_table
 
     return markdown_table(LEADERBOARD_HEADER, leaderboard_rows(runs))
 
 
 def _markdown(table: str, runs: Sequence[RunSummary]) -> str:
-    folders = "\n".join(f"- {r.name}: `{r.path}`" for r in runs)
+    from framework.evaluation.markdown import md_text
+
+    folders = "\n".join(f"- {md_text(r.name)}: {md_text(r.path)}" for r in runs)
     return (
         f"# Leaderboard\n\nSorted by macro-F1; intervals are 95% bootstrap intervals over "
         f"rows.\n\n{table}\n\n## F1 by label\n\n![F1 by label by run]({BARS})\n\n"
@@ -152,31 +154,27 @@ def _markdown(table: str, runs: Sequence[RunSummary]) -> str:
 
 def write_charts(runs: Sequence[RunSummary], out: Path) -> None:
     """per_label_f1.png (grouped bars) and cost_vs_macro_f1.png (a scatter labelled by run)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from framework.evaluation.report import plot_per_label_f1
+    from framework.evaluation.png_charts import plot_per_label_f1, quiet_pyplot
 
     plot_per_label_f1({_short(r.name): r.metrics for r in runs}, out / BARS)
     priced = all(r.totals.get("cost") is not None for r in runs)
     xs = [float(r.totals["cost"]) if priced else float(r.tokens) for r in runs]
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    axes.scatter(xs, [r.metrics.macro.f1 for r in runs])
-    for x, r in zip(xs, runs, strict=True):
-        axes.annotate(
-            _short(r.name),
-            (x, r.metrics.macro.f1),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize="small",
-        )
-    axes.set_xlabel("cost (USD)" if priced else "tokens (cost unknown)")
-    axes.set_ylabel("macro-F1")
-    axes.set_title("Cost against macro-F1")
-    figure.savefig(out / SCATTER, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    with quiet_pyplot() as plt:
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        axes.scatter(xs, [r.metrics.macro.f1 for r in runs])
+        for x, r in zip(xs, runs, strict=True):
+            axes.annotate(
+                _short(r.name),
+                (x, r.metrics.macro.f1),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize="small",
+            )
+        axes.set_xlabel("cost (USD)" if priced else "tokens (cost unknown)")
+        axes.set_ylabel("macro-F1")
+        axes.set_title("Cost against macro-F1")
+        figure.savefig(out / SCATTER, dpi=100, bbox_inches="tight")
+        plt.close(figure)
 
 
 def _short(name: str, limit: int = 40) -> str:

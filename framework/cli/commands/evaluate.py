@@ -24,7 +24,8 @@ DESCRIPTION = """\
 Score a run's results against gold labels: per-label precision, recall and F1,
 micro/macro/weighted/samples averages with 95% bootstrap intervals, exact match,
 Hamming loss, Jaccard, failed and "none" rates. Prints the table and writes
-metrics.json, report.md, report.html and per_label_f1.png (beside --out).
+metrics.json, report.md, report.html and per_label_f1.png into the run folder
+given (beside the results file when a file is given, beside --out with --out).
 
 Gold comes from the rows' "gold" field (copied from the input's labels), or
 from --gold, a JSONL file of {"id", "labels"} rows joined by id. The label set
@@ -49,7 +50,12 @@ def run(argv: list[str]) -> int:
     labels, none_label, expected = label_set(args, record, results, gold)
     if not args.allow_taxonomy_mismatch:
         check_taxonomy(results, expected, Path(args.gold) if args.gold else None)
-    out = Path(args.out) if args.out else results.parent / METRICS_FILE
+    # A run folder gets its own scores even when its results lie elsewhere (output=): two
+    # runs writing into one folder must not share, and overwrite, one metrics.json.
+    into = folder.path if Path(args.results).is_dir() else results.parent
+    out = Path(args.out) if args.out else into / METRICS_FILE
+    if gold is not None:
+        warn_unmatched_gold(gold, results, Path(args.gold))
     source = _text_source(record, args.gold)
     try:
         metrics = evaluate_results(
@@ -90,7 +96,9 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--labels", metavar="A,B,C", help="the label set, comma-separated")
     which.add_argument("--taxonomy", metavar="NAME", help="the label set of conf/taxonomy/NAME")
     cli.add_argument(
-        "--out", metavar="FILE", help="metrics.json to write (default: beside RESULTS)"
+        "--out",
+        metavar="FILE",
+        help="metrics.json to write (default: in RUN_DIR, or beside RESULTS)",
     )
     cli.add_argument(
         "--bootstrap",
@@ -208,21 +216,25 @@ def label_set(
 
 
 def _taxonomy_labels(name: str) -> tuple[list[str], str | None, str]:
-    from omegaconf import OmegaConf
-    from pydantic import ValidationError
+    from framework.evaluation.taxonomies import from_conf
 
-    from framework.config.load import compose
-    from framework.config.schema import TaxonomyConfig
-    from framework.labels.taxonomy import label_ids, taxonomy_hash
+    known = from_conf(name)
+    return list(known.labels), known.none_label, known.hash
 
-    tree = OmegaConf.to_container(compose([f"taxonomy={name}"]).taxonomy, resolve=True)
-    try:
-        taxonomy = TaxonomyConfig.model_validate(tree)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise ConfigError(f"taxonomy={name}: {where}: {problem['msg']}") from None
-    return list(label_ids(taxonomy)), taxonomy.none_label, taxonomy_hash(taxonomy)
+
+def warn_unmatched_gold(gold: Mapping[str, Sequence[str]], results: Path, gold_file: Path) -> None:
+    """Say how many gold rows match no result (a typo in an id, the gold of another run):
+    they are not scored, and nothing else would tell."""
+    ids = {row.id for row in read_result_rows(results)}
+    unmatched = [row_id for row_id in gold if row_id not in ids]
+    if unmatched:
+        shown = ", ".join(repr(row_id[:40]) for row_id in unmatched[:3])
+        more = f" and {len(unmatched) - 3} more" if len(unmatched) > 3 else ""
+        print(
+            f"labelwise: warning: {len(unmatched)} of {len(gold)} gold rows in {gold_file} "
+            f"match no result in {results} ({shown}{more}); they are not scored",
+            file=sys.stderr,
+        )
 
 
 def _text_source(record: Mapping[str, Any] | None, gold: str | None) -> tuple[Path | None, Any]:

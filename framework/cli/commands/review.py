@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from framework.errors import ConfigError
+from framework.errors import ConfigError, InputError
 from framework.results import RunFolder
+
+if TYPE_CHECKING:
+    from framework.evaluation.review.gold_check import Checked
 
 __all__ = ["run"]
 
@@ -19,10 +25,16 @@ Review a run's labels in Label Studio, and bring the corrections back as gold.
       their confidence) and label-studio/labeling-config.xml (one choice a label of the
       taxonomy) into the run folder; create a project with that config in Label Studio
       and import tasks.json. With --url (and $LABEL_STUDIO_API_KEY) labelwise does both.
-  labelwise review import EXPORT.json --to gold.jsonl
+  labelwise review import EXPORT.json --to gold.jsonl [--run RUN_DIR | --taxonomy NAME]
       reads the project's JSON (or JSON_MIN) export into {"id", "text", "labels"} rows:
       gold for `labelwise evaluate RUN --gold gold.jsonl`, or the input of a new run.
       With --url URL --project ID instead of EXPORT, labelwise fetches the export.
+      Malformed tasks are left out and counted by reason. Labels are checked against
+      the taxonomy the tasks were made with (their stamp, found in conf/taxonomy), or
+      that of --run RUN_DIR or --taxonomy NAME: a task holding a label outside it is
+      left out (--allow-unknown-labels keeps it), and the taxonomy's none label beside
+      other labels is dropped. --to never replaces the export, a run's results, or a
+      file review import did not write (unless --force).
 
 --rows: review (default) the rows in the abstain band (thresholds.abstain_band)
 and the failed rows; band or failed only one of them; all every row.
@@ -64,6 +76,17 @@ def parser() -> argparse.ArgumentParser:
     back.add_argument("--to", metavar="FILE", required=True, help="the gold JSONL to write")
     back.add_argument("--url", metavar="URL", help="fetch the export from this Label Studio")
     back.add_argument("--project", metavar="ID", type=int, help="the project to fetch (with --url)")
+    which = back.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="RUN_DIR", help="check labels against this run's taxonomy")
+    which.add_argument("--taxonomy", metavar="NAME", help="check labels against conf/taxonomy/NAME")
+    back.add_argument(
+        "--allow-unknown-labels",
+        action="store_true",
+        help="keep tasks holding labels outside the taxonomy (they are left out by default)",
+    )
+    back.add_argument(
+        "--force", action="store_true", help="replace --to even if review import did not write it"
+    )
     return cli
 
 
@@ -101,24 +124,85 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from framework.evaluation.review.corrections import corrections_of, read_corrections, write_gold
+    from framework.evaluation.review.corrections import corrections_of, read_corrections
+    from framework.evaluation.review.gold_check import check_labels, choose_taxonomy
+    from framework.evaluation.review.gold_file import check_target, write_gold
 
-    if args.url and args.project is not None and not args.export:
+    target, export = Path(args.to), Path(args.export) if args.export else None
+    if args.url and args.project is not None and export is None:
         from framework.evaluation.review.studio import pull_export
 
+        source = f"project {args.project} at {args.url}"
+        check_target(target, export=None, force=args.force)
         tasks = pull_export(args.url, os.environ.get(API_KEY_VARIABLE, ""), args.project)
-        rows, skipped = corrections_of(tasks, f"project {args.project} at {args.url}")
-    elif args.export and not args.url:
-        rows, skipped = read_corrections(Path(args.export))
+        found = corrections_of(tasks, source)
+    elif export is not None and not args.url:
+        source = str(export)
+        check_target(target, export=export, force=args.force)
+        found = read_corrections(export)
     else:
         raise ConfigError(
             "review import: give the export file (EXPORT.json), or --url URL --project ID "
             "to fetch it, not both"
         )
-    target = Path(args.to)
-    count = write_gold(rows, target)
-    left = f"; {skipped} tasks without an annotation left out" if skipped else ""
-    print(f"{count} gold rows -> {target}{left}")
+    taxonomy = choose_taxonomy(
+        found.rows,
+        run_dir=Path(args.run) if args.run else None,
+        name=args.taxonomy,
+        source=source,
+        allow_unknown=args.allow_unknown_labels,
+    )
+    checked = check_labels(found, taxonomy, allow_unknown=args.allow_unknown_labels)
+    notes = import_notes(checked)
+    if not found.rows and found.left_out:
+        raise InputError(f"no gold rows from {source}: {'; '.join(notes)}; nothing written")
+    for note in notes:
+        print(f"labelwise: warning: {note}", file=sys.stderr)
+    count = write_gold(found.rows, target)
+    left = (
+        f"; {found.unannotated} tasks without an annotation left out" if found.unannotated else ""
+    )
+    checked_against = (
+        f" (labels checked against taxonomy {taxonomy.name}, {taxonomy.source})" if taxonomy else ""
+    )
+    print(f"{count} gold rows -> {target}{checked_against}{left}")
     if count:
         print(f"score a run against them: labelwise evaluate RUN_DIR --gold {target}")
     return 0
+
+
+def import_notes(checked: Checked) -> list[str]:
+    """One line a reason: the tasks left out, kept with unknown labels, or changed."""
+    from framework.evaluation.review.gold_check import unknown_reason
+
+    found, taxonomy = checked.corrections, checked.taxonomy
+    notes = []
+    for reason, tally in found.left_out.items():
+        tasks = _tasks(tally.count)
+        named = ""
+        if taxonomy is not None and reason == unknown_reason(taxonomy):
+            named = f" ({_names(checked.unknown_labels)}); --allow-unknown-labels keeps them"
+        notes.append(f"{tasks} left out: {reason}{named} (first: task {tally.first})")
+    if checked.kept_unknown and taxonomy is not None:
+        notes.append(
+            f"{_tasks(checked.kept_unknown)} kept with labels outside taxonomy {taxonomy.name} "
+            f"({_names(checked.unknown_labels)}), as --allow-unknown-labels says"
+        )
+    if checked.none_dropped and taxonomy is not None:
+        none = taxonomy.none_label
+        notes.append(
+            f"{_tasks(checked.none_dropped)} had {none!r} beside other labels: {none!r} dropped "
+            f"(it stands alone in taxonomy {taxonomy.name})"
+        )
+    return notes
+
+
+def _tasks(count: int) -> str:
+    return "1 task" if count == 1 else f"{count} tasks"
+
+
+def _names(counts: Counter[str], shown: int = 5) -> str:
+    """The most frequent labels, quoted (a newline or an escape code shows as such)."""
+    names = [repr(label[:60]) for label, _ in counts.most_common(shown)]
+    more = f" and {len(counts) - shown} more" if len(counts) > shown else ""
+    return ", ".join(names) + more

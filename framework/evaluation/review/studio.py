@@ -89,7 +89,12 @@ def pull_export(url: str, api_key: str, project: int) -> list[Any]:
         "export the project",
         lambda: b"".join(client.projects.exports.download_sync(project, export_type="JSON")),
     )
-    data = json.loads(chunks)
+    try:
+        data = json.loads(chunks)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
+        raise StudioError(
+            f"Label Studio at {url} sent an export that is not readable JSON"
+        ) from None
     if not isinstance(data, list):
         raise StudioError(f"Label Studio at {url} sent an export that is not a list of tasks")
     return data

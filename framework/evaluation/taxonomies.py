@@ -1,0 +1,89 @@
+"""The label set a file is checked or scored against: a taxonomy of conf/, or a run's record.
+
+    known = from_conf("news")                      # conf/taxonomy/news.yaml (or an installed one)
+    known = from_record(load_record(run_dir), run_dir)
+    known.labels, known.none_label, known.short_hash, known.name   # ("space", ...), "none", ...
+
+`labelwise evaluate --taxonomy` and `labelwise review import` read taxonomies
+through here, so both find the same labels for the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from framework.errors import ConfigError
+
+__all__ = ["KnownTaxonomy", "from_conf", "from_record", "is_taxonomy_name"]
+
+# A taxonomy option name as conf/taxonomy holds them; anything else (a path, an override,
+# an interpolation) read from a file someone sent is never handed to the config loader.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+@dataclass(frozen=True)
+class KnownTaxonomy:
+    name: str  # "news@1.0.0", for messages
+    labels: tuple[str, ...]  # the current labels' ids, in taxonomy order
+    none_label: str | None
+    hash: str  # taxonomy_hash: full sha256 from conf/, as recorded from a record
+    source: str  # where it was read, for messages: "conf/taxonomy/news", "RUN/record.json"
+
+    @property
+    def short_hash(self) -> str:
+        """The 16 hex digits stamped on result rows and review tasks."""
+        return self.hash[:16]
+
+
+def is_taxonomy_name(name: str) -> bool:
+    return bool(_NAME.fullmatch(name)) and ".." not in name
+
+
+def from_conf(name: str | None) -> KnownTaxonomy:
+    """conf/taxonomy/NAME, validated (None: the default taxonomy of conf/config.yaml);
+    ConfigError naming the option when it is not there."""
+    from omegaconf import OmegaConf
+    from pydantic import ValidationError
+
+    from framework.config.load import compose
+    from framework.config.schema import TaxonomyConfig
+    from framework.labels.taxonomy import label_ids, taxonomy_hash
+
+    if name is not None and not is_taxonomy_name(name):
+        raise ConfigError(f"taxonomy={name!r}: not a taxonomy name; give one of conf/taxonomy")
+    overrides = [] if name is None else [f"taxonomy={name}"]
+    tree = OmegaConf.to_container(compose(overrides).taxonomy, resolve=True)
+    try:
+        taxonomy = TaxonomyConfig.model_validate(tree)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ConfigError(f"taxonomy={name}: {where}: {problem['msg']}") from None
+    return KnownTaxonomy(
+        name=f"{taxonomy.name}@{taxonomy.version}",
+        labels=label_ids(taxonomy),
+        none_label=taxonomy.none_label,
+        hash=taxonomy_hash(taxonomy),
+        source="the default taxonomy" if name is None else f"conf/taxonomy/{name}",
+    )
+
+
+def from_record(record: Mapping[str, Any] | None, where: str) -> KnownTaxonomy | None:
+    """The taxonomy a run's record.json names, or None when it names no labels."""
+    recorded = (record or {}).get("taxonomy")
+    if not isinstance(recorded, Mapping) or not isinstance(recorded.get("labels"), list):
+        return None
+    labels = tuple(str(label) for label in recorded["labels"])
+    if not labels:
+        return None
+    none_label = recorded.get("none_label")
+    return KnownTaxonomy(
+        name=f"{recorded.get('name', '?')}@{recorded.get('version', '?')}",
+        labels=labels,
+        none_label=str(none_label) if isinstance(none_label, str) else None,
+        hash=str(recorded.get("hash") or ""),
+        source=where,
+    )
