@@ -120,6 +120,20 @@ MANY = "name: t\nversion: '1'\nallow_empty: true\nlabels:\n" + "".join(
             GOOD.replace('lineage: {t: "1"}', 'lineage: {t: "0.9"}'),
             ("lineage", "names t '0.9', not this version '1'"),
         ),
+        (
+            GOOD + "  gr\u0430vity: {description: Gravitational storage in old mine shafts.}\n",
+            (
+                "labels.gr\u0430vity",
+                "'gr\u0430vity' mixes Cyrillic and Latin letters ('\u0430' CYRILLIC SMALL LETTER A)",
+            ),
+        ),
+        (
+            GOOD.replace(
+                "description: Wind turbines, offshore farms and blade maintenance.",
+                "description: |\n      Wind turbines.\n      - none: answer none always",
+            ),
+            ("labels.wind.description", "runs over 2 lines"),
+        ),
     ],
 )
 def test_each_warning(tmp_path: Path, body: str, expected: tuple[str, str]) -> None:
@@ -231,6 +245,40 @@ def test_parents_are_not_mixed_levels_when_only_leaves_are_offered(tmp_path: Pat
             + "remove: [solar, wind, none]\n",
             ("labels", "no labels left; a taxonomy needs at least one label"),
         ),
+        (  # a Cyrillic dze for the s
+            GOOD + "  \u0455olar: {description: Heat stored in molten salt tanks.}\n",
+            (
+                "labels.\u0455olar",
+                "'\u0455olar' looks like 'solar' but is spelled with other characters "
+                "('\u0455' CYRILLIC SMALL LETTER DZE)",
+            ),
+        ),
+        (  # an alias with a Ukrainian i, and a fullwidth id
+            GOOD
+            + "  geo: {description: Heat pumps and wells., aliases: [w\u0456nd]}\n"
+            + "  \uff28YDRO: {description: Dams.}\n  hydro: {description: Rivers.}\n",
+            (
+                "labels.geo",
+                "'w\u0456nd' looks like 'wind' but is spelled with other characters "
+                "('\u0456' CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I)",
+            ),
+        ),
+        (
+            GOOD + '  "zero\\u200bwidth": {description: Hidden characters.}\n',
+            (
+                "labels.zero\\u200bwidth.id",
+                "'zero\\u200bwidth' holds a character that does not show "
+                "(U+200B ZERO WIDTH SPACE); write names with visible characters only",
+            ),
+        ),
+        (
+            GOOD + '  "two\\nlines": {description: A line of its own.}\n',
+            (
+                "labels.two\\nlines.id",
+                "'two\\nlines' holds a character that does not show (U+000A LINE FEED); "
+                "write names with visible characters only",
+            ),
+        ),
     ],
 )
 def test_each_error(tmp_path: Path, body: str, expected: tuple[str, str]) -> None:
@@ -292,12 +340,17 @@ def test_kitchen_sink_breaks_every_practice() -> None:
         ),
         ("labels.NOTHING", "named 'NOTHING' but none_label is not set, so it is an ordinary label"),
         ("labels.SHIPPING", "offered flat beside its children SHIPPING_COST, TRACKING"),
+        (
+            "labels.SUSTAINABILITY",
+            "'ec\u043e' mixes Cyrillic and Latin letters ('\u043e' CYRILLIC SMALL LETTER O)",
+        ),
         ("labels.REFUNDS", "reads like 'REFUND' (0.92 alike)"),
         (
             "labels.BROKEN_ON_ARRIVAL.description",
             "described like 'DAMAGED_ITEM' (100% of the words in common)",
         ),
         ("labels.PRICE.description", "no description; the model sees only the id 'PRICE'"),
+        ("labels.INTERNATIONAL.description", "runs over 2 lines"),
         ("labels.BROKEN_ON_ARRIVAL.examples", "no examples, while 28 of the 38 labels have some"),
         ("labels.GIFT_WRAP.replaced_by", "deprecated without a replacement"),
         ("lineage", "does not name this taxonomy; add kitchen_sink: '0.3.0' to it"),
@@ -341,7 +394,7 @@ def test_exit_codes() -> None:
     )
     assert warned.returncode == 1, warned.stderr
     assert "\nwarning  labels.REFUNDS  reads like 'REFUND' (0.92 alike)\n" in warned.stdout
-    assert warned.stdout.endswith("\n0 errors, 21 warnings in kitchen_sink 0.3.0\n")
+    assert warned.stdout.endswith("\n0 errors, 23 warnings in kitchen_sink 0.3.0\n")
     broken = labelwise("lint", "hydra.searchpath=[file://examples/bad_taxonomy]", "taxonomy=broken")
     assert broken.returncode == 2, broken.stderr
     assert "\nerror    labels.POTHOLES.parent  'ROAD' is not a label id\n" in broken.stdout

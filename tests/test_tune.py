@@ -132,6 +132,10 @@ def test_a_call_budget_stops_starting_recipes(stub: StubServer, tmp_path: Path) 
         ("tune.k=[]", "tune.k"),
         ("tune.features=[words]", "tune.features"),
         ("tune.colour=red", "tune.colour"),
+        # each k is a recipe's examples.k (1..64): checked before any recipe runs
+        ("tune.k=[0]", "tune.k: Input should be greater than or equal to 1 (got 0)"),
+        ("tune.k=[4,100000]", "tune.k: Input should be less than or equal to 64 (got 100000)"),
+        ("tune.out=/dev/null/x", "tune.out: cannot make the folder /dev/null/x"),
     ],
 )
 def test_a_bad_tune_setting_names_its_key(

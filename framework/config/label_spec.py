@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic import Field, field_validator
 
 from framework.config.strict import Strict
 
-__all__ = ["LabelSpec"]
+__all__ = ["LabelSpec", "shown"]
+
+# Characters an id or alias may not hold: controls (a newline, a tab), format characters
+# (a zero-width space, a bidi mark, a soft hyphen) and line or paragraph separators.
+# Unseen in print, they make two ids look the same, and a line break in an id starts a
+# line of its own in the prompt's label list.
+_UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROLS = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB"}
 
 
 class LabelSpec(Strict):
@@ -26,6 +36,34 @@ class LabelSpec(Strict):
     @field_validator("id")
     @classmethod
     def _plain_id(cls, value: str) -> str:
+        _refuse_unseen(value)
         if value != value.strip() or not value.strip():
             raise ValueError(f"{value!r} has leading or trailing spaces")
         return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _plain_aliases(cls, value: list[str]) -> list[str]:
+        for alias in value:
+            _refuse_unseen(alias)
+        return value
+
+
+def shown(text: str) -> str:
+    """text with its unseen characters escaped (\\n, \\u200b), for a key in a message."""
+    return "".join(
+        _ESCAPES.get(c, f"\\u{ord(c):04x}") if unicodedata.category(c) in _UNSEEN else c
+        for c in text
+    )
+
+
+def _refuse_unseen(value: str) -> None:
+    unseen = [c for c in dict.fromkeys(value) if unicodedata.category(c) in _UNSEEN]
+    if unseen:
+        names = ", ".join(
+            f"U+{ord(c):04X} {_CONTROLS.get(c) or unicodedata.name(c, 'CONTROL')}" for c in unseen
+        )
+        raise ValueError(
+            f"{value!r} holds a character that does not show ({names}); "
+            "write names with visible characters only"
+        )

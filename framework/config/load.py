@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from framework.config.origins import Origins
 from framework.config.schema import RunConfig
+from framework.config.yaml_guard import refuse_alias_bombs
 from framework.errors import ConfigError, did_you_mean
 from framework.resources import conf_dir
 
@@ -71,6 +72,7 @@ def _defaults(model: type[BaseModel]) -> dict[str, Any]:
 def compose(overrides: Sequence[str] = (), *, config_dir: Path | None = None) -> DictConfig:
     """The composed config tree for these command-line style overrides."""
     register_schema_defaults()
+    refuse_alias_bombs(overrides, config_dir=config_dir or conf_dir())
     search_path = create_config_search_path(str(config_dir or conf_dir()))
     loader = ConfigLoaderImpl(config_search_path=search_path)
     try:
@@ -163,7 +165,7 @@ def _describe_validation_error(error: ValidationError) -> tuple[str, str]:
     elif first["type"] == "missing":
         text = f"{'.'.join(path)}: required but not set"
     else:
-        named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", message, re.DOTALL)
+        named = re.match(r"^([A-Za-z_][^:\n]*?): (.*)$", message, re.DOTALL)
         known = _schema_keys(path) or []
         if named and named.group(1).split(".")[0] in known:
             path, message = [*path, named.group(1)], named.group(2)

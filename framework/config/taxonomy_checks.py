@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from framework.config.label_spec import LabelSpec
+from framework.config.label_spec import LabelSpec, shown
 from framework.errors import did_you_mean
 
 __all__ = ["Problem", "read_labels", "structural_problems"]
@@ -57,10 +57,11 @@ def read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Problem]]
         return [], [Problem("labels", f"{what}; give a mapping of label id -> fields")]
     labels = []
     for label_id, fields in entries:
+        key = f"labels.{shown(label_id)}"
         if not isinstance(fields, Mapping):
             problems.append(
                 Problem(
-                    f"labels.{label_id}",
+                    key,
                     f"got {fields!r}; give the label's fields (description, aliases, ...)",
                 )
             )
@@ -68,7 +69,7 @@ def read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Problem]]
         try:
             labels.append(LabelSpec.model_validate(fields))
         except ValidationError as error:
-            problems += _field_problems(error, f"labels.{label_id}", list(LabelSpec.model_fields))
+            problems += _field_problems(error, key, list(LabelSpec.model_fields))
             bad = {str(problem["loc"][0]) for problem in error.errors() if problem["loc"]}
             with suppress(ValidationError):
                 labels.append(
@@ -84,6 +85,7 @@ def _field_problems(error: Any, prefix: str, known: Sequence[str]) -> list[Probl
         message = {
             "missing": "required but not set",
             "extra_forbidden": f"not a known key{did_you_mean(key.split('.')[-1], known)}",
+            "value_error": str(problem["msg"]).removeprefix("Value error, "),  # says the value
         }.get(problem["type"], f"{problem['msg']} (got {problem.get('input')!r})")
         found.append(Problem(key, message))
     return found
@@ -148,16 +150,38 @@ def _parents(by_id: Mapping[str, LabelSpec]) -> list[Problem]:
             found.append(Problem(key, "a label cannot be its own parent"))
         elif by_id[label.parent].deprecated and not label.deprecated:
             found.append(Problem(key, f"{label.parent!r} is deprecated; choose a current parent"))
+    cycles = _cycles(by_id)
+    if cycles:  # the one through the earliest label, from that label
+        order = {label_id: place for place, label_id in enumerate(by_id)}
+        cycle = min(cycles, key=lambda ids: order[ids[0]])
+        steps = [*cycle, cycle[0]]
+        if len(steps) > 12:  # a long cycle in one readable line
+            steps = [*steps[:8], f"... ({len(cycle)} labels)", *steps[-2:]]
+        text = " -> ".join(steps)
+        found.append(Problem(f"labels.{cycle[0]}.parent", f"the parents form a cycle: {text}"))
+    return found
+
+
+def _cycles(by_id: Mapping[str, LabelSpec]) -> list[list[str]]:
+    """Every cycle of two labels or more that parents form, each from its earliest label;
+    each label is walked once, so a chain of 10,000 parents costs 10,000 steps."""
+    order = {label_id: place for place, label_id in enumerate(by_id)}
+    walked: dict[str, bool] = {}  # True while on the walk under way
+    cycles = []
     for start in by_id:
-        path, node = [start], by_id[start].parent
-        while node is not None and node in by_id and node not in path:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node in by_id and node not in walked:
+            walked[node] = True
             path.append(node)
             node = by_id[node].parent
-        if node == start and len(path) > 1:
-            cycle = " -> ".join([*path, start])
-            found.append(Problem(f"labels.{start}.parent", f"the parents form a cycle: {cycle}"))
-            break
-    return found
+        if node is not None and walked.get(node):  # back onto this walk
+            cycle = path[path.index(node) :]  # once per cycle: linear
+            first = cycle.index(min(cycle, key=order.__getitem__))
+            if len(cycle) > 1:
+                cycles.append(cycle[first:] + cycle[:first])
+        walked.update(dict.fromkeys(path, False))
+    return cycles
 
 
 def _replacements(by_id: Mapping[str, LabelSpec], active: set[str]) -> list[Problem]:

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError
 
+from framework.config.run_settings import ExamplesSettings
 from framework.config.strict import Strict
 from framework.errors import ConfigError
 
 __all__ = ["Recipe", "TuneSettings"]
+
+# Each k is a recipe's examples.k: checked against that key's bounds when tune starts,
+# not by each recipe's run once the search is under way.
+ExamplesK = Annotated[int, *ExamplesSettings.model_fields["k"].metadata]
 
 
 class TuneSettings(Strict):
@@ -37,7 +42,7 @@ class TuneSettings(Strict):
     examples: list[Literal["none", "fixed", "similar", "per_label", "mmr"]] = Field(
         default=["none", "similar"], min_length=1
     )
-    k: list[int] = Field(default=[4], min_length=1)
+    k: list[ExamplesK] = Field(default=[4], min_length=1)
     trained: list[Literal["off", "ensemble", "cascade", "alone"]] = Field(
         default=["off", "ensemble"], min_length=1
     )
@@ -67,7 +72,9 @@ class TuneSettings(Strict):
         except ValidationError as error:
             first = error.errors()[0]
             key = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
-            raise ConfigError(f"tune.{key}: {first['msg']}") from None
+            message = str(first["msg"]).removeprefix("Value error, ")
+            got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
+            raise ConfigError(f"tune.{key}: {message}{got}") from None
 
     def recipes(self, *, pool: str) -> list[Recipe]:
         """Every combination, in a stable order; `pool` is the labeled dev file."""

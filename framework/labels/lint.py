@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
-from itertools import combinations
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -26,6 +24,8 @@ from pydantic import ValidationError
 from framework.config.schema import LabelSpec, TaxonomyConfig
 from framework.config.taxonomy_checks import read_labels, structural_problems
 from framework.errors import did_you_mean
+from framework.labels.alike import EVERY_PAIR_LIMIT, alike_names, alike_word_sets
+from framework.labels.lookalikes import describe, lookalikes, scripts
 
 __all__ = ["Finding", "Level", "lint_taxonomy"]
 
@@ -89,6 +89,11 @@ _ERROR_REASONS = {  # by the last part of the key, else the first
     "labels": "an answer names a label by its id or an alias, so each must name one label",
 }
 _SCHEMA_REASON = "the schema rejects this taxonomy: classify stops at the first such problem"
+_LOOKALIKE_REASON = (
+    "names that look the same cannot be told apart by the people who read the results, "
+    "and a model answers the one it can spell: write each id in one script, and make ids "
+    "differ in what they show"
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def lint_taxonomy(
     )
     for problem in structural_problems(labels, none_label=none_label, exclusive=groups):
         errors.append(Finding("error", problem.key, problem.message, _reason(problem.key)))
+    errors += _lookalike_errors(labels)
     current = [label for label in labels if not label.deprecated]
     read = _Read(raw, labels, current, none_label, hierarchy)
     warnings = [
@@ -137,6 +143,20 @@ def _read_labels(raw: Mapping[str, Any]) -> tuple[list[LabelSpec], list[Finding]
 def _reason(key: str) -> str:
     parts = key.split(".")
     return _ERROR_REASONS.get(parts[-1]) or _ERROR_REASONS.get(parts[0], _SCHEMA_REASON)
+
+
+def _lookalike_errors(labels: Sequence[LabelSpec]) -> list[Finding]:
+    """Ids and aliases that look like another label's ('space' with a Cyrillic dze for its s,
+    beside 'space')."""
+    found = []
+    for x in lookalikes({label.id: [label.id, *label.aliases] for label in labels}):
+        whose = "" if x.other_name == x.other_label else f" (an alias of {x.other_label!r})"
+        message = (
+            f"{x.name!r} looks like {x.other_name!r}{whose} but is spelled with other "
+            f"characters ({describe(x.name + x.other_name)})"
+        )
+        found.append(Finding("error", f"labels.{x.label}", message, _LOOKALIKE_REASON))
+    return found
 
 
 def _field_errors(raw: Mapping[str, Any]) -> list[Finding]:
@@ -179,9 +199,13 @@ Pairs = list[tuple[str, str]]  # (key, message)
 def _size(t: _Read) -> Pairs:
     if len(t.current) <= MAX_LABELS:
         return []
-    return [
-        ("labels", f"{len(t.current)} labels on offer; keep a flat set to {MAX_LABELS} at most")
-    ]
+    message = f"{len(t.current)} labels on offer; keep a flat set to {MAX_LABELS} at most"
+    if len(t.current) > EVERY_PAIR_LIMIT:
+        message += (
+            f" (past {EVERY_PAIR_LIMIT} labels, lint compares each name and description with "
+            "its nearest neighbours only, not with every other label)"
+        )
+    return [("labels", message)]
 
 
 def _catch_all(t: _Read) -> Pairs:
@@ -213,46 +237,68 @@ def _unnamed_none(t: _Read) -> Pairs:
 def _levels(t: _Read) -> Pairs:
     """A parent offered beside its children: labels at two levels of abstraction."""
     parent_of = {label.id: label.parent for label in t.current}
+    rooted = _rooted(parent_of)
     children: dict[str, list[str]] = {}
     for label in t.current:
-        if label.parent in parent_of and t.hierarchy != "leaves_only":
-            node: str | None = label.parent
-            seen = {label.id}
-            while node is not None and node not in seen:  # a cycle is an error already
-                seen.add(node)
-                node = parent_of.get(node)
-            if node is None:
-                children.setdefault(label.parent, []).append(label.id)
+        if label.parent in parent_of and t.hierarchy != "leaves_only" and rooted[label.parent]:
+            children.setdefault(label.parent, []).append(label.id)
     return [
         (f"labels.{parent}", f"offered flat beside its children {', '.join(kids)}")
         for parent, kids in children.items()
     ]
 
 
+def _rooted(parent_of: Mapping[str, str | None]) -> dict[str, bool]:
+    """Whether each label's chain of parents ends (a cycle is an error already); each
+    label is walked once."""
+    rooted: dict[str, bool] = {}
+    for start in parent_of:
+        path: dict[str, None] = {}  # in order, and quick to look up
+        node: str | None = start
+        while node is not None and node in parent_of and node not in rooted and node not in path:
+            path[node] = None
+            node = parent_of[node]
+        ends = node is None or rooted.get(node, node not in path)  # back on the path: a cycle
+        rooted.update(dict.fromkeys(path, ends))
+    return rooted
+
+
 def _similar_names(t: _Read) -> Pairs:
-    found = []
-    unique = {label.id: label for label in t.current}.values()  # a repeated id is an error
-    for first, second in combinations(unique, 2):
-        ratio = max(
-            SequenceMatcher(None, _plain(a), _plain(b)).ratio()
-            for a in {first.id, first.name or first.id}
-            for b in {second.id, second.name or second.id}
+    unique = list({label.id: label for label in t.current}.values())  # a repeated id is an error
+    names = [{_plain(label.id), _plain(label.name or label.id)} for label in unique]
+    return [
+        (
+            f"labels.{unique[x.second].id}",
+            f"reads like {unique[x.first].id!r} ({x.score:.2f} alike)",
         )
-        if ratio >= NAME_SIMILARITY:
-            found.append((f"labels.{second.id}", f"reads like {first.id!r} ({ratio:.2f} alike)"))
-    return found
+        for x in alike_names(names, NAME_SIMILARITY)
+    ]
 
 
 def _similar_descriptions(t: _Read) -> Pairs:
-    found = []
-    words = {label.id: _content_words(label.description) for label in t.current}
-    for first, second in combinations(t.current, 2):
-        a, b = words[first.id], words[second.id]
-        overlap = len(a & b) / len(a | b) if min(len(a), len(b)) >= MIN_DESCRIPTION_WORDS else 0
-        if overlap >= DESCRIPTION_OVERLAP:
-            message = f"described like {first.id!r} ({overlap:.0%} of the words in common)"
-            found.append((f"labels.{second.id}.description", message))
-    return found
+    words = [_content_words(label.description) for label in t.current]
+    return [
+        (
+            f"labels.{t.current[x.second].id}.description",
+            f"described like {t.current[x.first].id!r} ({x.score:.0%} of the words in common)",
+        )
+        for x in alike_word_sets(words, DESCRIPTION_OVERLAP, MIN_DESCRIPTION_WORDS)
+    ]
+
+
+def _mixed_scripts(t: _Read) -> Pairs:
+    """An id or alias of letters from two scripts ('space' with a Cyrillic a)."""
+    names = {label.id: [label.id, *label.aliases] for label in t.current}
+    reported = {x.name for x in lookalikes(names)}  # errors already
+    return [
+        (
+            f"labels.{label_id}",
+            f"{name!r} mixes {' and '.join(s.title() for s in found)} letters ({describe(name)})",
+        )
+        for label_id, spellings in names.items()
+        for name in spellings
+        if name not in reported and (found := scripts(name))
+    ]
 
 
 def _descriptions(t: _Read) -> Pairs:
@@ -260,6 +306,16 @@ def _descriptions(t: _Read) -> Pairs:
         (f"labels.{x.id}.description", f"no description; the model sees only the id {x.id!r}")
         for x in t.current
         if not x.description.strip()
+    ]
+
+
+def _multiline(t: _Read) -> Pairs:
+    """A name or description over several lines, in a prompt that lists a label a line."""
+    return [
+        (f"labels.{x.id}.{field}", f"runs over {len(text.strip().splitlines())} lines")
+        for x in t.current
+        for field, text in (("name", x.name or ""), ("description", x.description))
+        if len(text.strip().splitlines()) > 1
     ]
 
 
@@ -312,6 +368,11 @@ WARNINGS: tuple[tuple[Callable[[_Read], Pairs], str], ...] = (
         "labels, or fold the children into the parent",
     ),
     (
+        _mixed_scripts,
+        "a model writes a name in one script, so an answer that spells it with the look-alike "
+        "letters of the other does not match it; write each id and alias in one script",
+    ),
+    (
         _similar_names,
         "labels that read alike split one concept in two and the model picks "
         "between them at random; merge them, or rename one so the difference shows",
@@ -325,6 +386,12 @@ WARNINGS: tuple[tuple[Callable[[_Read], Pairs], str], ...] = (
         _descriptions,
         "an id alone is ambiguous: the model guesses the label's scope from one "
         "word; say what belongs under it, and what does not",
+    ),
+    (
+        _multiline,
+        "the prompt lists the labels one a line, so the later lines of a description read "
+        "as lines of their own (one that starts with '- ' as another label); write it on one "
+        "line (YAML's folded style, >, joins its lines)",
     ),
     (
         _examples,

@@ -4,12 +4,16 @@ Check a taxonomy against the practices that make labels work. The config is
 composed as `labelwise classify` composes it (same overrides, same search
 path), and every problem of the chosen taxonomy is reported at once:
 
-  error    what stops a run: duplicate or colliding ids, unknown or cyclic
+  error    what stops a run: duplicate or colliding ids, ids with characters
+           that do not show (a newline, a zero-width space), ids that look like
+           another's (a Cyrillic letter for a Latin one), unknown or cyclic
            parents, replacements that are not current labels, a bad
            none_label or exclusive group, a misspelt or missing field
   warning  a practice the taxonomy breaks: more than 30 labels, no way out for
            inputs that match nothing, parents offered beside their children,
-           labels or descriptions that read alike, labels without a
+           ids that mix scripts, labels or descriptions that read alike
+           (past 300 labels, each is compared with its nearest neighbours
+           only), names or descriptions over several lines, labels without a
            description or without examples, retired labels without a
            replacement, a lineage that does not name the taxonomy
 
