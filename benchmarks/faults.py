@@ -9,7 +9,8 @@ against a stub that always answers well, once against one that mixes in 15% HTTP
 taxonomy (a fixed seed). Both answer in 50 ms. It prints, per mix, the median of
 the rounds: rows/s of the whole process (start-up included) and of the run itself
 (record.json's rows_per_s), calls made, rows failed, and the ratio fault/no-fault
-(goal: at least 0.5).
+(goal: at least 0.5). Every run's results must hold each input id exactly once (a
+row lost or written twice stops the benchmark).
 """
 
 from __future__ import annotations
@@ -57,14 +58,18 @@ def start_stub(latency: float, faults: str) -> tuple[subprocess.Popen[bytes], st
     return stub, f"http://127.0.0.1:{port}/v1"
 
 
-def one_run(api_base: str, source: Path, work: Path, concurrency: int) -> dict[str, float]:
+def one_run(
+    api_base: str, source: Path, work: Path, concurrency: int, rows: int
+) -> dict[str, float]:
     run = work / f"run-{time.monotonic_ns()}"
+    output = run / "results.jsonl"
     command = [
         sys.executable,
         "-m",
         "framework",
         "classify",
         f"input={source}",
+        f"output={output}",
         "provider=openai_compatible",
         f"provider.api_base={api_base}",
         "model.name=bench",
@@ -79,12 +84,24 @@ def one_run(api_base: str, source: Path, work: Path, concurrency: int) -> dict[s
     wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-2000:]
     totals = json.loads((run / "record.json").read_text())["totals"]
+    check_every_id_once(output, rows)
     return {
         "process": totals["done"] / wall,
         "run": totals["rows_per_s"],
         "calls": totals["calls"],
         "failed": totals["failed"],
     }
+
+
+def check_every_id_once(output: Path, rows: int) -> None:
+    """SystemExit unless the results hold r0 .. r{rows-1}, each exactly once."""
+    with output.open(encoding="utf-8") as handle:
+        ids = [json.loads(line)["id"] for line in handle if line.strip()]
+    expected = {f"r{n}" for n in range(rows)}
+    if len(ids) != len(set(ids)) or set(ids) != expected:
+        doubled = len(ids) - len(set(ids))
+        lost = len(expected - set(ids))
+        raise SystemExit(f"{output}: {lost} ids lost, {doubled} written twice")
 
 
 def main() -> None:
@@ -105,7 +122,8 @@ def main() -> None:
             for name, faults in (("no faults", ""), ("fault mix", MIX)):
                 stub, api_base = start_stub(args.latency, faults)
                 try:
-                    results[name].append(one_run(api_base, source, work, args.concurrency))
+                    found = one_run(api_base, source, work, args.concurrency, args.rows)
+                    results[name].append(found)
                 finally:
                     stub.terminate()
                     stub.wait()
@@ -123,7 +141,9 @@ def main() -> None:
             f"calls {m['calls']:7.0f}   failed rows {m['failed']:5.0f}"
         )
     ratio = medians["fault mix"]["run"] / medians["no faults"]["run"]
+    whole = medians["fault mix"]["process"] / medians["no faults"]["process"]
     print(f"  ratio (run rows/s, fault mix / no faults): {ratio:.2f} (goal: at least 0.5)")
+    print(f"  ratio (process rows/s): {whole:.2f}; every run wrote each of its ids once")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ an error ("Incorrect API key provided: sk-...") cannot leak it that way.
     register_secret(key)
     scrub("Incorrect API key provided: sk-abc123")   # "Incorrect API key provided: ***"
     redact_url("http://user:pw@host/v1")              # "http://user:***@host/v1"
+    scrub_stderr()          # from now on every line written to sys.stderr is scrubbed
+
+Why stderr is wrapped rather than each printer fixed: what reaches stderr comes from
+many writers labelwise does not own (Hydra's "Error executing job with overrides:
+[...]" line, which quotes the command line; the interpreter's traceback of an
+unexpected error, whose message may quote a URL or a key; warnings; multiprocessing's
+report of a worker that crashed). Scrubbing the stream they all write to covers the
+writers we know of and the ones we do not.
 """
 
 from __future__ import annotations
@@ -18,17 +26,21 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
+from typing import Any, TextIO
 
 __all__ = [
     "REDACTED",
     "ScrubbingFilter",
+    "ScrubbingStream",
     "install_log_scrubbing",
     "redact_url",
     "register_environment",
     "register_secret",
     "registered",
     "scrub",
+    "scrub_stderr",
 ]
 
 REDACTED = "***"
@@ -105,3 +117,50 @@ def install_log_scrubbing(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
             handler.addFilter(ScrubbingFilter())
+
+
+class ScrubbingStream:
+    """A text stream that scrubs what it is given, a line at a time, before passing it on.
+
+    Text is held until a line ends (or a carriage return redraws one, or the stream is
+    flushed), so a secret written in pieces by one print is still seen whole; everything
+    else (isatty, fileno, encoding) is the wrapped stream's."""
+
+    _MOST_HELD = 1 << 16  # a line longer than this is let through in pieces
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self._held = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            held = self._held + text
+            end = max(held.rfind("\n"), held.rfind("\r")) + 1
+            if end == 0 and len(held) > self._MOST_HELD:
+                end = len(held)
+            self._held = held[end:]
+            if end:
+                self.inner.write(scrub(held[:end]))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            held, self._held = self._held, ""
+            if held:
+                self.inner.write(scrub(held))
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def scrub_stderr() -> None:
+    """Wrap sys.stderr (once, for the rest of the process) in a ScrubbingStream, so that
+    no registered secret or URL password reaches it, whoever writes."""
+    if not isinstance(sys.stderr, ScrubbingStream) and sys.stderr is not None:
+        sys.stderr = ScrubbingStream(sys.stderr)

@@ -3,13 +3,14 @@ even when the provider echoes the key back in its error."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from framework.secrets import redact_url, register_secret, scrub
+from framework.secrets import ScrubbingStream, redact_url, register_secret, scrub
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, stub_overrides, write_jsonl
 
@@ -42,6 +43,19 @@ def test_scrub_hides_registered_secrets_and_url_passwords() -> None:
     assert scrub("bad key tok-abcdef-123456 given") == "bad key *** given"
     assert redact_url("see http://ann:pw1234@host:8/v1 now") == "see http://ann:***@host:8/v1 now"
     assert scrub("https://x:y@h/") == "https://x:***@h/"
+
+
+def test_the_stderr_wrapper_scrubs_a_secret_written_in_pieces_and_passes_the_rest() -> None:
+    register_secret(KEY)
+    inner = io.StringIO()
+    stream = ScrubbingStream(inner)
+    stream.write("key: " + KEY[:7])
+    stream.write(KEY[7:] + " at http://ann:pw999@h/v1\nnext")
+    assert inner.getvalue() == "key: *** at http://ann:***@h/v1\n"
+    stream.write("\rprogress 50%")
+    stream.flush()  # a progress bar's redraw goes out at once
+    assert inner.getvalue().endswith("\nnext\rprogress 50%")
+    assert stream.getvalue() == inner.getvalue()  # the rest is the wrapped stream's
 
 
 def test_a_key_echoed_in_an_auth_error_is_written_nowhere(stub: StubServer, tmp_path: Path) -> None:

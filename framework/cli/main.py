@@ -23,7 +23,7 @@ from framework.errors import (
     WriteError,
     did_you_mean,
 )
-from framework.secrets import register_environment, scrub
+from framework.secrets import register_environment, scrub, scrub_stderr
 
 __all__ = ["COMMANDS", "main", "report_errors"]
 
@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
     "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
 }
+# The commands that pick up where they stopped when run again (said when interrupted).
+RESUMES = frozenset({"classify", "tune"})
 
 USAGE = """\
 usage: labelwise COMMAND [key=value ...] [hydra flags]
@@ -79,15 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"commands: {', '.join(COMMANDS)}"
         )
         return 2
-    _interrupt_on_sigterm()
     register_environment()  # credentials in the environment never reach what we print
-    module = importlib.import_module(f"framework.cli.commands.{COMMANDS[name][0]}")
-    run: Callable[[list[str]], int] = module.run
-    return report_errors(lambda: run(rest))
+    scrub_stderr()  # nor any line on stderr, whoever writes it (Hydra, a traceback)
+
+    def command() -> int:
+        # Inside report_errors: a SIGTERM from here on is one line, never a traceback.
+        _interrupt_on_sigterm()
+        module = importlib.import_module(f"framework.cli.commands.{COMMANDS[name][0]}")
+        run: Callable[[list[str]], int] = module.run
+        return run(rest)
+
+    return report_errors(command, resumes=name in RESUMES)
 
 
-def report_errors(run: Callable[[], int]) -> int:
-    """Run a command; turn the errors a user can fix into one or two lines and an exit code."""
+def report_errors(run: Callable[[], int], *, resumes: bool = True) -> int:
+    """Run a command; turn the errors a user can fix into one or two lines and an exit code.
+    `resumes`: the command picks up where it stopped when run again (classify, tune)."""
     import yaml
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -122,7 +131,11 @@ def report_errors(run: Callable[[], int]) -> int:
         report(str(error))
         return 1
     except KeyboardInterrupt:
-        report("interrupted; run the same command again to resume where it stopped")
+        report(
+            "interrupted; run the same command again to resume where it stopped"
+            if resumes
+            else "interrupted"
+        )
         return 130
 
 

@@ -3,9 +3,10 @@ thresholds and chunks (the top-level sections of conf/config.yaml)."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from framework.config.strict import Strict
 
@@ -24,7 +25,24 @@ __all__ = [
     "SampleSettings",
     "ThresholdSettings",
     "TrainedModelSettings",
+    "most_workers",
+    "usable_cores",
 ]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def most_workers() -> int:
+    """run.workers' upper bound: 4 a core, at most 64. A worker is a whole interpreter
+    with the engine, and its work is the client's CPU: past a few a core they only
+    compete for the cores and the memory (run.workers=1000 on 2 cores once started 321
+    processes and used 12 GB in 30 s, on its way to the OOM killer)."""
+    return min(64, 4 * usable_cores())
 
 
 class RetrySettings(Strict):
@@ -66,6 +84,7 @@ class RunSettings(Strict):
     resume: Literal["auto", "force", "never"] = "auto"
     # Processes that classify (this one reads the input and writes the results): auto takes
     # what was measured to help (one on 2 cores; none beside the embedded local model).
+    # At most most_workers(); never more than run.concurrency or the rows can use.
     workers: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     # Where the engines run: local (this process and its workers) or ray (a Ray cluster
     # reads the input and classifies it; this process writes the results: run.ray).
@@ -78,6 +97,18 @@ class RunSettings(Strict):
     # online: every call at once; batch: the calls go to the provider's batch API as jobs
     # (about half the price, answered within 24 h; the `batch` section).
     mode: Literal["online", "batch"] = "online"
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_within_the_cores(cls, value: int | str) -> int | str:
+        most = most_workers()
+        if isinstance(value, int) and value > most:
+            raise ValueError(
+                f"{value} worker processes are more than this machine can use: at most "
+                f"{most} (4 a core on its {usable_cores()}, 64 at most); lower run.workers, "
+                "or leave it at auto"
+            )
+        return value
 
 
 class BatchSettings(Strict):

@@ -12,7 +12,11 @@ refresh mean what they mean for completions. Texts not in the cache go
 `batch_size` to a call. A call that fails with a retryable error (429, 5xx, a
 timeout) is tried again up to `max_retries` times, waiting what the provider asked
 or 1, 2, 4 ... s (at most 30); then its ProviderError is raised, and the engine
-records the row as failed with it.
+records the row as failed with it. Calls that cannot reach the model (no connection,
+a timeout, a 5xx) count as the provider's do (framework.providers.transports.health,
+run.max_unreachable_calls): so many in a row and ProviderDown stops the run, naming
+the embedding model, with the rows not done left for a rerun. An api_base with
+`user:password@` is sent as the chat transports send it (Basic authorization).
 
 The calls do not go through the completion transport stack (pacing, the throttle,
 the local server): one embedding call covers up to `batch_size` texts, and a row
@@ -34,9 +38,10 @@ from typing import Any
 
 from framework.config.schema import EmbeddingSettings, ProviderConfig, RunConfig
 from framework.errors import ConfigError, ProviderError
-from framework.providers.credentials import resolve_api_key
+from framework.providers.credentials import resolve_api_key, url_credentials
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.cache import open_cache_file
+from framework.providers.transports.health import ProviderHealth, unreachable_limit
 from framework.resources import cache_dir
 
 __all__ = [
@@ -94,7 +99,12 @@ def embedding_digest(settings: EmbeddingSettings) -> str:
 
 class Embedder:
     def __init__(
-        self, settings: EmbeddingSettings, *, cache_path: Path | None, cache_mode: str
+        self,
+        settings: EmbeddingSettings,
+        *,
+        cache_path: Path | None,
+        cache_mode: str,
+        max_unreachable: int = 10,
     ) -> None:
         if not settings.model:
             raise ConfigError("embeddings.model: no embedding model is set")
@@ -107,6 +117,7 @@ class Embedder:
         )
         self.identity = embedding_identity(settings)
         self.model = str(self.identity["model"])
+        self.health = ProviderHealth(max_unreachable, f"the embedding model {self.model}")
         self.calls = 0
         self.cached = 0
         try:  # at start: a missing key stops the run before any row, naming where to put it
@@ -129,7 +140,12 @@ class Embedder:
         if not embeddings_used(config):
             return None
         path = Path(config.cache.path).expanduser() if config.cache.path else None
-        return cls(config.embeddings, cache_path=path, cache_mode=config.cache.mode)
+        return cls(
+            config.embeddings,
+            cache_path=path,
+            cache_mode=config.cache.mode,
+            max_unreachable=unreachable_limit(config.run),
+        )
 
     async def embed(self, texts: Sequence[str]) -> Any:
         """The texts' vectors (rows of unit length), from the cache or the model."""
@@ -181,20 +197,26 @@ class Embedder:
         if self._key:
             kwargs["api_key"] = self._key
         if self.settings.api_base:
-            kwargs["api_base"] = self.settings.api_base
+            kwargs["api_base"], basic, _ = url_credentials(self.settings.api_base)
+            if basic is not None:
+                kwargs["extra_headers"] = {"Authorization": basic}
         if self.settings.dimensions is not None:
             kwargs["dimensions"] = self.settings.dimensions
         for attempt in range(self.settings.max_retries + 1):
+            self.health.check()  # ProviderDown once the model was taken for down
             self.calls += 1
             try:
                 vectors = await litellm_api.aembedding(kwargs, self.provider)
             except ProviderError as error:
+                if not error.fatal:
+                    self.health.failed(error)  # raises ProviderDown at the limit
                 if not error.retryable or attempt == self.settings.max_retries:
                     error.attempts = attempt + 1
                     raise
                 wait = error.retry_after if error.retry_after is not None else 2.0**attempt
                 await asyncio.sleep(min(wait, _MOST_WAIT))
                 continue
+            self.health.answered()
             if len(vectors) != len(texts):
                 raise ProviderError(
                     f"embedding call failed: {self.model} gave {len(vectors)} vectors for "

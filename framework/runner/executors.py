@@ -12,16 +12,19 @@ than they could be (`note`). A new executor implements these five members.
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from framework.config.run_settings import usable_cores
 from framework.records import Item, Prediction
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
 
 __all__ = ["Executor", "InProcess", "executor_for", "workers_for"]
+
+log = logging.getLogger("labelwise")
 
 
 class Executor(Protocol):
@@ -71,14 +74,25 @@ def workers_for(classifier: Classifier) -> int:
     """run.workers, or for auto the number measured to help: none past this process on
     2 cores (benchmarks/throughput.py: a second worker there only competes for the cores
     with the first), none for the embedded model (its servers use every core already),
-    one per two further cores up to 8 elsewhere."""
-    setting = classifier.config.run.workers
+    one per two further cores up to 8 elsewhere. Never more than run.concurrency: a
+    worker keeps at least one call in flight, and one more would have none to make (the
+    config refuses more than most_workers(); the pool starts no more than the rows use)."""
+    run = classifier.config.run
+    setting = run.workers
     if setting != "auto":
-        return int(setting)
+        if int(setting) > run.concurrency:
+            log.warning(
+                "run.workers=%s with run.concurrency=%s: %s workers (each keeps at least "
+                "one call in flight; raise run.concurrency for more)",
+                setting,
+                run.concurrency,
+                run.concurrency,
+            )
+        return min(int(setting), run.concurrency)
     if classifier.local_server is not None or classifier.stack.local is not None:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, ((cores or 1) - 1) // 2 + 1)) if (cores or 1) > 2 else 1
+    cores = usable_cores()
+    return min(run.concurrency, max(1, min(8, (cores - 1) // 2 + 1)) if cores > 2 else 1)
 
 
 def executor_for(classifier: Classifier, workers: int) -> Executor:

@@ -5,22 +5,27 @@ every id is still written exactly once and a resume works as for one process;
 the workers only classify. Each worker holds a classifier of its own (its share
 of run.concurrency, the run's pacing in shared memory: framework.providers.
 transports.pacing) and keeps its share of calls in flight; items go to the
-worker with the fewest in flight, predictions come back over a pipe.
+worker with the fewest in flight, predictions come back over a pipe. A worker is
+started when the ones running each have their share in flight, so a short input
+starts no more workers than its rows can use.
 
 A worker dies with this process (PR_SET_PDEATHSIG), even by SIGKILL. A worker
 that dies (kill -9, a crash) stops the run: its rows in flight are not written,
-so the same command classifies them on the rerun.
+so the same command classifies them on the rerun. An interrupt (Ctrl-C, SIGTERM)
+while a worker starts waits until its start-up data is written, and workers still
+starting are ended at once, so stopping prints no worker's traceback and does not
+wait for their imports. A worker scrubs its stderr as this process does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import math
 import multiprocessing
+import os
 import signal
-import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -30,6 +35,8 @@ from framework.config.schema import RunConfig
 from framework.errors import LabelwiseError
 from framework.providers.transports.pacing import SharedPacing
 from framework.records import Item, Prediction
+from framework.runner.child_process import die_with_parent, interrupts_held
+from framework.secrets import register_secret, registered, scrub_stderr
 
 __all__ = ["WorkerDied", "WorkerPool"]
 
@@ -48,37 +55,58 @@ class _Worker:
     resting: int = 0
     note: str | None = None
     send_lock: threading.Lock = field(default_factory=threading.Lock)
+    heard: bool = False  # it has said something: it is past its imports
+
+
+# How long stopped workers get to finish their calls, all together, before they are ended.
+_STOP_WAIT = 10.0
 
 
 class WorkerPool:
     def __init__(self, config: RunConfig, workers: int) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         run = config.run
         self._pacing = SharedPacing.create(
-            context, rpm=run.requests_per_minute, tpm=run.tokens_per_minute
+            self._context, rpm=run.requests_per_minute, tpm=run.tokens_per_minute
         )
-        each = {"concurrency": math.ceil(run.concurrency / workers), "workers": 1}
-        share = config.model_copy(update={"run": run.model_copy(update=each)})
+        self._share = math.ceil(run.concurrency / workers)
+        each = {"concurrency": self._share, "workers": 1}
+        self._config = config.model_copy(update={"run": run.model_copy(update=each)})
+        self._most = workers
         self._loop = asyncio.get_running_loop()
         self._wake: Callable[[], None] | None = None
         self._next = 0
         self._workers: list[_Worker] = []
-        for index in range(workers):
-            mine, theirs = context.Pipe()
-            process = context.Process(
-                target=_serve,
-                args=(theirs, share, self._pacing),
-                daemon=True,
-                name=f"labelwise-worker-{index}",
-            )
+
+    def _start(self) -> _Worker:
+        """One more worker process, and the thread that listens to it."""
+        mine, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve,
+            args=(theirs, self._config, self._pacing, sorted(registered()), os.getpid()),
+            daemon=True,
+            name=f"labelwise-worker-{len(self._workers)}",
+        )
+        with interrupts_held():
             process.start()
-            theirs.close()
-            worker = _Worker(index, process, mine)
-            self._workers.append(worker)
-            threading.Thread(target=self._listen, args=(worker,), daemon=True).start()
+        theirs.close()
+        worker = _Worker(len(self._workers), process, mine)
+        self._workers.append(worker)
+        threading.Thread(target=self._listen, args=(worker,), daemon=True).start()
+        return worker
+
+    def _pick(self) -> _Worker:
+        """The worker with the fewest rows in flight; a new one while those running each
+        have their share of run.concurrency in flight and fewer than run.workers run."""
+        worker = min(self._workers, key=lambda w: len(w.pending), default=None)
+        if worker is None or (
+            len(worker.pending) >= self._share and len(self._workers) < self._most
+        ):
+            worker = self._start()
+        return worker
 
     async def classify(self, item: Item) -> Prediction:
-        worker = min(self._workers, key=lambda w: len(w.pending))
+        worker = self._pick()
         self._next += 1
         future: asyncio.Future[Prediction] = self._loop.create_future()
         worker.pending[self._next] = future
@@ -105,8 +133,12 @@ class WorkerPool:
         self._wake = wake
 
     async def release(self) -> None:
-        """Stop the workers: asked first, then terminated."""
+        """Stop the workers: asked first, then terminated; one still starting (it has not
+        said a word) holds no row and is ended at once rather than waited for."""
         for worker in self._workers:
+            if not worker.heard:
+                worker.process.terminate()
+                continue
             try:
                 with worker.send_lock:
                     worker.conn.send(("stop", 0, None))
@@ -115,8 +147,9 @@ class WorkerPool:
         await asyncio.to_thread(self._join)
 
     def _join(self) -> None:
+        deadline = time.monotonic() + _STOP_WAIT
         for worker in self._workers:
-            worker.process.join(timeout=10)
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join(timeout=5)
@@ -127,9 +160,15 @@ class WorkerPool:
             try:
                 message = worker.conn.recv()
             except (EOFError, OSError):
-                self._loop.call_soon_threadsafe(self._lost, worker)
+                message = None
+            worker.heard = True
+            try:
+                if message is None:
+                    self._loop.call_soon_threadsafe(self._lost, worker)
+                    return
+                self._loop.call_soon_threadsafe(self._arrived, worker, message)
+            except RuntimeError:  # the loop is closed: the run is over, nobody listens
                 return
-            self._loop.call_soon_threadsafe(self._arrived, worker, message)
 
     def _arrived(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         """(kind, number, payload, answered, resting, note): a prediction ("done"), an error
@@ -166,9 +205,14 @@ class WorkerPool:
 # -- in the worker process ----------------------------------------------------------------
 
 
-def _serve(conn: Connection, config: RunConfig, pacing: SharedPacing) -> None:
+def _serve(
+    conn: Connection, config: RunConfig, pacing: SharedPacing, secrets: list[str], parent: int
+) -> None:
     """A worker's life: classify each item it is sent until told to stop."""
-    _die_with_parent()
+    for secret in secrets:  # what the parent hides from stderr, this worker hides too
+        register_secret(secret)
+    scrub_stderr()
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the run, then us
     from framework.engine.classifier import Classifier
 
@@ -207,6 +251,7 @@ async def _work(conn: Connection, classifier: Any) -> None:
 
     classifier.throttle.on_rest = lambda: reply("rest", 0, None)
     threading.Thread(target=read, daemon=True).start()
+    reply("rest", 0, None)  # started: from now on the parent asks before ending it
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(number: int, item: Item) -> None:
@@ -226,9 +271,3 @@ async def _work(conn: Connection, classifier: Any) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await classifier.release()
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when the process that started it dies."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG

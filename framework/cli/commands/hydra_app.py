@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig
 
-from framework.secrets import install_log_scrubbing, register_secret, scrub
+from framework.secrets import install_log_scrubbing, register_secret, scrub, scrub_stderr
 
 __all__ = ["run_hydra_app"]
 
@@ -21,9 +21,11 @@ def run_hydra_app(task: Callable[[DictConfig], None], argv: list[str], name: str
 
     from framework.cli.main import report_errors
     from framework.config.load import register_schema_defaults
+    from framework.config.yaml_guard import refuse_alias_bombs
     from framework.resources import conf_dir
 
     register_schema_defaults()
+    refuse_alias_bombs(argv, config_dir=conf_dir())  # before Hydra expands a YAML alias bomb
     # Composition errors reach report_errors (in the caller), which words them for us.
     os.environ["HYDRA_FULL_ERROR"] = "1"
 
@@ -40,6 +42,9 @@ def run_hydra_app(task: Callable[[DictConfig], None], argv: list[str], name: str
 
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(job)
     register_override_secrets(argv)
+    # Hydra prints "Error executing job with overrides: [...]" (the command line, keys and
+    # all) to stderr when a job raises: every stderr line is scrubbed (framework.secrets).
+    scrub_stderr()
     printing = "--cfg" in argv or "-c" in argv  # Hydra prints the config and runs no job
     saved = sys.argv
     sys.argv = [f"labelwise {name}", *argv]

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from framework.config.run_settings import RunSettings
 from framework.errors import ProviderDown, ProviderError
 from framework.providers.compile import CompiledRequest
 from framework.providers.transports.base import Layer, Transport
 from framework.records import Completion
 
-__all__ = ["HealthWatch", "ProviderHealth"]
+__all__ = ["HealthWatch", "ProviderHealth", "unreachable_limit"]
+
+
+def unreachable_limit(run: RunSettings) -> int:
+    """Calls in a row that may fail to reach a provider before it is taken for down:
+    run.max_unreachable_calls, or max(10, 2 x run.concurrency)."""
+    return run.max_unreachable_calls or max(10, 2 * run.concurrency)
 
 
 class ProviderHealth:

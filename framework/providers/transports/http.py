@@ -12,12 +12,17 @@ provider, was the limit (benchmarks/throughput.py).
 
 One session per event loop (a Classifier's private loop, a runner's asyncio.run),
 with a connection pool as large as the calls in flight.
+
+An api_base with `user:password@` goes out as the OpenAI SDK sends it (and so as the
+litellm transport does): to the URL without them, with `Authorization: Basic ...` in
+place of the key's Bearer header (framework.providers.credentials.url_credentials).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,7 +37,7 @@ from framework.errors import (
     error_for_status,
 )
 from framework.providers.compile import CompiledRequest
-from framework.providers.credentials import key_origin, resolve_api_key
+from framework.providers.credentials import key_origin, resolve_api_key, url_credentials
 from framework.providers.pricing import price
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.quota import read_quota, retry_after_seconds
@@ -41,6 +46,8 @@ from framework.records import Completion, TokenLogprob, Usage
 from framework.secrets import scrub
 
 __all__ = ["HttpTransport", "read_completion", "wire_body"]
+
+log = logging.getLogger("labelwise")
 
 
 class HttpTransport:
@@ -58,7 +65,13 @@ class HttpTransport:
         bases = list(api_bases) or ([base] if base else [])
         if not bases:
             raise ValueError(f"provider {provider.kind} has no api_base for the HTTP transport")
-        self._urls: dict[str | None, str] = {b: b.rstrip("/") + "/chat/completions" for b in bases}
+        self._urls: dict[str | None, str] = {}
+        self._basic: dict[str | None, str] = {}  # the servers with credentials in their URL
+        for b in bases:
+            bare, basic, _ = url_credentials(b)
+            self._urls[b] = bare.rstrip("/") + "/chat/completions"
+            if basic is not None:
+                self._basic[b] = basic
         self._servers = ServerChoice(bases)
         self._extras = dict(profile.wire_extras)
         self._timeout = aiohttp.ClientTimeout(total=provider.timeout)
@@ -74,7 +87,7 @@ class HttpTransport:
         self._servers.busy[base] += 1
         try:
             async with self._session().post(
-                self._urls[base], data=data, headers=self._request_headers()
+                self._urls[base], data=data, headers=self._request_headers(base)
             ) as response:
                 raw = await response.read()
                 status, headers = response.status, response.headers
@@ -127,18 +140,26 @@ class HttpTransport:
             self._sessions[loop] = session
         return session
 
-    def _request_headers(self) -> dict[str, str]:
+    def _request_headers(self, base: str | None) -> dict[str, str]:
         if self._headers is None:
             headers = {"Content-Type": "application/json"}
             key = resolve_api_key(self._provider)
             if key:
                 headers["Authorization"] = f"Bearer {key}"
+                if self._basic:
+                    log.info(
+                        "provider.api_base holds user:password: they are sent as Basic "
+                        "authorization in place of the API key (as the OpenAI SDK does)"
+                    )
             if self._provider.organization:
                 headers["OpenAI-Organization"] = self._provider.organization
             if self._provider.project:
                 headers["OpenAI-Project"] = self._provider.project
             self._headers = headers
-        return self._headers
+        basic = self._basic.get(base)
+        if basic is None:
+            return self._headers
+        return {**self._headers, "Authorization": basic}
 
     def _error(
         self,

@@ -4,7 +4,9 @@ It posts to the least busy of several servers when given more than one (the loca
 model's processes); requests with the same affinity (the questions about one text)
 go where the first of them went, so that server's prompt cache reuses what they
 share. litellm's and the OpenAI client's own retries are off: the retry layer owns
-them.
+them. An api_base with `user:password@` goes out without them, as `Authorization:
+Basic ...` in place of the key (litellm's async client cannot send such a URL; the
+OpenAI SDK's sync one sends this, and so does the http transport).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from framework.config.schema import ModelConfig, ProviderConfig
 from framework.providers import litellm_api
 from framework.providers.compile import CompiledRequest
-from framework.providers.credentials import resolve_api_key
+from framework.providers.credentials import resolve_api_key, url_credentials
 from framework.providers.pricing import price
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.quota import read_quota
@@ -42,7 +44,7 @@ class LitellmTransport:
     async def send(self, request: CompiledRequest) -> Completion:
         started = time.perf_counter()
         base = self._servers.pick(request.affinity)
-        where = {"api_base": base} if base else {}
+        where = _where(base)
         if self._fixed is None:
             key = resolve_api_key(self._provider)
             wire = PROFILES[self._provider.kind].wire
@@ -57,6 +59,8 @@ class LitellmTransport:
                 self._fixed["api_version"] = self._provider.api_version
             if self._provider.project:  # litellm passes no project of its own
                 self._fixed["extra_headers"] = {"OpenAI-Project": self._provider.project}
+        if "extra_headers" in where and "extra_headers" in self._fixed:
+            where["extra_headers"] = {**self._fixed["extra_headers"], **where["extra_headers"]}
         self._servers.busy[base] += 1
         try:
             response = await litellm_api.acompletion(
@@ -92,6 +96,17 @@ class LitellmTransport:
             latency=latency,
             quota=read_quota(getattr(response, "_response_headers", None)),
         )
+
+
+def _where(base: str | None) -> dict[str, Any]:
+    """The api_base keyword of a call to `base`, and the Basic authorization of the
+    credentials in its URL, if any."""
+    if not base:
+        return {}
+    bare, basic, _ = url_credentials(base)
+    if basic is None:
+        return {"api_base": base}
+    return {"api_base": bare, "extra_headers": {"Authorization": basic}}
 
 
 def _logprobs(choice: Any) -> tuple[TokenLogprob, ...]:
