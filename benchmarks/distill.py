@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from framework.evaluation.metrics import compute_metrics  # noqa: E402
 from framework.labels.taxonomy import label_ids  # noqa: E402
 from framework.results import read_result_rows  # noqa: E402
-from framework.runner.distill import SAMPLE_REASON as SAMPLE  # noqa: E402
+from framework.runner.drivers.distill import SAMPLE_REASON as SAMPLE  # noqa: E402
 
 
 def write_input(out: Path, count: int) -> tuple[Path, dict[str, list[str]]]:

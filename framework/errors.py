@@ -16,6 +16,8 @@
     │   ├── Unreachable       no connection, or it dropped; retried
     │   └── ProviderDown      so many calls in a row failed to reach the provider that the
     │                         run stops (fatal: exit 1), leaving the undone rows undone
+    ├── Deferred              run.mode=batch: the request waits for a provider batch job;
+    │                         not a failure: its row waits, left out of the results
     ├── WriteError            a file labelwise writes could not be written (disk full);
     │                         the rows written so far stay, exit 1
     └── OutputError           the model answered, but not acceptably; carries the raw answer
@@ -172,14 +174,6 @@ class Unreachable(ProviderError):
     unreachable = True
 
 
-class Deferred(ProviderError):
-    """run.mode=batch: the request waits for a provider batch job; its row is left out of
-    the results until the job's answer is in (framework.runner.batch_run)."""
-
-    kind = "deferred"
-    template = "{text}"
-
-
 class ProviderDown(ProviderError):
     kind = "provider_down"
     fatal = True
@@ -200,6 +194,12 @@ def error_for_status(status: int | None) -> type[ProviderError]:
     if 400 <= status < 500:
         return BadRequest
     return ProviderError
+
+
+class Deferred(LabelwiseError):
+    """run.mode=batch: a request waits for a provider batch job. Not a failure: raised by
+    the batch layer through the engine, it makes the batch driver keep the row waiting,
+    left out of the results until the job's answer is in (framework.runner.drivers.batch)."""
 
 
 class WriteError(LabelwiseError):

@@ -126,6 +126,9 @@ class Prediction:
     chunks: int | None = None
     error_kind: str | None = None  # what failed: a ProviderError's kind, "invalid_answer", ...
     extra: dict[str, Any] = field(default_factory=dict)
+    # The engine component that decided the row without asking the LLM (not written to
+    # the results: `labelwise plan` counts such rows by it).
+    decided_by: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from framework.config.load import compose, load_run_config
-from framework.engine.examples import build_index, index_path
-from framework.engine.trained import TrainedModel, artifact_path
 from framework.labels.taxonomy import label_ids
+from framework.learning.example_index import build_index, index_path
+from framework.learning.trained import TrainedModel, artifact_path
 from framework.records import Item
 from framework.stub_server import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, stub_overrides, write_jsonl
@@ -105,7 +105,7 @@ def test_a_model_saved_and_loaded_gives_the_same_probabilities(tmp_path: Path) -
 
 
 def test_an_index_saved_and_loaded_shows_the_same_rows(tmp_path: Path) -> None:
-    from framework.engine.examples import ExampleIndex
+    from framework.learning.example_index import ExampleIndex
 
     triples = [(str(r["id"]), str(r["text"]), list(r["labels"])) for r in pool_rows(60)]  # type: ignore[call-overload]
     index = build_index(triples, pool_sha256="1" * 64)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from framework.config.schema import CascadeSettings
-from framework.engine.cascade import cascade_gate
+from framework.learning.cascade import cascade_gate
 from framework.records import Item
 from framework.stub_server import Reply, StubServer
 from tests.support import (
@@ -279,7 +279,7 @@ def test_the_goemotions_cascade_preset_labels_a_new_file(
 
     from framework.config.load import compose, load_run_config
     from framework.engine.classifier import Classifier
-    from framework.runner.trained import ensure_trained_model
+    from framework.learning.prepare import ensure_trained_model
 
     monkeypatch.chdir(REPO)
     overrides = ["+experiment=goemotions_ekman_cascade", *stub_overrides(stub)]

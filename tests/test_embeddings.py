@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from framework.config.schema import EmbeddingSettings, ExamplesSettings, TrainedModelSettings
-from framework.engine.examples import ExamplePicker, build_index
-from framework.engine.trained import TrainedModel, fit_model
+from framework.engine.components.examples import ExamplePicker
 from framework.errors import ProviderError
+from framework.learning.example_index import build_index
+from framework.learning.trained import TrainedModel, fit_model
 from framework.records import Item
 from framework.stub_server import Reply, StubServer
 from tests.support import classify_command, cli_env, read_jsonl, run_cli, write_jsonl

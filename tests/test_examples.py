@@ -13,9 +13,10 @@ import pytest
 
 from framework.config.load import compose, load_run_config
 from framework.config.schema import ExamplesSettings
-from framework.engine.examples import ExamplePicker, build_index
+from framework.engine.components.examples import ExamplePicker
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
+from framework.learning.example_index import build_index
 from framework.records import Item
 from framework.stub_server import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl

@@ -14,7 +14,7 @@ import pytest
 from framework import Classifier
 from framework.config.schema import ColumnNames
 from framework.errors import InputError
-from framework.runner.inputs import count_rows, read_rows
+from framework.inputs.readers import count_rows, read_rows
 from framework.runner.run import classify_file
 from framework.stub_server import Reply, StubServer
 from tests.support import read_jsonl, stub_overrides, write_jsonl

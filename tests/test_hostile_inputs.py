@@ -11,8 +11,8 @@ import pytest
 from framework.config.load import compose, load_run_config
 from framework.engine.prompt import PromptRenderer
 from framework.errors import ConfigError, InputError
+from framework.inputs.readers import read_rows
 from framework.labels.label_set import LabelSet
-from framework.runner.inputs import read_rows
 from framework.stub_server import Reply, StubServer
 from tests.support import stub_overrides, write_jsonl
 from tests.test_no_data_lost import labelwise

@@ -3,10 +3,14 @@ the ones below it, subpackages import no cycle, and exactly one module imports l
 
     cli                   the command line (commands import no other command)
     evaluation            metrics, reports, calibration: what a finished run is read for
-    runner                files in and out, the journal, progress, plans, the run record
-    engine                one item in, one Prediction out; the public Classifier
+    runner                the journal, drivers (how a file's rows run), progress, plans, the
+                          run record
+    engine                one item in, one Prediction out; its components; the Classifier
+    learning              what is fit on labeled rows: the trained model, the cascade's gate,
+                          the examples index, distillation's teacher, their files
     providers             profiles, compiled requests, transports, the local server
     labels                the label set, validation, decisions, lint, thresholds
+    inputs                the rows a run reads: one reader per input kind, labeled pools
     config                typed schemas and their loading
     base                  errors, records, results, secrets, resources, digests
 
@@ -22,7 +26,18 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "framework"
-LAYERS = ["base", "config", "labels", "providers", "engine", "runner", "evaluation", "cli"]
+LAYERS = [
+    "base",
+    "config",
+    "inputs",
+    "labels",
+    "providers",
+    "learning",
+    "engine",
+    "runner",
+    "evaluation",
+    "cli",
+]
 # Tools beside the layers: they use the package and nothing in it uses them.
 OUTSIDE = {"framework", "framework.__main__", "framework.stub_server"}
 

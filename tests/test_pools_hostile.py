@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from framework.config.schema import ColumnNames
-from framework.runner.pools import read_labeled
+from framework.inputs.pools import read_labeled
 from framework.stub_server import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
 from tests.test_trained import LABELS, pool_rows

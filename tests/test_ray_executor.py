@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from framework.config.load import compose, load_run_config
-from framework.runner.ray_executor import actors_for, engine_share
+from framework.runner.drivers.ray import actors_for, engine_share
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, classify_command, cli_env, read_jsonl, write_jsonl
 from tests.support import run_cli as run_in_repo

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from framework.config.schema import TrainedModelSettings
-from framework.engine.trained import TrainedModel, fit_model, fuse
 from framework.errors import ConfigError
+from framework.learning.trained import TrainedModel, fit_model, fuse
 from framework.records import Item
 from framework.stub_server import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl

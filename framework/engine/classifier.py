@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
+from framework.engine.components import Component, record_sections
 from framework.engine.engine import Engine, build_engine
 from framework.engine.loop import BackgroundLoop
 from framework.engine.readings import choose_confidence
@@ -28,6 +29,7 @@ from framework.errors import ConfigError
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
+from framework.providers.transports.base import Transport
 from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.health import ProviderHealth
 from framework.providers.transports.pacing import SharedPacing
@@ -39,8 +41,9 @@ from framework.records import Completion, Item, Prediction, Usage
 if TYPE_CHECKING:
     from framework.providers.local.models import ModelFile
     from framework.providers.local.server import LocalServer
+    from framework.providers.transports.batch import BatchLayer
 
-__all__ = ["Classifier"]
+__all__ = ["Classifier", "merge_sections"]
 
 
 class Classifier:
@@ -92,11 +95,56 @@ class Classifier:
     def local_server(self) -> LocalServer | None:
         return self.stack.local.server if self.stack.local is not None else None
 
+    @property
+    def embedded_model(self) -> bool:
+        """Whether the run's model runs in this machine's local server (its cores are
+        taken: no worker processes beside it)."""
+        return self.stack.local is not None
+
+    @property
+    def batch(self) -> BatchLayer | None:
+        """run.mode=batch: the transport's batch layer (the batch driver runs its rounds)."""
+        return self.stack.batch
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        """What stands beside the LLM for each item (framework.engine.components)."""
+        return self.engine.components
+
+    def describe(self) -> dict[str, Any]:
+        """What record.json keeps of how this classifier asks: the prompt, the label keys,
+        the output mode and the transport."""
+        engine = self.engine
+        return {
+            "prompt": {"template": self.config.prompt.template, "digest": engine.renderer.digest},
+            "label_keys": dataclasses.asdict(engine.label_keys),
+            "output_mode": dataclasses.asdict(engine.output_mode),
+            "transport": dataclasses.asdict(self.stack.choice),
+        }
+
+    def sections(self) -> dict[str, Any]:
+        """The components' sections of record.json, as they stand now (their counters
+        too); null for a section no component of this run fills."""
+        found: dict[str, Any] = dict.fromkeys(record_sections())
+        for component in self.engine.components:
+            merge_sections(found, component.describe())
+        return found
+
+    def engine_over(self, transport: Transport) -> Engine:
+        """This run's engine over another transport (what `labelwise plan` and
+        requests_for run on: one that sends nothing)."""
+        return build_engine(self.config, transport, endpoint=self.endpoint)
+
+    def example_answer(self, labels: int) -> str:
+        """An answer of the usual shape naming `labels` labels (for estimates)."""
+        return self.engine.strategy.example_answer(labels)
+
     def use_trained_model(self, config: RunConfig) -> None:
         """Label from now on with the trained model `config` names (a distilled run's next
         phase: framework.runner.distill), over the same transports; the identity stays
         the one the run's results file was opened with."""
         engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
+        self._close_components()  # the engine's before: its embedder, and the like
         self.engine = dataclasses.replace(engine, identity=self.engine.identity)
         self.config = config
         self._preview = None
@@ -115,7 +163,7 @@ class Classifier:
         sample; re-asks come after them), as the engine compiles them; none for an empty
         text. Nothing is sent: the engine runs over a recording transport."""
         if self._preview is None:
-            self._preview = build_engine(self.config, _Preview(self), endpoint=self.endpoint)
+            self._preview = self.engine_over(_Preview(self))
         transport = self._preview.asker.transport
         assert isinstance(transport, RecordingTransport)
         transport.requests.clear()
@@ -130,19 +178,19 @@ class Classifier:
     async def aclose(self) -> None:
         """close() for asyncio code: from inside the loop that made the calls."""
         await self.stack.top.aclose()
-        self._close_embedder()
+        self._close_components()
 
     def close(self) -> None:
         """Stop the local model server, if one was started, and the private loop."""
         self._portal().run(self.stack.top.aclose())
-        self._close_embedder()
+        self._close_components()
         if self._loop is not None:
             self._loop.close()
             self._loop = None
 
-    def _close_embedder(self) -> None:
-        if self.engine.embedder is not None:  # its connection to the cache file
-            self.engine.embedder.close()
+    def _close_components(self) -> None:
+        for component in self.engine.components:
+            component.close()
 
     def __enter__(self) -> Classifier:
         return self
@@ -234,3 +282,13 @@ def _local_model_file(config: RunConfig) -> ModelFile | None:
     from framework.providers.local.models import resolve_model_file
 
     return resolve_model_file(config.model.gguf, name=config.model.name)
+
+
+def merge_sections(into: dict[str, Any], sections: dict[str, Any]) -> None:
+    """Merge record sections key by key: {"trained": {"cascade": ...}} fills in the
+    trained section another part wrote, without replacing it."""
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge_sections(into[key], value)
+        else:
+            into[key] = value

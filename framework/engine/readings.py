@@ -43,6 +43,8 @@ class Reading:
     confidence: dict[str, float]
     verdict: Verdict | None = None
     notes: tuple[str, ...] = field(default=())
+    method: str | None = None  # what weighed it, when not the run's confidence (ensemble)
+    chunks: int | None = None  # the chunks of a long text it combines
 
 
 def choose_confidence(config: RunConfig, profile: ProviderProfile) -> ConfidenceMethod:

@@ -23,7 +23,7 @@ def visible_controls(text: str) -> str:
 
 def read_texts(path: Path, ids: set[str], columns: ColumnNames | None = None) -> dict[str, str]:
     """The texts of these ids, streamed from an input file; {} if it cannot be read."""
-    from framework.runner.inputs import read_rows
+    from framework.inputs.readers import read_rows
 
     texts: dict[str, str] = {}
     try:

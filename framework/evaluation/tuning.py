@@ -122,7 +122,7 @@ def _split(
 ) -> tuple[Path, Path]:
     """The score and calibration parts of the dev file's labeled rows (JSONL, CSV or
     Parquet, read with the run's columns), as JSONL: the same for the same seed."""
-    from framework.runner.inputs import read_rows
+    from framework.inputs.readers import read_rows
 
     if not source.is_file():
         raise ConfigError(f"input: {source} is not a file; give the labeled dev rows to tune on")

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from framework.config.schema import RunConfig
 from framework.engine.classifier import Classifier
-from framework.engine.engine import build_engine
+from framework.engine.components import decided_words
+from framework.inputs.rows import InputRow
 from framework.providers.batch.providers import BATCH_PROVIDERS
 from framework.providers.compile import CompiledRequest
 from framework.providers.pricing import batch_price, price
@@ -26,13 +27,14 @@ from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.recording import RecordingTransport
 from framework.records import Completion, Usage
 from framework.results import id_digest
-from framework.runner.inputs import InputRow
+from framework.runner.drivers import choose_driver
 
 __all__ = ["RunEstimate", "estimate_run"]
 
 
 @dataclass(frozen=True)
 class RunEstimate:
+    model: str  # as litellm names it (its tokenizer counted the tokens)
     rows: int
     to_call: int
     calls: int
@@ -45,20 +47,49 @@ class RunEstimate:
     max_completion_tokens: int
     expected_cost: float | None
     max_cost: float | None
-    # run.mode=batch, for a provider with a batch API: the same calls at its batch price.
+    # For a provider with a batch API: the same calls at its batch price.
     batch_cost: tuple[float | None, float | None, str] | None = None
-    # trained.use=alone or cascade: rows the trained model labels without a call.
-    by_trained: int = 0
-    # trained.distill: how the calls were estimated before the model exists.
-    distillation: str | None = None
+    # Rows an engine component decides without a call, by the component's name.
+    decided: dict[str, int] = field(default_factory=dict)
+    # What a driver says of how it counted (a distillation's sample): (heading, text).
+    notes: tuple[tuple[str, str], ...] = ()
+
+    def scaled(self, sent: int, *, by: str, note: tuple[str, str]) -> RunEstimate:
+        """The estimate when only `sent` of the rows to call are sent (the rest are
+        decided by the component `by`), the calls, tokens and costs in proportion."""
+        part = sent / self.to_call if self.to_call else 0.0
+
+        def share(value: float | None) -> float | None:
+            return None if value is None else value * part
+
+        batch = self.batch_cost
+        decided = {**self.decided, by: self.decided.get(by, 0) + self.to_call - sent}
+        return replace(
+            self,
+            to_call=sent,
+            calls=round(self.calls * part),
+            prompt_tokens=round(self.prompt_tokens * part),
+            expected_completion_tokens=round(self.expected_completion_tokens * part),
+            max_completion_tokens=round(self.max_completion_tokens * part),
+            expected_cost=share(self.expected_cost),
+            max_cost=share(self.max_cost),
+            batch_cost=None if batch is None else (share(batch[0]), share(batch[1]), batch[2]),
+            decided=decided,
+            notes=(*self.notes, note),
+        )
 
     def lines(self) -> list[str]:
         mean = self.prompt_tokens // self.calls if self.calls else 0
+        words = decided_words()
+        decided = "".join(
+            f", {rows:,} {words.get(name, f'decided by {name}')}"
+            for name, rows in self.decided.items()
+            if rows
+        )
         return [
             f"rows                {self.rows:,}: {self.to_call:,} to send, {self.already_done:,} "
             f"already in the output, {self.cached:,} answered from the cache, "
-            f"{self.no_call:,} without a call (empty or unreadable)"
-            + (f", {self.by_trained:,} labeled by the trained model" if self.by_trained else ""),
+            f"{self.no_call:,} without a call (empty or unreadable){decided}",
             f"calls               {self.calls:,} (before retries and re-asks)",
             f"prompt tokens       {self.prompt_tokens:,} "
             f"(mean {mean:,} a call, max {self.max_prompt_tokens:,})",
@@ -66,7 +97,7 @@ class RunEstimate:
             f"at most {self.max_completion_tokens:,}",
             self._cost_line(),
             *self._batch_line(),
-            *([f"distillation        {self.distillation}"] if self.distillation else []),
+            *(f"{heading:<20}{text}" for heading, text in self.notes),
         ]
 
     def _batch_line(self) -> list[str]:
@@ -121,11 +152,12 @@ async def _estimate(
     classifier: Classifier, rows: Iterable[InputRow], done: set[int]
 ) -> RunEstimate:
     config = classifier.config
-    strategy = classifier.engine.strategy
-    transport = _PlanTransport(classifier.cache, strategy.example_answer(1))
-    planner = build_engine(config, transport, endpoint=classifier.endpoint)
+    answer_like = classifier.example_answer(1)
+    transport = _PlanTransport(classifier.cache, answer_like)
+    planner = classifier.engine_over(transport)
     model = planner.plan.model
-    counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call", "trained"), 0)
+    counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
+    decided: dict[str, int] = {}
     prompt_tokens = max_prompt = gold_labels = gold_rows = 0
     for row in rows:
         counts["rows"] += 1
@@ -136,8 +168,8 @@ async def _estimate(
         transport.cached = 0
         prediction = None if row.item is None else await planner.classify_item(row.item)
         if not transport.requests:
-            if prediction is not None and prediction.confidence_method == "trained":
-                counts["trained"] += 1
+            if prediction is not None and prediction.decided_by is not None:
+                decided[prediction.decided_by] = decided.get(prediction.decided_by, 0) + 1
             else:
                 counts["cached" if transport.cached else "no_call"] += 1
             continue
@@ -150,11 +182,12 @@ async def _estimate(
         if row.item is not None and row.item.gold is not None:
             gold_labels, gold_rows = gold_labels + len(row.item.gold), gold_rows + 1
     typical = max(1, round(gold_labels / gold_rows)) if gold_rows else 1
-    answer = [{"role": "assistant", "content": strategy.example_answer(typical)}]
+    answer = [{"role": "assistant", "content": classifier.example_answer(typical)}]
     max_tokens = int(planner.plan.sampling.get("max_tokens", config.model.max_tokens))
     expected = min(count_tokens(model, answer), max_tokens) * counts["calls"]
     most = max_tokens * counts["calls"]
     estimate = RunEstimate(
+        model=model,
         rows=counts["rows"],
         to_call=counts["to_call"],
         calls=counts["calls"],
@@ -168,43 +201,9 @@ async def _estimate(
         expected_cost=price(config.provider, config.model, model, Usage(prompt_tokens, expected)),
         max_cost=price(config.provider, config.model, model, Usage(prompt_tokens, most)),
         batch_cost=_batch_cost(config, model, Usage(prompt_tokens, expected), most),
-        by_trained=counts["trained"],
+        decided=decided,
     )
-    return estimate if config.trained.distill.sample is None else _distilled(estimate, config)
-
-
-def _distilled(estimate: RunEstimate, config: RunConfig) -> RunEstimate:
-    """trained.distill: the planning engine asked the LLM of every row; a run asks it of
-    the sample, then (cascade) of about cascade.llm_share of the rest: the share the band
-    sends of the sample's own rows, which is only known once the LLM has answered them."""
-    share = config.cascade.llm_share if config.trained.use == "cascade" else 0.0
-    sample = min(config.trained.distill.sample or 0, estimate.to_call)
-    sent = sample + round(share * (estimate.to_call - sample))
-    part = sent / estimate.to_call if estimate.to_call else 0.0
-
-    def scaled(value: float | None) -> float | None:
-        return None if value is None else value * part
-
-    batch = estimate.batch_cost
-    return replace(
-        estimate,
-        to_call=sent,
-        calls=round(estimate.calls * part),
-        prompt_tokens=round(estimate.prompt_tokens * part),
-        expected_completion_tokens=round(estimate.expected_completion_tokens * part),
-        max_completion_tokens=round(estimate.max_completion_tokens * part),
-        expected_cost=scaled(estimate.expected_cost),
-        max_cost=scaled(estimate.max_cost),
-        batch_cost=None if batch is None else (scaled(batch[0]), scaled(batch[1]), batch[2]),
-        by_trained=estimate.by_trained + estimate.to_call - sent,
-        distillation=f"the LLM labels a sample of {sample:,} rows, then "
-        + (
-            f"about {share:.0%} of the other {estimate.to_call - sample:,} (cascade.llm_share; "
-            "the band is set on the sample's answers, so the share sent may differ)"
-            if share
-            else f"the model taught by its answers labels the other {estimate.to_call - sample:,}"
-        ),
-    )
+    return choose_driver(classifier).estimate(estimate, classifier)  # as its driver sends them
 
 
 def _batch_cost(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from framework.config.run_settings import usable_cores
@@ -22,13 +23,26 @@ from framework.records import Item, Prediction
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
 
-__all__ = ["Executor", "InProcess", "executor_for", "workers_for"]
+__all__ = ["Executor", "InProcess", "Outcome", "Waiting", "executor_for", "workers_for"]
 
 log = logging.getLogger("labelwise")
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """The outcome of a row that is not done yet: its requests wait for a provider batch
+    job (framework.runner.drivers.batch). It is counted, not written; a later pass or
+    run writes it once its answers are in."""
+
+    id: str
+    why: str = ""
+
+
+Outcome = Prediction | Waiting  # what an executor gives back for one row
+
+
 class Executor(Protocol):
-    async def classify(self, item: Item) -> Prediction: ...
+    async def classify(self, item: Item) -> Outcome: ...
 
     @property
     def answered(self) -> int: ...
@@ -49,7 +63,7 @@ class InProcess:
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
 
-    async def classify(self, item: Item) -> Prediction:
+    async def classify(self, item: Item) -> Outcome:
         return await self.classifier.classify_item(item)
 
     @property
@@ -89,7 +103,7 @@ def workers_for(classifier: Classifier) -> int:
                 run.concurrency,
             )
         return min(int(setting), run.concurrency)
-    if classifier.local_server is not None or classifier.stack.local is not None:
+    if classifier.embedded_model:
         return 1
     cores = usable_cores()
     return min(run.concurrency, max(1, min(8, (cores - 1) // 2 + 1)) if cores > 2 else 1)

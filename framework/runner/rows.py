@@ -14,11 +14,10 @@ from collections import deque
 from collections.abc import Callable
 
 from framework.config.schema import RunConfig
-from framework.errors import Deferred
+from framework.inputs.rows import InputRow
 from framework.records import Item, Prediction
 from framework.results import ResultRow, id_digest
-from framework.runner.executors import Executor
-from framework.runner.inputs import InputRow
+from framework.runner.executors import Executor, Outcome, Waiting
 from framework.runner.journal import ResultsJournal
 from framework.runner.progress import Progress
 from framework.runner.totals import RunTotals, over_budget
@@ -56,7 +55,7 @@ class ResultSink:
         self.totals = totals
         self.progress = progress
         self.review = review
-        # Sees each row before it is written and may add to it (framework.runner.distill).
+        # Sees each row before it is written and may add to it (the distillation driver).
         self.amend: Callable[[Prediction, Item | None], Prediction] | None = None
 
     def write(self, prediction: Prediction, item: Item | None, note: str | None = None) -> None:
@@ -90,14 +89,14 @@ class RowsInFlight:
         self.totals = sink.totals
         self.limit = config.run.concurrency
         self.queued: set[int] = set()
-        self.pending: set[asyncio.Task[tuple[InputRow, Prediction]]] = set()
+        self.pending: set[asyncio.Task[tuple[InputRow, Outcome]]] = set()
         # Finished tasks arrive here one by one: O(1) a row, where asyncio.wait
         # over every pending task would cost O(rows in flight) a row.
-        self.finished: deque[asyncio.Task[tuple[InputRow, Prediction]]] = deque()
+        self.finished: deque[asyncio.Task[tuple[InputRow, Outcome]]] = deque()
         self.wakeup = asyncio.Event()
         executor.on_rest(self.wakeup.set)
         self.held: list[tuple[InputRow, Prediction, int]] = []
-        self.waiting: set[int] = set()  # rows left out: their requests wait for a batch job
+        self.waiting: set[int] = set()  # rows not done yet: Waiting for a batch job
 
     async def admit(self, row: InputRow) -> None:
         totals, digest = self.totals, id_digest(row.id)
@@ -123,16 +122,16 @@ class RowsInFlight:
             task.add_done_callback(self._finished)
             self.pending.add(task)
 
-    def _finished(self, task: asyncio.Task[tuple[InputRow, Prediction]]) -> None:
+    def _finished(self, task: asyncio.Task[tuple[InputRow, Outcome]]) -> None:
         self.finished.append(task)
         self.wakeup.set()
 
-    async def classify(self, row: InputRow) -> tuple[InputRow, Prediction]:
+    async def classify(self, row: InputRow) -> tuple[InputRow, Outcome]:
         assert row.item is not None
         return row, await self.executor.classify(row.item)
 
-    def record(self, row: InputRow, prediction: Prediction) -> None:
-        if prediction.error_kind == Deferred.kind:  # waits for a batch job: not done yet
+    def record(self, row: InputRow, prediction: Outcome) -> None:
+        if isinstance(prediction, Waiting):  # not done yet: counted, written later
             self.totals.waiting += 1
             self.waiting.add(id_digest(row.id))
             return

@@ -1,5 +1,6 @@
-"""Classifying a file: stream rows in, keep `run.concurrency` rows in flight,
-append each result as it completes, resume where a previous run stopped.
+"""Classifying a file: open its results (resumed where a previous run stopped), let the
+run's driver (framework.runner.drivers) classify its rows, append each result as it
+completes.
 
 Every input id ends up in the results exactly once: ids already in the
 results are skipped, a repeated id in the input is skipped with a warning, a
@@ -11,22 +12,23 @@ same command with a larger budget continues with them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from framework.engine.classifier import Classifier
 from framework.errors import InputError
+from framework.inputs.readers import is_uri, read_rows
+from framework.inputs.rows import InputRow
 from framework.labels.taxonomy import short_hash
-from framework.runner.executors import executor_for, workers_for
-from framework.runner.inputs import InputRow, is_uri, read_rows
+from framework.runner.drivers import RunFiles, choose_driver
 from framework.runner.journal import ResultsJournal, export_results, journal_path
 from framework.runner.progress import Progress
-from framework.runner.rows import ResultSink, RowsInFlight
+from framework.runner.rows import ResultSink
 from framework.runner.sampling import sample_rows
 from framework.runner.totals import RunTotals
 
-__all__ = ["RunTotals", "classify_file", "classify_rows"]
+__all__ = ["RunTotals", "classify_file", "input_rows", "results_sink"]
 
 
 async def classify_file(
@@ -37,31 +39,20 @@ async def classify_file(
     progress: Progress | None = None,
     review: str | Path | None = None,
 ) -> RunTotals:
-    """Classify every row of an input file into a JSONL, CSV or Parquet output; rows
-    marked for review (thresholds.abstain_band) are also written, with their text,
-    to `review`. run.executor=ray reads the input and classifies it on a Ray cluster
-    (framework.runner.ray_executor); this process still writes every result."""
+    """Classify every row of an input file into a JSONL, CSV or Parquet output, through
+    the run's driver (framework.runner.drivers: in process, worker processes, a Ray
+    cluster, provider batch jobs, distillation's phases); rows marked for review
+    (thresholds.abstain_band) are also written, with their text, to `review`."""
     output = Path(output_path)
     journal = journal_path(output)
     if not is_uri(input_path):
         refuse_overwriting_input(Path(input_path), output, journal)
-
-    def read() -> Iterable[InputRow]:
-        return input_rows(classifier, input_path)
-
+    files = RunFiles(str(input_path), output, lambda: input_rows(classifier, input_path))
+    driver = choose_driver(classifier)
     with results_sink(classifier, journal, progress, review, (output,)) as sink:
-        if classifier.config.run.executor == "ray":
-            from framework.runner.ray_executor import classify_on_ray
-
-            classify_on_ray(classifier, str(input_path), sink)
-        elif classifier.config.trained.distill.sample is not None:
-            from framework.runner.distill import classify_distilled, distilled_folder
-
-            folder = distilled_folder(output)
-            await classify_distilled(classifier, read, sink, folder=folder, classify=classify_into)
-        else:
-            await classify_into(classifier, read, sink)
+        await driver.run(classifier, files, sink)
     totals = sink.totals
+    totals.notes = driver.notes(totals, output)
     export_results(journal, output)
     return totals
 
@@ -90,52 +81,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.samefile(b)
     except OSError:  # one of them does not exist (yet)
         return a.resolve() == b.resolve()
-
-
-async def classify_rows(
-    classifier: Classifier,
-    rows: Iterable[InputRow],
-    journal_file: Path,
-    *,
-    progress: Progress | None = None,
-    review: str | Path | None = None,
-    exports: tuple[Path, ...] = (),
-) -> RunTotals:
-    """Classify rows into a JSONL journal, resuming from the ids it already holds."""
-    with results_sink(classifier, journal_file, progress, review, exports) as sink:
-        await classify_online(classifier, rows, sink)
-    return sink.totals
-
-
-async def classify_into(
-    classifier: Classifier, rows: Callable[[], Iterable[InputRow]], sink: ResultSink
-) -> None:
-    """The rows `rows()` yields into the sink: online, or through provider batch jobs
-    (run.mode=batch, which reads them again each round)."""
-    if classifier.config.run.mode == "batch":
-        from framework.runner.batch_run import classify_in_batches
-
-        await classify_in_batches(classifier, rows, sink)
-    else:
-        await classify_online(classifier, rows(), sink)
-
-
-async def classify_online(
-    classifier: Classifier, rows: Iterable[InputRow], sink: ResultSink
-) -> None:
-    """Each row through the run's executor, run.concurrency rows in flight."""
-    workers = workers_for(classifier)
-    sink.totals.executor = {"name": "local", "workers": workers}
-    executor = executor_for(classifier, workers)
-    batch = RowsInFlight(executor, config=classifier.config, sink=sink)
-    try:
-        for row in rows:
-            await batch.admit(row)
-        await batch.drain(None)
-    finally:
-        await batch.abandon()
-        await executor.release()  # this loop's connections, the workers
-        await classifier.release()
 
 
 @contextmanager

@@ -29,12 +29,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
-from framework.engine.examples import index_path
-from framework.engine.trained import artifact_path
+from framework.engine.classifier import merge_sections
+from framework.inputs.readers import is_uri
 from framework.labels.taxonomy import label_ids, taxonomy_hash
-from framework.providers.embeddings import embedding_identity, embedding_uses
 from framework.results import RECORD_FILE
-from framework.runner.inputs import is_uri
 from framework.secrets import REDACTED, redact_url, registered, scrub
 
 if TYPE_CHECKING:
@@ -195,6 +193,7 @@ def describe_run(
     assert isinstance(plain, dict)
     plain.pop("hydra", None)
     source, taxonomy, model = Path(config.input or ""), config.taxonomy, config.model
+    asks = classifier.describe()  # prompt, label keys, output mode, transport, components
     return {
         "format": 1,
         "status": "running",
@@ -203,7 +202,7 @@ def describe_run(
         "run_dir": str(run_dir.resolve()),
         "overrides": redact_overrides(overrides),
         "config": redact_tree(plain),
-        "prompt": {"template": config.prompt.template, "digest": classifier.engine.renderer.digest},
+        "prompt": asks.pop("prompt"),
         "taxonomy": {
             "name": taxonomy.name,
             "version": taxonomy.version,
@@ -211,15 +210,15 @@ def describe_run(
             "labels": list(label_ids(taxonomy)),
             "none_label": taxonomy.none_label,
             "lineage": taxonomy.lineage,
-            "label_keys": dataclasses.asdict(classifier.engine.label_keys),
+            "label_keys": asks.pop("label_keys"),
         },
         "model": {
             "name": model.name,
             "provider": config.provider.kind,
             "api_base": redact_url(config.provider.api_base or "") or None,
         },
-        "output_mode": dataclasses.asdict(classifier.engine.output_mode),
-        "transport": dataclasses.asdict(classifier.stack.choice),
+        "output_mode": asks.pop("output_mode"),
+        "transport": asks.pop("transport"),
         "sampling": model.model_dump(include={"temperature", "max_tokens", "seed"}),
         "sample": config.sample.model_dump(),
         "versions": package_versions(),
@@ -229,61 +228,10 @@ def describe_run(
             "given": config.input,
             "sha256": file_sha256(source) if source.is_file() else None,
         },
-        "trained": _trained(classifier),
-        "examples": _examples(classifier),
-        "embeddings": _embeddings(classifier),
+        **classifier.sections(),  # the components': trained, examples, embeddings
         "results": str(output.resolve()),
         "totals": None,
         "metrics": None,
-    }
-
-
-def _examples(classifier: Classifier) -> dict[str, Any] | None:
-    """examples.selection: the pool the prompts' examples come from, by its hash."""
-    picker, settings = classifier.engine.examples, classifier.config.examples
-    if picker is None:
-        return None
-    index = index_path(classifier.config)
-    return {
-        **settings.model_dump(),
-        "pool": str(Path(settings.pool or "").resolve()),
-        "pool_sha256": picker.index.pool_sha256,
-        "rows": len(picker.index.ids),
-        "index": str(index.resolve()),
-        "digest": picker.digest,
-    }
-
-
-def _embeddings(classifier: Classifier) -> dict[str, Any] | None:
-    """The embedding model the examples' likeness or the trained model's features use;
-    finish() adds this process's calls and cache hits."""
-    config = classifier.config
-    if classifier.engine.embedder is None:
-        return None
-    identity = embedding_identity(config.embeddings)
-    api_base = redact_url(identity["api_base"] or "") or None
-    return {**identity, "api_base": api_base, "for": embedding_uses(config)}
-
-
-def _trained(classifier: Classifier) -> dict[str, Any] | None:
-    """trained.use: the model that labels with the LLM (or alone), by its files' hashes."""
-    config, model, gate = classifier.config, classifier.engine.trained, classifier.engine.cascade
-    if config.trained.distill.sample is not None:  # fit during the run: finish() adds them
-        cascade = config.cascade.model_dump() if config.trained.use == "cascade" else None
-        return {"use": config.trained.use, "distill": None, "cascade": cascade}
-    if model is None:
-        return None
-    artifact = artifact_path(config, model.labels)
-    return {
-        "use": config.trained.use,
-        "weight": config.trained.weight if config.trained.use == "ensemble" else None,
-        "pool": str(Path(config.trained.pool or "").resolve()),
-        "artifact": str(artifact.resolve()),
-        "artifact_sha256": file_sha256(artifact),
-        **model.describe(),
-        "cascade": None
-        if gate is None
-        else {**gate.describe(), "llm_share": config.cascade.llm_share},
     }
 
 
@@ -291,8 +239,8 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data = dataclasses.asdict(totals)
     data.pop("warnings", None)
     data.pop("resumed_from", None)
-    data.pop("executor", None)
-    data.pop("distillation", None)
+    data.pop("record", None)  # the driver's sections, merged into the record itself
+    data.pop("notes", None)
     data.pop("committed_cost", None)  # batch jobs' cost bound, for budgets while collecting
     data.pop("committed_tokens", None)
     data["done"] = totals.done
@@ -326,7 +274,7 @@ class RunRecorder:
         overrides: Sequence[str] = (),
     ) -> None:
         self.run_dir = run_dir
-        self._embedder = classifier.engine.embedder
+        self._classifier = classifier
         self.record = describe_run(
             cfg, classifier, run_dir=run_dir, output=output, overrides=overrides
         )
@@ -334,12 +282,11 @@ class RunRecorder:
     def finish(self, totals: RunTotals, metrics: Mapping[str, Any] | None = None) -> None:
         """Record the totals and, when the run was scored, a summary of its metrics."""
         self.record["totals"] = _totals(totals)
-        if totals.distillation is not None:  # the sample, and the models fit on its answers
-            self.record["trained"]["distill"] = totals.distillation
-        self.record["executor"] = dict(totals.executor)
-        if self._embedder is not None and self.record.get("embeddings"):
-            self.record["embeddings"]["calls"] = self._embedder.calls
-            self.record["embeddings"]["cached_texts"] = self._embedder.cached
+        # The components' sections again (their counters: an embedder's calls), then what
+        # the driver adds: where the rows ran, a distillation's fits.
+        merge_sections(self.record, self._classifier.sections())
+        self.record["executor"] = {}
+        merge_sections(self.record, totals.record)
         if totals.resumed_from is not None:
             self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:

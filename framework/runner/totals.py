@@ -9,7 +9,9 @@ from framework.config.schema import BudgetSettings
 from framework.records import Prediction, Usage
 from framework.runner.journal import Resumed
 
-__all__ = ["RunTotals", "over_budget"]
+__all__ = ["Note", "RunTotals", "over_budget"]
+
+Note = tuple[int, str]  # a line of the end-of-run summary: (logging level, text)
 
 
 @dataclass
@@ -36,14 +38,14 @@ class RunTotals:
     stopped_by: str | None = None
     resumed_from: Resumed | None = None
     warnings: list[str] = field(default_factory=list)
-    # Where the rows ran: {"name": "local", "workers": N} or the Ray cluster's actors
-    # (record.json keeps it as "executor").
-    executor: dict[str, Any] = field(default_factory=dict)
-    # trained.use=cascade: rows by who labeled them ("trained": the model alone, no call;
-    # "llm": sent to the LLM and fused with the model).
+    # Rows by who labeled them, where a component routes rows (Prediction.extra["path"];
+    # a cascade: "trained", the model alone, no call; "llm", sent to the LLM).
     by_path: dict[str, int] = field(default_factory=dict)
-    # trained.distill: the sample and each fit of the model (record.json: trained.distill).
-    distillation: dict[str, Any] | None = None
+    # What the run's driver adds to record.json, by section (merged key by key): where
+    # the rows ran ("executor"), a distillation's fits ("trained": {"distill": ...}).
+    record: dict[str, Any] = field(default_factory=dict)
+    # The driver's lines of the end-of-run summary (framework.runner.drivers.base).
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def done(self) -> int:

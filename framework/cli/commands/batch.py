@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
 def find_manifest(given: Path) -> Path:
     """RUN_DIR/batch_jobs.json, or the one beside the results the run's record names."""
-    from framework.runner.batch_run import MANIFEST_FILE
+    from framework.providers.batch.manifest import MANIFEST_FILE
 
     if given.is_file() and given.name == MANIFEST_FILE:
         return given

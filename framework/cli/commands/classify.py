@@ -29,8 +29,8 @@ def classify_job(cfg: DictConfig) -> None:
     from framework.config.load import load_run_config
     from framework.engine.classifier import Classifier
     from framework.evaluation.report import headline, score_run
-    from framework.runner.inputs import count_rows
-    from framework.runner.prepare import prepare_run
+    from framework.inputs.readers import count_rows
+    from framework.learning.prepare import prepare_run
     from framework.runner.progress import Progress
     from framework.runner.run import classify_file
     from framework.runner.run_record import RunRecorder, scrub_secrets
@@ -48,13 +48,14 @@ def classify_job(cfg: DictConfig) -> None:
         Classifier(config) as classifier,
         RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
     ):
-        mode, transport = classifier.engine.output_mode, classifier.stack.choice
+        asks = classifier.describe()
+        mode, transport = asks["output_mode"], asks["transport"]
         log.info(
             "output mode %s (%s); transport %s (%s)",
-            mode.mode,
-            mode.reason,
-            transport.name,
-            transport.reason,
+            mode["mode"],
+            mode["reason"],
+            transport["name"],
+            transport["reason"],
         )
         rows = count_rows(config.input)
         if rows is not None and config.sample.size is not None:
@@ -86,19 +87,11 @@ def hydra_folders() -> tuple[Path, list[str], Path | None]:
 
 
 def log_summary(totals: RunTotals, output: Path) -> None:
-    resumed = totals.resumed_from
-    if resumed is not None and resumed.forced:
-        log.warning(
-            "run.resume=force: %s already held %d rows made by a different config (%s)",
-            output,
-            resumed.rows,
-            "; ".join(resumed.differences),
-        )
-    if resumed is not None and resumed.moved_aside:
-        log.info(
-            "run.resume=never: the earlier results were moved to %s; a new file was started",
-            output.with_name(resumed.moved_aside),
-        )
+    """The end-of-run summary: what was done, what it cost, what the driver has to say
+    (rows waiting for batch jobs, a distillation's fits) and how to go on."""
+    from framework.engine.components import path_words
+
+    _log_resumed(totals, output)
     if totals.done + totals.resumed + totals.not_started + totals.duplicates + totals.waiting == 0:
         log.info("0 rows: the input is empty")
         return
@@ -107,17 +100,13 @@ def log_summary(totals: RunTotals, output: Path) -> None:
     if len(totals.warnings) > 5:
         log.warning("... and %d more warnings", len(totals.warnings) - 5)
     cost = "unknown" if totals.cost is None else f"${totals.cost:.4f}"
-    extra = "".join(
-        f", {count} {what}"
-        for count, what in (
-            (totals.resumed, "already done"),
-            (totals.retried, "failed before and tried again"),
-            (totals.cache_hits, "answers from cache"),
-            (totals.by_path.get("trained", 0), "labeled by the trained model alone"),
-            (totals.by_path.get("llm", 0), "sent to the LLM by the cascade"),
-        )
-        if count
-    )
+    counts = [
+        (totals.resumed, "already done"),
+        (totals.retried, "failed before and tried again"),
+        (totals.cache_hits, "answers from cache"),
+        *((totals.by_path.get(path, 0), words) for path, words in path_words().items()),
+    ]
+    extra = "".join(f", {count} {what}" for count, what in counts if count)
     log.info(
         "%d rows in %.1f s: %d ok, %d failed%s; %d calls, %d tokens, cost %s -> %s",
         totals.done,
@@ -130,38 +119,13 @@ def log_summary(totals: RunTotals, output: Path) -> None:
         cost,
         output,
     )
-    distillation = totals.distillation
-    if distillation is not None and distillation["fits"]:
-        last = distillation["fits"][-1]
-        band = (last["cascade"] or {}).get("band")
-        log.info(
-            "distillation: the LLM labeled a sample of %d rows; the model was fit %d time(s), "
-            "last on %d LLM answers%s (pools and models: record.json trained.distill)",
-            distillation["sampled"],
-            len(distillation["fits"]),
-            last["rows"],
-            f", cascade band {band:.3f}" if band is not None else "",
-        )
+    for level, note in totals.notes:
+        log.log(level, note)
     if totals.stopped_by:
         log.warning(
             "%s; %d rows not started: run the same command with a larger budget to continue",
             totals.stopped_by,
             totals.not_started,
-        )
-    if totals.waiting > totals.resend:
-        log.warning(
-            "%d rows wait for provider batch jobs (not in %s yet): run the same command "
-            "again to collect them; labelwise batch status %s shows the jobs",
-            totals.waiting - totals.resend,
-            output,
-            output.parent,
-        )
-    if totals.resend:
-        log.warning(
-            "%d rows were not answered by their batch job (it expired or was cancelled; "
-            "not in %s yet): the next run of the same command sends them in a new job",
-            totals.resend,
-            output,
         )
     if totals.failed:
         log.info(
@@ -169,4 +133,20 @@ def log_summary(totals: RunTotals, output: Path) -> None:
             "the same command with run.retry_failed=true",
             totals.failed,
             output,
+        )
+
+
+def _log_resumed(totals: RunTotals, output: Path) -> None:
+    resumed = totals.resumed_from
+    if resumed is not None and resumed.forced:
+        log.warning(
+            "run.resume=force: %s already held %d rows made by a different config (%s)",
+            output,
+            resumed.rows,
+            "; ".join(resumed.differences),
+        )
+    if resumed is not None and resumed.moved_aside:
+        log.info(
+            "run.resume=never: the earlier results were moved to %s; a new file was started",
+            output.with_name(resumed.moved_aside),
         )

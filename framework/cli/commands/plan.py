@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from framework.errors import ConfigError
 
 if TYPE_CHECKING:
-    from framework.runner.inputs import InputRow
+    from framework.inputs.rows import InputRow
 
 __all__ = ["run"]
 
@@ -18,10 +18,10 @@ __all__ = ["run"]
 def run(argv: list[str]) -> int:
     from framework.config.load import compose, load_run_config
     from framework.engine.classifier import Classifier
+    from framework.inputs.readers import read_rows
+    from framework.learning.prepare import prepare_run
     from framework.runner.estimate import estimate_run
-    from framework.runner.inputs import read_rows
     from framework.runner.journal import journal_path, read_done
-    from framework.runner.prepare import prepare_run
     from framework.runner.sampling import sample_rows
 
     if any(arg in ("-h", "--help") for arg in argv):
@@ -42,8 +42,8 @@ def run(argv: list[str]) -> int:
         estimate = estimate_run(classifier, rows, done)
     finally:
         classifier.close()
-    mode = classifier.engine.output_mode
-    print(f"plan for {config.input} on {classifier.engine.plan.model} (output mode {mode.mode})")
+    mode = classifier.describe()["output_mode"]["mode"]
+    print(f"plan for {config.input} on {estimate.model} (output mode {mode})")
     for line in estimate.lines():
         print("  " + line)
     return 0

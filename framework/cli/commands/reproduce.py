@@ -147,8 +147,8 @@ def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
     """Classify again with the recorded config into `out`; the results file."""
     from framework.engine.classifier import Classifier
     from framework.evaluation.report import score_run
+    from framework.learning.prepare import prepare_run
     from framework.results import RESULTS_FILE
-    from framework.runner.prepare import prepare_run
     from framework.runner.run import classify_file
     from framework.runner.run_record import RunRecorder
 
@@ -169,8 +169,8 @@ def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
 def requests_only(record: Mapping[str, Any], source: Path) -> Iterator[ResultRow]:
     """Each input row with the hash of the first request a rerun would send; nothing sent."""
     from framework.engine.classifier import Classifier
-    from framework.runner.inputs import read_rows
-    from framework.runner.prepare import prepare_run
+    from framework.inputs.readers import read_rows
+    from framework.learning.prepare import prepare_run
     from framework.runner.sampling import sample_rows
 
     _, config = recorded_config(record, source, Path(os.devnull))

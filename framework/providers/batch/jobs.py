@@ -11,7 +11,7 @@ file at the provider, by its name), one uploaded but not created is created (aft
 looking for a batch of that file), one created is polled, one finished is read.
 Hydra gives each invocation a new run folder, so the record lives beside the answers
 in the cache database, where the same command finds it again; the run folder keeps
-a copy for `labelwise batch status` (framework.runner.batch_run).
+a copy for `labelwise batch status` (framework.runner.drivers.batch).
 
 A job's name is its file's content hash and a nonce (spool.job_name), recorded before
 anything is sent. A request (its cache key, the batch line's custom_id) belongs to one

@@ -1,5 +1,8 @@
-"""batch_jobs.json read back by `labelwise batch status|cancel RUN_DIR`: what in it is trusted.
+"""batch_jobs.json beside a batch run's results: written by the run (Manifest: the jobs
+it touched, as last recorded), read back by `labelwise batch status|cancel RUN_DIR`
+(open_manifest: what in it is trusted).
 
+    Manifest(manifest_path(journal), store, endpoint, config).add(jobs)
     jobs = open_manifest(path, api_base=args.api_base, key_env=args.key_env)
     jobs.provider, jobs.model, jobs.store, jobs.names
 
@@ -22,19 +25,34 @@ default cache, or the provider's usual address; otherwise --api-base says it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from framework.config.schema import ModelConfig, ProviderConfig
+from framework.config.schema import ModelConfig, ProviderConfig, RunConfig
 from framework.errors import ConfigError, InputError
 from framework.providers.batch.apis import endpoint_of
-from framework.providers.batch.jobs import JobStore
+from framework.providers.batch.jobs import BatchJob, JobStore
 from framework.providers.profiles import PROFILES
 from framework.resources import cache_dir, conf_dir
 from framework.secrets import redact_url
 
-__all__ = ["ManifestJobs", "open_manifest", "usual_key_env"]
+__all__ = [
+    "MANIFEST_FILE",
+    "Manifest",
+    "ManifestJobs",
+    "manifest_path",
+    "open_manifest",
+    "usual_key_env",
+]
+
+MANIFEST_FILE = "batch_jobs.json"
+
+
+def manifest_path(journal: Path) -> Path:
+    """Where a batch run writes its manifest: beside its results."""
+    return journal.parent / MANIFEST_FILE
 
 
 @dataclass(frozen=True)
@@ -151,3 +169,37 @@ def _recorded_there(provider: ProviderConfig, store: JobStore, names: list[str])
     """Every job of the manifest the store holds went to this provider and address."""
     found = [job for name in names if (job := store.job(name)) is not None]
     return bool(found) and all(job.endpoint == endpoint_of(provider) for job in found)
+
+
+class Manifest:
+    """batch_jobs.json beside the results: the jobs this run touched, as last recorded."""
+
+    def __init__(self, path: Path, store: JobStore, endpoint: str, config: RunConfig) -> None:
+        self.path, self.store = path, store
+        # What `labelwise batch status` needs to reach the provider (no key: it is read
+        # from the environment, as by the run).
+        self.head = {
+            "cache": str(store.path),
+            "provider": config.provider.model_dump(mode="json", exclude={"api_key", "local"}),
+            "model": config.model.model_dump(
+                mode="json",
+                include={"name", "max_tokens", "input_cost_per_mtok", "output_cost_per_mtok"},
+            ),
+        }
+        # The jobs of earlier runs still in flight are this run's too: it waits for them.
+        self.names = [job.name for job in store.jobs(endpoint=endpoint, active=True)]
+
+    def add(self, jobs: Iterable[BatchJob]) -> None:
+        for job in jobs:
+            if job.name not in self.names:
+                self.names.append(job.name)
+        self.write()
+
+    def write(self) -> None:
+        if not self.names:
+            return
+        jobs = [found.to_json() for name in self.names if (found := self.store.job(name))]
+        data = {**self.head, "jobs": jobs}
+        temporary = self.path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        temporary.replace(self.path)

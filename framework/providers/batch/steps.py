@@ -3,7 +3,7 @@
     job = await drive_job(api, store, job, saved=manifest.write, retry=config.run.retry)
 
 Each call takes a job as far as it goes now and returns its record; the runner
-(framework.runner.batch_run) calls it again until the job is read, and `labelwise
+(framework.runner.drivers.batch) calls it again until the job is read, and `labelwise
 batch status` calls it to look. Every step first looks at the provider for what a
 run killed mid-step (or an answer lost on the way) made already, and is recorded
 in the job store as soon as it is done, so no step is ever done twice.

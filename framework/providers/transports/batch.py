@@ -15,7 +15,7 @@ decides:
                              else (a re-ask after the batch, batch.reask=online) online
 
 A request whose job expired or was cancelled waits for a later run in this one
-(`left`), and is sent again by the next run. framework.runner.batch_run runs the
+(`left`), and is sent again by the next run. framework.runner.drivers.batch runs the
 rounds: collect, submit and wait, answer.
 
 An answer read from a job (or from the cache, once read) is this run's call, at the

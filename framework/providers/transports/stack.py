@@ -1,7 +1,7 @@
 """A run's transport, built from its config: the layers, top to bottom.
 
 cache     a request made before is answered from the response cache
-batch     run.mode=batch: the others join a provider batch job (framework.runner.batch_run)
+batch     run.mode=batch: the others join a provider batch job (framework.runner.drivers.batch)
 retry     a call that failed retryably is tried again, with back-off
 health    calls in a row that cannot reach the provider stop the run
 throttle  calls in flight and per minute, paced by the provider's 429s and quotas

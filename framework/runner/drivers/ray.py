@@ -35,20 +35,35 @@ from typing import TYPE_CHECKING, Any
 
 from framework.config.schema import BudgetSettings, ColumnNames, RunConfig
 from framework.errors import ConfigError, InputError
+from framework.inputs.readers import input_format, read_stream
+from framework.inputs.rows import InputRow
 from framework.records import Item, Prediction
 from framework.results import id_digest
-from framework.runner.inputs import InputRow, input_format, read_stream
+from framework.runner.drivers.base import Driver, RunFiles
 from framework.runner.rows import UNREACHABLE_KINDS, ResultSink, unreadable
 from framework.runner.totals import RunTotals, over_budget
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
 
-__all__ = ["classify_on_ray", "engine_share"]
+__all__ = ["RayDriver", "actors_for", "engine_share"]
 
 # Rows a read task puts in one block: small enough that actors start at once, large
 # enough that a block's overhead (a few hundred microseconds) is small beside its rows.
 _BLOCK_ROWS = 256
+
+
+class RayDriver(Driver):
+    """run.executor=ray: the input read and classified on a Ray cluster."""
+
+    name = "ray"
+
+    @classmethod
+    def for_run(cls, classifier: Classifier) -> RayDriver | None:
+        return cls() if classifier.config.run.executor == "ray" else None
+
+    async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
+        classify_on_ray(classifier, files.input, sink)
 
 
 def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> None:
@@ -62,7 +77,7 @@ def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> No
     try:
         actors = actors_for(config, ray.cluster_resources())
         share = engine_share(config, actors)
-        sink.totals.executor = {
+        sink.totals.record["executor"] = {
             "name": "ray",
             "actors": actors,
             "address": config.run.ray.address or os.environ.get("RAY_ADDRESS") or "local",
@@ -122,7 +137,7 @@ def _part(value: float | None, parts: int) -> float | None:
 
 def _refuse_what_ray_cannot_run(classifier: Classifier) -> None:
     config = classifier.config
-    if classifier.local_server is not None or classifier.stack.local is not None:
+    if classifier.embedded_model:
         raise ConfigError(
             f"run.executor=ray: provider={config.provider.kind} runs its model inside this "
             "process, which actors cannot share; serve the model (provider=llamacpp "

@@ -1,12 +1,12 @@
 """The examples pool's index: its labeled rows, vectorised for likeness, kept in a file.
 
-    index = build_index(pool_rows, pool_sha256=...)     # framework.runner.examples, once
+    index = build_index(pool_rows, pool_sha256=...)     # framework.learning.prepare, once
     index.save(index_path(config)); index = load_index(config)
     index.likeness(item, vector)   # cosine to every pool row, the item's own rows at -1
 
 Likeness is the cosine of word TF-IDF (1-2-grams, sublinear tf; scikit-learn), or with
 `examples.likeness=embeddings` of the embedding model's vectors. The index is a skops
-file (framework.engine.artifacts: loading it runs no code), named after the pool's
+file (framework.learning.artifacts: loading it runs no code), named after the pool's
 sha256 (and the embedding model's identity) in the cache folder; an index of another
 pool than examples.pool is refused.
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 from framework.config.schema import ExamplesSettings, RunConfig
 from framework.digests import file_sha256
-from framework.engine.artifacts import SUFFIX, load_artifact, save_artifact
-from framework.engine.trained import text_digest
 from framework.errors import ConfigError
+from framework.learning.artifacts import SUFFIX, load_artifact, save_artifact
+from framework.learning.trained import text_digest
 from framework.providers.embeddings import embedding_digest
 from framework.records import Item
 from framework.resources import cache_dir
@@ -41,7 +41,7 @@ __all__ = [
 
 FORMAT = "labelwise-examples/2"  # /1 was a joblib pickle, never loaded now
 # The names beyond scikit-learn's and numpy's an index's file may hold: labelwise's own.
-TRUSTED = ("framework.engine.tfidf.CompactTfidf",)
+TRUSTED = ("framework.learning.tfidf.CompactTfidf",)
 
 
 def pool_sha256(config: RunConfig) -> str:
@@ -136,7 +136,7 @@ class ExampleIndex:
             what="examples index",
             missing=f"its index {path} is missing; `labelwise classify` and `labelwise plan` "
             "build it on first use; from Python, call "
-            "framework.runner.prepare.prepare_run(config) before Classifier(config)",
+            "framework.learning.prepare.prepare_run(config) before Classifier(config)",
             remake="build a new one",
             legacy="delete it: labelwise builds the index anew from examples.pool",
         )
@@ -144,7 +144,7 @@ class ExampleIndex:
 
 def _index_from(state: dict[str, Any]) -> ExampleIndex:
     """An ExampleIndex from a file's state, checked to be one (else TypeError/ValueError)."""
-    from framework.engine.tfidf import CompactTfidf
+    from framework.learning.tfidf import CompactTfidf
 
     about = json.loads(state["about"])
     rows, vectorizer, vectors = about["rows"], state["vectorizer"], state["vectors"]
@@ -174,7 +174,7 @@ def build_index(
 ) -> ExampleIndex:
     """The pool's (id, text, labels) rows, vectorised for likeness: by word TF-IDF, or
     by `embed` (texts -> rows of unit length) when given."""
-    from framework.engine.tfidf import CompactTfidf
+    from framework.learning.tfidf import CompactTfidf
 
     ids, texts, labels = [], [], []
     for row_id, text, row_labels in rows:

@@ -1,6 +1,7 @@
-"""Labeled rows shown in the prompt: picked for each text from the examples pool.
+"""examples.selection: labeled rows shown in the prompt, picked for each text from the
+examples pool (the ExamplesComponent puts them ahead of the item's prompt).
 
-    index = build_index(pool_rows, pool_sha256=...)     # framework.runner.examples, once
+    index = build_index(pool_rows, pool_sha256=...)     # framework.learning.prepare, once
     picker = ExamplePicker(index, config.examples, label_set)
     picker.pick(item, vector)     # the pool's rows to show, best first (never the item's own)
     picker.preface(item, vector)  # the rendered block that goes ahead of the prompt
@@ -15,7 +16,7 @@ text and least like those already picked, weighed by mmr_lambda). A pool row wit
 item's id or the item's text (normalised) is never picked, so a run over the pool
 itself never shows a row its own answer.
 
-The index (framework.engine.example_index) is a skops file: loading it runs no code;
+The index (framework.learning.example_index) is a skops file: loading it runs no code;
 its pool hash is in the run's identity and record, and the examples shown are in each
 request, so in its cache key. The template (examples.template) is checked when the
 picker is made, as prompt.template is: it must use `examples`, name no other variable
@@ -29,21 +30,11 @@ import hashlib
 import json
 import random
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from framework.config.schema import ExamplesSettings
-
-# The index and its file (named here too, for the modules that import them from here).
-from framework.engine.example_index import (
-    FORMAT,
-    ExampleIndex,
-    build_index,
-    by_embeddings,
-    index_path,
-    legacy_indexes,
-    load_index,
-    pool_sha256,
-)
+from framework.engine.components.base import Component, ItemState, Parts
 from framework.engine.templates import (
     delimiter_pattern,
     find_template,
@@ -53,23 +44,13 @@ from framework.engine.templates import (
     sandbox,
     template_tags,
 )
-from framework.engine.trained import text_digest
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
-from framework.records import Item
+from framework.learning.example_index import ExampleIndex, index_path, load_index
+from framework.learning.trained import text_digest
+from framework.records import Item, Prediction
 
-__all__ = [
-    "FORMAT",
-    "ExampleIndex",
-    "ExamplePicker",
-    "build_index",
-    "by_embeddings",
-    "examples_settings",
-    "index_path",
-    "legacy_indexes",
-    "load_index",
-    "pool_sha256",
-]
+__all__ = ["ExamplePicker", "ExamplesComponent", "examples_settings"]
 
 EXAMPLES_VARIABLES = frozenset({"examples"})
 # What an example looks like to the template when it is checked at load.
@@ -193,3 +174,43 @@ def examples_settings(settings: ExamplesSettings) -> dict[str, Any]:
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class ExamplesComponent(Component):
+    name = "examples"
+    section = "examples"
+
+    def __init__(self, picker: ExamplePicker, parts: Parts) -> None:
+        self.picker, self.config = picker, parts.config
+
+    @classmethod
+    def build(cls, parts: Parts) -> ExamplesComponent | None:
+        settings = parts.config.examples
+        if settings.selection == "none":
+            return None
+        return cls(ExamplePicker(load_index(parts.config), settings, parts.labels), parts)
+
+    def identity(self) -> dict[str, Any]:
+        """Which rows the prompts show, by their pool (only when used: a run without
+        examples keeps the identity it had before them)."""
+        found = {f"examples.{k}": v for k, v in examples_settings(self.config.examples).items()}
+        pool = self.picker.index.pool_sha256
+        return {**found, "examples.pool_sha256": pool, "examples.digest": self.picker.digest}
+
+    def describe(self) -> dict[str, Any]:
+        """The pool the prompts' examples come from, by its hash."""
+        settings, index = self.config.examples, self.picker.index
+        return {
+            "examples": {
+                **settings.model_dump(),
+                "pool": str(Path(settings.pool or "").resolve()),
+                "pool_sha256": index.pool_sha256,
+                "rows": len(index.ids),
+                "index": str(index_path(self.config).resolve()),
+                "digest": self.picker.digest,
+            }
+        }
+
+    async def before(self, state: ItemState) -> Prediction | None:
+        state.preface = self.picker.preface(state.item, state.vector)
+        return None

@@ -21,7 +21,7 @@ the model that never saw it. Anything else is scored by the model fit on the who
 pool. So a run over the pool itself (an evaluation, a calibration) never reads a
 row's own gold.
 
-The model is kept in a skops file (framework.engine.trained_file: loading it runs no
+The model is kept in a skops file (framework.learning.trained_file: loading it runs no
 code), named after the pool's sha256 and the settings, so a changed pool or setting
 fits a new one.
 """
@@ -37,14 +37,14 @@ from typing import Any
 # Where a model's file is kept and how it is read (FORMAT and artifact_path named here
 # too, for the modules that import them from here).
 from framework.config.schema import RunConfig, TrainedModelSettings
-from framework.engine.trained_file import (
+from framework.errors import ConfigError
+from framework.learning.trained_file import (
     FORMAT,
     artifact_path,
     check_model,
     read_model,
     save_model,
 )
-from framework.errors import ConfigError
 from framework.records import Item
 
 __all__ = [
@@ -97,7 +97,7 @@ def _pipeline(C: float, features: str = "tfidf") -> Any:
 def _tfidf() -> Any:
     from sklearn.pipeline import FeatureUnion
 
-    from framework.engine.tfidf import CompactTfidf
+    from framework.learning.tfidf import CompactTfidf
 
     return FeatureUnion(
         [

@@ -4,7 +4,7 @@
     pool.rows                          # (id, text, labels) of the rows with gold labels
     for line in pool.warnings("trained.pool"): log.warning(line)
 
-Rows are read as any input is (framework.runner.inputs: JSONL, CSV or Parquet). What is
+Rows are read as any input is (framework.inputs.readers: JSONL, CSV or Parquet). What is
 left out is counted apart, and said once, in one line each: lines that are no row (not
 UTF-8, not JSON, no text), labels outside the taxonomy (by name), and rows whose labels
 were one string of names separated by ';' or ',' (a hand-written CSV), which are read as
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framework.config.schema import ColumnNames
-from framework.runner.inputs import read_rows
+from framework.inputs.readers import read_rows
 
 __all__ = ["LabeledPool", "read_labeled"]
 

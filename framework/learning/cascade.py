@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from framework.config.schema import CascadeSettings
-from framework.engine.trained import TrainedModel
+from framework.learning.trained import TrainedModel
 from framework.records import Item
 
 __all__ = ["CascadeGate", "cascade_gate"]

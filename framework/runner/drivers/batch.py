@@ -25,102 +25,129 @@ answers it pays for are counted by the pass that writes it, once, in this run's 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from framework.config.schema import BatchSettings
 from framework.engine.classifier import Classifier
 from framework.errors import ConfigError, Deferred
 from framework.providers.batch.jobs import BatchJob, JobStore
+from framework.providers.batch.manifest import Manifest, manifest_path
 from framework.providers.batch.payers import Payers
 from framework.providers.batch.steps import drive_job
 from framework.providers.transports.batch import BatchLayer
-from framework.records import Item, Prediction
+from framework.records import Item
 from framework.results import id_digest
-from framework.runner.executors import InProcess
-from framework.runner.inputs import InputRow
+from framework.runner.drivers.base import Driver, RunFiles
+from framework.runner.executors import InProcess, Outcome, Waiting
 from framework.runner.rows import ResultSink, RowsInFlight
-from framework.runner.totals import RunTotals
+from framework.runner.totals import Note, RunTotals
 
-__all__ = ["MANIFEST_FILE", "classify_in_batches", "manifest_path"]
+__all__ = ["BatchDriver"]
 
 log = logging.getLogger("labelwise")
 
-MANIFEST_FILE = "batch_jobs.json"
 MAX_ROUNDS = 10  # collect, then at most this many follow-up rounds (re-asks in batch)
 
 
-def manifest_path(journal: Path) -> Path:
-    return journal.parent / MANIFEST_FILE
+class BatchDriver(Driver):
+    """run.mode=batch: the rows through provider batch jobs, in rounds (read again each)."""
 
+    name = "batch"
 
-async def classify_in_batches(
-    classifier: Classifier, rows: Callable[[], Iterable[InputRow]], sink: ResultSink
-) -> RunTotals:
-    """Classify the rows `rows()` yields (read again each round) through batch jobs."""
-    layer = classifier.stack.batch
-    if layer is None:
-        raise ConfigError("run.mode=batch: the run's transport has no batch layer")
-    settings, totals = classifier.config.batch, sink.totals
-    manifest = Manifest(manifest_path(sink.journal.path), layer, classifier)
-    deadline = None if settings.wait is None else time.monotonic() + settings.wait
-    executor = BilledRows(classifier, layer.payers)
-    waiting: set[int] | None = None  # the rows the next pass is for (None: every row)
-    try:
-        for number in range(MAX_ROUNDS + 1):
-            layer.start_round(collect=number == 0 or settings.reask == "batch")
-            executor.resend = 0
-            waiting = await _one_round(executor, classifier, rows, sink, layer, only=waiting)
-            totals.resend = executor.resend
-            made = layer.end_round()
-            manifest.add(made)
-            if made:
-                size = sum(job.requests for job in made)
-                log.info("batch: %d requests in %d new job files", size, len(made))
-            running = layer.store.jobs(endpoint=layer.endpoint, active=True)
-            if not waiting or not running:
-                break
-            if not await wait_for_jobs(layer, running, settings, manifest, deadline):
-                break
-            # What the jobs cost is now known and comes in with their rows.
-            layer.committed_cost, layer.committed_tokens = 0.0, 0
-    finally:
-        layer.finish()
-    totals.committed_cost, totals.committed_tokens = 0.0, 0
-    manifest.write()
-    return totals
+    @classmethod
+    def for_run(cls, classifier: Classifier) -> BatchDriver | None:
+        return cls() if classifier.config.run.mode == "batch" else None
+
+    async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
+        layer = classifier.batch
+        if layer is None:
+            raise ConfigError("run.mode=batch: the run's transport has no batch layer")
+        settings, totals = classifier.config.batch, sink.totals
+        path = manifest_path(sink.journal.path)
+        manifest = Manifest(path, layer.store, layer.endpoint, classifier.config)
+        deadline = None if settings.wait is None else time.monotonic() + settings.wait
+        executor = BilledRows(classifier, layer.payers)
+        waiting: set[int] | None = None  # the rows the next pass is for (None: every row)
+        try:
+            for number in range(MAX_ROUNDS + 1):
+                layer.start_round(collect=number == 0 or settings.reask == "batch")
+                executor.resend = 0
+                waiting = await _one_round(executor, classifier, files, sink, layer, only=waiting)
+                totals.resend = executor.resend
+                made = layer.end_round()
+                manifest.add(made)
+                if made:
+                    size = sum(job.requests for job in made)
+                    log.info("batch: %d requests in %d new job files", size, len(made))
+                running = layer.store.jobs(endpoint=layer.endpoint, active=True)
+                if not waiting or not running:
+                    break
+                if not await wait_for_jobs(layer, running, settings, manifest, deadline):
+                    break
+                # What the jobs cost is now known and comes in with their rows.
+                layer.committed_cost, layer.committed_tokens = 0.0, 0
+        finally:
+            layer.finish()
+        totals.committed_cost, totals.committed_tokens = 0.0, 0
+        manifest.write()
+
+    def notes(self, totals: RunTotals, output: Path) -> list[Note]:
+        """The rows not in the results yet: waiting for jobs, or to be sent again."""
+        found: list[Note] = []
+        waiting = totals.waiting - totals.resend
+        if waiting > 0:
+            found.append(
+                (
+                    logging.WARNING,
+                    f"{waiting} rows wait for provider batch jobs (not in {output} yet): run "
+                    "the same command again to collect them; labelwise batch status "
+                    f"{output.parent} shows the jobs",
+                )
+            )
+        if totals.resend:
+            found.append(
+                (
+                    logging.WARNING,
+                    f"{totals.resend} rows were not answered by their batch job (it expired "
+                    f"or was cancelled; not in {output} yet): the next run of the same "
+                    "command sends them in a new job",
+                )
+            )
+        return found
 
 
 class BilledRows(InProcess):
     """The engine in this process, each row inside its bill: the job answers a written
-    row paid for are counted; a row that waits lets go of them for the pass that writes
-    it. `resend` counts the rows that wait because their job ended without them."""
+    row paid for are counted; a row that waits (Deferred by the batch layer: its outcome
+    is Waiting) lets go of them for the pass that writes it. `resend` counts the rows
+    that wait because their job ended without them."""
 
     def __init__(self, classifier: Classifier, payers: Payers) -> None:
         super().__init__(classifier)
         self.payers = payers
         self.resend = 0
 
-    async def classify(self, item: Item) -> Prediction:
+    async def classify(self, item: Item) -> Outcome:
         written = False
         with self.payers.row() as bill:
             try:
-                prediction = await super().classify(item)
-                written = prediction.error_kind != Deferred.kind
+                outcome: Outcome = await self.classifier.classify_item(item)
+                written = True
+            except Deferred as waits:
+                outcome = Waiting(item.id, str(waits))
             finally:
                 self.payers.row_done(bill, written=written)
         if not written and bill.resend and not bill.waits:
             self.resend += 1
-        return prediction
+        return outcome
 
 
 async def _one_round(
     executor: InProcess,
     classifier: Classifier,
-    rows: Callable[[], Iterable[InputRow]],
+    files: RunFiles,
     sink: ResultSink,
     layer: BatchLayer,
     *,
@@ -138,7 +165,7 @@ async def _one_round(
         totals.stopped_by = None
     flight = RowsInFlight(executor, config=classifier.config, sink=sink)
     try:
-        for row in rows():
+        for row in files.read():
             if only is not None and id_digest(row.id) not in only:
                 continue
             totals.committed_cost = layer.committed_cost
@@ -196,38 +223,3 @@ def _unanswered(store: JobStore, job: BatchJob) -> set[str]:
         for key in store.keys(job.name)
         if (found := store.outcome(key)) is not None and found.kind == "unanswered"
     }
-
-
-class Manifest:
-    """batch_jobs.json beside the results: the jobs this run touched, as last recorded."""
-
-    def __init__(self, path: Path, layer: BatchLayer, classifier: Classifier) -> None:
-        self.path, self.store = path, layer.store
-        config = classifier.config
-        # What `labelwise batch status` needs to reach the provider (no key: it is read
-        # from the environment, as by the run).
-        self.head = {
-            "cache": str(layer.store.path),
-            "provider": config.provider.model_dump(mode="json", exclude={"api_key", "local"}),
-            "model": config.model.model_dump(
-                mode="json",
-                include={"name", "max_tokens", "input_cost_per_mtok", "output_cost_per_mtok"},
-            ),
-        }
-        # The jobs of earlier runs still in flight are this run's too: it waits for them.
-        self.names = [job.name for job in layer.store.jobs(endpoint=layer.endpoint, active=True)]
-
-    def add(self, jobs: Iterable[BatchJob]) -> None:
-        for job in jobs:
-            if job.name not in self.names:
-                self.names.append(job.name)
-        self.write()
-
-    def write(self) -> None:
-        if not self.names:
-            return
-        jobs = [found.to_json() for name in self.names if (found := self.store.job(name))]
-        data = {**self.head, "jobs": jobs}
-        temporary = self.path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        temporary.replace(self.path)

@@ -3,7 +3,7 @@
     path = artifact_path(config, labels)  # trained.artifact, or a name in the cache folder
     check_model(config, labels, path, model)   # refused if of other labels or another pool
 
-The file is a skops archive (framework.engine.artifacts: loading it runs no code) of
+The file is a skops archive (framework.learning.artifacts: loading it runs no code) of
 the fitted pipelines, the pool's scores and vectors, and the rest as one JSON text. It
 is named after the pool's sha256 and the settings (and the format, so a format of an
 earlier labelwise is never read: the model is fit anew); its pool hash goes into the
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from framework.config.schema import RunConfig, TrainedModelSettings
 from framework.digests import file_sha256
-from framework.engine.artifacts import SUFFIX, load_artifact, save_artifact
 from framework.errors import ConfigError
+from framework.learning.artifacts import SUFFIX, load_artifact, save_artifact
 from framework.providers.embeddings import embedding_digest
 from framework.resources import cache_dir
 
 if TYPE_CHECKING:
-    from framework.engine.trained import TrainedModel
+    from framework.learning.trained import TrainedModel
 
 __all__ = [
     "FORMAT",
@@ -45,9 +45,9 @@ FORMAT = "labelwise-trained/3"  # /2 was a joblib pickle, never loaded now
 # The names beyond scikit-learn's and numpy's that a trained model's file may hold: the
 # two functions its embedding pipelines call and its vectorizer, all labelwise's own.
 TRUSTED = (
-    "framework.engine.trained._texts_of",
-    "framework.engine.trained._vectors_of",
-    "framework.engine.tfidf.CompactTfidf",
+    "framework.learning.trained._texts_of",
+    "framework.learning.trained._vectors_of",
+    "framework.learning.tfidf.CompactTfidf",
 )
 
 
@@ -151,7 +151,7 @@ def read_model(path: Path, *, named: bool = False) -> dict[str, Any]:
         what="trained model",
         missing=f"no trained model at {path}; `labelwise classify` and `labelwise plan` "
         "fit it on first use; from Python, call "
-        "framework.runner.prepare.prepare_run(config) before Classifier(config)",
+        "framework.learning.prepare.prepare_run(config) before Classifier(config)",
         remake="fit a new one",
         legacy="remove trained.artifact to fit the model from trained.pool, or set it to "
         "a new path to fit the model and keep it there"

@@ -1,0 +1,102 @@
+"""What every engine component is, and what it sees of the item on its way.
+
+    class Keywords(Component):             # a new labeler beside the LLM
+        name = "keywords"
+        async def before(self, state):     # may decide the row itself, no call made
+            ...
+
+The engine (framework.engine.engine) calls each component of its list, in the order of
+COMPONENTS (framework.engine.components), around the LLM for one item:
+
+    before(state)            before the LLM is asked: find something out about the item
+                             (its embedding, the trained model's probabilities, the
+                             examples to show) and keep it in `state`, or decide the row
+                             (a Prediction: the LLM is not asked, the rest is skipped)
+    after(state, reading)    after the LLM answered: weigh its reading (fuse it with the
+                             trained model's probabilities), or pass it on
+
+and, once for the run: identity() (the keys that join the results file's identity, so
+a run is not resumed under another model or pool), describe() (its sections of
+record.json), `paths` and `decides` (how the summary and plan word the rows it routes or
+decides), close(). Every hook does nothing unless a component overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from framework.config.schema import RunConfig
+from framework.labels.decide import LabelDecider
+from framework.labels.label_set import LabelSet
+from framework.records import Item, Prediction
+
+if TYPE_CHECKING:
+    from framework.engine.conversation import Tally
+    from framework.engine.readings import Reading
+
+__all__ = ["Component", "ItemState", "Parts"]
+
+
+@dataclass
+class ItemState:
+    """One item on its way through the engine: what the components found out about it
+    and what its row records beside the labels (`extra`: path, sources, ...)."""
+
+    item: Item
+    tally: Tally
+    vector: Any = None  # its embedding (the embeddings component)
+    scores: dict[str, float] | None = None  # the trained model's probabilities
+    preface: str | None = None  # what goes ahead of the prompt (its examples)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def finish(self, prediction: Prediction) -> Prediction:
+        """The row as written: the prediction with what the components noted."""
+        if not self.extra:
+            return prediction
+        return replace(prediction, extra={**prediction.extra, **self.extra})
+
+
+@dataclass
+class Parts:
+    """What components are built from: the run's config and the engine's labels and
+    decider, and the components built before (a cascade needs the trained model)."""
+
+    config: RunConfig
+    labels: LabelSet
+    decider: LabelDecider
+    built: dict[str, Component] = field(default_factory=dict)
+
+
+class Component:
+    """Something that stands beside the LLM for one item; see the module's docstring."""
+
+    name: ClassVar[str]
+    # The section of record.json it owns (None: it fills in another's, or none at all);
+    # a run without it records the section as null.
+    section: ClassVar[str | None] = None
+    # The words of the summary for rows by path (Prediction.extra["path"]) it sets.
+    paths: ClassVar[dict[str, str]] = {}
+    # How `labelwise plan` words the rows it decides without a call.
+    decides: ClassVar[str | None] = None
+
+    @classmethod
+    def build(cls, parts: Parts) -> Component | None:
+        """The component for the run, or None when its config does not use it."""
+        return None
+
+    def identity(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """Its sections of record.json ({section: value}, merged key by key)."""
+        return {}
+
+    async def before(self, state: ItemState) -> Prediction | None:
+        return None
+
+    def after(self, state: ItemState, reading: Reading) -> Reading:
+        return reading
+
+    def close(self) -> None:
+        """Let go of what it holds open (a connection to the cache file)."""
