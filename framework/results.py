@@ -23,6 +23,7 @@ from typing import Any
 
 from framework.errors import InputError
 from framework.records import Prediction, Usage
+from framework.run_record import RECORD_FILE, RunRecord, load_record
 
 __all__ = [
     "CHART_FILE",
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 RESULTS_FILE = "results.jsonl"
-RECORD_FILE = "record.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
@@ -245,7 +245,7 @@ class RunFolder:
 
     path: Path
     results: Path
-    record: dict[str, Any] | None
+    record: RunRecord | None
 
     @classmethod
     def of(cls, target: Path) -> RunFolder:
@@ -255,7 +255,7 @@ class RunFolder:
         record = load_record(folder)
         results = target
         if target.is_dir():
-            recorded = Path(record["results"]) if record and record.get("results") else None
+            recorded = Path(record.results) if record and record.results else None
             results = recorded if recorded and recorded.exists() else target / RESULTS_FILE
         if results.suffix.lower() in (".csv", ".parquet"):
             results = results.with_name(results.name + ".jsonl")  # the journal beside it
@@ -280,17 +280,3 @@ class RunFolder:
             return None
         data = json.loads(self.metrics_file.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else None
-
-
-def load_record(folder: Path) -> dict[str, Any] | None:
-    """A run folder's record.json, or None when it has none."""
-    path = folder / RECORD_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path} is not a readable run record: {error}") from None
-    if not isinstance(record, dict):
-        raise InputError(f"{path} is not a run record (not a JSON object)")
-    return record

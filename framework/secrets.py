@@ -23,23 +23,34 @@ writers we know of and the ones we do not.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import threading
-from typing import Any, TextIO
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 __all__ = [
     "REDACTED",
+    "SECRET_KEYS",
     "ScrubbingFilter",
     "ScrubbingStream",
     "install_log_scrubbing",
+    "is_secret_override",
+    "redact_overrides",
+    "redact_tree",
     "redact_url",
     "register_environment",
     "register_secret",
     "registered",
     "scrub",
+    "scrub_secrets",
     "scrub_stderr",
 ]
 
@@ -164,3 +175,92 @@ def scrub_stderr() -> None:
     no registered secret or URL password reaches it, whoever writes."""
     if not isinstance(sys.stderr, ScrubbingStream) and sys.stderr is not None:
         sys.stderr = ScrubbingStream(sys.stderr)
+
+
+# -- secrets in a config and on a command line (record.json, Hydra's saved files) ----------
+
+# Config keys whose values are secrets, whatever their group (provider.api_key, ...).
+SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "access_token"})
+
+
+def _is_secret_key(key: object) -> bool:
+    return str(key).lower() in SECRET_KEYS
+
+
+def _is_reference(value: object) -> bool:
+    """`${oc.env:KEY}` and other interpolations name a value without holding it."""
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
+
+
+def redact_tree(tree: Any) -> Any:
+    """A copy of a config tree with the value of every secret key replaced by "***"."""
+    if isinstance(tree, dict):
+        return {
+            key: REDACTED
+            if _is_secret_key(key) and value is not None and not _is_reference(value)
+            else redact_tree(value)
+            for key, value in tree.items()
+        }
+    if isinstance(tree, list):
+        return [redact_tree(value) for value in tree]
+    return tree
+
+
+def redact_overrides(overrides: Iterable[str]) -> list[str]:
+    """Command-line overrides with the value of every secret key replaced by "***"."""
+    return [f"{o.partition('=')[0]}={REDACTED}" if _secret_override(o) else o for o in overrides]
+
+
+def is_secret_override(override: str) -> bool:
+    """`provider.api_key=sk-...` and the like (not `provider.api_key=${oc.env:K}`)."""
+    return _secret_override(override)
+
+
+def _secret_override(override: str) -> bool:
+    key, equals, value = override.partition("=")
+    leaf = key.lstrip("+~").rsplit(".", 1)[-1]
+    return bool(equals) and _is_secret_key(leaf) and not _is_reference(value)
+
+
+def _secret_values(cfg: DictConfig, overrides: Iterable[str]) -> set[str]:
+    """Every secret in the config (raw and resolved) and in the overrides."""
+    from omegaconf import OmegaConf
+
+    found = {o.partition("=")[2] for o in overrides if _secret_override(o)}
+
+    def walk(node: Any, path: str) -> None:
+        for key, value in node.items() if isinstance(node, dict) else ():
+            dotted = f"{path}{key}"
+            if _is_secret_key(key) and isinstance(value, str):
+                found.add(value)
+                try:
+                    resolved = OmegaConf.select(cfg, dotted, throw_on_missing=False)
+                except Exception:  # an unresolvable reference holds no value to hide
+                    resolved = None
+                if isinstance(resolved, str):
+                    found.add(resolved)
+            walk(value, dotted + ".")
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return {value for value in found if len(value) >= 4 and not _is_reference(value)}
+
+
+def scrub_secrets(
+    cfg: DictConfig, overrides: Sequence[str], run_dir: Path, sweep_dir: Path | None = None
+) -> None:
+    """Replace each secret of the config and overrides by "***" in the files Hydra saved:
+    run_dir/.hydra/*.yaml and, in a multirun, sweep_dir/multirun.yaml."""
+    secrets = _secret_values(cfg, overrides) | registered()
+    forms = {form for s in secrets for form in (s, s.replace("'", "''"), json.dumps(s)[1:-1])}
+    files = [*sorted((run_dir / ".hydra").glob("*.yaml"))]
+    if sweep_dir is not None:
+        files.append(sweep_dir / "multirun.yaml")
+    for path in files:
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        scrubbed = redact_url(text)
+        for form in sorted(forms, key=len, reverse=True):
+            scrubbed = scrubbed.replace(form, REDACTED)
+        if scrubbed != text:
+            path.write_text(scrubbed, encoding="utf-8")

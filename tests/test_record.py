@@ -18,14 +18,8 @@ from framework.config.load import compose, load_run_config
 from framework.digests import file_sha256
 from framework.engine.classifier import Classifier
 from framework.labels.taxonomy import taxonomy_hash
-from framework.runner.run_record import (
-    PACKAGES,
-    RunRecorder,
-    redact_overrides,
-    redact_tree,
-    scrub_secrets,
-    source_version,
-)
+from framework.runner.recorder import PACKAGES, RunRecorder, source_version
+from framework.secrets import redact_overrides, redact_tree, scrub_secrets
 from framework.stub_server import Reply, StubServer
 from tests.support import REPO, stub_overrides
 

@@ -37,13 +37,14 @@ from framework.providers.transports.recording import RecordingTransport
 from framework.providers.transports.stack import TransportStack, build_stack
 from framework.providers.transports.throttle import Throttle
 from framework.records import Completion, Item, Prediction, Usage
+from framework.run_record import merge_sections
 
 if TYPE_CHECKING:
     from framework.providers.local.models import ModelFile
     from framework.providers.local.server import LocalServer
     from framework.providers.transports.batch import BatchLayer
 
-__all__ = ["Classifier", "merge_sections"]
+__all__ = ["Classifier"]
 
 
 class Classifier:
@@ -282,13 +283,3 @@ def _local_model_file(config: RunConfig) -> ModelFile | None:
     from framework.providers.local.models import resolve_model_file
 
     return resolve_model_file(config.model.gguf, name=config.model.name)
-
-
-def merge_sections(into: dict[str, Any], sections: dict[str, Any]) -> None:
-    """Merge record sections key by key: {"trained": {"cascade": ...}} fills in the
-    trained section another part wrote, without replacing it."""
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge_sections(into[key], value)
-        else:
-            into[key] = value

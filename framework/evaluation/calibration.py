@@ -12,9 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.results import ResultRow
+
+if TYPE_CHECKING:
+    from framework.run_record import RunRecord
 
 __all__ = ["LabelThreshold", "beta_of", "calibrate", "f_beta_at", "thresholds_artifact"]
 
@@ -85,7 +88,7 @@ def calibrate(
 
 def thresholds_artifact(
     results: Path,
-    record: dict[str, Any] | None,
+    record: RunRecord | None,
     taxonomy: dict[str, Any],
     *,
     rows: list[ResultRow],
@@ -97,14 +100,14 @@ def thresholds_artifact(
     from framework.digests import file_sha256
     from framework.labels.thresholds import FORMAT
 
-    config = (record or {}).get("config") or {}
+    config = record.config if record is not None else {}
     return {
         "format": FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "metric": metric,
         "taxonomy": {k: taxonomy[k] for k in ("name", "version", "hash")},
         "strategy": config.get("strategy"),
-        "model": (record or {}).get("model"),
+        "model": record.model.model_dump() if record is not None else None,
         "dev": {
             "results": str(results.resolve()),
             "sha256": file_sha256(results),

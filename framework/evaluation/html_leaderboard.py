@@ -25,7 +25,7 @@ from framework.evaluation.chart_labels import (
 from framework.evaluation.html_page import esc, page, section, table
 from framework.evaluation.metrics import Metrics
 from framework.evaluation.svg_charts import bars, intervals
-from framework.results import load_record
+from framework.run_record import RunRecord, load_record
 
 __all__ = [
     "LEADERBOARD_HEADER",
@@ -219,13 +219,13 @@ def _score(scores: Mapping[str, float], label: str) -> str:
 
 
 def _differences(runs: Sequence[ComparedRun]) -> str:
-    records = [load_record(r.path) or {} for r in runs]
+    records = [load_record(r.path) or RunRecord() for r in runs]
     configs = [
         {
-            "config": record.get("config") or {},
-            "prompt.digest": (record.get("prompt") or {}).get("digest"),
-            "taxonomy.hash": (record.get("taxonomy") or {}).get("hash"),
-            "input.sha256": (record.get("input") or {}).get("sha256"),
+            "config": record.config,
+            "prompt.digest": record.prompt.get("digest"),
+            "taxonomy.hash": record.taxonomy.hash,
+            "input.sha256": record.input.sha256,
         }
         for record in records
     ]

@@ -11,11 +11,10 @@ through here, so both find the same labels for the same name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from framework.errors import ConfigError
+from framework.run_record import RunRecord
 
 __all__ = ["KnownTaxonomy", "from_conf", "from_record", "is_taxonomy_name"]
 
@@ -71,19 +70,15 @@ def from_conf(name: str | None) -> KnownTaxonomy:
     )
 
 
-def from_record(record: Mapping[str, Any] | None, where: str) -> KnownTaxonomy | None:
+def from_record(record: RunRecord | None, where: str) -> KnownTaxonomy | None:
     """The taxonomy a run's record.json names, or None when it names no labels."""
-    recorded = (record or {}).get("taxonomy")
-    if not isinstance(recorded, Mapping) or not isinstance(recorded.get("labels"), list):
+    if record is None or not record.taxonomy.labels:
         return None
-    labels = tuple(str(label) for label in recorded["labels"])
-    if not labels:
-        return None
-    none_label = recorded.get("none_label")
+    recorded = record.taxonomy
     return KnownTaxonomy(
-        name=f"{recorded.get('name', '?')}@{recorded.get('version', '?')}",
-        labels=labels,
-        none_label=str(none_label) if isinstance(none_label, str) else None,
-        hash=str(recorded.get("hash") or ""),
+        name=f"{recorded.name or '?'}@{recorded.version or '?'}",
+        labels=tuple(recorded.labels),
+        none_label=recorded.none_label,
+        hash=recorded.hash or "",
         source=where,
     )

@@ -4,7 +4,7 @@
 
     split     the dev file's rows, shuffled with tune.seed: a score part (score_rows)
               and a calibration part (calibrate_rows), no row in both
-    per recipe   `labelwise classify` of the calibration part; thresholds fit on its
+    per recipe   a classify run (in this process) of the calibration part; thresholds fit on its
               first half (rows by a hash of their id); the calibration part again with
               them (its answers come from the cache); the second half's macro-F1 with
               and without them is what the winner is chosen by. Then the score part,
@@ -27,8 +27,6 @@ import json
 import logging
 import random
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,8 +34,9 @@ from typing import Any
 
 from framework.config.schema import ColumnNames
 from framework.config.tune_settings import Recipe, TuneSettings
-from framework.errors import ConfigError, InputError
+from framework.errors import ConfigError, InputError, LabelwiseError
 from framework.results import id_digest, read_result_rows
+from framework.run_record import RunRecord, load_record
 
 __all__ = ["Outcome", "TuneResult", "tune"]
 
@@ -184,7 +183,7 @@ def _run_recipe(
         )
         scored = _classify(folder / f"score{suffix}", score, [*overrides, *extra])
         metrics = json.loads((folder / f"score{suffix}" / "metrics.json").read_text())
-        totals = scored["totals"]
+        totals = scored.totals or {}
         found.append(
             Outcome(
                 recipe=recipe.name,
@@ -196,33 +195,36 @@ def _run_recipe(
                 score_micro_f1=metrics["micro"]["f1"],
                 score_run=str((folder / f"score{suffix}").resolve()),
                 llm_rows=_llm_rows(totals) if recipe.asks_the_llm else 0,
-                calls=int(chosen_on["totals"]["calls"]) + int(scored["totals"]["calls"]),
+                calls=int((chosen_on.totals or {})["calls"]) + int(totals["calls"]),
             )
         )
     return found
 
 
-def _classify(folder: Path, source: Path, overrides: list[str]) -> dict[str, Any]:
-    """`labelwise classify` into `folder` (not again when it finished there before)."""
-    record_file = folder / "record.json"
-    if record_file.is_file():
-        record: dict[str, Any] = json.loads(record_file.read_text(encoding="utf-8"))
-        if record.get("status") == "finished":
-            return record
-    command = [sys.executable, "-m", "framework", "classify", *overrides]
-    command += [f"input={source.resolve()}", f"output={(folder / 'results.jsonl').resolve()}"]
-    command += [f"hydra.run.dir={folder.resolve()}", "run.progress=off", "sample.size=null"]
+def _classify(folder: Path, source: Path, overrides: list[str]) -> RunRecord:
+    """A classify run of `source` into `folder`, in this process (not again when it
+    finished there before): a config labelwise refuses skips the recipe."""
+    from framework.config.load import compose
+    from framework.evaluation.job import run_job
+
+    found = load_record(folder)
+    if found is not None and found.finished:
+        return found
+    given = [
+        *overrides,
+        f"input={source.resolve()}",
+        f"output={(folder / 'results.jsonl').resolve()}",
+        "sample.size=null",
+    ]
     log.info("tune: %s", folder)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode == 2:
-        raise _RecipeRefused(done.stderr.strip().splitlines()[-1] if done.stderr else "exit 2")
-    if done.returncode != 0:
+    try:
+        return run_job(compose(given), run_dir=folder, overrides=given, progress=False).record
+    except ConfigError as refused:  # InputError included: this recipe cannot run
+        raise _RecipeRefused(str(refused).splitlines()[0]) from None
+    except LabelwiseError as error:
         raise InputError(
-            f"tune: the run in {folder} failed (exit {done.returncode}); the same command "
-            f"resumes the search. Its last words:\n{done.stderr[-1500:]}"
-        )
-    record = json.loads(record_file.read_text(encoding="utf-8"))
-    return record
+            f"tune: the run in {folder} failed ({error}); the same command resumes the search"
+        ) from None
 
 
 def _halves(results: Path) -> tuple[list[Any], list[Any]]:
@@ -238,27 +240,29 @@ def _fit_thresholds(run: Path, out: Path) -> Path | None:
     """Thresholds fit on the first half of a calibration run; None without confidence."""
     from framework.evaluation.calibration import calibrate, thresholds_artifact
 
-    record = json.loads((run / "record.json").read_text(encoding="utf-8"))
-    results = Path(record["results"])
+    record = load_record(run)
+    assert record is not None and record.results is not None
+    results = Path(record.results)
     first, _ = _halves(results)
     try:
-        chosen = calibrate(first, record["taxonomy"]["labels"])
+        chosen = calibrate(first, record.taxonomy.labels)
     except ValueError:  # no per-label confidence to calibrate (0/1 answers)
         return None
+    taxonomy = record.taxonomy.model_dump()
     artifact = thresholds_artifact(
-        results, record, record["taxonomy"], rows=first, chosen=chosen, metric="f1"
+        results, record, taxonomy, rows=first, chosen=chosen, metric="f1"
     )
     out.write_text(json.dumps(artifact, indent=2) + "\n", encoding="utf-8")
     return out
 
 
-def _choice_macro_f1(record: dict[str, Any]) -> float:
+def _choice_macro_f1(record: RunRecord) -> float:
     """Macro-F1 on the second half of a calibration run: the rows no threshold was fit on."""
     from framework.evaluation.metrics import compute_metrics
 
-    _, other = _halves(Path(record["results"]))
-    taxonomy = record["taxonomy"]
-    metrics = compute_metrics(other, taxonomy["labels"], none_label=taxonomy.get("none_label"))
+    _, other = _halves(Path(record.results or ""))
+    taxonomy = record.taxonomy
+    metrics = compute_metrics(other, taxonomy.labels, none_label=taxonomy.none_label)
     return round(metrics.macro.f1, 4)
 
 
@@ -303,14 +307,12 @@ def _write_experiment(winner: Outcome, base: list[str], out: Path, name: str) ->
 
 
 def _write_reports(result: TuneResult, settings: TuneSettings) -> None:
-    """tune.md and tune.json; leaderboard.md and .html by `labelwise compare` of the
+    """tune.md and tune.json; leaderboard.md and .html (framework.evaluation.leaderboard) of the
     score runs (the same views as any comparison)."""
+    from framework.evaluation.leaderboard import find_runs, write_comparison
+
     out = result.out
-    runs = [o.score_run for o in result.outcomes]
-    command = [sys.executable, "-m", "framework", "compare", *runs, "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        log.warning("tune: labelwise compare of the score runs failed: %s", done.stderr[-500:])
+    write_comparison(find_runs([Path(o.score_run) for o in result.outcomes]), out)
     (out / "tune.md").write_text(table(result) + "\n", encoding="utf-8")
     state = {
         "settings": settings.model_dump(),

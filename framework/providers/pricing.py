@@ -1,9 +1,12 @@
 """What calls cost: the model's configured prices, else nothing for a server of the
-user's own, else litellm's price map; None when nobody knows."""
+user's own, else litellm's price table (read as data: framework.providers.price_table;
+litellm itself is asked only for a model the table does not hold); None when nobody
+knows."""
 
 from __future__ import annotations
 
 from framework.config.schema import ModelConfig, ProviderConfig
+from framework.providers.price_table import model_prices, table_cost
 from framework.providers.profiles import PROFILES
 from framework.records import Usage
 
@@ -27,6 +30,9 @@ def price(
         return 0.0
     if not profile.priced_by_litellm:
         return None
+    prices = model_prices(litellm_model)
+    if prices is not None:
+        return table_cost(prices, usage.prompt_tokens, usage.completion_tokens)
     from framework.providers.litellm_api import cost_per_token
 
     return cost_per_token(litellm_model, usage.prompt_tokens, usage.completion_tokens)
@@ -41,11 +47,25 @@ def batch_price(
     configured = model.input_cost_per_mtok is not None or model.output_cost_per_mtok is not None
     profile = PROFILES[provider.kind]
     if not configured and not profile.free and profile.priced_by_litellm:
-        from framework.providers.litellm_api import batch_cost_per_token
-
-        found = batch_cost_per_token(litellm_model, usage.prompt_tokens, usage.completion_tokens)
+        found = _batch_cost(litellm_model, usage)
         if found is not None:
             return found, "litellm's batch price"
     online = price(provider, model, litellm_model, usage)
     why = f"{BATCH_DISCOUNT:.0%} of the online price (the providers' documented discount)"
     return (None if online is None else online * BATCH_DISCOUNT), why
+
+
+def _batch_cost(litellm_model: str, usage: Usage) -> float | None:
+    """The table's batch prices for the model (litellm's, when the table lacks the model)."""
+    prices = model_prices(litellm_model)
+    if prices is None:
+        from framework.providers.litellm_api import batch_cost_per_token
+
+        return batch_cost_per_token(litellm_model, usage.prompt_tokens, usage.completion_tokens)
+    prompt, completion = (
+        prices.get("input_cost_per_token_batches"),
+        prices.get("output_cost_per_token_batches"),
+    )
+    if prompt is None or completion is None:
+        return None
+    return float(prompt) * usage.prompt_tokens + float(completion) * usage.completion_tokens

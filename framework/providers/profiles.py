@@ -73,6 +73,10 @@ class ProviderProfile:
     # token's logits for them (measured: per-label questions 10x slower).
     logprobs: bool = True
     cheap_logprobs: bool = True
+    # The provider batch API labelwise drives for it (run.mode=batch), if any: OpenAI's
+    # files and batches (OpenAI, Azure's resource, vLLM and gateways) or Anthropic's
+    # message batches.
+    batch_api: Literal["openai", "anthropic"] | None = None
 
 
 _ALL: frozenset[OutputMode] = frozenset({"json_schema", "tool", "json_object", "prompted"})
@@ -100,6 +104,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         default_api_base="https://api.openai.com/v1",
         schema_drops=frozenset({"uniqueItems"}),
         why_not="OpenAI's json_object mode takes no schema",
+        batch_api="openai",
     ),
     "anthropic": ProviderProfile(
         "anthropic",
@@ -109,6 +114,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         sampling=frozenset({"temperature", "max_tokens"}),
         why_not="Anthropic has no json_object mode",
         logprobs=False,
+        batch_api="anthropic",
     ),
     "gemini": ProviderProfile(
         "gemini",
@@ -142,6 +148,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         api_base_example="https://RESOURCE.openai.azure.com",
         schema_drops=frozenset({"uniqueItems"}),
         why_not="Azure OpenAI's json_object mode takes no schema",
+        batch_api="openai",
     ),
     "openai_compatible": ProviderProfile(
         "openai",
@@ -150,6 +157,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         needs_key=False,
         needs_api_base=True,
         priced_by_litellm=False,  # litellm's prices are the cloud's, not this server's
+        batch_api="openai",
     ),
     "llamacpp": ProviderProfile(
         "openai",

@@ -19,9 +19,9 @@ from framework.config.schema import RunConfig
 from framework.engine.classifier import Classifier
 from framework.engine.components import decided_words
 from framework.inputs.rows import InputRow
-from framework.providers.batch.providers import BATCH_PROVIDERS
 from framework.providers.compile import CompiledRequest
 from framework.providers.pricing import batch_price, price
+from framework.providers.profiles import PROFILES
 from framework.providers.tokens import count_tokens
 from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.recording import RecordingTransport
@@ -210,7 +210,7 @@ def _batch_cost(
     config: RunConfig, model: str, usage: Usage, most: int
 ) -> tuple[float | None, float | None, str] | None:
     """The same calls in provider batch jobs, where the provider has a batch API."""
-    if config.provider.kind not in BATCH_PROVIDERS:
+    if PROFILES[config.provider.kind].batch_api is None:
         return None
     expected, source = batch_price(config.provider, config.model, model, usage)
     ceiling, _ = batch_price(config.provider, config.model, model, Usage(usage.prompt_tokens, most))

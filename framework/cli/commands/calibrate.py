@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from framework.run_record import RunRecord
 
 __all__ = ["run"]
 
@@ -83,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     return cli
 
 
-def _taxonomy(record: dict[str, Any] | None, name: str | None) -> dict[str, Any]:
+def _taxonomy(record: RunRecord | None, name: str | None) -> dict[str, Any]:
     if name:
         from framework.config.load import compose, load_run_config
         from framework.labels.taxonomy import label_ids, taxonomy_hash
@@ -95,8 +98,8 @@ def _taxonomy(record: dict[str, Any] | None, name: str | None) -> dict[str, Any]
             "hash": taxonomy_hash(taxonomy),
             "labels": list(label_ids(taxonomy)),
         }
-    if record and record.get("taxonomy", {}).get("hash"):
-        return dict(record["taxonomy"])
+    if record and record.taxonomy.hash:
+        return record.taxonomy.model_dump()
     raise ConfigError(
         "--taxonomy: the results have no record.json; name the taxonomy they "
         "were labeled with (--taxonomy NAME)"

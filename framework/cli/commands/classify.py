@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,8 +9,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from framework.cli.commands.hydra_app import run_hydra_app
-from framework.errors import ConfigError
-from framework.results import REPORT_FILE, REPORT_HTML_FILE, RESULTS_FILE, REVIEW_FILE
+from framework.results import REPORT_FILE, REPORT_HTML_FILE
 
 if TYPE_CHECKING:
     from framework.runner.totals import RunTotals
@@ -26,52 +24,18 @@ def run(argv: list[str]) -> int:
 
 
 def classify_job(cfg: DictConfig) -> None:
-    from framework.config.load import load_run_config
-    from framework.engine.classifier import Classifier
-    from framework.evaluation.report import headline, score_run
-    from framework.inputs.readers import count_rows
-    from framework.learning.prepare import prepare_run
-    from framework.runner.progress import Progress
-    from framework.runner.run import classify_file
-    from framework.runner.run_record import RunRecorder, scrub_secrets
+    from framework.evaluation.job import run_job
+    from framework.evaluation.report import headline
+    from framework.secrets import scrub_secrets
 
     run_dir, overrides, sweep_dir = hydra_folders()
     scrub_secrets(cfg, overrides, run_dir, sweep_dir)  # Hydra saved command-line keys in clear
-    config = load_run_config(cfg)
-    if not config.input:
-        raise ConfigError(
-            "input: required; name the file to classify: labelwise classify input=FILE"
-        )
-    output = Path(config.output) if config.output else run_dir / RESULTS_FILE
-    prepare_run(config)  # the trained model and the examples index, on first use
-    with (
-        Classifier(config) as classifier,
-        RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides) as record,
-    ):
-        asks = classifier.describe()
-        mode, transport = asks["output_mode"], asks["transport"]
-        log.info(
-            "output mode %s (%s); transport %s (%s)",
-            mode["mode"],
-            mode["reason"],
-            transport["name"],
-            transport["reason"],
-        )
-        rows = count_rows(config.input)
-        if rows is not None and config.sample.size is not None:
-            rows = min(rows, config.sample.size)
-        progress = Progress(rows, style=config.run.progress, interval=config.run.progress_interval)
-        review = run_dir / REVIEW_FILE if config.thresholds.abstain_band else None
-        totals = asyncio.run(
-            classify_file(classifier, config.input, output, progress=progress, review=review)
-        )
-        metrics = score_run(config, output, run_dir)  # metrics.json and report.md, given gold
-        record.finish(totals, metrics.summary() if metrics is not None else None)
-    log_summary(totals, output)
+    outcome = run_job(cfg, run_dir=run_dir, overrides=overrides)
+    log_summary(outcome.totals, outcome.output)
     html = run_dir / REPORT_HTML_FILE
-    if metrics is not None:
+    if outcome.metrics is not None:
         report = run_dir / REPORT_FILE
-        log.info("%s -> %s (open it in a browser) and %s", headline(metrics), html, report)
+        log.info("%s -> %s (open it in a browser) and %s", headline(outcome.metrics), html, report)
     elif html.is_file():
         log.info("report: %s (labels predicted, confidence, failed rows; no gold to score)", html)
 

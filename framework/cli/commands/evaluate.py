@@ -17,6 +17,7 @@ from framework.results import (
     RunFolder,
     read_result_rows,
 )
+from framework.run_record import RunRecord
 
 __all__ = ["run"]
 
@@ -188,7 +189,7 @@ def read_gold(path: Path) -> dict[str, list[str]]:
 
 def label_set(
     args: argparse.Namespace,
-    record: Mapping[str, Any] | None,
+    record: RunRecord | None,
     results: Path,
     gold: Mapping[str, Sequence[str]] | None,
 ) -> tuple[list[str], str | None, str | None]:
@@ -200,9 +201,9 @@ def label_set(
         if not labels:
             raise ConfigError("--labels: no labels given; list them comma-separated: --labels a,b")
         return labels, None, None
-    if record and record.get("taxonomy", {}).get("labels"):
-        recorded = record["taxonomy"]
-        return list(recorded["labels"]), recorded.get("none_label"), recorded.get("hash")
+    if record and record.taxonomy.labels:
+        recorded = record.taxonomy
+        return list(recorded.labels), recorded.none_label, recorded.hash
     seen: dict[str, None] = {}
     for row in read_result_rows(results):
         expected = gold.get(row.id, []) if gold is not None else row.gold or ()
@@ -237,11 +238,11 @@ def warn_unmatched_gold(gold: Mapping[str, Sequence[str]], results: Path, gold_f
         )
 
 
-def _text_source(record: Mapping[str, Any] | None, gold: str | None) -> tuple[Path | None, Any]:
+def _text_source(record: RunRecord | None, gold: str | None) -> tuple[Path | None, Any]:
     """Where the texts of the worst errors come from: the run's input, else the gold file."""
     from framework.config.schema import ColumnNames
 
-    if record and record.get("input", {}).get("path"):
-        columns = (record.get("config") or {}).get("columns") or {}
-        return Path(record["input"]["path"]), ColumnNames.model_validate(columns)
+    if record and record.input.path:
+        columns = record.config.get("columns") or {}
+        return Path(record.input.path), ColumnNames.model_validate(columns)
     return (Path(gold), None) if gold else (None, None)

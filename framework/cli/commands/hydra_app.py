@@ -65,7 +65,7 @@ def run_hydra_app(task: Callable[[DictConfig], None], argv: list[str], name: str
 
 def register_override_secrets(argv: list[str]) -> None:
     """The values of secret keys given on the command line (provider.api_key=sk-...)."""
-    from framework.runner.run_record import is_secret_override
+    from framework.secrets import is_secret_override
 
     for arg in argv:
         if is_secret_override(arg):
@@ -79,7 +79,7 @@ def register_config_secrets(argv: list[str]) -> None:
 
     from framework.config.load import compose
     from framework.errors import ConfigError
-    from framework.runner.run_record import SECRET_KEYS
+    from framework.secrets import SECRET_KEYS
 
     overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
     try:

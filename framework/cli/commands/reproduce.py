@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.errors import ConfigError, InputError
 from framework.results import ResultRow
+
+if TYPE_CHECKING:
+    from framework.run_record import RunRecord
 
 __all__ = ["Comparison", "compare_rows", "run"]
 
@@ -64,7 +66,8 @@ class Comparison:
 
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from framework.results import RECORD_FILE, RunFolder, load_record
+    from framework.results import RunFolder
+    from framework.run_record import RECORD_FILE, load_record
 
     run_dir = Path(args.run_dir)
     record = load_record(run_dir) if run_dir.is_dir() else None
@@ -109,18 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     return cli
 
 
-def check_input(record: Mapping[str, Any], *, allow_changed: bool) -> Path:
+def check_input(record: RunRecord, *, allow_changed: bool) -> Path:
     """The recorded input file, refused (ConfigError) if its content changed."""
     from framework.digests import file_sha256
 
-    recorded = record.get("input") or {}
-    path = Path(recorded.get("path") or "")
-    given = Path(recorded.get("given") or "")
-    if not path.is_file() and recorded.get("given") and given.is_file():
+    recorded = record.input
+    path = Path(recorded.path or "")
+    given = Path(recorded.given or "")
+    if not path.is_file() and recorded.given and given.is_file():
         path = given  # the run folder moved (another clone): the input as it was named
     if not path.is_file():
         raise InputError(f"the run's input {path} is gone; restore it to reproduce the run")
-    then, now = recorded.get("sha256"), file_sha256(path)
+    then, now = recorded.sha256, file_sha256(path)
     if then != now and not allow_changed:
         raise ConfigError(
             f"input {path} changed since the run (sha256 {str(then)[:12]}... then, "
@@ -129,44 +132,37 @@ def check_input(record: Mapping[str, Any], *, allow_changed: bool) -> Path:
     return path
 
 
-def recorded_config(record: Mapping[str, Any], source: Path, output: Path) -> tuple[Any, Any]:
+def recorded_config(record: RunRecord, source: Path, output: Path) -> tuple[Any, Any]:
     """The run's composed config (the DictConfig and the RunConfig), on this input and output."""
     from omegaconf import OmegaConf
 
     from framework.config.load import load_run_config
     from framework.secrets import REDACTED
 
-    cfg = OmegaConf.create(dict(record["config"]))
+    cfg = OmegaConf.create(dict(record.config))
     if OmegaConf.select(cfg, "provider.api_key") == REDACTED:
         cfg.provider.api_key = None  # it comes from the environment again
     cfg.input, cfg.output = str(source), str(output)
     return cfg, load_run_config(cfg)
 
 
-def rerun(record: Mapping[str, Any], source: Path, out: Path) -> Path:
+def rerun(record: RunRecord, source: Path, out: Path) -> Path:
     """Classify again with the recorded config into `out`; the results file."""
-    from framework.engine.classifier import Classifier
-    from framework.evaluation.report import score_run
-    from framework.learning.prepare import prepare_run
+    from framework.evaluation.job import run_job
     from framework.results import RESULTS_FILE
-    from framework.runner.run import classify_file
-    from framework.runner.run_record import RunRecorder
 
-    output = out / RESULTS_FILE
-    cfg, config = recorded_config(record, source, output)
-    overrides = list(record.get("overrides") or [])
-    prepare_run(config)  # the trained model and examples index, from their pools
-    with Classifier(config) as classifier:
-        recorder = RunRecorder(cfg, classifier, run_dir=out, output=output, overrides=overrides)
-        recorder.record["reproduces"] = record.get("run_dir")
-        with recorder:
-            totals = asyncio.run(classify_file(classifier, source, output))
-            metrics = score_run(config, output, out)
-            recorder.finish(totals, metrics.summary() if metrics is not None else None)
-    return output
+    cfg, _ = recorded_config(record, source, out / RESULTS_FILE)
+    outcome = run_job(
+        cfg,
+        run_dir=out,
+        overrides=list(record.overrides),
+        progress=False,
+        describe={"reproduces": record.run_dir},
+    )
+    return outcome.output
 
 
-def requests_only(record: Mapping[str, Any], source: Path) -> Iterator[ResultRow]:
+def requests_only(record: RunRecord, source: Path) -> Iterator[ResultRow]:
     """Each input row with the hash of the first request a rerun would send; nothing sent."""
     from framework.engine.classifier import Classifier
     from framework.inputs.readers import read_rows

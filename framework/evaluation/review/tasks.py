@@ -22,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 
 from framework.errors import InputError
 from framework.results import ResultRow, RunFolder
+from framework.run_record import RunRecord
 
 __all__ = [
     "FROM_NAME",
@@ -132,8 +133,8 @@ def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, An
     return task
 
 
-def _descriptions(record: Mapping[str, Any]) -> dict[str, str]:
-    labels = ((record.get("config") or {}).get("taxonomy") or {}).get("labels")
+def _descriptions(record: RunRecord) -> dict[str, str]:
+    labels = (record.config.get("taxonomy") or {}).get("labels")
     if isinstance(labels, Mapping):
         return {
             str(k): str(v.get("description") or "")
@@ -148,9 +149,9 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
     from framework.config.run_settings import ColumnNames
     from framework.evaluation.texts import read_texts
 
-    record = folder.record or {}
-    taxonomy = record.get("taxonomy") or {}
-    labels = list(taxonomy.get("labels") or ())
+    record = folder.record or RunRecord()
+    taxonomy = record.taxonomy
+    labels = list(taxonomy.labels)
     if not labels:
         raise InputError(
             f"{folder.path} has no record.json naming its taxonomy's labels; export the "
@@ -165,8 +166,8 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
             "all": "the results are empty",
         }[which]
         raise InputError(f"no rows to review in {folder.results}: {hint}; try --rows all")
-    source = (record.get("input") or {}).get("path")
-    columns = ColumnNames.model_validate((record.get("config") or {}).get("columns") or {})
+    source = record.input.path
+    columns = ColumnNames.model_validate(record.config.get("columns") or {})
     texts = read_texts(Path(source), {row.id for row in chosen}, columns) if source else {}
     version = f"labelwise {folder.path.name}"
     tasks = [
@@ -177,7 +178,7 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
             f"the texts of the rows to review are not in the run's input ({source}); "
             "the input file must still be where the run read it"
         )
-    name = f"{taxonomy.get('name', '')}@{taxonomy.get('version', '')}".strip("@")
+    name = f"{taxonomy.name or ''}@{taxonomy.version or ''}".strip("@")
     config = labeling_config(labels, _descriptions(record), title=f"(taxonomy {name})")
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks_file, config_file = out_dir / TASKS_FILE, out_dir / CONFIG_FILE

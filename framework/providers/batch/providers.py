@@ -8,15 +8,13 @@ from __future__ import annotations
 from framework.config.schema import ModelConfig, ProviderConfig
 from framework.errors import ConfigError
 from framework.providers.batch.apis import BatchApi
+from framework.providers.profiles import PROFILES
 
 __all__ = ["BATCH_PROVIDERS", "batch_api"]
 
-# Providers whose batch API labelwise drives, by the API they speak.
+# Providers whose batch API labelwise drives, by the API they speak (profile data).
 BATCH_PROVIDERS: dict[str, str] = {
-    "openai": "openai",
-    "openai_compatible": "openai",  # vLLM and gateways that serve /v1/files and /v1/batches
-    "azure": "openai",  # the same API under the resource's /openai, with an api-version
-    "anthropic": "anthropic",
+    kind: profile.batch_api for kind, profile in PROFILES.items() if profile.batch_api
 }
 
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from framework.config.schema import RunConfig
 from framework.errors import ConfigError
-from framework.providers.local.models import ModelFile
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.base import Transport
-from framework.providers.transports.batch import BatchLayer
 from framework.providers.transports.cache import CachingTransport, ResponseCache
 from framework.providers.transports.health import (
     HealthWatch,
@@ -31,6 +29,10 @@ from framework.providers.transports.local import LocalServerTransport
 from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.retry import RetryingTransport
 from framework.providers.transports.throttle import Throttle, ThrottledTransport
+
+if TYPE_CHECKING:  # the batch machinery is imported by a run that uses it (run.mode=batch)
+    from framework.providers.local.models import ModelFile
+    from framework.providers.transports.batch import BatchLayer
 
 __all__ = ["TransportChoice", "TransportStack", "build_stack", "choose_transport"]
 
@@ -98,6 +100,7 @@ def batch_layer(config: RunConfig, online: Transport, cache: ResponseCache) -> B
     """run.mode=batch: the provider's batch API, its record in the cache's database."""
     from framework.providers.batch.jobs import JobStore
     from framework.providers.batch.providers import batch_api
+    from framework.providers.transports.batch import BatchLayer
 
     return BatchLayer(
         online,

@@ -28,21 +28,23 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framework.config.schema import BatchSettings
 from framework.engine.classifier import Classifier
 from framework.errors import ConfigError, Deferred
-from framework.providers.batch.jobs import BatchJob, JobStore
-from framework.providers.batch.manifest import Manifest, manifest_path
-from framework.providers.batch.payers import Payers
-from framework.providers.batch.steps import drive_job
-from framework.providers.transports.batch import BatchLayer
 from framework.records import Item
 from framework.results import id_digest
 from framework.runner.drivers.base import Driver, RunFiles
 from framework.runner.executors import InProcess, Outcome, Waiting
 from framework.runner.rows import ResultSink, RowsInFlight
 from framework.runner.totals import Note, RunTotals
+
+if TYPE_CHECKING:  # imported by a batch run, not by every run that reads the table
+    from framework.providers.batch.jobs import BatchJob, JobStore
+    from framework.providers.batch.manifest import Manifest
+    from framework.providers.batch.payers import Payers
+    from framework.providers.transports.batch import BatchLayer
 
 __all__ = ["BatchDriver"]
 
@@ -61,6 +63,8 @@ class BatchDriver(Driver):
         return cls() if classifier.config.run.mode == "batch" else None
 
     async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
+        from framework.providers.batch.manifest import Manifest, manifest_path
+
         layer = classifier.batch
         if layer is None:
             raise ConfigError("run.mode=batch: the run's transport has no batch layer")
@@ -190,6 +194,8 @@ async def wait_for_jobs(
 ) -> bool:
     """Take every job to its end and store its answers; False when batch.wait ran out
     first (the jobs keep running at the provider)."""
+    from framework.providers.batch.steps import drive_job
+
     pending, retry = list(jobs), layer.retry
     interval = settings.poll_interval
     while pending:

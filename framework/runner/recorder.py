@@ -1,4 +1,5 @@
-"""The run record: record.json in every run folder, enough to rerun the run and trust it.
+"""Writing the run record: record.json in every run folder (framework.run_record: the
+typed record), enough to rerun the run and trust it.
 
     with RunRecorder(cfg, classifier, run_dir=..., output=..., overrides=...) as recorder:
         totals = ...                     # record.json says "running" meanwhile
@@ -10,17 +11,15 @@ identifies the prompt, taxonomy, model and output mode; the versions of the
 packages and of labelwise's own source; the input's sha256; the totals.
 
 Hydra saves command-line overrides in clear text in .hydra/ (a key given as
-`provider.api_key=sk-...` included): `scrub_secrets` rewrites those files.
+`provider.api_key=sk-...` included): framework.secrets.scrub_secrets rewrites them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
-import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,27 +28,17 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from framework.digests import file_sha256
-from framework.engine.classifier import merge_sections
 from framework.inputs.readers import is_uri
 from framework.labels.taxonomy import label_ids, taxonomy_hash
-from framework.results import RECORD_FILE
-from framework.secrets import REDACTED, redact_url, registered, scrub
+from framework.run_record import RunRecord, merge_sections, write_record
+from framework.secrets import redact_overrides, redact_tree, redact_url
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
     from framework.runner.totals import RunTotals
 
-__all__ = [
-    "REDACTED",
-    "RunRecorder",
-    "is_secret_override",
-    "redact_overrides",
-    "redact_tree",
-    "scrub_secrets",
-    "source_version",
-]
+__all__ = ["RunRecorder", "describe_run", "package_versions", "source_version"]
 
-SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "access_token"})
 PACKAGES = (
     "labelwise",
     "litellm",
@@ -60,87 +49,6 @@ PACKAGES = (
     "scikit-learn",
 )
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _is_secret_key(key: object) -> bool:
-    return str(key).lower() in SECRET_KEYS
-
-
-def _is_reference(value: object) -> bool:
-    """`${oc.env:KEY}` and other interpolations name a value without holding it."""
-    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
-
-
-def redact_tree(tree: Any) -> Any:
-    """A copy of a config tree with the value of every secret key replaced by "***"."""
-    if isinstance(tree, dict):
-        return {
-            key: REDACTED
-            if _is_secret_key(key) and value is not None and not _is_reference(value)
-            else redact_tree(value)
-            for key, value in tree.items()
-        }
-    if isinstance(tree, list):
-        return [redact_tree(value) for value in tree]
-    return tree
-
-
-def redact_overrides(overrides: Iterable[str]) -> list[str]:
-    """Command-line overrides with the value of every secret key replaced by "***"."""
-    return [f"{o.partition('=')[0]}={REDACTED}" if _secret_override(o) else o for o in overrides]
-
-
-def is_secret_override(override: str) -> bool:
-    """`provider.api_key=sk-...` and the like (not `provider.api_key=${oc.env:K}`)."""
-    return _secret_override(override)
-
-
-def _secret_override(override: str) -> bool:
-    key, equals, value = override.partition("=")
-    leaf = key.lstrip("+~").rsplit(".", 1)[-1]
-    return bool(equals) and _is_secret_key(leaf) and not _is_reference(value)
-
-
-def _secret_values(cfg: DictConfig, overrides: Iterable[str]) -> set[str]:
-    """Every secret in the config (raw and resolved) and in the overrides."""
-    found = {o.partition("=")[2] for o in overrides if _secret_override(o)}
-
-    def walk(node: Any, path: str) -> None:
-        for key, value in node.items() if isinstance(node, dict) else ():
-            dotted = f"{path}{key}"
-            if _is_secret_key(key) and isinstance(value, str):
-                found.add(value)
-                try:
-                    resolved = OmegaConf.select(cfg, dotted, throw_on_missing=False)
-                except Exception:  # an unresolvable reference holds no value to hide
-                    resolved = None
-                if isinstance(resolved, str):
-                    found.add(resolved)
-            walk(value, dotted + ".")
-
-    walk(OmegaConf.to_container(cfg, resolve=False), "")
-    return {value for value in found if len(value) >= 4 and not _is_reference(value)}
-
-
-def scrub_secrets(
-    cfg: DictConfig, overrides: Sequence[str], run_dir: Path, sweep_dir: Path | None = None
-) -> None:
-    """Replace each secret of the config and overrides by "***" in the files Hydra saved:
-    run_dir/.hydra/*.yaml and, in a multirun, sweep_dir/multirun.yaml."""
-    secrets = _secret_values(cfg, overrides) | registered()
-    forms = {form for s in secrets for form in (s, s.replace("'", "''"), json.dumps(s)[1:-1])}
-    files = [*sorted((run_dir / ".hydra").glob("*.yaml"))]
-    if sweep_dir is not None:
-        files.append(sweep_dir / "multirun.yaml")
-    for path in files:
-        if not path.is_file():
-            continue
-        text = path.read_text(encoding="utf-8")
-        scrubbed = redact_url(text)
-        for form in sorted(forms, key=len, reverse=True):
-            scrubbed = scrubbed.replace(form, REDACTED)
-        if scrubbed != text:
-            path.write_text(scrubbed, encoding="utf-8")
 
 
 def source_version(root: Path = _SOURCE_ROOT) -> dict[str, Any] | None:
@@ -187,14 +95,14 @@ def describe_run(
     run_dir: Path,
     output: Path,
     overrides: Sequence[str],
-) -> dict[str, Any]:
+) -> RunRecord:
     """The record of a run about to start (status "running")."""
     config, plain = classifier.config, OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(plain, dict)
     plain.pop("hydra", None)
     source, taxonomy, model = Path(config.input or ""), config.taxonomy, config.model
-    asks = classifier.describe()  # prompt, label keys, output mode, transport, components
-    return {
+    asks = classifier.describe()  # prompt, label keys, output mode, transport
+    data = {
         "format": 1,
         "status": "running",
         "started_at": _now(),
@@ -233,6 +141,7 @@ def describe_run(
         "totals": None,
         "metrics": None,
     }
+    return RunRecord.model_validate(data)
 
 
 def _totals(totals: RunTotals) -> dict[str, Any]:
@@ -248,17 +157,6 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None
     data["warnings"] = len(totals.warnings)
     return data
-
-
-def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
-    """Write record.json atomically: a reader never sees half a record."""
-    path = run_dir / RECORD_FILE  # framework.results names the run folder's files
-    run_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(RECORD_FILE + ".partial")
-    text = scrub(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path
 
 
 class RunRecorder:
@@ -281,17 +179,19 @@ class RunRecorder:
 
     def finish(self, totals: RunTotals, metrics: Mapping[str, Any] | None = None) -> None:
         """Record the totals and, when the run was scored, a summary of its metrics."""
-        self.record["totals"] = _totals(totals)
+        data = self.record.to_json()
+        data["totals"] = _totals(totals)
         # The components' sections again (their counters: an embedder's calls), then what
         # the driver adds: where the rows ran, a distillation's fits.
-        merge_sections(self.record, self._classifier.sections())
-        self.record["executor"] = {}
-        merge_sections(self.record, totals.record)
+        merge_sections(data, self._classifier.sections())
+        data["executor"] = {}
+        merge_sections(data, totals.record)
         if totals.resumed_from is not None:
-            self.record["resumed_from"] = dataclasses.asdict(totals.resumed_from)
+            data["resumed_from"] = dataclasses.asdict(totals.resumed_from)
         if metrics is not None:
-            self.record["metrics"] = dict(metrics)
-        self.record["status"] = "finished"
+            data["metrics"] = dict(metrics)
+        data["status"] = "finished"
+        self.record = RunRecord.model_validate(data)
 
     def __enter__(self) -> RunRecorder:
         write_record(self.run_dir, self.record)
@@ -302,10 +202,10 @@ class RunRecorder:
     ) -> None:
         if kind is not None:
             interrupted = issubclass(kind, KeyboardInterrupt | SystemExit | asyncio.CancelledError)
-            self.record["status"] = "interrupted" if interrupted else "failed"
-            self.record["error"] = f"{kind.__name__}: {error}"
-        elif self.record["status"] == "running":
-            self.record["status"] = "failed"
-            self.record["error"] = "the run ended without reporting its totals"
-        self.record["finished_at"] = _now()
+            self.record.status = "interrupted" if interrupted else "failed"
+            self.record.error = f"{kind.__name__}: {error}"
+        elif self.record.status == "running":
+            self.record.status = "failed"
+            self.record.error = "the run ended without reporting its totals"
+        self.record.finished_at = _now()
         write_record(self.run_dir, self.record)

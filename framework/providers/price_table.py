@@ -1,0 +1,72 @@
+"""What a model's tokens cost, read from litellm's price table without importing litellm.
+
+    prices = model_prices("openai/gpt-4o-mini")   # {"input_cost_per_token": 1.5e-07, ...}
+    table_cost(prices, prompt_tokens=1200, completion_tokens=9)
+
+The table is the JSON file litellm ships (model_prices_and_context_window_backup.json,
+what it reads itself with LITELLM_LOCAL_MODEL_COST_MAP=True): read here as data, because
+importing litellm to price a call costs 2-4 s of every process (measured on 2 cores),
+and a run on the HTTP transport needs nothing else of it. A model is found under its
+litellm name ("gemini/gemini-2.5-flash") or without the provider's prefix
+("openai/gpt-4o-mini" -> "gpt-4o-mini"), as litellm looks it up; None when the table
+has no price for it (framework.providers.pricing then asks litellm itself).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["model_prices", "table_cost"]
+
+_FILE = "model_prices_and_context_window_backup.json"
+# Prices that apply to every token of a call whose prompt is longer than N thousand.
+_TIER = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
+
+
+@cache
+def _table() -> dict[str, Any]:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / _FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def model_prices(litellm_model: str) -> dict[str, Any] | None:
+    """The table's entry for the model (its per-token prices and the rest), or None."""
+    table = _table()
+    names = [litellm_model]
+    if "/" in litellm_model:
+        names.append(litellm_model.split("/", 1)[1])
+    for name in names:
+        entry = table.get(name)
+        if isinstance(entry, dict) and "input_cost_per_token" in entry:
+            return entry
+    return None
+
+
+def table_cost(prices: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> float:
+    """What the tokens of one call cost at the table's online prices (the tier of a long
+    prompt where the table has one)."""
+    prompt = float(prices.get("input_cost_per_token") or 0.0)
+    completion = float(prices.get("output_cost_per_token") or 0.0)
+    tiers = sorted(
+        (int(found.group(1)) * 1000, key)
+        for key in prices
+        if (found := _TIER.match(key)) is not None
+    )
+    for threshold, key in tiers:
+        if prompt_tokens > threshold:
+            prompt = float(prices[key])
+            above = key.replace("input_cost_per_token", "output_cost_per_token")
+            completion = float(prices.get(above, completion))
+    return prompt * prompt_tokens + completion * completion_tokens
