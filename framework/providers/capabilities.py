@@ -6,7 +6,9 @@ The answer comes from litellm's bundled map; it is stored in the cache folder
 (capabilities.json), keyed by litellm's version, the provider and the model, so a
 later run does not import litellm just to ask again: the import costs about 2.5 s
 of every process (measured on 2 cores), and with the HTTP transport nothing else
-in a run may need litellm.
+in a run may need litellm. A model litellm's map does not hold (a server of the
+user's own) is known to be unknown without asking it: the map is read as data
+(framework.providers.price_table).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def capability(model: str, prefix: str) -> tuple[bool, bool, bool]:
     if key in known:
         found = known[key]
         return bool(found[0]), bool(found[1]), bool(found[2])
+    from framework.providers.price_table import known_model
+
+    if not known_model(model, prefix):  # litellm's map has no such model: it knows nothing
+        return False, False, False
     from framework.providers.litellm_api import capability as ask_litellm
 
     answer = ask_litellm(model, prefix)

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["model_prices", "table_cost"]
+__all__ = ["known_model", "model_prices", "table_cost"]
 
 _FILE = "model_prices_and_context_window_backup.json"
 # Prices that apply to every token of a call whose prompt is longer than N thousand.
@@ -52,6 +52,16 @@ def model_prices(litellm_model: str) -> dict[str, Any] | None:
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
             return entry
     return None
+
+
+def known_model(model: str, prefix: str) -> bool:
+    """Whether litellm's map holds the model, under any name litellm would look it up by
+    (with or without the provider's prefix)."""
+    table = _table()
+    names = {model, f"{prefix}/{model}"}
+    if "/" in model:
+        names.add(model.split("/", 1)[1])
+    return any(isinstance(table.get(name), dict) for name in names)
 
 
 def table_cost(prices: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> float:
