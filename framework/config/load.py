@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
+from framework.config.moved_keys import add_old_paths, move_keys, said_as_written
 from framework.config.origins import Origins
 from framework.config.schema import RunConfig
 from framework.config.yaml_guard import refuse_alias_bombs
@@ -51,7 +52,9 @@ def register_schema_defaults() -> None:
     be overridden on the command line (model.seed=3) even where no YAML file sets
     it, while a misspelt key still fails. Required keys without a default are ???.
     """
-    ConfigStore.instance().store(name=SCHEMA_NODE, node=_defaults(RunConfig))
+    node = _defaults(RunConfig)
+    add_old_paths(node)  # run.ray.*, trained.distill.*: still accepted (moved_keys)
+    ConfigStore.instance().store(name=SCHEMA_NODE, node=node)
 
 
 def _defaults(model: type[BaseModel]) -> dict[str, Any]:
@@ -100,11 +103,17 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
         raise ConfigError(f"{key}: {_first_line(str(error))}" + origins.describe(key)) from None
+    assert isinstance(container, dict)
+    try:
+        moved = move_keys(cast(dict[str, Any], container), _defaults(RunConfig))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     try:
         return RunConfig.model_validate(container)
     except ValidationError as error:
         key, text = _describe_validation_error(error)
-        raise ConfigError(text + origins.describe(key)) from None
+        said = said_as_written(text, moved)
+        raise ConfigError(said + origins.describe(said_as_written(key, moved))) from None
 
 
 def describe_hydra_error(error: Exception) -> str:

@@ -54,7 +54,8 @@ class RetrySettings(Strict):
 
 
 class RaySettings(Strict):
-    """run.executor=ray: where the cluster is and how the work is cut.
+    """run.executor=ray: where the cluster is and how the work is cut (the `ray` section;
+    was run.ray, which still works).
 
     address: a running cluster (ray://host:10001, or auto); None: $RAY_ADDRESS, or a
     cluster of this machine started for the run. actors: engines on the cluster (auto:
@@ -87,9 +88,8 @@ class RunSettings(Strict):
     # At most most_workers(); never more than run.concurrency or the rows can use.
     workers: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     # Where the engines run: local (this process and its workers) or ray (a Ray cluster
-    # reads the input and classifies it; this process writes the results: run.ray).
+    # reads the input and classifies it; this process writes the results: the `ray` section).
     executor: Literal["local", "ray"] = "local"
-    ray: RaySettings = RaySettings()
     # Calls in a row that fail to reach the provider (no connection, timeouts, 5xx) before
     # the run stops as "provider down", leaving the rows not done for a rerun; None:
     # max(10, 2 x concurrency).
@@ -188,7 +188,8 @@ class ChunkSettings(Strict):
 
 
 class DistillSettings(Strict):
-    """trained.distill: a trained model taught by the LLM, for an input without gold.
+    """distill: a trained model taught by the LLM, for an input without gold (was
+    trained.distill, which still works).
 
     The LLM labels `sample` rows of the input, drawn with `seed`; the model is fit on
     its answers; the cascade (or the model alone) labels the rest. `refit_every`: after
@@ -257,8 +258,6 @@ class TrainedModelSettings(Strict):
     C: float = Field(default=4.0, gt=0)
     features: Literal["tfidf", "embeddings", "both"] = "tfidf"
     artifact: str | None = None
-    # Instead of a pool: a model fit on the LLM's answers for a sample of the input.
-    distill: DistillSettings = DistillSettings()
 
 
 class EmbeddingSettings(Strict):

@@ -18,8 +18,10 @@ from framework.config.run_settings import (
     CascadeSettings,
     ChunkSettings,
     ColumnNames,
+    DistillSettings,
     EmbeddingSettings,
     ExamplesSettings,
+    RaySettings,
     RetrySettings,
     RunSettings,
     SampleSettings,
@@ -213,21 +215,23 @@ class RunConfig(Strict):
     chunking: ChunkSettings = ChunkSettings()
     trained: TrainedModelSettings = TrainedModelSettings()
     cascade: CascadeSettings = CascadeSettings()
+    distill: DistillSettings = DistillSettings()
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
+    ray: RaySettings = RaySettings()
     input: str | None = None
     output: str | None = None
 
     @model_validator(mode="after")
     def _trained_needs_a_pool(self) -> RunConfig:
         trained = self.trained
-        if trained.distill.sample is not None:
+        if self.distill.sample is not None:
             _check_distillation(self)
         elif trained.use != "off" and not trained.pool:
             raise ValueError(
                 f"trained.pool: trained.use={trained.use} needs labeled rows to learn from: "
                 "trained.pool=PATH (JSONL, CSV or Parquet with id, text and labels), or "
-                "trained.distill.sample=N to learn from the LLM's answers on N input rows"
+                "distill.sample=N to learn from the LLM's answers on N input rows"
             )
         return self
 
@@ -263,10 +267,10 @@ class RunConfig(Strict):
                 "with embeddings=openai-small (conf/embeddings), or set embeddings.model=NAME "
                 "(with embeddings.kind and, for your own server, embeddings.api_base)"
             )
-        if self.trained.features != "tfidf" and self.trained.distill.sample is not None:
+        if self.trained.features != "tfidf" and self.distill.sample is not None:
             raise ValueError(
                 "trained.features: a model distilled during the run learns from TF-IDF "
-                "features only; use trained.features=tfidf with trained.distill.sample"
+                "features only; use trained.features=tfidf with distill.sample"
             )
         return self
 
@@ -295,31 +299,31 @@ class RunConfig(Strict):
 
 
 def _check_distillation(config: RunConfig) -> None:
-    """trained.distill.sample: what a model taught by the LLM during the run cannot go with."""
+    """distill.sample: what a model taught by the LLM during the run cannot go with."""
     trained = config.trained
     if trained.use not in ("cascade", "alone"):
         raise ValueError(
-            f"trained.use: trained.distill.sample teaches the trained model from the LLM's "
+            f"trained.use: distill.sample teaches the trained model from the LLM's "
             f"answers; use it with trained.use=cascade (the LLM labels the rows the model is "
             f"unsure of) or trained.use=alone, not {trained.use}"
         )
     if trained.pool:
         raise ValueError(
             "trained.pool: a distilled model learns from the LLM's answers "
-            "(trained.distill.sample), a pooled one from labeled rows; give one of them"
+            "(distill.sample), a pooled one from labeled rows; give one of them"
         )
     if trained.artifact:
         raise ValueError(
             "trained.artifact: a distilled model is fit during the run and kept in the cache "
             "folder by its hash (record.json names it); leave trained.artifact unset"
         )
-    if trained.distill.refit_every is not None and trained.use == "alone":
+    if config.distill.refit_every is not None and trained.use == "alone":
         raise ValueError(
-            "trained.distill.refit_every: with trained.use=alone no row past the sample "
+            "distill.refit_every: with trained.use=alone no row past the sample "
             "reaches the LLM, so there is nothing to refit on; use trained.use=cascade"
         )
     if config.run.executor == "ray":
         raise ValueError(
-            "run.executor: trained.distill fits its model between the run's phases in this "
+            "run.executor: a distilled model is fit between the run's phases in this "
             "process; use run.executor=local with it"
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.config.load import compose, load_run_config
+from framework.config.moved_keys import said_as_written
 from framework.config.schema import RunConfig
 from framework.engine.components import Component, record_sections
 from framework.engine.engine import Engine, build_engine
@@ -225,12 +226,14 @@ class Classifier:
         return await self.engine.classify_item(item)
 
     def _answers_now(self) -> None:
-        if self.config.trained.distill.sample is not None:
+        if self.config.distill.sample is not None:
             raise ConfigError(
-                "trained.distill: the model is taught by the LLM's answers on a sample of a "
-                "file's rows, so single texts cannot be labeled this way; classify a file "
-                "(labelwise classify, or framework.runner.run.classify_file), or give the "
-                "trained model labeled rows with trained.pool"
+                said_as_written(
+                    "distill.sample: the model is taught by the LLM's answers on a sample of "
+                    "a file's rows, so single texts cannot be labeled this way; classify a "
+                    "file (labelwise classify, or framework.runner.run.classify_file), or "
+                    "give the trained model labeled rows with trained.pool"
+                )
             )
         if self.config.run.mode == "batch":
             raise ConfigError(

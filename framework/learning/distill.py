@@ -1,4 +1,4 @@
-"""trained.distill: a trained model taught by the LLM's answers, for an input without gold.
+"""distill: a trained model taught by the LLM's answers, for an input without gold.
 
     teacher = Teacher(config, folder, earlier=results_rows)  # answers a killed run wrote
     teacher.learn(row_id, labels)          # each answer the LLM gives
@@ -71,7 +71,7 @@ class Teacher:
         folds = self.config.trained.folds
         if len(pool) < 2 * folds:
             raise ConfigError(
-                f"trained.distill.sample: the LLM answered {len(pool)} rows of the sample, "
+                f"distill.sample: the LLM answered {len(pool)} rows of the sample, "
                 f"too few to fit the model on ({2 * folds} at least with trained.folds="
                 f"{folds}); failed rows have their reasons in the results: rerun with "
                 "run.retry_failed=true, or draw a larger sample"
@@ -127,7 +127,5 @@ class Teacher:
 def taught_by(config: RunConfig, pool: Path) -> RunConfig:
     """The run's config with the distilled pool as its trained model's pool; the LLM's
     answers stand on its rows (weight 0: the fused confidence is the LLM's)."""
-    trained = config.trained.model_copy(
-        update={"pool": str(pool), "distill": DistillSettings(), "weight": 0.0}
-    )
-    return config.model_copy(update={"trained": trained})
+    trained = config.trained.model_copy(update={"pool": str(pool), "weight": 0.0})
+    return config.model_copy(update={"trained": trained, "distill": DistillSettings()})

@@ -45,7 +45,7 @@ def ensure_trained_model(config: RunConfig) -> Path | None:
     """The artifact of the run's trained model (trained.use), fit now if there is none;
     None when the run uses no trained model, or one distilled during the run (the
     distillation driver fits that one)."""
-    if config.trained.use == "off" or config.trained.distill.sample is not None:
+    if config.trained.use == "off" or config.distill.sample is not None:
         return None
     labels = label_ids(config.taxonomy)
     path = trained_file.artifact_path(config, labels)

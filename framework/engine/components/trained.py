@@ -1,6 +1,6 @@
 """trained.use: the trained model's probabilities beside the LLM (ensemble: fused with its
 reading, per label, `trained.weight` of the model's), or instead of it (alone: the
-model decides every row, no call). With trained.distill there is no model yet: the
+model decides every row, no call). With distill.sample there is no model yet: the
 distillation driver fits one on the LLM's answers and the engine is rebuilt with it;
 until then the distillation's settings are what the run's identity keeps.
 """
@@ -35,7 +35,7 @@ class TrainedComponent(Component):
         trained = parts.config.trained
         if trained.use == "off":
             return None
-        if trained.distill.sample is not None:  # fit during the run, on the LLM's answers
+        if parts.config.distill.sample is not None:  # fit during the run, on the LLM's answers
             return cls(None, parts)
         return cls(load_model(parts.config, parts.labels.ids), parts)
 
@@ -125,7 +125,7 @@ def _distillation_identity(config: Any) -> dict[str, Any]:
         "trained.use": trained.use,
         "trained.folds": trained.folds,
         "trained.C": trained.C,
-        **{f"trained.distill.{k}": v for k, v in trained.distill.model_dump().items()},
+        **{f"trained.distill.{k}": v for k, v in config.distill.model_dump().items()},
     }
     if trained.use == "cascade":
         found.update({f"cascade.{k}": v for k, v in config.cascade.model_dump().items()})

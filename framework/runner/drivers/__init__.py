@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["DRIVERS", "Driver", "RunFiles", "choose_driver"]
 
 DRIVERS: tuple[type[Driver], ...] = (
-    DistillDriver,  # trained.distill.sample: wraps the driver of its phases
+    DistillDriver,  # distill.sample: wraps the driver of its phases
     RayDriver,  # run.executor=ray
     BatchDriver,  # run.mode=batch
     WorkersDriver,  # run.workers > 1

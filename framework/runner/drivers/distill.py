@@ -1,7 +1,7 @@
-"""trained.distill: the phases of a run whose trained model the LLM teaches, each run
+"""distill.sample: the phases of a run whose trained model the LLM teaches, each run
 through the driver chosen after this one (online, or provider batch jobs).
 
-    sample  the LLM labels `trained.distill.sample` rows of the input, drawn with its seed
+    sample  the LLM labels `distill.sample` rows of the input, drawn with its seed
             (framework.runner.sampling), written to the results like any row (path "llm",
             sent_because "distillation sample")
     fit     the sample's answers become a pool and the trained model is fit on it
@@ -60,7 +60,7 @@ class DistillDriver(Driver):
 
     @classmethod
     def for_run(cls, classifier: Classifier) -> DistillDriver | None:
-        return cls() if classifier.config.trained.distill.sample is not None else None
+        return cls() if classifier.config.distill.sample is not None else None
 
     async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
         assert self.inner is not None
@@ -96,7 +96,7 @@ class DistillDriver(Driver):
         the sample's own rows, which is only known once the LLM has answered them."""
         config = classifier.config
         share = config.cascade.llm_share if config.trained.use == "cascade" else 0.0
-        sample = min(config.trained.distill.sample or 0, estimate.to_call)
+        sample = min(config.distill.sample or 0, estimate.to_call)
         rest = estimate.to_call - sample
         how = (
             f"about {share:.0%} of the other {rest:,} (cascade.llm_share; the band is set on "
@@ -125,7 +125,7 @@ class _Phases:
 
     def __post_init__(self) -> None:
         self.config = self.classifier.config
-        self.settings = self.config.trained.distill
+        self.settings = self.config.distill
         self.folder = distilled_folder(self.files.output)
         written = read_result_rows(self.sink.journal.path)
         self.teacher = Teacher(self.config, self.folder, earlier=written)

@@ -80,7 +80,7 @@ def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> No
         sink.totals.record["executor"] = {
             "name": "ray",
             "actors": actors,
-            "address": config.run.ray.address or os.environ.get("RAY_ADDRESS") or "local",
+            "address": config.ray.address or os.environ.get("RAY_ADDRESS") or "local",
             "concurrency_per_actor": share.run.concurrency,
         }
         done = frozenset(sink.journal.done)
@@ -89,7 +89,7 @@ def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> No
             _Engine,
             fn_constructor_kwargs={"config": share, "done": done},
             compute=ray.data.ActorPoolStrategy(size=actors),
-            batch_size=config.run.ray.batch_size or max(1, share.run.concurrency // 2),
+            batch_size=config.ray.batch_size or max(1, share.run.concurrency // 2),
             batch_format="pyarrow",
             zero_copy_batch=True,
             udf_modifying_row_count=True,
@@ -101,8 +101,8 @@ def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> No
 
 
 def actors_for(config: RunConfig, resources: dict[str, float]) -> int:
-    """run.ray.actors, or for auto one a CPU of the cluster, less one for the read tasks."""
-    setting = config.run.ray.actors
+    """ray.actors, or for auto one a CPU of the cluster, less one for the read tasks."""
+    setting = config.ray.actors
     if setting != "auto":
         return int(setting)
     return max(1, int(resources.get("CPU", 1)) - 1)
@@ -160,11 +160,11 @@ def _import_ray() -> Any:
 
 
 def _connect(ray: Any, config: RunConfig) -> bool:
-    """Join run.ray.address or $RAY_ADDRESS, or start a cluster of this machine; True
+    """Join ray.address or $RAY_ADDRESS, or start a cluster of this machine; True
     when this run started it (and so stops it)."""
     if ray.is_initialized():
         return False
-    address = config.run.ray.address or os.environ.get("RAY_ADDRESS") or None
+    address = config.ray.address or os.environ.get("RAY_ADDRESS") or None
     if address is not None:
         _refuse_unreachable(address)
     try:
@@ -177,7 +177,7 @@ def _connect(ray: Any, config: RunConfig) -> bool:
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = address or "a cluster of this machine"
         raise ConfigError(
-            f"run.ray.address: cannot connect to {where}: {error}; start the cluster "
+            f"ray.address: cannot connect to {where}: {error}; start the cluster "
             "(ray start --head) or fix the address"
         ) from None
     context = ray.data.DataContext.get_current()
@@ -200,7 +200,7 @@ def _refuse_unreachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as error:
-        where = "run.ray.address" if address != os.environ.get("RAY_ADDRESS") else "$RAY_ADDRESS"
+        where = "ray.address" if address != os.environ.get("RAY_ADDRESS") else "$RAY_ADDRESS"
         raise ConfigError(
             f"{where}: nothing answers at {address} ({error.strerror or error}); start the "
             "cluster (ray start --head) or fix the address"
