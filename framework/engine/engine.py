@@ -152,29 +152,20 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     labels = labels.asked_by_number(label_keys.by_index)
     strategy = STRATEGIES[config.strategy.name](labels)
     confidence = choose_confidence(config, profile)
-    plan = _request_plan(
-        config,
-        profile=profile,
-        output_mode=output_mode,
-        strategy=strategy,
-        confidence=confidence,
-        endpoint=endpoint,
-    )
-    schema_in_prompt = json.dumps(plan.schema) if plan.mode == "prompted" else None
+    plan = _request_plan(config, profile, output_mode, strategy, confidence, endpoint)
     renderer = PromptRenderer(
         config.prompt,
         labels,
         template=config.strategy.template,
-        schema_in_prompt=schema_in_prompt,
+        schema_in_prompt=json.dumps(plan.schema) if plan.mode == "prompted" else None,
         answer_form=strategy.answer_form,
     )
     thresholds = load_thresholds(config)
+    settings = config.thresholds
     decider = LabelDecider(
-        labels,
-        thresholds.values,
-        default=config.thresholds.default,
-        band=config.thresholds.abstain_band,
+        labels, thresholds.values, default=settings.default, band=settings.abstain_band
     )
+    shared = config.strategy.name == "per_label" or confidence.samples > 0
     asker = Asker(
         strategy,
         renderer,
@@ -182,7 +173,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         transport,
         config.validation.max_retries,
         sample_temperature=config.strategy.sample_temperature,
-        shared_prompts=config.strategy.name == "per_label" or confidence.samples > 0,
+        shared_prompts=shared,
     )
     components = build_components(Parts(config, labels, decider))
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
@@ -193,9 +184,8 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     return Engine(config, *parts, decider, text_fit, asker, identity, tuple(components))
 
 
-def _request_plan(
+def _request_plan(  # noqa: PLR0917 (one call site, the order of build_engine's parts)
     config: RunConfig,
-    *,
     profile: ProviderProfile,
     output_mode: ModeChoice,
     strategy: Strategy,

@@ -26,7 +26,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.engine.components.cascade import CascadeComponent
 from framework.inputs.rows import InputRow
 from framework.learning.distill import Teacher
 from framework.records import Item, Prediction
@@ -199,8 +198,8 @@ class _Phases:
         """Fit the model on the pool and label with it from now on."""
         taught = self.teacher.fit(pool, after_rows=self.past_sample)
         self.classifier.use_trained_model(taught)
-        gates = [c.gate for c in self.classifier.components if isinstance(c, CascadeComponent)]
-        self.teacher.fits[-1]["cascade"] = gates[0].describe() if gates else None
+        trained = self.classifier.sections().get("trained") or {}
+        self.teacher.fits[-1]["cascade"] = trained.get("cascade")  # the gate it came with
 
     def summary(self) -> dict[str, Any]:
         return {
