@@ -29,8 +29,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from framework.stub_server import StubServer  # noqa: E402
-from tests.test_batch_mode import PHASES, answer_by_item, items  # noqa: E402
+from framework.testing import StubServer  # noqa: E402
+from tests.support.batch_runs import PHASES, answer_by_item, items  # noqa: E402
 
 
 def labelwise(stub: StubServer, source: Path, folder: Path, *extra: str) -> subprocess.Popen[str]:

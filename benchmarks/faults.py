@@ -42,7 +42,7 @@ def start_stub(latency: float, faults: str) -> tuple[subprocess.Popen[bytes], st
     command = [
         sys.executable,
         "-m",
-        "framework.stub_server",
+        "framework.testing",
         "--port",
         str(port),
         "--latency",

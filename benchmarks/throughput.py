@@ -54,7 +54,7 @@ def start_stub(latency: float) -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-m",
-            "framework.stub_server",
+            "framework.testing",
             "--port",
             str(port),
             "--latency",

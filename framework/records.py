@@ -1,4 +1,4 @@
-"""The typed records that pass between stages (DESIGN.md, "one type per arrow")."""
+"""The typed records that pass between stages, one type per arrow (docs/development.md)."""
 
 from __future__ import annotations
 

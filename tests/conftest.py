@@ -14,7 +14,7 @@ import pytest
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from framework.stub_server import StubServer
+from framework.testing import StubServer
 
 _CLOUD_KEYS = (
     "OPENAI_API_KEY",
@@ -57,3 +57,22 @@ def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
 def stub() -> Iterator[StubServer]:
     with StubServer() as server:
         yield server
+
+
+# Markers that follow from where a test lives, so `-m "not browser"` and the like need no
+# decorator in each file. `slow` is marked test by test (over about 2 s on 2 cores).
+_MARKS_BY_PLACE = {
+    "tests/local/": ("local_model", "slow"),
+    "tests/evaluation/test_browser_report.py": ("browser",),
+    "tests/evaluation/test_review_label_studio.py": ("label_studio", "slow"),
+    "tests/runner/test_ray_executor.py": ("ray", "slow"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        place = item.nodeid.replace("\\", "/")
+        for prefix, marks in _MARKS_BY_PLACE.items():
+            if place.startswith(prefix):
+                for mark in marks:
+                    item.add_marker(mark)

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tune": ("tune", "try recipes on a labeled dev file; write the best as an experiment"),
     "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
     "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
+    "stub": ("stub", "an offline OpenAI-compatible server to try a config with no key"),
 }
 # The commands that pick up where they stopped when run again (said when interrupted).
 RESUMES = frozenset({"classify", "tune"})
@@ -106,7 +107,9 @@ def report_errors(run: Callable[[], int], *, resumes: bool = True) -> int:
     try:
         return run()
     except ConfigError as error:
-        report(str(error))
+        from framework.config.moved_keys import said_as_written
+
+        report(said_as_written(str(error)))  # a moved key named as the user wrote it
         return 2
     except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
         report(describe_hydra_error(error))

@@ -23,15 +23,46 @@ class LabelSpec(Strict):
     """One label. In YAML the labels are a mapping from id to these fields, so a
     team taxonomy can extend a shared one key by key (see TaxonomyConfig)."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(
+        min_length=1,
+        description="The label's id (in YAML, its key): what answers name and results hold; "
+        "visible characters only, no leading or trailing spaces.",
+    )
     name: str | None = Field(default=None, description="display name; the id if unset")
-    description: str = ""
-    aliases: list[str] = Field(default_factory=list)
-    examples: list[str] = Field(default_factory=list)
-    negative_examples: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    deprecated: bool = False
-    replaced_by: str | None = None
+    description: str = Field(
+        default="",
+        description="What the label means, shown to the model beside its id (lint warns when "
+        "it is empty).",
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other names an answer may give it, read as its id "
+        "(validation.normalize_aliases); no two labels share a name, whatever its case.",
+    )
+    examples: list[str] = Field(
+        default_factory=list,
+        description="Texts that have the label, shown in the prompt with prompt.few_shot.",
+    )
+    negative_examples: list[str] = Field(
+        default_factory=list,
+        description="Texts that do not have it, shown in the prompt with prompt.few_shot (not "
+        "by multilabel.v1).",
+    )
+    parent: str | None = Field(
+        default=None,
+        description="The id of the label this one is a kind of (validation.hierarchy says what "
+        "that implies); no cycles.",
+    )
+    deprecated: bool = Field(
+        default=False,
+        description="Retired: not offered to the model, nor accepted in an answer unless "
+        "replaced_by names its successor.",
+    )
+    replaced_by: str | None = Field(
+        default=None,
+        description="The current label a deprecated one is read as when an answer names it "
+        "(by id or alias); only with deprecated: true.",
+    )
 
     @field_validator("id")
     @classmethod

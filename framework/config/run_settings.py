@@ -48,9 +48,24 @@ def most_workers() -> int:
 class RetrySettings(Strict):
     """Retries of calls that failed in transit (429, 5xx, timeouts, resets)."""
 
-    max_attempts: int = Field(default=4, ge=1)
-    base_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
+    max_attempts: int = Field(
+        default=4,
+        ge=1,
+        description="Calls made for one request, the first included, while it fails in "
+        "transit; a request the provider rejects as wrong (another 4xx) is not retried.",
+    )
+    base_delay: float = Field(
+        default=0.5,
+        ge=0,
+        description="Seconds: the first back-off's ceiling, doubling with each attempt; each "
+        "wait is drawn at random below the ceiling (full jitter).",
+    )
+    max_delay: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds no back-off exceeds; a longer Retry-After from the provider is "
+        "cut to it.",
+    )
 
 
 class RaySettings(Strict):
@@ -72,11 +87,31 @@ class RunSettings(Strict):
     """How a batch runs: calls in flight, rate budgets, retries, progress display."""
 
     concurrency: int = Field(default=4, ge=1)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    tokens_per_minute: float | None = Field(default=None, gt=0)
+    requests_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Calls started per minute at most, across the run's workers (retries "
+        "count, answers from the cache do not); null: no limit.",
+    )
+    tokens_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt and answer tokens per minute at most, across the run's workers; a "
+        "call's are guessed before it starts (4 characters a token plus max_tokens), then "
+        "corrected; null: no limit.",
+    )
     retry: RetrySettings = RetrySettings()
-    progress: Literal["auto", "bar", "log", "off"] = "auto"
-    progress_interval: float = Field(default=10.0, gt=0)
+    progress: Literal["auto", "bar", "log", "off"] = Field(
+        default="auto",
+        description="auto: bar on a terminal, else log; bar: one line on stderr redrawn in "
+        "place; log: a log line every progress_interval seconds; off: nothing.",
+    )
+    progress_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between two progress log lines (run.progress=log; the bar "
+        "redraws every 0.1 s).",
+    )
     # On a rerun with the same output, classify the rows that failed last time again.
     retry_failed: bool = False
     # An output that already holds rows: auto resumes when they were made by the same
@@ -144,30 +179,61 @@ class CacheSettings(Strict):
 class BudgetSettings(Strict):
     """Limits that stop starting new rows once reached (rows not started are reported)."""
 
-    max_cost: float | None = Field(default=None, gt=0)
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="USD spent (with the most that submitted batch jobs can cost) at which no "
+        "new row starts; rows under way finish, so it may be passed a little. Needs a price.",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt and answer tokens (batch jobs' included) at which no new row "
+        "starts; rows under way finish. Answers from the cache count none.",
+    )
 
 
 class ColumnNames(Strict):
     """Which input columns (JSONL keys, CSV or Parquet columns) hold the id, text and gold."""
 
-    id: str = "id"
-    text: str = "text"
-    labels: str = "labels"
+    id: str = Field(
+        default="id",
+        description="The column of each row's id (a number is read as text); a row without "
+        "one is named line:N.",
+    )
+    text: str = Field(
+        default="text",
+        description="The column of the text to classify; a CSV or Parquet file without it is "
+        "refused, a JSONL row without it fails.",
+    )
+    labels: str = Field(
+        default="labels",
+        description="The column of the gold labels (a list; in CSV a JSON list or names "
+        "separated by |): optional in the input (metrics); a pool's rows without them are "
+        "skipped.",
+    )
 
 
 class SampleSettings(Strict):
     """Classify a random sample of the input: `size` rows (None: all), fixed by `seed`."""
 
-    size: int | None = Field(default=None, ge=1)
-    seed: int = 0
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Rows drawn at random from the input, kept in input order (all of them "
+        "when it has fewer); null: every row. Not with run.executor=ray.",
+    )
+    seed: int = Field(
+        default=0, description="The draw's seed: the same seed and input give the same rows."
+    )
 
 
 class ThresholdSettings(Strict):
     """Turning per-label confidence into labels.
 
     default: the threshold of every label without one of its own; per_label: {id: t};
-    path: a thresholds file written by `labelwise calibrate` (its values win);
+    path: a thresholds file written by `labelwise calibrate` (its values win over
+    default; per_label's win over them);
     abstain_band: rows with a confidence this close to a threshold are also
     written to review.jsonl in the run folder (0: none).
     """
@@ -182,9 +248,23 @@ class ChunkSettings(Strict):
     """Long texts split into chunks of at most max_tokens (None: never split);
     per-label confidence is combined over the chunks by `aggregate`."""
 
-    max_tokens: int | None = Field(default=None, ge=32)
-    overlap: int = Field(default=32, ge=0)
-    aggregate: Literal["max", "mean"] = "max"
+    max_tokens: int | None = Field(
+        default=None,
+        ge=32,
+        description="Tokens a chunk holds at most (the model's tokenizer); a longer text, once "
+        "cut to prompt.max_text_*, is asked about chunk by chunk; null: never split.",
+    )
+    overlap: int = Field(
+        default=32,
+        ge=0,
+        description="Tokens a chunk shares with the one before; keep it below max_tokens (at "
+        "or above it, each chunk starts one token after the last).",
+    )
+    aggregate: Literal["max", "mean"] = Field(
+        default="max",
+        description="A label's confidence over the chunks: max (the surest chunk's) or mean "
+        "(the average over every chunk).",
+    )
 
 
 class DistillSettings(Strict):
@@ -218,7 +298,11 @@ class ExamplesSettings(Strict):
     """
 
     selection: Literal["none", "fixed", "similar", "per_label", "mmr"] = "none"
-    pool: str | None = None
+    pool: str | None = Field(
+        default=None,
+        description="The labeled rows examples are picked from (JSONL, CSV or Parquet, read "
+        "with the run's columns; rows without gold skipped); required unless selection is none.",
+    )
     k: int = Field(default=8, ge=1, le=64)
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
     seed: int = 0
@@ -279,8 +363,18 @@ class EmbeddingSettings(Strict):
     api_key_env: str | None = None
     dimensions: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=64, ge=1, le=2048)
-    timeout: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
+    timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an embedding call may take before it is retried (a timeout "
+        "counts towards run.max_unreachable_calls).",
+    )
+    max_retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries of an embedding call that failed retryably (429, 5xx, a "
+        "timeout), after 1, 2, 4 ... s (at most 30) or the provider's Retry-After; 0: none.",
+    )
 
 
 class CascadeSettings(Strict):
@@ -296,4 +390,10 @@ class CascadeSettings(Strict):
 
     llm_share: float = Field(default=0.3, gt=0, le=1)
     band: float | None = Field(default=None, ge=0, le=1)
-    min_similarity: float | None = Field(default=None, gt=0, lt=1)
+    min_similarity: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Also send a row to the LLM when no pool row is this alike (cosine of word "
+        "TF-IDF; of embeddings with trained.features=embeddings); null: likeness not checked.",
+    )

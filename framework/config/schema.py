@@ -81,28 +81,66 @@ class LocalServerSettings(Strict):
     """How the embedded llama.cpp server is started (provider=local)."""
 
     n_threads: int | None = Field(default=None, ge=1, description="None: all cores")
-    n_ctx: int = Field(default=2048, ge=256)
+    n_ctx: int = Field(
+        default=2048,
+        ge=256,
+        description="Tokens of context each server process holds, prompt and answer together; "
+        "a prompt that does not fit fails its row.",
+    )
     parallel: int = Field(default=1, ge=1, description="server processes answering together")
-    startup_timeout: float = Field(default=180.0, gt=0)
+    startup_timeout: float = Field(
+        default=180.0,
+        gt=0,
+        description="Seconds the server processes have to load the model and answer; past it "
+        "the run stops, quoting the end of their log.",
+    )
     # Token log-probabilities need every token's logits kept: 2.5-4x slower answers,
     # so the server computes them only when a strategy asks for them.
     logprobs: bool = False
 
 
 class ProviderConfig(Strict):
-    kind: ProviderKind
-    api_base: str | None = None
-    api_key_env: str | None = None
-    api_key: SecretStr | None = None
-    output_mode: OutputMode = "auto"
-    timeout: float = Field(default=60.0, gt=0)
+    kind: ProviderKind = Field(
+        description="Which provider answers; its profile (framework.providers.profiles) gives "
+        "the wire, the output modes, whether it needs a key, its default URL and its prices."
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="The API's URL: required for openai_compatible, llamacpp and azure, else "
+        "the provider's own; user:password@ in it is sent as Basic authorization.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="The environment variable holding the API key (conf/provider/KIND.yaml "
+        "names the usual one); a provider that needs a key and finds none is a config error.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="The key itself, used before api_key_env (discouraged: it sits in a file "
+        "or a shell history; the run's record and logs redact it).",
+    )
+    output_mode: OutputMode = Field(
+        default="auto",
+        description="How the answer's shape is asked for: json_schema (structured output), "
+        "tool (a forced tool call), json_object (JSON mode with the schema), prompted (the "
+        "schema in the prompt); auto picks from litellm's capability map or the provider's "
+        "profile. A mode the provider cannot do is a config error.",
+    )
+    timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a call may take before it is retried (a timeout counts towards "
+        "run.max_unreachable_calls).",
+    )
     # How calls reach the provider: http posts the OpenAI chat-completions wire itself (one
     # pooled keep-alive client; several times less CPU a call than litellm), litellm speaks
     # every provider's wire; auto takes http where the provider's profile says OpenAI wire.
     transport: Literal["auto", "litellm", "http"] = "auto"
     # Sent as OpenAI-Organization and OpenAI-Project where set (OpenAI's API).
     organization: str | None = None
-    project: str | None = None
+    project: str | None = Field(
+        default=None, description="Sent as the OpenAI-Project header where set (OpenAI's API)."
+    )
     # Azure OpenAI's api-version query parameter (litellm's default when unset).
     api_version: str | None = None
     local: LocalServerSettings = LocalServerSettings()
@@ -111,12 +149,32 @@ class ProviderConfig(Strict):
 class GgufSource(Strict):
     """Where a local model's GGUF file comes from; exactly one of path, package, parts."""
 
-    path: str | None = None
-    package: str | None = None
-    file: str | None = None
-    parts: list[str] = Field(default_factory=list)
-    sha256: str | None = None
-    install: str | None = None
+    path: str | None = Field(
+        default=None,
+        description="A GGUF file of your own (~ expanded); hashed once, then remembered by its "
+        "size and mtime.",
+    )
+    package: str | None = Field(
+        default=None,
+        description="An installed Python package holding the GGUF file, by import name (found "
+        "without importing it); give file too.",
+    )
+    file: str | None = Field(default=None, description="The GGUF file's path inside package.")
+    parts: list[str] = Field(
+        default_factory=list,
+        description="Packages each holding one data/*.bin piece, joined in this order into "
+        "one GGUF in the cache folder (models/), once.",
+    )
+    sha256: str | None = Field(
+        default=None,
+        description="The file's expected sha256: a mismatch is a config error, never a silent "
+        "load; null: any file (its hash still keys the cache).",
+    )
+    install: str | None = Field(
+        default=None,
+        description="The command a missing package or part is told to run (null: pip install "
+        "of package or parts).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> GgufSource:
@@ -129,39 +187,132 @@ class GgufSource(Strict):
 
 
 class ModelConfig(Strict):
-    name: str = Field(min_length=1)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=256, ge=1)
-    seed: int | None = 0
-    input_cost_per_mtok: float | None = Field(default=None, ge=0)
-    output_cost_per_mtok: float | None = Field(default=None, ge=0)
-    gguf: GgufSource | None = None
+    name: str = Field(
+        min_length=1,
+        description="The model's name at the provider (Azure: the deployment; provider=local: "
+        "the name its server answers to); part of every request and its cache key.",
+    )
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of every call; 0 asks for the likeliest answer "
+        "(self-consistency samples use strategy.sample_temperature).",
+    )
+    max_tokens: int = Field(
+        default=256,
+        ge=1,
+        description="Tokens an answer may take at most (strategy.max_tokens replaces it); an "
+        "answer cut off there is rejected as invalid JSON.",
+    )
+    seed: int | None = Field(
+        default=0,
+        description="Sampling seed, sent where the provider takes one (not Anthropic, OpenAI's "
+        "o-series or gpt-5); self-consistency sample N gets seed + N; null: none sent.",
+    )
+    input_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="USD per million prompt tokens; set (either price), it replaces litellm's "
+        "price table and the unset one counts as 0; null: the table's price (none for "
+        "openai_compatible, 0 for servers on your machine).",
+    )
+    output_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="USD per million answer tokens; as model.input_cost_per_mtok.",
+    )
+    gguf: GgufSource | None = Field(
+        default=None,
+        description="Where the model's GGUF file comes from, for provider=local (which refuses "
+        "a model without one).",
+    )
 
 
 class PromptConfig(Strict):
-    template: str = "multilabel.v1"
-    reask_template: str = "reask.v1"
-    system: str = ""
-    few_shot: bool = True
+    template: str = Field(
+        default="multilabel.v1",
+        description="The prompt's Jinja template: a name (prompts/NAME.jinja) or a .jinja "
+        "file's path; it must print {{ text }}. strategy.template replaces it.",
+    )
+    reask_template: str = Field(
+        default="reask.v1",
+        description="The template of the message that asks again after a rejected answer, "
+        "quoting its problems (prompts/NAME.jinja or a .jinja file's path).",
+    )
+    system: str = Field(
+        default="",
+        description="The system message ahead of every prompt (empty: none); part of the "
+        "prompt's digest, so of the cache key.",
+    )
+    few_shot: bool = Field(
+        default=True,
+        description="Show each label's examples and negative_examples in the prompt.",
+    )
     # How answers name labels: by id, or by number (for taxonomies larger than the
     # provider's enum limit); auto picks by number only when the ids would not fit.
     label_keys: Literal["auto", "id", "index"] = "auto"
-    max_text_chars: int | None = Field(default=20000, ge=1)
-    max_text_tokens: int | None = Field(default=None, ge=1)
+    max_text_chars: int | None = Field(
+        default=20000,
+        ge=1,
+        description="Characters of a text kept; a longer text is cut and its row records the "
+        "length it had (truncated_from); null: no cut.",
+    )
+    max_text_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tokens of a text kept (the model's tokenizer; cl100k where litellm has "
+        "none), counted after the cut to max_text_chars; null: no cut.",
+    )
 
 
 class ValidationConfig(Strict):
-    on_unknown_label: Literal["retry", "drop", "fail"] = "retry"
-    min_labels: int = Field(default=0, ge=0)
-    max_labels: int | None = Field(default=None, ge=1)
-    none_exclusive: Literal["retry", "drop_none"] = "retry"
-    dedupe: bool = False
-    normalize_case: bool = True
-    normalize_aliases: bool = True
+    on_unknown_label: Literal["retry", "drop", "fail"] = Field(
+        default="retry",
+        description="An answered label not on offer (unknown, or a category under "
+        "leaves_only): retry quotes it back and asks again, drop leaves it out (a repair), "
+        "fail fails the row at once.",
+    )
+    min_labels: int = Field(
+        default=0,
+        ge=0,
+        description="Fewest labels an answer may hold, fewer is asked again (the none label "
+        "alone always passes); 0: none needed with taxonomy.allow_empty, else 1.",
+    )
+    max_labels: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most labels an answer may hold (the schema's maxItems too), more is asked "
+        "again; null: every label on offer.",
+    )
+    none_exclusive: Literal["retry", "drop_none"] = Field(
+        default="retry",
+        description="The none label beside others: retry quotes it back and asks again, "
+        "drop_none keeps the others (a repair).",
+    )
+    dedupe: bool = Field(
+        default=False,
+        description="A label listed twice: true keeps it once (a repair), false asks again.",
+    )
+    normalize_case: bool = Field(
+        default=True,
+        description="Read a label in another case (Space for space) as the label, a repair; "
+        "false: only the exact spelling.",
+    )
+    normalize_aliases: bool = Field(
+        default=True,
+        description="Read a label's alias as its id, a repair; false: an alias is an unknown "
+        "label (validation.on_unknown_label).",
+    )
     # A label with a parent: add_parents (a child implies its parent), leaves_only
     # (only labels without children are offered), as_is (no rule).
     hierarchy: Literal["add_parents", "leaves_only", "as_is"] = "add_parents"
-    max_retries: int = Field(default=2, ge=0)
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Times a rejected answer is asked again, its problems quoted back, before "
+        "the row fails (per question; calls that fail in transit are run.retry's).",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ValidationConfig:
@@ -187,11 +338,31 @@ class StrategyConfig(Strict):
     """
 
     name: Literal["labels_array", "checklist", "per_label"] = "labels_array"
-    template: str | None = None
+    template: str | None = Field(
+        default=None,
+        description="The strategy's prompt template (prompts/NAME.jinja or a .jinja file's "
+        "path), in place of prompt.template; null: prompt.template.",
+    )
     confidence: Literal["auto", "logprobs", "self_consistency", "none"] = "auto"
-    samples: int = Field(default=5, ge=2)
-    sample_temperature: float = Field(default=0.7, gt=0, le=2)
-    top_logprobs: int = Field(default=5, ge=2, le=20)
+    samples: int = Field(
+        default=5,
+        ge=2,
+        description="Answers drawn per question with confidence=self_consistency, each a call "
+        "of its own; one that fails fails the row.",
+    )
+    sample_temperature: float = Field(
+        default=0.7,
+        gt=0,
+        le=2,
+        description="The temperature of those drawn answers (model.temperature is the rest's).",
+    )
+    top_logprobs: int = Field(
+        default=5,
+        ge=2,
+        le=20,
+        description="Alternatives the provider returns at each answer token with "
+        "confidence=logprobs; a yes is weighed against a no among them.",
+    )
     # Replaces model.max_tokens for this strategy's answers (a yes/no needs a few).
     max_tokens: int | None = Field(default=None, ge=1)
 

@@ -25,14 +25,38 @@ class TaxonomyConfig(Strict):
     exclusive: named groups of labels of which an answer may hold one at most.
     """
 
-    name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(
+        min_length=1,
+        description="The taxonomy's name: with version, on every result row (name@version) "
+        "and in the prompt.",
+    )
+    version: str = Field(
+        min_length=1,
+        description="The taxonomy's version: with name, on every result row and in the run's "
+        "identity (run.resume=auto refuses to mix two versions in one output).",
+    )
+    description: str = Field(
+        default="",
+        description="What the taxonomy is about, shown to the model at the top of the prompt "
+        "(empty: nothing).",
+    )
     labels: list[LabelSpec]
-    none_label: str | None = None
-    allow_empty: bool = False
+    none_label: str | None = Field(
+        default=None,
+        description="The id of the label that means no other applies: it stands alone, and "
+        "an empty answer or text gets it; null: no such label.",
+    )
+    allow_empty: bool = Field(
+        default=False,
+        description="Accept an answer with no label (an empty text gets none too); false: at "
+        "least one label, or the none_label.",
+    )
     exclusive: dict[str, list[str]] = Field(default_factory=dict)
-    remove: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(
+        default_factory=list,
+        description="Ids of labels to take out of the taxonomies this one extends (labels "
+        "given as a mapping); an id not among them is an error.",
+    )
     lineage: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")

@@ -37,23 +37,73 @@ class TuneSettings(Strict):
     recipes; `out` is where it all goes."""
 
     strategies: list[Literal["labels_array", "per_label", "checklist"]] = Field(
-        default=["labels_array"], min_length=1
+        default=["labels_array"],
+        min_length=1,
+        description="The strategy options tried (strategy=NAME: conf/strategy/NAME.yaml).",
     )
     examples: list[Literal["none", "fixed", "similar", "per_label", "mmr"]] = Field(
-        default=["none", "similar"], min_length=1
+        default=["none", "similar"],
+        min_length=1,
+        description="The examples options tried (none shows no examples), their pool the dev "
+        "file itself.",
     )
-    k: list[ExamplesK] = Field(default=[4], min_length=1)
+    k: list[ExamplesK] = Field(
+        default=[4],
+        min_length=1,
+        description="The examples.k values tried where examples are shown, each checked "
+        "against examples.k's bounds when tune starts.",
+    )
     trained: list[Literal["off", "ensemble", "cascade", "alone"]] = Field(
-        default=["off", "ensemble"], min_length=1
+        default=["off", "ensemble"],
+        min_length=1,
+        description="The trained.use values tried, the dev file as trained.pool (alone asks "
+        "no LLM: one recipe of it).",
     )
-    features: list[Literal["tfidf", "embeddings", "both"]] = Field(default=["tfidf"], min_length=1)
-    calibrate_rows: int = Field(default=300, ge=20)
-    score_rows: int = Field(default=500, ge=20)
-    seed: int = 0
-    max_calls: int | None = Field(default=None, ge=1)
-    max_minutes: float | None = Field(default=None, gt=0)
-    out: str | None = None
-    name: str = Field(default="tuned", pattern=r"^[A-Za-z0-9_.-]+$")
+    features: list[Literal["tfidf", "embeddings", "both"]] = Field(
+        default=["tfidf"],
+        min_length=1,
+        description="The trained.features values tried where a trained model is used "
+        "(embeddings and both need an embedding model: embeddings=NAME).",
+    )
+    calibrate_rows: int = Field(
+        default=300,
+        ge=20,
+        description="Labeled dev rows every recipe runs on: the first half fits thresholds, "
+        "the second picks the winner.",
+    )
+    score_rows: int = Field(
+        default=500,
+        ge=20,
+        description="Other labeled dev rows every recipe is scored on: the leaderboard's "
+        "numbers, never the choice's. The dev file needs calibrate_rows + score_rows.",
+    )
+    seed: int = Field(
+        default=0,
+        description="The seed of the shuffle that splits the dev file into the score and "
+        "calibration parts: the same seed, the same parts.",
+    )
+    max_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="Calls after which no new recipe starts (the one under way finishes; "
+        "answers from the cache cost none); null: no limit.",
+    )
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="Minutes after which no new recipe starts (the one under way finishes); "
+        "null: no limit.",
+    )
+    out: str | None = Field(
+        default=None,
+        description="The folder of runs/, experiment/, the leaderboard and tune.md; the same "
+        "folder resumes a stopped search; null: outputs/tune/DATE_TIME.",
+    )
+    name: str = Field(
+        default="tuned",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The winner's experiment: OUT/experiment/NAME.yaml, run with +experiment=NAME.",
+    )
 
     @classmethod
     def from_overrides(cls, overrides: list[str]) -> TuneSettings:

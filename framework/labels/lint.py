@@ -5,11 +5,11 @@
 Errors are what the schema rejects (framework.config.taxonomy_checks and the
 TaxonomyConfig fields), all of them at once rather than the first one: lint
 reads the raw composed taxonomy before any model is built. Warnings are the
-seed practices of DESIGN.md: a flat set of at most MAX_LABELS labels, a way
+practices of docs/taxonomies.md ("Linting"): a flat set of at most MAX_LABELS labels, a way
 out for inputs that match nothing, one level of abstraction, labels that do
 not read alike, a description on every label, examples for all or none,
 replacements for retired labels, a lineage that names the taxonomy itself.
-`labelwise lint` prints them (framework/commands/lint.py).
+`labelwise lint` prints them (framework/cli/commands/lint.py).
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ def _lineage(t: _Read) -> Pairs:
     return [("lineage", f"does not name this taxonomy; add {name}: {str(version)!r} to it")]
 
 
-# Each warning with the reason printed under it (the practices of DESIGN.md).
+# Each warning with the reason printed under it (the practices of docs/taxonomies.md).
 WARNINGS: tuple[tuple[Callable[[_Read], Pairs], str], ...] = (
     (
         _size,

@@ -13,9 +13,9 @@ import pytest
 
 from framework import Classifier
 from framework.providers.local.models import resolve_model_file
-from tests.local.test_models import SMOLLM2
-from tests.local.test_server import alive
 from tests.support import REPO
+from tests.support.local_models import SMOLLM2
+from tests.support.processes import alive
 
 pytestmark = [
     pytest.mark.local_model,
@@ -27,6 +27,7 @@ pytestmark = [
 NEWS = {"space", "science", "technology", "climate", "none"}
 
 
+@pytest.mark.slow
 def test_local_model_labels_within_the_taxonomy_and_stops_its_servers() -> None:
     classifier = Classifier.from_config(["provider=local", "model=smollm2-135m", "cache.mode=off"])
     try:
@@ -43,6 +44,7 @@ def test_local_model_labels_within_the_taxonomy_and_stops_its_servers() -> None:
     assert not any(alive(pid) for pid in pids)
 
 
+@pytest.mark.slow
 def test_a_corrupted_model_file_is_refused_before_any_server_starts(tmp_path: Path) -> None:
     real = resolve_model_file(SMOLLM2, name="smollm2-135m")
     copy = tmp_path / "smollm2.gguf"
@@ -75,6 +77,7 @@ def test_a_corrupted_model_file_is_refused_before_any_server_starts(tmp_path: Pa
     assert not (tmp_path / "run" / "results.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_per_label_confidence_comes_from_the_local_servers_logprobs() -> None:
     overrides = [
         "provider=local",

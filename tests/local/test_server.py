@@ -23,7 +23,8 @@ from framework.config.schema import LocalServerSettings
 from framework.errors import ConfigError, ProviderError
 from framework.providers.local.models import ModelFile, resolve_model_file
 from framework.providers.local.server import LocalServer, threads_per_process
-from tests.local.test_models import SMOLLM2
+from tests.support.local_models import SMOLLM2
+from tests.support.processes import alive
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = ["sports", "politics", "science", "business"]
@@ -40,18 +41,6 @@ def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelFile]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LABELWISE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         yield resolve_model_file(SMOLLM2, name="smollm2-135m")
-
-
-def alive(pid: int) -> bool:
-    """Whether the process runs: a zombie nobody has reaped yet counts as gone."""
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def gone_within(pid: int, seconds: float) -> bool:
@@ -340,6 +329,7 @@ def test_a_server_that_crashes_is_described_with_the_way_to_a_portable_build(
     assert "CMAKE_ARGS=-DGGML_NATIVE=OFF" in said and "The end of its log" in said
 
 
+@pytest.mark.slow
 @needs_server
 def test_a_local_server_that_dies_mid_run_stops_the_run_with_the_reason(
     tmp_path: Path,

@@ -3,7 +3,7 @@
 OpenAI, vLLM, llama.cpp's server, LM Studio, gateways, Groq, Together, DeepSeek,
 OpenRouter and Fireworks all take the compiled request as it is: its kwargs are the
 body (the model without litellm's provider prefix), so this client and litellm send
-the same bytes' worth of JSON for the same request (tests/test_transports.py
+the same bytes' worth of JSON for the same request (tests/providers/test_transports.py
 compares them at the stub), read the answer into the same Completion, and raise
 the same errors. Why not litellm here: measured on 2 cores against a loopback
 stub, litellm spends about 5 ms of CPU a call where one pooled keep-alive

@@ -1,4 +1,5 @@
-"""Our retry policy for calls that fail in transit (see DESIGN.md: not litellm's).
+"""Our retry policy for calls that fail in transit, not litellm's: its num_retries needs
+tenacity, hides the real error and stacks with the OpenAI client's own retries.
 
 Exponential backoff with full jitter for retryable errors (429, 5xx, timeouts,
 dropped connections), honouring a Retry-After the provider sent; no retry for
