@@ -341,6 +341,17 @@ class TrainedModelSettings(Strict):
     folds: int = Field(default=5, ge=2, le=20)
     C: float = Field(default=4.0, gt=0)
     features: Literal["tfidf", "embeddings", "both"] = "tfidf"
+    combine: Literal["one", "average"] = Field(
+        default="one",
+        description="one: one regression over the features side by side; average (with "
+        "features=both): one regression per feature set, their probabilities averaged",
+    )
+    cuts: Literal["fixed", "cv"] = Field(
+        default="fixed",
+        description="fixed: the model's probabilities as they are; cv: per label, the cut "
+        "that gives the best F1 on the pool's cross-fitted scores is moved to 0.5, so the "
+        "run's thresholds decide on a scale fit to each label",
+    )
     artifact: str | None = None
 
 

@@ -443,6 +443,12 @@ class RunConfig(Strict):
                 "trained.features: a model distilled during the run learns from TF-IDF "
                 "features only; use trained.features=tfidf with distill.sample"
             )
+        if self.trained.combine == "average" and self.trained.features != "both":
+            raise ValueError(
+                f"trained.combine: average needs two feature sets to average, and "
+                f"trained.features is {self.trained.features}; set trained.features=both "
+                "or trained.combine=one"
+            )
         return self
 
     @model_validator(mode="after")

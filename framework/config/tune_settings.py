@@ -29,8 +29,9 @@ ExamplesK = Annotated[int, *ExamplesSettings.model_fields["k"].metadata]
 
 class TuneSettings(Strict):
     """The search: every combination of `strategies` x `examples` (x `k` where examples
-    are shown) x `trained` (x `features` where a model is used: trained.features, whose
-    embeddings come from the run's own `embeddings.*` overrides), each run on the
+    are shown) x `trained` (x `features` x `combine` x `cuts` where a model is used:
+    trained.features, whose embeddings come from the run's own `embeddings.*`
+    overrides, trained.combine and trained.cuts), each run on the
     calibration part (`calibrate_rows` rows), whose first half fits thresholds and
     second half picks the winner, then scored on the score part (`score_rows` other
     rows), both drawn with `seed`. `max_calls` and `max_minutes` stop starting new
@@ -64,6 +65,18 @@ class TuneSettings(Strict):
         min_length=1,
         description="The trained.features values tried where a trained model is used "
         "(embeddings and both need an embedding model: embeddings=NAME).",
+    )
+    combine: list[Literal["one", "average"]] = Field(
+        default=["one"],
+        min_length=1,
+        description="The trained.combine values tried where a trained model is used (average "
+        "only with features=both: one model per feature set, averaged).",
+    )
+    cuts: list[Literal["fixed", "cv"]] = Field(
+        default=["fixed"],
+        min_length=1,
+        description="The trained.cuts values tried where a trained model is used (cv: "
+        "per-label cuts chosen on the pool's cross-fitted scores).",
     )
     calibrate_rows: int = Field(
         default=300,
@@ -132,13 +145,18 @@ class TuneSettings(Strict):
         for strategy, examples, trained in itertools.product(
             self.strategies, self.examples, self.trained
         ):
-            for k, features in itertools.product(
+            used = trained != "off"
+            for k, features, combine, cuts in itertools.product(
                 self.k if examples != "none" else [None],
-                self.features if trained != "off" else ["tfidf"],
+                self.features if used else ["tfidf"],
+                self.combine if used else ["one"],
+                self.cuts if used else ["fixed"],
             ):
                 if trained == "alone" and (examples != "none" or strategy != self.strategies[0]):
                     continue  # the model alone asks no LLM: one recipe is enough
-                found.append(Recipe(strategy, examples, k, trained, pool, features))
+                if combine == "average" and features != "both":
+                    continue  # nothing to average
+                found.append(Recipe(strategy, examples, k, trained, pool, features, combine, cuts))
         return found
 
 
@@ -150,12 +168,23 @@ class Recipe:
     trained: str
     pool: str
     features: str = "tfidf"
+    combine: str = "one"
+    cuts: str = "fixed"
 
     @property
     def name(self) -> str:
         shown = "no-examples" if self.examples == "none" else f"{self.examples}-k{self.k}"
-        features = "" if self.features == "tfidf" else f"-{self.features}"  # names as before
-        return f"{self.strategy}.{shown}.trained-{self.trained}{features}"
+        # Only what differs from the first defaults is named: the names are as before.
+        model = "".join(
+            f"-{value}"
+            for value, first in (
+                (self.features, "tfidf"),
+                (self.combine, "one"),
+                ("cv" if self.cuts == "cv" else "fixed", "fixed"),
+            )
+            if value != first
+        )
+        return f"{self.strategy}.{shown}.trained-{self.trained}{model}"
 
     @property
     def overrides(self) -> list[str]:
@@ -165,8 +194,15 @@ class Recipe:
             found += [f"examples.pool={self.pool}"]
         if self.trained != "off":
             found += [f"trained.use={self.trained}", f"trained.pool={self.pool}"]
-            if self.features != "tfidf":
-                found.append(f"trained.features={self.features}")
+            found += [
+                f"trained.{key}={value}"
+                for key, value, first in (
+                    ("features", self.features, "tfidf"),
+                    ("combine", self.combine, "one"),
+                    ("cuts", self.cuts, "fixed"),
+                )
+                if value != first
+            ]
         return found
 
     @property

@@ -141,7 +141,8 @@ class LabelSet:
         """What in an answer's labels (by id) the schema (`schema(by_id=True)`) refuses, or
         None: the invariant every accepted answer is checked against last. Written by hand
         because walking the compiled JSON-schema validator cost 0.1 ms an answer (13% of a
-        row's CPU at 2,000 rows/s); tests/labels/test_label_set.py checks it agrees with jsonschema."""
+        row's CPU at 2,000 rows/s); tests/labels/test_label_set.py checks it agrees with
+        jsonschema."""
         offered = set(self.ids)
         unknown = [label for label in labels if label not in offered]
         if unknown:

@@ -28,7 +28,7 @@ from framework.labels.taxonomy import label_ids
 from framework.learning import example_index, trained_file
 from framework.learning.artifacts import LEGACY_NOTE
 from framework.learning.trained import TrainedModel, fit_model
-from framework.providers.embeddings import Embedder
+from framework.providers.embeddings import Embedder, embedding_digest
 
 __all__ = ["ensure_example_index", "ensure_trained_model", "fit_and_save", "prepare_run"]
 
@@ -110,6 +110,7 @@ def fit_and_save(
             pool_sha256=trained_file.pool_sha256(config),
             every_label=every_label,
             embed=None if embedder is None else embedder.embed_now,
+            embedding=None if embedder is None else embedding_digest(config.embeddings),
         )
     finally:
         if embedder is not None:

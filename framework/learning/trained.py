@@ -38,6 +38,15 @@ from typing import Any
 # too, for the modules that import them from here).
 from framework.config.schema import RunConfig, TrainedModelSettings
 from framework.errors import ConfigError
+from framework.learning.ensemble import (
+    best_cuts,
+    on_cut_scale,
+    pipelines,
+    probabilities,
+    texts_of,
+    vectors_of,
+    word_vectorizer,
+)
 from framework.learning.trained_file import (
     FORMAT,
     artifact_path,
@@ -67,55 +76,8 @@ def _fold_of(text: str, folds: int) -> int:
     return int(text_digest(text)[:8], 16) % folds
 
 
-def _texts_of(pairs: Sequence[tuple[str, Any]]) -> list[str]:
-    return [text for text, _ in pairs]
-
-
-def _vectors_of(pairs: Sequence[tuple[str, Any]]) -> Any:
-    import numpy as np
-
-    return np.vstack([vector for _, vector in pairs])
-
-
-def _pipeline(C: float, features: str = "tfidf") -> Any:
-    """tfidf: a pipeline over texts; embeddings and both: over (text, vector) pairs."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import FeatureUnion, make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    learner = OneVsRestClassifier(LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
-    if features == "tfidf":
-        return make_pipeline(_tfidf(), learner)
-    vectors = FunctionTransformer(_vectors_of)  # module functions: the artifact trusts them
-    if features == "embeddings":
-        return make_pipeline(vectors, learner)
-    text = make_pipeline(FunctionTransformer(_texts_of), _tfidf())
-    return make_pipeline(FeatureUnion([("text", text), ("embedding", vectors)]), learner)
-
-
-def _tfidf() -> Any:
-    from sklearn.pipeline import FeatureUnion
-
-    from framework.learning.tfidf import CompactTfidf
-
-    return FeatureUnion(
-        [
-            ("words", CompactTfidf(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
-            (
-                "chars",
-                CompactTfidf(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
-            ),
-        ]
-    )
-
-
-def _word_vectorizer(pipeline: Any, features: str) -> Any:
-    """The word TF-IDF inside a fitted pipeline (tfidf or both)."""
-    union = pipeline.steps[0][1]
-    if features == "both":  # FeatureUnion(text: (FunctionTransformer, tfidf), embedding)
-        union = union.transformer_list[0][1].steps[1][1]
-    return union.transformer_list[0][1]
+# The names an artifact of an earlier labelwise refers to its embedding pipelines by.
+_texts_of, _vectors_of = texts_of, vectors_of
 
 
 def _inputs(texts: Sequence[str], vectors: Any) -> Any:
@@ -128,8 +90,8 @@ class TrainedModel:
     labels: tuple[str, ...]
     pool_sha256: str
     settings: dict[str, Any]
-    full: Any  # the pipeline fit on the whole pool
-    by_fold: list[Any]  # the pipeline fit without each fold
+    full: list[Any]  # the pipelines fit on the whole pool (one, or one per feature set)
+    by_fold: list[list[Any]]  # the pipelines fit without each fold
     fold_of_id: dict[str, int] = field(default_factory=dict)
     fold_of_text: dict[str, int] = field(default_factory=dict)
     rows: int = 0
@@ -142,6 +104,9 @@ class TrainedModel:
     pool_vectors: Any = None
     pool_digests: tuple[str, ...] = ()
     features: str = "tfidf"  # trained.features; a class default, so older artifacts load
+    # trained.cuts=cv: per label, the probability moved to 0.5 (the F1-best cut on the
+    # pool's cross-fitted scores); None: the probabilities as they are.
+    cuts: tuple[float, ...] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -152,9 +117,11 @@ class TrainedModel:
         """Per label, from the model that never saw this row (`vector`: the item's
         embedding, for a model with embedding features)."""
         fold = self.fold_of_id.get(item.id, self.fold_of_text.get(text_digest(item.text), -1))
-        model = self.full if fold < 0 else self.by_fold[fold]
-        row = model.predict_proba(_inputs([item.text], self._vectors(vector)))[0]
-        return {label: float(p) for label, p in zip(self.labels, row, strict=True)}
+        members = self.full if fold < 0 else self.by_fold[fold]
+        row = probabilities(members, _inputs([item.text], self._vectors(vector)))
+        if self.cuts is not None:
+            row = on_cut_scale(row, self.cuts)
+        return {label: float(p) for label, p in zip(self.labels, row[0], strict=True)}
 
     def similarity(self, item: Item, vector: Any = None) -> float:
         """The cosine similarity of the item to the nearest row of the pool (its own row,
@@ -165,7 +132,7 @@ class TrainedModel:
         if self.features == "embeddings":
             similarities = np.asarray(self.pool_vectors @ self._vectors(vector)[0]).ravel()
         else:
-            query = _word_vectorizer(self.full, self.features).transform([item.text]).T
+            query = word_vectorizer(self.full).transform([item.text]).T
             similarities = (self.pool_vectors @ query).toarray().ravel()
         digest = text_digest(item.text)
         if digest in self.fold_of_text:
@@ -209,11 +176,14 @@ def fit_model(
     pool_sha256: str,
     every_label: bool = True,
     embed: Callable[[Sequence[str]], Any] | None = None,
+    embedding: str | None = None,
 ) -> TrainedModel:
     """Fit on (id, text, gold labels) rows: the full model and one without each fold.
     `every_label` False lets a label no row has be learnt as never present (a distilled
     model, whose teacher may give some label to no row of the sample). `embed` (texts
-    -> rows of unit length) gives the vectors when trained.features uses embeddings."""
+    -> rows of unit length) gives the vectors when trained.features uses embeddings;
+    `embedding` names the model that made them (its digest, kept so an artifact is never
+    used with another model's vectors)."""
     ids, texts, gold = [], [], []
     for row_id, text, row_labels in rows:
         ids.append(row_id)
@@ -246,27 +216,28 @@ def fit_model(
     vectors = None if features == "tfidf" or embed is None else embed(texts)
     inputs = _inputs(texts, vectors)
     folds = [_fold_of(text, settings.folds) for text in texts]
-    full = _fit(settings.C, features, inputs, y)
+    full = _fit(settings, inputs, y)
     by_fold = []
     pool_scores = np.zeros(y.shape, dtype=float)
     for fold in range(settings.folds):
         keep = [n for n, f in enumerate(folds) if f != fold]
         held = [n for n, f in enumerate(folds) if f == fold]
-        model = _fit(settings.C, features, [inputs[n] for n in keep], y[keep])
-        by_fold.append(model)
+        members = _fit(settings, [inputs[n] for n in keep], y[keep])
+        by_fold.append(members)
         if held:
-            pool_scores[held] = model.predict_proba([inputs[n] for n in held])
+            pool_scores[held] = probabilities(members, [inputs[n] for n in held])
+    cuts = None
+    if settings.cuts == "cv":  # chosen on the cross-fitted scores: no row's own gold
+        cuts = tuple(round(float(cut), 6) for cut in best_cuts(pool_scores, y))
+        pool_scores = on_cut_scale(pool_scores, cuts)
     if features == "embeddings":
         likeness = np.asarray(vectors)  # rows of unit length
     else:  # TfidfVectorizer rows are unit length
-        likeness = _word_vectorizer(full, features).transform(texts)
-    described: dict[str, Any] = {"folds": settings.folds, "C": settings.C}
-    if features != "tfidf":
-        described["features"] = features
+        likeness = word_vectorizer(full).transform(texts)
     return TrainedModel(
         labels=tuple(labels),
         pool_sha256=pool_sha256,
-        settings=described,
+        settings=_described(settings, labels, cuts, embedding),
         full=full,
         by_fold=by_fold,
         fold_of_id=dict(zip(ids, folds, strict=True)),
@@ -276,16 +247,40 @@ def fit_model(
         pool_vectors=likeness,
         pool_digests=tuple(text_digest(t) for t in texts),
         features=features,
+        cuts=cuts,
     )
 
 
-def _fit(C: float, features: str, inputs: list[Any], y: Any) -> Any:
+def _described(
+    settings: TrainedModelSettings,
+    labels: Sequence[str],
+    cuts: Sequence[float] | None,
+    embedding: str | None,
+) -> dict[str, Any]:
+    """The settings the record keeps (those left at their first defaults only when set,
+    so the records of earlier runs read the same)."""
+    described: dict[str, Any] = {"folds": settings.folds, "C": settings.C}
+    if settings.features != "tfidf":
+        described["features"] = settings.features
+        if embedding:
+            described["embedding"] = embedding
+    if settings.combine != "one":
+        described["combine"] = settings.combine
+    if cuts is not None:
+        described["cuts"] = dict(zip(labels, cuts, strict=True))
+    return described
+
+
+def _fit(settings: TrainedModelSettings, inputs: list[Any], y: Any) -> list[Any]:
     import warnings
 
     with warnings.catch_warnings():  # a label on no row (or every row) is predicted constant
         warnings.filterwarnings("ignore", message="Label .* is present in all training")
         try:
-            return _pipeline(C, features).fit(inputs, y)
+            return [
+                make().fit(inputs, y)
+                for make in pipelines(settings.features, settings.combine, settings.C)
+            ]
         except ValueError as error:  # scikit-learn's words for texts with no words
             if "vocabulary" not in str(error) and "no terms remain" not in str(error):
                 raise

@@ -45,7 +45,9 @@ FORMAT = "labelwise-trained/3"  # /2 was a joblib pickle, never loaded now
 # The names beyond scikit-learn's and numpy's that a trained model's file may hold: the
 # two functions its embedding pipelines call and its vectorizer, all labelwise's own.
 TRUSTED = (
-    "framework.learning.trained._texts_of",
+    "framework.learning.ensemble.texts_of",
+    "framework.learning.ensemble.vectors_of",
+    "framework.learning.trained._texts_of",  # the names of files written before 0.9
     "framework.learning.trained._vectors_of",
     "framework.learning.tfidf.CompactTfidf",
 )
@@ -62,6 +64,10 @@ def settings_digest(
     }
     if settings.features != "tfidf":  # only then: the artifacts from before keep their names
         what.update(features=settings.features, embedding=embedding)
+    if settings.combine != "one":
+        what["combine"] = settings.combine
+    if settings.cuts != "fixed":
+        what["cuts"] = settings.cuts
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -99,6 +105,19 @@ def check_model(config: RunConfig, labels: Sequence[str], path: Path, model: Tra
             f"trained.artifact: the trained model knows the labels {', '.join(model.labels)}, "
             f"the taxonomy has {', '.join(labels)}; {redo}"
         )
+    fit_with, asked = _model_settings(model.settings), _model_settings(_asked(config))
+    if not explicit and fit_with["embedding"] is None:  # written before models named it:
+        fit_with["embedding"] = asked["embedding"]  # the file's name holds it
+    differ = [key for key in asked if fit_with[key] != asked[key]]
+    if differ:
+
+        def said(values: dict[str, Any]) -> str:
+            return ", ".join(_SAID[key].format(values[key]) for key in differ)
+
+        raise ConfigError(
+            f"trained.artifact: {path} was fit with {said(fit_with)}; this run asks for "
+            f"{said(asked)}; {redo}"
+        )
     pool = pool_sha256(config)
     if model.pool_sha256 != pool:
         raise ConfigError(
@@ -107,6 +126,36 @@ def check_model(config: RunConfig, labels: Sequence[str], path: Path, model: Tra
             f"({pool[:16]}...); {redo}"
             + (", or set trained.pool to the file it was fit on" if explicit else "")
         )
+
+
+_SAID = {
+    "features": "trained.features={}",
+    "combine": "trained.combine={}",
+    "cuts": "trained.cuts={}",
+    "embedding": "the vectors of embedding model {} (embeddings.*)",
+}
+
+
+def _asked(config: RunConfig) -> dict[str, Any]:
+    """The settings a model for this run is fit with, as a model's record names them."""
+    settings = config.trained
+    asked: dict[str, Any] = {"features": settings.features, "combine": settings.combine}
+    asked["cuts"] = {} if settings.cuts == "cv" else None  # as a model's record has them
+    if settings.features != "tfidf":
+        asked["embedding"] = embedding_digest(config.embeddings)
+    return asked
+
+
+def _model_settings(described: dict[str, Any]) -> dict[str, Any]:
+    """What decides a model's answers beyond its pool: the features, the vectors' model,
+    the combination and whether cuts were chosen (defaults where a record omits them)."""
+    features = described.get("features", "tfidf")
+    return {
+        "features": features,
+        "combine": described.get("combine", "one"),
+        "cuts": "cv" if described.get("cuts") is not None else "fixed",
+        "embedding": described.get("embedding") if features != "tfidf" else None,
+    }
 
 
 def pool_sha256(config: RunConfig) -> str:
@@ -131,7 +180,14 @@ def save_model(model: TrainedModel, path: Path) -> None:
         "fold_of_text": model.fold_of_text,
         "pool_digests": list(model.pool_digests),
     }
-    state = {"full": model.full, "by_fold": list(model.by_fold), "about": json.dumps(about)}
+    if model.cuts is not None:
+        about["cuts"] = list(model.cuts)
+
+    state = {
+        "full": _kept(model.full),
+        "by_fold": [_kept(members) for members in model.by_fold],
+        "about": json.dumps(about),
+    }
     save_artifact(
         path, FORMAT, {**state, "scores": model.pool_scores, "vectors": model.pool_vectors}
     )
@@ -162,16 +218,20 @@ def read_model(path: Path, *, named: bool = False) -> dict[str, Any]:
 
 def _fields_from(state: dict[str, Any]) -> dict[str, Any]:
     """A TrainedModel's fields from a file's state, checked (else TypeError/ValueError)."""
-    from sklearn.pipeline import Pipeline
-
     about = json.loads(state["about"])
     labels, rows = about["labels"], about["rows"]
     folds = about["settings"]["folds"]
-    full, by_fold, scores = state["full"], state["by_fold"], state["scores"]
+    full, scores = _members(state["full"]), state["scores"]
+    by_fold = [_members(members) for members in state["by_fold"]]
     if not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
         raise TypeError("labels")
-    if not all(isinstance(p, Pipeline) for p in [full, *by_fold]) or len(by_fold) != folds:
+    if len(by_fold) != folds or any(len(members) != len(full) for members in by_fold):
         raise TypeError("pipelines")
+    cuts = about.get("cuts")
+    if cuts is not None and (
+        len(cuts) != len(labels) or not all(isinstance(c, float) and 0 < c < 1 for c in cuts)
+    ):
+        raise ValueError("cuts")
     if scores.shape != (rows, len(labels)) or state["vectors"].shape[0] != rows:
         raise ValueError("pool scores")
     return {
@@ -179,7 +239,7 @@ def _fields_from(state: dict[str, Any]) -> dict[str, Any]:
         "pool_sha256": str(about["pool_sha256"]),
         "settings": dict(about["settings"]),
         "full": full,
-        "by_fold": list(by_fold),
+        "by_fold": by_fold,
         "fold_of_id": {str(k): int(v) for k, v in about["fold_of_id"].items()},
         "fold_of_text": {str(k): int(v) for k, v in about["fold_of_text"].items()},
         "rows": int(rows),
@@ -187,4 +247,20 @@ def _fields_from(state: dict[str, Any]) -> dict[str, Any]:
         "pool_vectors": state["vectors"],
         "pool_digests": tuple(str(d) for d in about["pool_digests"]),
         "features": str(about["features"]),
+        "cuts": None if cuts is None else tuple(cuts),
     }
+
+
+def _kept(members: list[Any]) -> Any:
+    """A model of one pipeline is kept as that pipeline, as earlier versions wrote it."""
+    return members[0] if len(members) == 1 else list(members)
+
+
+def _members(kept: Any) -> list[Any]:
+    """The pipelines of a file's model: one, or a list of them (else TypeError)."""
+    from sklearn.pipeline import Pipeline
+
+    members = kept if isinstance(kept, list) else [kept]
+    if not members or not all(isinstance(member, Pipeline) for member in members):
+        raise TypeError("pipelines")
+    return members

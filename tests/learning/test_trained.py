@@ -25,8 +25,8 @@ def test_a_row_of_the_pool_is_scored_by_the_model_that_never_saw_it() -> None:
     first = rows[0]
     item = Item(str(first["id"]), str(first["text"]))
     fold = model.fold_of_id[item.id]
-    by_fold = model.by_fold[fold].predict_proba([item.text])[0]
-    full = model.full.predict_proba([item.text])[0]
+    by_fold = model.by_fold[fold][0].predict_proba([item.text])[0]
+    full = model.full[0].predict_proba([item.text])[0]
     got = model.probabilities(item)
     assert [got[label] for label in LABELS] == pytest.approx(list(by_fold))
     assert list(by_fold) != pytest.approx(list(full))  # the whole pool's model saw the row
@@ -36,7 +36,7 @@ def test_a_row_of_the_pool_is_scored_by_the_model_that_never_saw_it() -> None:
     new_text = "rocket orbit carbon emissions today"
     fresh = model.probabilities(Item("new", new_text))
     assert [fresh[label] for label in LABELS] == pytest.approx(
-        list(model.full.predict_proba([new_text])[0])
+        list(model.full[0].predict_proba([new_text])[0])
     )
     assert fresh["space"] > 0.5 and fresh["climate"] > 0.5 and fresh["none"] < 0.5
 
@@ -52,7 +52,7 @@ def test_cross_fitted_scores_on_the_pool_are_honest() -> None:
     model = fitted(rows)
     for row in contradicted:
         item = Item(str(row["id"]), str(row["text"]))
-        seen = model.full.predict_proba([item.text])[0][LABELS.index("climate")]
+        seen = model.full[0].predict_proba([item.text])[0][LABELS.index("climate")]
         assert model.probabilities(item)["climate"] < seen - 0.05
 
 
