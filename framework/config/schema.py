@@ -27,6 +27,7 @@ from framework.config.run_settings import (
     SampleSettings,
     ThresholdSettings,
     TrainedModelSettings,
+    ZeroShotSettings,
 )
 from framework.config.strict import Strict
 from framework.config.taxonomy_schema import LabelSpec, TaxonomyConfig
@@ -57,6 +58,7 @@ __all__ = [
     "ThresholdSettings",
     "TrainedModelSettings",
     "ValidationConfig",
+    "ZeroShotSettings",
 ]
 
 OutputMode = Literal["auto", "json_schema", "tool", "json_object", "prompted"]
@@ -387,6 +389,7 @@ class RunConfig(Strict):
     trained: TrainedModelSettings = TrainedModelSettings()
     cascade: CascadeSettings = CascadeSettings()
     distill: DistillSettings = DistillSettings()
+    zero_shot: ZeroShotSettings = ZeroShotSettings()
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     ray: RaySettings = RaySettings()
@@ -429,6 +432,7 @@ class RunConfig(Strict):
             for key, value, used in (
                 ("examples.likeness", self.examples.likeness, self.examples.likeness != "tfidf"),
                 ("trained.features", self.trained.features, self.trained.features != "tfidf"),
+                ("zero_shot.use", self.zero_shot.use, self.zero_shot.use != "off"),
             )
             if used
         ]
@@ -442,6 +446,11 @@ class RunConfig(Strict):
             raise ValueError(
                 "trained.features: a model distilled during the run learns from TF-IDF "
                 "features only; use trained.features=tfidf with distill.sample"
+            )
+        if self.zero_shot.use == "alone" and self.trained.use != "off":
+            raise ValueError(
+                f"zero_shot.use: alone labels every row itself, and trained.use is "
+                f"{self.trained.use}; set one of them to off"
             )
         if self.trained.combine == "average" and self.trained.features != "both":
             raise ValueError(

@@ -73,7 +73,11 @@ def embedding_uses(config: RunConfig) -> list[str]:
     features = trained.use != "off" and trained.features != "tfidf"
     return [
         key
-        for key, used in (("examples.likeness", likeness), ("trained.features", features))
+        for key, used in (
+            ("examples.likeness", likeness),
+            ("trained.features", features),
+            ("zero_shot.use", config.zero_shot.use != "off"),
+        )
         if used
     ]
 

@@ -133,6 +133,7 @@ def test_a_bad_tune_setting_names_its_key(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("preset_cache")
 def test_the_goemotions_best_preset_labels_a_new_file(stub: StubServer, tmp_path: Path) -> None:
     """The recipe tune chose on the shipped dev split, as shipped: the trained model
     (fit on the dev split on first use, some 35 s) fused with the LLM's answer."""

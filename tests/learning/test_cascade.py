@@ -252,6 +252,7 @@ def test_a_killed_cascade_resumes_with_every_row_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("preset_cache")
 def test_the_goemotions_cascade_preset_labels_a_new_file(
     stub: StubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

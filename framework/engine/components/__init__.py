@@ -16,6 +16,7 @@ from framework.engine.components.cascade import CascadeComponent
 from framework.engine.components.embeddings import EmbeddingsComponent
 from framework.engine.components.examples import ExamplesComponent
 from framework.engine.components.trained import TrainedComponent
+from framework.engine.components.zero_shot import ZeroShotComponent
 
 __all__ = [
     "COMPONENTS",
@@ -30,10 +31,11 @@ __all__ = [
 
 
 # In the order the engine calls them: the embedding first (the others read it), the
-# trained model before the cascade that gates on it, the examples last (only for rows
-# that reach the LLM).
+# zero-shot scorer and the trained model before the cascade that gates on it, the
+# examples last (only for rows that reach the LLM).
 COMPONENTS: tuple[type[Component], ...] = (
     EmbeddingsComponent,
+    ZeroShotComponent,
     TrainedComponent,
     CascadeComponent,
     ExamplesComponent,
