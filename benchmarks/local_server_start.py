@@ -93,7 +93,7 @@ def measure_starts(model: ModelFile, name: str, runs: int, settings: LocalServer
         stops.append(time.perf_counter() - began)
     shown = ", ".join(f"{seconds:.2f}" for seconds in starts)
     print(
-        f"start ({settings.parallel} process, {settings.n_threads or 'all'} threads): "
+        f"start ({settings.parallel or 'auto'} process, {settings.n_threads or 'all'} threads): "
         f"median {statistics.median(starts):.2f} s [{shown}]; "
         f"stop median {statistics.median(stops):.2f} s"
     )

@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = args.api_base or f"local {config.model.name} (provider.local: "
     if args.api_base is None:
         local = config.provider.local
-        where += f"{local.parallel} processes, n_threads {local.n_threads or 'all'})"
+        where += f"{local.parallel or 'auto'} processes, n_threads {local.n_threads or 'all'})"
     title = (
         f"GoEmotions-Ekman, {len(gold)} rows ({input_path.name}), {where}, "
         f"{args.concurrency} rows in flight, {datetime.now():%Y-%m-%d %H:%M}"

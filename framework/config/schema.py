@@ -82,22 +82,41 @@ ProviderKind = Literal[
 class LocalServerSettings(Strict):
     """How the embedded llama.cpp server is started (provider=local)."""
 
-    n_threads: int | None = Field(default=None, ge=1, description="None: all cores")
+    runtime: Literal["auto", "xllamacpp", "llama_cpp_python"] = Field(
+        default="auto",
+        description="Which llama.cpp serves the model: xllamacpp (prebuilt, the [local] "
+        "extra), llama_cpp_python (built from source by the [local-source] extra, for a CPU "
+        "without AVX2); auto takes xllamacpp where it is installed and the CPU can run it.",
+    )
+    n_threads: int | None = Field(
+        default=None, ge=1, description="Threads in all, shared by the processes; None: all cores"
+    )
     n_ctx: int = Field(
         default=2048,
         ge=256,
-        description="Tokens of context each server process holds, prompt and answer together; "
+        description="Tokens of context each request holds, prompt and answer together; "
         "a prompt that does not fit fails its row.",
     )
-    parallel: int = Field(default=1, ge=1, description="server processes answering together")
+    parallel: int | None = Field(
+        default=None,
+        ge=1,
+        description="Server processes answering together; None: one per core, at most 4 "
+        "(docs/local-models.md).",
+    )
+    slots: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests each xllamacpp process decodes together; None: 1 (two were "
+        "slower than one on 2 cores).",
+    )
     startup_timeout: float = Field(
         default=180.0,
         gt=0,
         description="Seconds the server processes have to load the model and answer; past it "
-        "the run stops, quoting the end of their log.",
+        "the run stops, quoting the cause from their log.",
     )
-    # Token log-probabilities need every token's logits kept: 2.5-4x slower answers,
-    # so the server computes them only when a strategy asks for them.
+    # llama-cpp-python computes every token's logits for log-probabilities (2.5-4x slower
+    # answers), so its server keeps them only when a strategy asks for them.
     logprobs: bool = False
 
 

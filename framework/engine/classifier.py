@@ -115,13 +115,15 @@ class Classifier:
 
     def describe(self) -> dict[str, Any]:
         """What record.json keeps of how this classifier asks: the prompt, the label keys,
-        the output mode and the transport."""
+        the output mode and the transport (for provider=local, which llama.cpp runtime and
+        why, and its processes, threads and slots)."""
         engine = self.engine
         return {
             "prompt": {"template": self.config.prompt.template, "digest": engine.renderer.digest},
             "label_keys": dataclasses.asdict(engine.label_keys),
             "output_mode": dataclasses.asdict(engine.output_mode),
-            "transport": dataclasses.asdict(self.stack.choice),
+            "transport": dataclasses.asdict(self.stack.choice)
+            | ({"local": self.stack.local.server.describe()} if self.stack.local else {}),
         }
 
     def sections(self) -> dict[str, Any]:

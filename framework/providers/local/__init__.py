@@ -5,7 +5,11 @@
         server.urls   # OpenAI-compatible api_base URLs on 127.0.0.1, one per process
 
 models: find and verify the GGUF file (package, parts assembled into the cache, or a path).
-server: run llama-cpp-python's server processes. process: children that never outlive us.
+runtimes: which llama.cpp runs it (xllamacpp's prebuilt wheel, or llama-cpp-python built
+from source) and why. layout: processes, threads and slots from the cores. server: run
+the server processes (serve_xllamacpp.py is one of them). answers: the compact grammar
+the xllamacpp server gets. logs: where the servers' logs go and the line that says why.
+process: children that never outlive us.
 """
 
 from framework.providers.local.models import ModelFile, resolve_model_file

@@ -3,10 +3,13 @@
     with LocalServer(model_file, settings, alias="smollm2-135m") as server:
         server.urls   # ["http://127.0.0.1:PORT/v1", ...]: OpenAI-compatible, one per process
 
-The llama-cpp-python server answers one request at a time, so `settings.parallel`
-processes are started, sharing the threads; `start()` blocks until every one
-answers GET /v1/models and returns the first URL. A start that fails raises a
-fatal ProviderError quoting the end of the server's log.
+The runtime (xllamacpp's prebuilt llama.cpp, or llama-cpp-python built from source) is
+chosen by framework.providers.local.runtimes, the processes, threads and slots by
+framework.providers.local.layout; `start()` starts every process, blocks until each
+answers GET /v1/models, logs one line saying what runs and why, and returns the first
+URL. A start that fails raises a fatal ProviderError of one line: the cause from the
+server's log, and the log's path. `died()` says in one line what became of a process
+that exited while it should be serving, and `revive()` starts it again.
 
 No server outlives labelwise (framework.providers.local.process): each runs in its own
 session, `stop()` ends its process group (SIGTERM, then SIGKILL), atexit and
@@ -16,45 +19,45 @@ by SIGKILL. `stop()` may be called from another thread while `start()` waits.
 
 from __future__ import annotations
 
-import http.client
-import importlib.util
-import json
-import os
+import dataclasses
+import logging
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from framework.config.schema import LocalServerSettings
 from framework.errors import ConfigError, ProviderError
+from framework.providers.local.layout import Layout, choose_layout
+from framework.providers.local.logs import cause, new_log_dir, read_end
 from framework.providers.local.models import ModelFile
+from framework.providers.local.ports import HOST, answers, free_port, reported_port
 from framework.providers.local.process import forget, spawn, stop_at_exit, terminate
+from framework.providers.local.runtimes import Launch, RuntimeChoice, choose_runtime
 
-__all__ = ["LocalServer", "threads_per_process"]
+__all__ = ["LocalServer"]
 
-HOST = "127.0.0.1"
-_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
+log = logging.getLogger("labelwise")
+
 _POLL_SECONDS = 0.05
-_LOG_LINES = 20
 _PORT_TRIES = 3
-_LOG_PREFIX = "labelwise-llama-"
+_CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
 
 
 @dataclass(frozen=True)
 class _Process:
     popen: subprocess.Popen[bytes]
-    port: int
+    port: int  # 0 until a runtime that picks its own port has reported it
     log: Path
+    ready: Path  # where such a runtime reports it
 
 
 class LocalServer:
-    """`parallel` llama.cpp server processes serving one GGUF file on 127.0.0.1."""
+    """The llama.cpp server processes serving one GGUF file on 127.0.0.1."""
 
     def __init__(
         self, model: ModelFile, settings: LocalServerSettings, *, alias: str, logprobs: bool = False
@@ -62,13 +65,35 @@ class LocalServer:
         self.model = model
         self.settings = settings
         self.alias = alias
-        self.logprobs = logprobs  # False: requests asking for logprobs fail (HTTP 500)
+        self.logprobs = logprobs  # llama-cpp-python: False makes logprobs requests fail
         self.startup_seconds: float | None = None  # from start() until every process answered
+        self.revivals = 0  # processes started again after they died
+        self._choice: RuntimeChoice | None = None
         self._processes: list[_Process] = []
+        self._launches = 0
         self._log_dir: Path | None = None
+        self._keep_logs = False  # a process died: its log outlives the run
         self._stopped = False
         self._lock = threading.RLock()  # reentrant: a SIGTERM handler may stop() inside stop()
         self._start_lock = threading.Lock()
+
+    @property
+    def runtime(self) -> RuntimeChoice:
+        """The runtime provider.local.runtime names here; a ConfigError says what to install."""
+        if self._choice is None:
+            self._choice = choose_runtime(self.settings.runtime)
+        return self._choice
+
+    @property
+    def layout(self) -> Layout:
+        return choose_layout(self.settings, runtime=self.runtime.runtime.name)
+
+    def describe(self) -> dict[str, Any]:
+        """What record.json keeps: the runtime, its version, why, and the layout."""
+        try:
+            return {**self.runtime.describe(), "layout": self.layout.describe()}
+        except ConfigError as error:  # said again, and stopping the run, at the first call
+            return {"name": None, "version": None, "reason": str(error)}
 
     @property
     def urls(self) -> list[str]:
@@ -89,16 +114,16 @@ class LocalServer:
         with self._start_lock:
             if self._processes:
                 return self.urls[0]
-            _require_server_modules()
+            choice, layout = self.runtime, self.layout
             began = time.monotonic()
-            self._stopped = False
-            self._log_dir = _new_log_dir()
+            self._stopped, self._keep_logs = False, False
+            self._log_dir = new_log_dir()
             stop_at_exit(self)
             try:
-                for index in range(self.settings.parallel):
+                for index in range(layout.processes):
                     self._launch(index)
                 deadline = began + self.settings.startup_timeout
-                for index in range(self.settings.parallel):
+                for index in range(layout.processes):
                     self._await_ready(index, deadline)
             except ProviderError:
                 self._halt(keep_logs=True)  # the error names the log
@@ -107,34 +132,38 @@ class LocalServer:
                 self._halt(keep_logs=False)
                 raise
             self.startup_seconds = time.monotonic() - began
+            log.info("%s", self._started_line(choice, layout))
             return self.urls[0]
 
     def died(self) -> str | None:
-        """What became of a process that exited while it should be serving, or None."""
+        """One line on a process that exited while it should be serving, or None."""
         with self._lock:
             processes = list(self._processes)
         for process in processes:
             code = process.popen.poll()
             if code is None:
                 continue
-            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
-            hint = (
-                " A llama.cpp built for this CPU (-march=native) can crash in a VM that does "
-                "not enable all of its instructions (AMX): reinstall it portably with "
-                "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --no-cache-dir --force-reinstall "
-                '--no-deps "llama-cpp-python==0.3.36".'
-                if code in (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
-                else ""
-            )
+            self._keep_logs = True  # the line names the log
             return (
-                f"The local model server on port {process.port} exited with {how}.{hint} "
-                f"The end of its log:\n{_tail(process.log)}"
+                f"the local model server (pid {process.popen.pid}, port {process.port}) exited "
+                f"with {_how(code)}{self._crash_hint(code)} (its log: {process.log})"
             )
         return None
 
+    def revive(self) -> list[str]:
+        """Start the processes that died again (on new ports); return every api_base."""
+        with self._start_lock:
+            dead = [i for i, p in enumerate(self._processes) if p.popen.poll() is not None]
+            deadline = time.monotonic() + self.settings.startup_timeout
+            for index in dead:
+                self._launch(index)
+                self._await_ready(index, deadline)
+                self.revivals += 1
+            return self.urls
+
     def stop(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL after a grace period); idempotent."""
-        self._halt(keep_logs=False)
+        self._halt(keep_logs=self._keep_logs)
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -143,43 +172,19 @@ class LocalServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _command(self, port: int) -> list[str]:
-        threads = str(threads_per_process(self.settings))
-        return [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.model.path),
-            "--model_alias",
-            self.alias,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(self.settings.n_ctx),
-            "--n_threads",
-            threads,
-            "--n_threads_batch",
-            threads,
-            "--use_mlock",
-            "False",  # mmap is enough; mlock of 1 GB fails under small limits
-            # logits for every token are what logprobs need; without them a schema-constrained
-            # answer is 2.5-4x faster (measured: benchmarks/local_server_start.py)
-            "--logits_all",
-            str(self.logprobs),
-            "--verbose",
-            "True",  # the log then says why a model failed to load
-        ]
-
     def _launch(self, index: int) -> None:
-        """Start process `index` (again, on a new port, if it is already there)."""
+        """Start process `index` (again, if it is already there)."""
+        runtime, layout = self.runtime.runtime, self.layout
         with self._lock:
             if self._stopped or self._log_dir is None:
                 raise self._stopped_error()
-            port, log = _free_port(), self._log_dir / f"server-{index}.log"
-            process = _Process(spawn(self._command(port), log), port, log)
+            port = 0 if runtime.picks_port else free_port()
+            self._launches += 1  # a process started again keeps the log of the one it replaces
+            log_file = self._log_dir / f"server-{index}-{self._launches}.log"
+            ready = log_file.with_suffix(".ready")
+            launch = Launch(self.model.path, self.alias, layout, port, ready, self.logprobs)
+            command = runtime.command(launch)
+            process = _Process(spawn(command, log_file), port, log_file, ready)
             self._processes[index : index + 1] = [process]
 
     def _await_ready(self, index: int, deadline: float) -> None:
@@ -191,12 +196,15 @@ class LocalServer:
                 process = self._processes[index]
             code = process.popen.poll()
             if code is not None:
-                if tries < _PORT_TRIES and "address already in use" in _tail(process.log).lower():
+                if tries < _PORT_TRIES and _port_was_taken(process):
                     tries += 1  # another program took the port between our probe and its bind
                     self._launch(index)
                     continue
-                raise self._failure(f"it exited with code {code}", process)
-            if _answers(process.port, self.alias):
+                raise self._failure(f"it exited with {_how(code)}{self._crash_hint(code)}", process)
+            port = process.port or reported_port(process.ready)
+            if port and answers(port, self.alias):
+                with self._lock:
+                    self._processes[index] = dataclasses.replace(process, port=port)
                 return
             if time.monotonic() > deadline:
                 raise self._failure(
@@ -206,12 +214,24 @@ class LocalServer:
                 )
             time.sleep(_POLL_SECONDS)
 
+    def _started_line(self, choice: RuntimeChoice, layout: Layout) -> str:
+        return (
+            f"local model {self.alias} on {choice.runtime.name} {choice.version or '(version ?)'}"
+            f" ({choice.reason}): {_count(layout.processes, 'process')} x "
+            f"{_count(layout.threads, 'thread')}, {_count(layout.slots, 'slot')} each "
+            f"({layout.reason}); ready in {self.startup_seconds:.1f} s"
+        )
+
     def _failure(self, reason: str, process: _Process) -> ProviderError:
         return ProviderError(
             f"the local model server for {self.alias!r} ({self.model.path.name}) did not "
-            f"start: {reason}. The end of its log ({process.log}):\n{_tail(process.log)}",
+            f"start: {reason}: {cause(process.log)} (its log: {process.log}); if the file is "
+            "your own (model.gguf.path), check that it is a whole GGUF model llama.cpp can load",
             fatal=True,
         )
+
+    def _crash_hint(self, code: int) -> str:
+        return f"; {self.runtime.runtime.crash_hint}" if code in _CRASHES else ""
 
     def _stopped_error(self) -> ProviderError:
         return ProviderError(f"the local model server for {self.alias!r} was stopped", fatal=True)
@@ -227,82 +247,15 @@ class LocalServer:
             shutil.rmtree(log_dir, ignore_errors=True)
 
 
-def threads_per_process(settings: LocalServerSettings) -> int:
-    """settings.n_threads (default: the usable cores) shared among the processes."""
-    total = settings.n_threads or _usable_cores()
-    return max(1, total // settings.parallel)
+def _count(number: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{number} {noun if number == 1 else plural}"
 
 
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):  # the cores this process may run on (Linux)
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+def _how(code: int) -> str:
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
 
 
-def _require_server_modules() -> None:
-    missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ConfigError(
-            f"provider=local needs the llama.cpp server ({', '.join(missing)} not installed): "
-            'pip install "labelwise[local]" (builds llama-cpp-python from source, about 5 minutes)'
-        )
-
-
-def _new_log_dir() -> Path:
-    """A temporary folder for the logs, named after our pid; first sweep up after dead runs."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{_LOG_PREFIX}*-*"):
-        owner = folder.name.removeprefix(_LOG_PREFIX).partition("-")[0]
-        if owner.isdigit() and not _running(int(owner)):  # killed before it could clean up
-            shutil.rmtree(folder, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{_LOG_PREFIX}{os.getpid()}-"))
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        pass
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(port: int, alias: str) -> bool:
-    """True when our server lists `alias` at /v1/models (http.client: no proxy from the env)."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=2)
-    try:
-        connection.request("GET", "/v1/models")
-        response = connection.getresponse()
-        listed = json.loads(response.read()) if response.status == 200 else {}
-    except (OSError, http.client.HTTPException, ValueError):
-        return False
-    finally:
-        connection.close()
-    models = listed.get("data") if isinstance(listed, dict) else None
-    return isinstance(models, list) and any(
-        isinstance(entry, dict) and entry.get("id") == alias for entry in models
-    )
-
-
-def _tail(log: Path) -> str:
-    """The last lines of a server log, without Python traceback frames (they hide the cause)."""
-    try:
-        with log.open("rb") as stream:
-            stream.seek(max(0, log.stat().st_size - 65536))
-            lines = stream.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return "    (no log)"
-    kept, in_traceback = [], False
-    for line in lines:
-        if in_traceback and line.startswith((" ", "\t")):
-            continue
-        in_traceback = line.startswith("Traceback (most recent call last)")
-        kept.append(line)
-    return "\n".join(f"    {line}" for line in kept[-_LOG_LINES:]) or "    (empty)"
+def _port_was_taken(process: _Process) -> bool:
+    """Whether a server given a port (llama-cpp-python) found it taken."""
+    return process.port != 0 and "address already in use" in read_end(process.log).lower()
