@@ -45,7 +45,10 @@ class TrainedComponent(Component):
         trained = self.config.trained
         if self.model is None:
             return _distillation_identity(self.config)
-        found = {f"trained.{key}": value for key, value in self.model.describe().items()}
+        # The vectors' model is in the identity already (the embeddings component's keys):
+        # kept out here, so runs from before models named it resume.
+        described = self.model.describe()
+        found = {f"trained.{k}": v for k, v in described.items() if k != "embedding"}
         return {**found, "trained.use": trained.use, "trained.weight": trained.weight}
 
     def describe(self) -> dict[str, Any]:
