@@ -28,6 +28,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,17 +73,22 @@ def interval(y: np.ndarray, predicted: np.ndarray, seed: int = 0) -> tuple[float
     return float(low), float(high)
 
 
+def cross_fit(make: Any, inputs: list[Any], y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each row's probabilities from the model fit without its fold (rows x labels)."""
+    held = np.zeros(y.shape, dtype=float)
+    for fold in sorted(set(folds.tolist())):
+        keep, out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        model = make().fit([inputs[n] for n in keep], y[keep])
+        held[out] = model.predict_proba([inputs[n] for n in out])
+    return held
+
+
 def recipes(
     texts: list[str], vectors: np.ndarray, y: np.ndarray, fit: np.ndarray, seed: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each recipe's probabilities for every row (rows of `fit`: cross-fitted) and its
     per-label cuts (0.5, or chosen by cross-validation on `fit` with trained.cuts=cv)."""
-    from framework.learning.ensemble import (
-        best_cuts,
-        cross_fit,
-        pipelines,
-        probabilities,
-    )
+    from framework.learning.ensemble import best_cuts, pipelines, probabilities
 
     folds = np.array([hash((seed, t)) % 5 for t in texts])[fit]
     inputs = [(text, vector) for text, vector in zip(texts, vectors, strict=True)]

@@ -2,8 +2,7 @@
 
     members = pipelines("both", "average", C=4.0)   # factories of unfitted pipelines
     probabilities(fitted_members, inputs)           # rows x labels (their mean)
-    held = cross_fit(make, inputs, y, folds)        # each row scored by the fit without it
-    cuts = best_cuts(held, y)                       # per label, the F1-best cut
+    cuts = best_cuts(pool_scores, y)                # per label, the F1-best cut (cross-fitted)
     on_cut_scale(scores, cuts)                      # each label's cut moved to 0.5
 
 A pipeline is TF-IDF of word 1-2-grams and character 2-5-grams (sublinear tf), the
@@ -25,7 +24,6 @@ from typing import Any
 
 __all__ = [
     "best_cuts",
-    "cross_fit",
     "on_cut_scale",
     "pipelines",
     "probabilities",
@@ -116,23 +114,6 @@ def word_vectorizer(members: Sequence[Any]) -> Any:
     raise ValueError("no TF-IDF in this model")
 
 
-def cross_fit(make: Factory, inputs: Sequence[Any], y: Any, folds: Sequence[int]) -> Any:
-    """Each row's probabilities from the model fit without its fold (rows x labels)."""
-    import numpy as np
-
-    labels = np.asarray(y).shape[1]
-    held = np.zeros((len(inputs), labels), dtype=float)
-    fold_of = np.asarray(folds)
-    for fold in sorted(set(fold_of.tolist())):
-        keep = np.flatnonzero(fold_of != fold)
-        out = np.flatnonzero(fold_of == fold)
-        if len(out) == 0 or len(keep) == 0:
-            continue
-        model = make().fit(_take(inputs, keep), np.asarray(y)[keep])
-        held[out] = model.predict_proba(_take(inputs, out))
-    return held
-
-
 def best_cuts(scores: Any, y: Any, *, floor: float = 0.05, ceiling: float = 0.95) -> Any:
     """Per label, the probability cut that maximises F1 on (cross-fitted) scores, kept
     within [floor, ceiling]; 0.5 for a label with no positive row. scikit-learn's
@@ -161,11 +142,3 @@ def on_cut_scale(scores: Any, cuts: Sequence[float]) -> Any:
     low = scores / (2 * cut)
     high = 0.5 + (scores - cut) / (2 * (1 - cut))
     return np.where(scores < cut, low, high)
-
-
-def _take(inputs: Any, rows: Any) -> Any:
-    import numpy as np
-
-    if isinstance(inputs, np.ndarray):
-        return inputs[rows]
-    return [inputs[n] for n in rows]
