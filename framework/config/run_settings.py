@@ -356,13 +356,19 @@ class TrainedModelSettings(Strict):
 
 
 class ZeroShotSettings(Strict):
-    """zero_shot.use=alone: labels with no labeled row and no LLM call, by how like each
-    label the text is: the cosine of the text's embedding (the `embeddings` model) and
-    the label's, the mean of its name, description and taxonomy examples. The most like
-    label is given, and every other within `margin` of it."""
+    """The zero-shot scorer: how like each label a text is, with no labeled row: the
+    cosine of the text's embedding (the `embeddings` model) and the label's, the mean of
+    its name, description and taxonomy examples.
 
-    use: Literal["off", "alone"] = Field(
-        default="off", description="off; alone: the zero-shot scorer labels every row, no call"
+    use=alone labels every row with the most like label, and every other within
+    `margin` of it, and calls no LLM. use=shortlist offers the LLM only the `top_k` most
+    like labels of each row (and the none label, always), for large taxonomies: the
+    row's prompt lists them, its schema allows them, and the labels left out are absent."""
+
+    use: Literal["off", "alone", "shortlist"] = Field(
+        default="off",
+        description="off; alone: the zero-shot scorer labels every row, no call; "
+        "shortlist: each row's LLM question offers only its top_k most like labels",
     )
     margin: float = Field(
         default=0.0,
@@ -370,6 +376,12 @@ class ZeroShotSettings(Strict):
         le=1,
         description="How far below the most like label's cosine another label may be and "
         "still be given (0: the most like label alone).",
+    )
+    top_k: int = Field(
+        default=10,
+        ge=1,
+        description="use=shortlist: how many labels (besides the none label) each row's "
+        "question offers, the most like first",
     )
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from framework.config.schema import RunConfig
 from framework.engine.components import Component, ItemState, Parts, build_components
 from framework.engine.conversation import Answer, Asker, Tally, Unanswered, gather_answers
 from framework.engine.identity import run_identity
+from framework.engine.offers import Offer, Offers
 from framework.engine.prompt import PromptRenderer
 from framework.engine.readings import (
     ConfidenceMethod,
@@ -64,6 +66,7 @@ class Engine:
     asker: Asker
     identity: dict[str, Any]  # what decides a row's labels (framework.engine.identity)
     components: tuple[Component, ...] = ()  # beside the LLM, in the order they are called
+    offers: Offers | None = None  # the labels a question offers (a row's shortlist)
 
     async def classify_item(self, item: Item) -> Prediction:
         """Fit the text; the components, the LLM's answers and the components again; decide."""
@@ -86,7 +89,8 @@ class Engine:
     async def _ask(self, text: str, state: ItemState) -> Reading:
         """The reading of every chunk of the text, combined."""
         chunks = self.text_fit.chunks(text)
-        readings = [await self._read(chunk, state.tally, state.preface) for chunk in chunks]
+        offer = self.offers.of(state.offered) if self.offers else None
+        readings = [await self._read(chunk, state, offer) for chunk in chunks]
         if len(readings) == 1:
             return readings[0]
         how = self.config.chunking.aggregate
@@ -94,16 +98,18 @@ class Engine:
         notes = tuple(dict.fromkeys(note for reading in readings for note in reading.notes))
         return Reading(confidence, notes=notes, chunks=len(chunks))
 
-    async def _read(self, text: str, tally: Tally, preface: str | None) -> Reading:
-        """Every question about a text (and every sample of it), asked at once."""
+    async def _read(self, text: str, state: ItemState, offer: Offer | None) -> Reading:
+        """Every question about a text (and every sample of it), asked at once, of the
+        labels on offer (the taxonomy's, or the row's shortlist)."""
+        strategy, asker = (offer.strategy, offer.asker) if offer else (self.strategy, self.asker)
         samples: list[int | None] = list(range(self.confidence.samples)) or [None]
         asks = [
-            self.asker.ask(question, tally, sample, preface=preface)
-            for question in self.strategy.questions(text)
+            asker.ask(question, state.tally, sample, preface=state.preface)
+            for question in strategy.questions(text)
             for sample in samples
         ]
         answers: list[Answer] = await gather_answers(asks)
-        return read_answers(self.strategy, answers, self.confidence)
+        return read_answers(strategy, answers, self.confidence)
 
     def _decide(self, tally: Tally, reading: Reading) -> Prediction:
         """The labels of a reading: one answer's verdict as it stands (policy applied,
@@ -150,30 +156,22 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     labels = LabelSet.build(config.taxonomy, config.validation)
     label_keys = choose_label_keys(config.prompt.label_keys, len(labels.ids), profile.max_enum)
     labels = labels.asked_by_number(label_keys.by_index)
-    strategy = STRATEGIES[config.strategy.name](labels)
     confidence = choose_confidence(config, profile)
-    plan = _request_plan(config, profile, output_mode, strategy, confidence, endpoint)
-    renderer = PromptRenderer(
-        config.prompt,
-        labels,
-        template=config.strategy.template,
-        schema_in_prompt=json.dumps(plan.schema) if plan.mode == "prompted" else None,
-        answer_form=strategy.answer_form,
+    make_offer = partial(
+        _make_offer,
+        config=config,
+        profile=profile,
+        output_mode=output_mode,
+        confidence=confidence,
+        endpoint=endpoint,
+        transport=transport,
     )
+    full = make_offer(labels)
+    strategy, renderer, asker, plan = full.strategy, full.renderer, full.asker, full.asker.plan
     thresholds = load_thresholds(config)
     settings = config.thresholds
     decider = LabelDecider(
         labels, thresholds.values, default=settings.default, band=settings.abstain_band
-    )
-    shared = config.strategy.name == "per_label" or confidence.samples > 0
-    asker = Asker(
-        strategy,
-        renderer,
-        plan,
-        transport,
-        config.validation.max_retries,
-        sample_temperature=config.strategy.sample_temperature,
-        shared_prompts=shared,
     )
     components = build_components(Parts(config, labels, decider))
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
@@ -181,7 +179,41 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
         identity.update(component.identity())
     text_fit = TextFit(config.prompt, config.chunking, plan.model)
     parts = (labels, label_keys, output_mode, strategy, renderer, plan, confidence, thresholds)
-    return Engine(config, *parts, decider, text_fit, asker, identity, tuple(components))
+    offers = Offers(make_offer, full)  # a row's shortlist gets its own (zero_shot.use)
+    return Engine(config, *parts, decider, text_fit, asker, identity, (*components,), offers)
+
+
+def _make_offer(
+    offered: LabelSet,
+    *,
+    config: RunConfig,
+    profile: ProviderProfile,
+    output_mode: ModeChoice,
+    confidence: ConfidenceMethod,
+    endpoint: str,
+    transport: Transport,
+) -> Offer:
+    """The strategy, prompt, request plan and asker for the labels on offer: the
+    taxonomy's, or a row's shortlist (framework.engine.offers)."""
+    strategy = STRATEGIES[config.strategy.name](offered)
+    plan = _request_plan(config, profile, output_mode, strategy, confidence, endpoint)
+    renderer = PromptRenderer(
+        config.prompt,
+        offered,
+        template=config.strategy.template,
+        schema_in_prompt=json.dumps(plan.schema) if plan.mode == "prompted" else None,
+        answer_form=strategy.answer_form,
+    )
+    asker = Asker(
+        strategy,
+        renderer,
+        plan,
+        transport,
+        config.validation.max_retries,
+        sample_temperature=config.strategy.sample_temperature,
+        shared_prompts=config.strategy.name == "per_label" or confidence.samples > 0,
+    )
+    return Offer(offered, strategy, renderer, asker)
 
 
 def _request_plan(  # noqa: PLR0917 (one call site, the order of build_engine's parts)

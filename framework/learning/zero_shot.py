@@ -82,3 +82,14 @@ class LabelPrototypes:
             for label in self.ids
             if label != self.none and similarities[label] >= top - margin
         ]
+
+    def shortlist(self, vector: Any, top_k: int) -> list[str]:
+        """The `top_k` most like labels (the none label aside) and the none label, in
+        taxonomy order: what a large taxonomy's LLM question offers (zero_shot.use)."""
+        similarities = self.similarities(vector)
+        ranked = sorted(
+            (label for label in self.ids if label != self.none),
+            key=lambda label: -similarities[label],
+        )
+        kept = {*ranked[:top_k], *([self.none] if self.none else [])}
+        return [label for label in self.ids if label in kept]

@@ -48,6 +48,7 @@ class ItemState:
     vector: Any = None  # its embedding (the embeddings component)
     scores: dict[str, float] | None = None  # the trained model's probabilities
     preface: str | None = None  # what goes ahead of the prompt (its examples)
+    offered: tuple[str, ...] | None = None  # the labels its questions offer (None: all)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def finish(self, prediction: Prediction) -> Prediction:

@@ -1,5 +1,9 @@
-"""zero_shot.use=alone: the zero-shot scorer (framework.learning.zero_shot) labels every
-row from the item's embedding and the taxonomy alone: no labeled row, no LLM call.
+"""The zero-shot scorer (framework.learning.zero_shot), from the item's embedding and the
+taxonomy alone (no labeled row):
+
+    zero_shot.use=alone       labels every row itself: no LLM call
+    zero_shot.use=shortlist   offers the row's LLM question only its zero_shot.top_k most
+                              like labels (and the none label): for large taxonomies
 
 The label prototypes are embedded on the first row (through the run's embedder, so
 they are cached like any text); their texts' digest joins the run's identity, so a
@@ -14,6 +18,7 @@ import asyncio
 from typing import Any
 
 from framework.engine.components.base import Component, ItemState, Parts
+from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
 from framework.learning.zero_shot import LabelPrototypes, label_texts, texts_digest
 from framework.providers.embeddings import Embedder
@@ -35,16 +40,28 @@ class ZeroShotComponent(Component):
 
     @classmethod
     def build(cls, parts: Parts) -> ZeroShotComponent | None:
-        if parts.config.zero_shot.use == "off":
+        settings = parts.config.zero_shot
+        if settings.use == "off":
             return None
         embedder = getattr(parts.built.get("embeddings"), "embedder", None)
         assert isinstance(embedder, Embedder), "zero_shot.use needs embeddings (the schema)"
+        labels = parts.labels
+        choices = len([label for label in labels.ids if label != labels.none])
+        if settings.use == "shortlist" and settings.top_k >= choices:
+            raise ConfigError(
+                f"zero_shot.top_k: {settings.top_k} keeps every one of taxonomy "
+                f"{labels.taxonomy.name}'s {choices} labels, so nothing is shortlisted; "
+                f"set zero_shot.top_k below {choices}, or zero_shot.use=off"
+            )
         return cls(embedder, parts)
 
     def identity(self) -> dict[str, Any]:
+        chosen = {"zero_shot.margin": self.settings.margin}
+        if self.settings.use == "shortlist":
+            chosen = {"zero_shot.top_k": self.settings.top_k}
         return {
             "zero_shot.use": self.settings.use,
-            "zero_shot.margin": self.settings.margin,
+            **chosen,
             "zero_shot.prototypes": texts_digest(self.labels),
         }
 
@@ -60,6 +77,11 @@ class ZeroShotComponent(Component):
     async def before(self, state: ItemState) -> Prediction | None:
         prototypes = await self._prototypes_of(self.labels)
         cosines = prototypes.similarities(state.vector)
+        if self.settings.use == "shortlist":
+            shortlist = prototypes.shortlist(state.vector, self.settings.top_k)
+            state.offered = self._with_ancestors(shortlist)
+            state.extra["shortlist"] = list(state.offered)
+            return None
         return Prediction(
             state.item.id,
             tuple(prototypes.labels(state.vector, self.settings.margin)),
@@ -68,6 +90,12 @@ class ZeroShotComponent(Component):
             extra={"sources": {"zero_shot": {k: round(v, 4) for k, v in cosines.items()}}},
             decided_by="zero_shot",
         )
+
+    def _with_ancestors(self, shortlist: list[str]) -> tuple[str, ...]:
+        """The shortlist and the parents its labels imply (an answer may hold them)."""
+        implied = {parent for label in shortlist for parent in self.labels.ancestors.get(label, ())}
+        kept = {*shortlist, *implied}
+        return tuple(label for label in self.labels.ids if label in kept)
 
     async def _prototypes_of(self, labels: LabelSet) -> LabelPrototypes:
         async with self._lock:  # embedded once, by the first row that needs them
