@@ -116,6 +116,12 @@ async def phase(
     return tally, elapsed
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
@@ -204,9 +210,17 @@ def main() -> None:
             "load_avg_before": os.getloadavg(),
         }
         asyncio.run(phase(endpoint, 8, 2, args.rows_per_request))  # warm up
-        results["load"] = summary(
-            *asyncio.run(phase(endpoint, args.clients, args.seconds, args.rows_per_request))
+        pids = {"service": service.pid, "stub": stub.pid, "clients": os.getpid()}
+        before = {name: cpu_s(pid) for name, pid in pids.items()}
+        tally, elapsed = asyncio.run(
+            phase(endpoint, args.clients, args.seconds, args.rows_per_request)
         )
+        load = summary(tally, elapsed)
+        load["cpu_ms_per_row"] = {  # where the cores went
+            name: round(1000 * (cpu_s(pid) - before[name]) / max(1, tally.rows), 2)
+            for name, pid in pids.items()
+        }
+        results["load"] = load
         results["overload_4x"] = summary(
             *asyncio.run(
                 phase(
