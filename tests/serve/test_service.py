@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from framework.testing import StubServer
+from framework.testing import Reply, StubServer
 from tests.support import classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.serving import Gate, Service, serve_command, served
 
@@ -155,8 +155,17 @@ def test_a_missing_or_wrong_token_is_401(service: Service, headers: dict[str, st
     assert sent["WWW-Authenticate"] == "Bearer"
 
 
-def test_a_client_gone_mid_body_leaves_the_service_serving(service: Service) -> None:
+def metric(service: Service, name: str) -> str:
+    text = call(f"{service.url}/metrics")[2]
+    return next(
+        (line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + " ")), "0"
+    )
+
+
+def test_a_client_gone_mid_body_is_a_400_and_the_service_keeps_serving(service: Service) -> None:
     port = int(service.url.rsplit(":", 1)[1])
+    bad = 'labelwise_requests_total{code="400"}'
+    before = int(metric(service, bad))
     with socket.create_connection(("127.0.0.1", port)) as raw:
         raw.sendall(
             b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -164,10 +173,34 @@ def test_a_client_gone_mid_body_leaves_the_service_serving(service: Service) -> 
             b'{"rows": [{"text": "half'
         )
     assert classify(service, {"text": "after the hang-up"})[0] == 200
-    assert "labelwise_requests_total" in call(f"{service.url}/metrics")[2]
+    assert int(metric(service, bad)) == before + 1  # answered 400, to nobody
+
+
+def test_a_client_gone_while_its_rows_run_frees_their_slots(service: Service, gate: Gate) -> None:
+    gate.arm()
+    port = int(service.url.rsplit(":", 1)[1])
+    body = b'{"text": "HOLD while I leave"}'
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.sendall(
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    assert gate.arrived.wait(60)
+    raw.close()
+    for _ in range(500):  # until the service has seen the hang-up (each turn a request)
+        if metric(service, "labelwise_client_disconnects_total") == "1":
+            break
+    gate.release()
+    assert metric(service, "labelwise_client_disconnects_total") == "1"
+    assert metric(service, "labelwise_rows_in_flight") == "0"
+    assert classify(service, {"text": "the next client"})[0] == 200
 
 
 def test_over_the_in_flight_limit_is_429_with_retry_after(service: Service, gate: Gate) -> None:
+    gate.arm()
+
     async def go() -> tuple[int, int, str]:
         async with aiohttp.ClientSession(headers=AUTH) as session:
             held = asyncio.ensure_future(
@@ -211,7 +244,7 @@ def test_rows_past_the_deadline_fail_and_a_request_with_none_done_is_504(service
     )
     assert status == 504
     assert "deadline of 300 ms" in answer["error"]
-    assert "labelwise_deadline_misses_total 2" in call(f"{service.url}/metrics")[2]
+    assert metric(service, "labelwise_deadline_misses_total") == "2"
 
 
 def test_a_provider_that_is_down_gives_503_with_the_reason() -> None:
@@ -231,6 +264,30 @@ def test_a_provider_that_is_down_gives_503_with_the_reason() -> None:
         assert "not answering" in answer["error"] or "connect" in answer["error"].lower()
         assert "Retry-After" in headers
         assert call(f"{service.url}/health", headers={})[0] == 200  # still serving
+
+
+def test_after_an_outage_the_provider_is_tried_again(stub: StubServer) -> None:
+    stub.enqueue(Reply(status=500), Reply(status=500))
+    stub.default = Reply(content='{"labels": ["space"]}')
+    overrides = ("run.retry.max_attempts=1", "run.max_unreachable_calls=2")
+    with served(stub, "--outage-pause", "0", overrides=overrides) as service:
+        status, _, answer = classify(
+            service, {"rows": [{"text": "one"}, {"text": "two"}]}, headers={}
+        )
+        assert status == 503
+        assert "500" in answer["error"] or "not answering" in answer["error"]
+        status, _, answer = classify(service, {"text": "back again"}, headers={})
+        assert status == 200
+        assert answer["rows"][0]["labels"] == ["space"]
+
+
+def test_a_spent_budget_is_503_and_says_which(stub: StubServer) -> None:
+    stub.default = Reply(content='{"labels": ["space"]}')
+    with served(stub, overrides=("budget.max_tokens=10",)) as service:
+        assert classify(service, {"text": "first"}, headers={})[0] == 200  # 15 tokens
+        status, _, answer = classify(service, {"text": "second"}, headers={})
+        assert status == 503
+        assert "budget.max_tokens" in answer["error"]
 
 
 def test_beyond_loopback_without_a_token_it_refuses_to_start() -> None:
@@ -270,7 +327,7 @@ def test_a_batch_run_of_the_same_config_reuses_the_services_answers(
     stub: StubServer, tmp_path: Path
 ) -> None:
     """Same engine and response cache: rows the service labeled cost a later file run nothing."""
-    stub.default = stub.default.__class__(content='{"labels": ["space"]}')
+    stub.default = Reply(content='{"labels": ["space"]}')
     texts = ["Probe reaches Europa", "Rocket lands again"]
     with served(stub) as service:
         status, _, _ = classify(service, {"rows": [{"text": t} for t in texts]}, headers={})

@@ -92,3 +92,8 @@ class Gate:
 
     def release(self) -> None:
         self.opened.set()
+
+    def arm(self) -> None:
+        """Hold the next HOLD requests again."""
+        self.arrived.clear()
+        self.opened.clear()

@@ -43,6 +43,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--drain", type=float, default=30.0, help="seconds shutdown waits for requests (30)"
     )
+    p.add_argument(
+        "--outage-pause",
+        type=float,
+        default=5.0,
+        help="seconds a provider taken for down is left alone before a request tries it (5)",
+    )
     p.add_argument("overrides", nargs="*", help="key=value config overrides, as for classify")
     return p
 
@@ -61,6 +67,8 @@ def run(argv: list[str]) -> int:
     for flag, value in (("--max-body", args.max_body), ("--max-rows", args.max_rows)):
         if value < 1:
             raise ConfigError(f"{flag}: {value} is not a positive number")
+    if args.outage_pause < 0:
+        raise ConfigError(f"--outage-pause: {args.outage_pause} is negative")
     if args.deadline <= 0:
         raise ConfigError(f"--deadline: {args.deadline} is not a positive number of seconds")
     return _serve(args, token)
@@ -79,7 +87,7 @@ def _serve(args: argparse.Namespace, token: str | None) -> int:
     classifier = Classifier(config)
     classifier.check_answers_now()  # batch jobs and distillation cannot serve
     in_flight = args.max_in_flight or 2 * config.run.concurrency
-    service = RowService(classifier, max_in_flight=in_flight)
+    service = RowService(classifier, max_in_flight=in_flight, outage_pause=args.outage_pause)
     settings = ServeSettings(
         host=args.host,
         port=args.port,
