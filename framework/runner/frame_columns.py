@@ -32,7 +32,7 @@ def _kind(frame: Frame) -> str:
     )
 
 
-def text_values(frame: Frame, column: str) -> list[Any]:
+def text_values(frame: Frame, column: str, *, named_by: str = "text") -> list[Any]:
     """A column's values as Python objects (nulls and NaN as None), through Arrow."""
     import pyarrow as pa
 
@@ -41,7 +41,7 @@ def text_values(frame: Frame, column: str) -> list[Any]:
     if column not in names:
         raise InputError(
             f"the frame has no column {column!r} (it has {', '.join(names[:20])}); name the "
-            "text column with text=..."
+            f"{named_by} column with {named_by}=..."
         )
     if kind == "polars":
         return list(frame.get_column(column).to_arrow().to_pylist())

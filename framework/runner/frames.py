@@ -54,7 +54,6 @@ def classify_frame(
     `["provider.api_base=URL"]`). With `classifier`, that one labels (its config as
     built) and is left open."""
     from framework.engine.classifier import Classifier
-    from framework.engine.loop import BackgroundLoop
     from framework.learning.prepare import prepare_run
 
     if columns not in ("list", "wide"):
@@ -70,11 +69,9 @@ def classify_frame(
         classifier = Classifier(config)
     elif overrides or settings:
         raise InputError("give overrides or a classifier, not both: the classifier's config rules")
-    loop = BackgroundLoop()
-    try:
-        found = loop.run(_run(classifier, rows, progress))  # its connections released
+    try:  # on the classifier's own loop, where its throttle and connections live
+        found = classifier._portal().run(_run(classifier, rows, progress))
     finally:
-        loop.close()
         if owned:
             classifier.close()
     labels = classifier.engine.labels.ids
@@ -87,7 +84,10 @@ def _input_rows(frame: Frame, text: str, id_column: str | None) -> list[InputRow
     if id_column is None:
         ids = [str(n) for n in range(len(texts))]
     else:
-        ids = [_an_id(value, n, id_column) for n, value in enumerate(text_values(frame, id_column))]
+        ids = [
+            _an_id(value, n, id_column)
+            for n, value in enumerate(text_values(frame, id_column, named_by="id"))
+        ]
         seen: dict[str, int] = {}
         for n, row_id in enumerate(ids):
             if row_id in seen:

@@ -121,3 +121,16 @@ def test_the_progress_bar_shows_rows(
     frame = pd.DataFrame({"text": ["a rocket", "a chip"]})
     labelwise.classify(frame, overrides=[*stub_overrides(topical), "taxonomy=news"])
     assert "2/2" in capsys.readouterr().err
+
+
+def test_an_open_classifier_labels_the_frame_and_stays_open(topical: StubServer) -> None:
+    with labelwise.Classifier.from_config([*stub_overrides(topical), "taxonomy=news"]) as clf:
+        assert clf.classify("a rocket").labels == ("space",)
+        out = labelwise.classify(pd.DataFrame({"text": ["a chip"]}), classifier=clf, progress=False)
+        assert out["labels"].tolist() == [["technology"]]
+        assert clf.classify("heat").labels == ("climate",)
+
+
+def test_a_missing_id_column_names_the_id_argument(topical: StubServer) -> None:
+    with pytest.raises(InputError, match=r"no column 'key' .*id=\.\.\."):
+        run(pd.DataFrame({"text": ["x"]}), topical, id="key")
