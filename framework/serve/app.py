@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from framework.errors import ConfigError
 from framework.serve.protocol import DEADLINE_HEADER, BadRequest, openapi, parse_request
 from framework.serve.service import Refused, RowService
 
@@ -67,7 +68,7 @@ def build_app(service: RowService, settings: ServeSettings) -> web.Application:
             log.exception("serve: %s %s failed", request.method, request.path)
             response = _error(500, f"internal error: {type(error).__name__}: {error}")
         stats.requests[response.status] += 1
-        if request.path == "/v1/classify":
+        if request.path == "/v1/classify" and response.status == 200:  # answered with rows
             stats.latencies.append(time.perf_counter() - started)
         return response
 
@@ -126,7 +127,14 @@ async def serve_forever(
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=settings.drain)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise ConfigError(
+            f"--host {settings.host} --port {settings.port}: cannot listen there "
+            f"({error.strerror or error}); choose another port (--port 0 picks a free one)"
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}

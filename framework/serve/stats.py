@@ -1,7 +1,7 @@
 """What `labelwise serve` counts, and GET /metrics in Prometheus' text format.
 
-Latency percentiles come from the last 10,000 requests (a bounded window, so memory
-stays flat however long the service runs). Written here rather than with
+Latency percentiles come from the last 10,000 requests answered with rows (200): a
+bounded window, so memory stays flat however long the service runs. Written here rather than with
 prometheus_client: that library's Summary keeps no quantiles, and a dozen lines of
 text format need no dependency.
 """
@@ -87,7 +87,7 @@ class ServiceStats:
         ]
         name = "labelwise_request_latency_seconds"
         lines += [
-            f"# HELP {name} request latency, last {_WINDOW} requests",
+            f"# HELP {name} latency of the last {_WINDOW} requests answered with rows",
             f"# TYPE {name} summary",
         ]
         for q in _QUANTILES:

@@ -290,6 +290,14 @@ def test_a_spent_budget_is_503_and_says_which(stub: StubServer) -> None:
         assert "budget.max_tokens" in answer["error"]
 
 
+def test_a_port_in_use_is_a_one_line_error(service: Service) -> None:
+    port = service.url.rsplit(":", 1)[1]
+    done = run_cli(serve_command("--port", port, "taxonomy=news"), timeout=120)
+    assert done.returncode == 2
+    assert f"--port {port}: cannot listen there" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_beyond_loopback_without_a_token_it_refuses_to_start() -> None:
     env = {k: v for k, v in cli_env().items() if k != "LABELWISE_SERVE_TOKEN"}
     done = run_cli(
