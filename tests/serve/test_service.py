@@ -247,6 +247,7 @@ def test_rows_past_the_deadline_fail_and_a_request_with_none_done_is_504(service
     assert metric(service, "labelwise_deadline_misses_total") == "2"
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_a_provider_that_is_down_gives_503_with_the_reason() -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -266,6 +267,7 @@ def test_a_provider_that_is_down_gives_503_with_the_reason() -> None:
         assert call(f"{service.url}/health", headers={})[0] == 200  # still serving
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_after_an_outage_the_provider_is_tried_again(stub: StubServer) -> None:
     stub.enqueue(Reply(status=500), Reply(status=500))
     stub.default = Reply(content='{"labels": ["space"]}')
@@ -281,6 +283,7 @@ def test_after_an_outage_the_provider_is_tried_again(stub: StubServer) -> None:
         assert answer["rows"][0]["labels"] == ["space"]
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_a_spent_budget_is_503_and_says_which(stub: StubServer) -> None:
     stub.default = Reply(content='{"labels": ["space"]}')
     with served(stub, overrides=("budget.max_tokens=10",)) as service:
@@ -290,6 +293,7 @@ def test_a_spent_budget_is_503_and_says_which(stub: StubServer) -> None:
         assert "budget.max_tokens" in answer["error"]
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_a_port_in_use_is_a_one_line_error(service: Service) -> None:
     port = service.url.rsplit(":", 1)[1]
     done = run_cli(serve_command("--port", port, "taxonomy=news"), timeout=120)
@@ -308,6 +312,7 @@ def test_beyond_loopback_without_a_token_it_refuses_to_start() -> None:
     assert "LABELWISE_SERVE_TOKEN" in done.stderr
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_sigterm_drains_the_requests_in_flight(tmp_path: Path) -> None:
     gate = Gate()
     with StubServer(responder=gate) as stub, served(stub) as service:
@@ -331,6 +336,7 @@ def test_sigterm_drains_the_requests_in_flight(tmp_path: Path) -> None:
     assert "stopped" in err
 
 
+@pytest.mark.slow  # starts a service of its own
 def test_a_batch_run_of_the_same_config_reuses_the_services_answers(
     stub: StubServer, tmp_path: Path
 ) -> None:
