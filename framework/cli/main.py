@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tune": ("tune", "try recipes on a labeled dev file; write the best as an experiment"),
     "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
     "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
+    "serve": ("serve", "an HTTP service labeling rows with one config: POST /v1/classify"),
     "stub": ("stub", "an offline OpenAI-compatible server to try a config with no key"),
 }
 # The commands that pick up where they stopped when run again (said when interrupted).

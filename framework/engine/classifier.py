@@ -205,11 +205,11 @@ class Classifier:
     # -- the asynchronous API ------------------------------------------------
 
     async def aclassify(self, text: str, *, id: str = "0") -> Prediction:
-        self._answers_now()
+        self.check_answers_now()
         return await self.classify_item(Item(id=id, text=text))
 
     async def aclassify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
-        self._answers_now()
+        self.check_answers_now()
         items = [t if isinstance(t, Item) else Item(str(n), t) for n, t in enumerate(texts)]
         limit = asyncio.Semaphore(self.config.run.concurrency)
 
@@ -227,7 +227,9 @@ class Classifier:
     async def classify_item(self, item: Item) -> Prediction:
         return await self.engine.classify_item(item)
 
-    def _answers_now(self) -> None:
+    def check_answers_now(self) -> None:
+        """A ConfigError when this config cannot answer a text now (batch jobs,
+        distillation): they need a file of rows."""
         if self.config.distill.sample is not None:
             raise ConfigError(
                 said_as_written(

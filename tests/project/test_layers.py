@@ -3,6 +3,7 @@ the ones below it, subpackages import no cycle, and exactly one module imports l
 
     cli                   the command line (commands import no other command)
     evaluation            metrics, reports, calibration: what a finished run is read for
+    serve                 `labelwise serve`: the HTTP service over the run's engine
     runner                the journal, drivers (how a file's rows run), progress, plans, the
                           run record
     engine                one item in, one Prediction out; its components; the Classifier
@@ -41,6 +42,7 @@ LAYERS = [
     "engine",
     "runner",
     "evaluation",
+    "serve",
     "cli",
 ]
 # Tools beside the layers: they use the package and nothing in it uses them.

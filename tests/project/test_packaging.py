@@ -105,3 +105,27 @@ def test_exported_names() -> None:
     )
     for name in framework.__all__:
         assert hasattr(framework, name)
+
+
+def test_import_labelwise_gives_the_same_names_and_classify_for_frames() -> None:
+    import labelwise
+
+    assert sorted(labelwise.__all__) == sorted([*framework.__all__, "classify"])
+    assert labelwise.Classifier is framework.Classifier
+    assert labelwise.classify.__name__ == "classify_frame"
+
+
+def test_import_labelwise_is_instant() -> None:
+    """Like `import framework`: no engine, no pandas until a name is used."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, labelwise; print(sorted(m for m in ('litellm', 'pandas', 'polars', 'framework.engine') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stderr

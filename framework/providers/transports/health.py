@@ -44,6 +44,12 @@ class ProviderHealth:
         if self.down is not None:
             raise self.down
 
+    def reset(self) -> None:
+        """Give the provider another chance (a service lets a call through again after a
+        pause; a run never does: it stops)."""
+        self.streak = 0
+        self.down = None
+
     def answered(self) -> None:
         self.streak = 0
         self.completions += 1
