@@ -1,0 +1,149 @@
+"""A route's tiers, certified in turn, and what the output's quality is estimated to be.
+
+    route = certify_route(["trained", "llm"], [trained_scores, llm_scores], gold, labels,
+                          centers, floors, alpha=0.05)
+    routed = route_rows(route, [trained_scores, llm_scores])  # each row's tier and labels
+    estimate = estimate_quality(route, routed, alpha=0.05)   # per label P and R, intervals
+
+A label of a row is settled by the first tier whose certified thresholds settle it
+(framework.learning.certify); a row is decided by the first tier after which every
+label is settled (its `tier`), and a row no machine tier settles goes to people
+(`human`, tier index len(route)). Tier k is certified, label by label, on the
+calibration rows the tiers before it left that label unsettled on: the rows it will
+see. The total alpha is split evenly over every test of every tier (Bonferroni), so
+the floors hold together for all labels and tiers with probability 1 - alpha.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from framework.learning.certify import Floors, TierRules, certify_tier, clopper_pearson
+
+__all__ = ["LabelEstimate", "Routed", "certify_route", "estimate_quality", "route_rows"]
+
+
+@dataclass(frozen=True)
+class Routed:
+    tier: Any  # per row: the index of the tier that decided it (len(route): people)
+    present: Any  # rows x labels: the machine decision (False on people's rows)
+    settled_by: Any  # rows x labels: the tier that settled each label (len(route): none)
+
+
+@dataclass(frozen=True)
+class LabelEstimate:
+    label: str
+    precision: float | None
+    precision_interval: tuple[float, float]
+    recall: float | None
+    recall_interval: tuple[float, float]
+
+
+def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's inputs)
+    tiers: Sequence[str],
+    scores: Sequence[Any],
+    gold: Any,
+    labels: Sequence[str],
+    centers: Sequence[Sequence[float]],
+    floors: Floors,
+    *,
+    alpha: float,
+) -> list[TierRules]:
+    """Each machine tier's thresholds, certified on the calibration rows it would see."""
+    import numpy as np
+
+    y = np.asarray(gold, dtype=bool)
+    each = alpha / max(1, floors.tests() * len(tiers))
+    open_ = np.ones(y.shape, dtype=bool)  # labels no tier before has settled
+    route = []
+    for tier, tier_scores, tier_centers in zip(tiers, scores, centers, strict=True):
+        p = np.asarray(tier_scores, dtype=float)
+        rules = []
+        for n, label in enumerate(labels):
+            rows = open_[:, n]
+            one = certify_tier(
+                tier,
+                p[rows, n : n + 1],
+                y[rows, n : n + 1],
+                [label],
+                [tier_centers[n]],
+                floors=floors,
+                alpha=each,
+            )
+            rules.append(one.rules[0])
+        certified = TierRules(tier, tuple(rules))
+        route.append(certified)
+        open_ &= ~certified.settled(p)
+    return route
+
+
+def route_rows(route: Sequence[TierRules], scores: Sequence[Any]) -> Routed:
+    """Where each row's labels are settled, tier by tier; rows left over go to people."""
+    import numpy as np
+
+    first = np.asarray(scores[0], dtype=float)
+    people = len(route)
+    settled_by = np.full(first.shape, people)
+    present = np.zeros(first.shape, dtype=bool)
+    for k, rules in enumerate(route):
+        p = np.asarray(scores[k], dtype=float)
+        fresh = (settled_by == people) & rules.settled(p)
+        settled_by[fresh] = k
+        present[fresh] = rules.present(p)[fresh]
+    done = (settled_by < people).all(axis=1)
+    tier = np.where(done, settled_by.max(axis=1), people)
+    present[~done] = False
+    return Routed(tier, present, settled_by)
+
+
+def estimate_quality(
+    route: Sequence[TierRules], routed: Routed, *, alpha: float
+) -> list[LabelEstimate]:
+    """Per label, the machine-decided output's precision and recall: each tier's rates on
+    its calibration rows (exact intervals at alpha split over the tiers and the two
+    rates), weighted by how many of the output's decisions that tier made."""
+    import numpy as np
+
+    each = alpha / max(1, 2 * len(route))
+    machine = routed.tier < len(route)
+    estimates = []
+    for n, rule_label in enumerate(r.label for r in route[0].rules):
+        tp, fn = np.zeros(3), np.zeros(3)  # (estimate, low, high)
+        decided_present = 0
+        for k, rules in enumerate(route):
+            rule = rules.rules[n]
+            by_k = machine & (routed.settled_by[:, n] == k)
+            ones = int((by_k & routed.present[:, n]).sum())
+            zeros = int((by_k & ~routed.present[:, n]).sum())
+            decided_present += ones
+            if ones:
+                tp += ones * _rate(rule.correct, rule.accepted, each)
+            if zeros:  # the share of its absent decisions that had the label
+                fn += zeros * _rate(rule.missed, rule.absent, each)
+        estimates.append(_label_estimate(rule_label, tp, fn, decided_present))
+    return estimates
+
+
+def _rate(k: int, n: int, alpha: float) -> Any:
+    import numpy as np
+
+    low, high = clopper_pearson(k, n, alpha)
+    return np.array([k / n if n else 0.5, low, high])
+
+
+def _label_estimate(label: str, tp: Any, fn: Any, decided_present: int) -> LabelEstimate:
+    if decided_present:
+        precision = float(tp[0] / decided_present)
+        p_interval = (float(tp[1] / decided_present), float(tp[2] / decided_present))
+    else:
+        precision, p_interval = None, (0.0, 1.0)
+    if tp[0] + fn[0] > 0:
+        recall: float | None = float(tp[0] / (tp[0] + fn[0]))
+        low = tp[1] / (tp[1] + fn[2]) if tp[1] + fn[2] > 0 else 0.0
+        high = tp[2] / (tp[2] + fn[1]) if tp[2] + fn[1] > 0 else 1.0
+        r_interval = (float(low), float(high))
+    else:
+        recall, r_interval = None, (0.0, 1.0)
+    return LabelEstimate(label, precision, p_interval, recall, r_interval)
