@@ -15,7 +15,9 @@ settles "absent"); scores between them are left to the next tier.
   label's precision floor;
 - absent side: among the calibration rows that truly have the label, the share with
   score <= lo (positives the tier would settle as absent: misses) must be at most
-  1 - the label's recall floor.
+  `share` of 1 - the label's recall floor. In a route, each of T machine tiers gets
+  1/T of that allowance, counted against all the calibration rows with the label, so
+  the misses of all tiers together keep the whole output's recall at the floor.
 
 How the thresholds are chosen (the guarantee): learn-then-test with a fixed sequence
 (Angelopoulos, Bates, Candes, Jordan, Lei, "Learn then Test: Calibrating Predictive
@@ -179,8 +181,12 @@ def certify_tier(
     *,
     floors: Floors,
     alpha: float,
+    positives: Sequence[int] | None = None,
+    share: float = 1.0,
 ) -> TierRules:
-    """Each label's certified thresholds for a tier (`alpha`: the level of each test)."""
+    """Each label's certified thresholds for a tier (`alpha`: the level of each test;
+    `positives`: per label, the rows with it that misses count against, by default
+    those of `gold`; `share`: this tier's share of each label's miss allowance)."""
     import numpy as np
 
     p = np.asarray(scores, dtype=float).reshape(-1, len(labels))
@@ -189,9 +195,12 @@ def certify_tier(
     for n, label in enumerate(labels):
         at = (p[:, n], y[:, n], centers[n])
         hi, correct, accepted = _present_side(*at, floors.precision.get(label), alpha=alpha)
-        lo, missed, positives = _absent_side(*at, floors.recall.get(label), alpha=alpha)
+        against = int(y[:, n].sum()) if positives is None else positives[n]
+        floor = floors.recall.get(label)
+        ceiling = None if floor is None else (1.0 - floor) * share
+        lo, missed, against = _absent_side(*at, ceiling, against, alpha=alpha)
         absent = 0 if lo is None else int((p[:, n] <= lo + 1e-12).sum())
-        rules.append(LabelRule(label, hi, lo, correct, accepted, missed, positives, absent))
+        rules.append(LabelRule(label, hi, lo, correct, accepted, missed, against, absent))
     return TierRules(tier, tuple(rules))
 
 
@@ -220,38 +229,40 @@ def _present_side(
 
 
 def _absent_side(
-    p: Any, y: Any, center: float, floor: float | None, *, alpha: float
+    p: Any, y: Any, center: float, ceiling: float | None, positives: int, *, alpha: float
 ) -> tuple[float | None, int, int]:
-    if floor is None:
-        return None, 0, 0
-    positives = int(y.sum())
-    if positives < rows_needed(floor, alpha):
+    if ceiling is None or ceiling <= 0:
+        return None, 0, positives
+    if positives < rows_needed(1.0 - ceiling, alpha):
         return None, 0, positives
     chosen: tuple[float | None, int, int] = (None, 0, positives)
     for lo in sorted(t for t in GRID if t < center):  # strictest (lowest) first
         missed = int((y & (p <= lo + 1e-12)).sum())
-        # the share of positives settled absent, at most 1 - floor with confidence
-        if 1.0 - _lower(positives - missed, positives, alpha) > 1.0 - floor:
+        # the share of positives settled absent, at most the ceiling with confidence
+        if 1.0 - _lower(positives - missed, positives, alpha) > ceiling:
             break
         chosen = (lo, missed, positives)
     return chosen
 
 
 def shortfalls(
-    gold: Any, labels: Sequence[str], floors: Floors, *, alpha: float
+    gold: Any, labels: Sequence[str], floors: Floors, *, alpha: float, tiers: int = 1
 ) -> list[Shortfall]:
     """The floors no tier can certify on these calibration rows, whatever its scores:
-    fewer rows have the label than a perfect record would need."""
+    fewer rows have the label than a perfect record would need (`tiers`: the machine
+    tiers sharing each label's miss allowance)."""
     import numpy as np
 
     y = np.asarray(gold, dtype=bool).reshape(-1, len(labels))
     found = []
     for n, label in enumerate(labels):
         have = int(y[:, n].sum())
-        for side, floor in (
-            ("precision", floors.precision.get(label)),
-            ("recall", floors.recall.get(label)),
-        ):
-            if floor is not None and have < (need := rows_needed(floor, alpha)):
+        precision, recall = floors.precision.get(label), floors.recall.get(label)
+        needs = [
+            ("precision", None if precision is None else rows_needed(precision, alpha)),
+            ("recall", None if recall is None else rows_needed(1 - (1 - recall) / tiers, alpha)),
+        ]
+        for side, need in needs:
+            if need is not None and have < need:
                 found.append(Shortfall(label, side, have, need))
     return found

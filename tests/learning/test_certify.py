@@ -107,7 +107,9 @@ def test_a_route_sends_what_no_tier_settles_to_people_and_estimates_its_quality(
     assert not routed.present[routed.tier == 2].any()  # people's rows: no machine labels
 
     machine = routed.tier < 2
-    for n, estimate in enumerate(estimate_quality(route, routed, alpha=0.05)):
+    calibration = route_rows(route, [scores, strong])
+    estimates = estimate_quality(route, routed, calibration, gold, alpha=0.05)
+    for n, estimate in enumerate(estimates):
         decided = routed.present[machine, n]
         realised_p = truth[machine, n][decided].mean()
         realised_r = decided[truth[machine, n]].mean()
