@@ -71,6 +71,11 @@ def test_rows_go_down_the_tiers_and_each_says_which_decided_it(
     assert route["calibration"]["rows"] == 400
     certified = route["certified"]["trained"]
     assert all(rule["hi"] is None or rule["hi"] >= 0.5 for rule in certified.values())
+    expected = route["expected"]["trained"]
+    for label, rule in certified.items():  # what the settled labels are worth, with intervals
+        if rule["hi"] is not None:
+            estimate, low, high = expected[label]["precision"]
+            assert 0.8 <= low <= estimate <= high
     assert record["totals"]["by_path"] == {"trained": len(by_trained), "llm": len(by_llm)}
 
 

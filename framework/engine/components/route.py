@@ -32,7 +32,7 @@ from framework.engine.components.base import Component, ItemState, Parts
 from framework.engine.components.trained import TrainedComponent, by_the_model
 from framework.engine.readings import Reading
 from framework.errors import ConfigError
-from framework.learning.certify import Floors, TierRules, shortfalls
+from framework.learning.certify import Floors, TierRules, clopper_pearson, shortfalls
 from framework.learning.routing import certify_route
 from framework.learning.trained import TrainedModel
 from framework.records import Item, Prediction
@@ -43,11 +43,8 @@ __all__ = ["RouteComponent", "floors_of"]
 class RouteComponent(Component):
     name = "route"
     section = "route"
-    paths: ClassVar[dict[str, str]] = {
-        "trained": "settled by the trained tier",
-        "llm": "settled by the LLM tier",
-        "human": "left to people (tier human)",
-    }
+    # "trained" and "llm" rows are worded as the cascade words them (one table of words).
+    paths: ClassVar[dict[str, str]] = {"human": "left to people (tier human)"}
     decides = "settled by the trained tier"
 
     def __init__(self, rules: TierRules, calibration: dict[str, Any], parts: Parts) -> None:
@@ -100,6 +97,8 @@ class RouteComponent(Component):
                 "quality": self.config.quality.model_dump(),
                 "calibration": self.calibration,
                 "certified": {"trained": self.rules.describe()},
+                "expected": {"trained": _expected(self.rules, self.config.quality.alpha)},
+                "reference": "llm: the last machine tier, not certified in a run",
                 "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
             }
         }
@@ -162,6 +161,24 @@ def _to_people(
         review=True,
         extra={**{k: v for k, v in base.extra.items() if k not in kept}, **extra},
     )
+
+
+def _expected(rules: TierRules, alpha: float) -> dict[str, Any]:
+    """Per label, what the tier's decisions are expected to be worth (its calibration
+    rows, exact 1 - alpha intervals): the precision of its "present" decisions and the
+    share of the label's rows it settles "absent" (misses)."""
+    expected: dict[str, Any] = {}
+    for rule in rules.rules:
+        precision = None
+        if rule.accepted:
+            low, high = clopper_pearson(rule.correct, rule.accepted, alpha)
+            precision = [round(rule.correct / rule.accepted, 4), round(low, 4), round(high, 4)]
+        missed = None
+        if rule.lo is not None and rule.positives:
+            low, high = clopper_pearson(rule.missed, rule.positives, alpha)
+            missed = [round(rule.missed / rule.positives, 4), round(low, 4), round(high, 4)]
+        expected[rule.label] = {"precision": precision, "missed": missed}
+    return expected
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:
