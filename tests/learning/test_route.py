@@ -177,3 +177,13 @@ def test_calibration_rows_that_cannot_support_the_target_are_named(
         assert result.returncode == 2, result.stderr
         assert "quality." in result.stderr and words in result.stderr
     assert stub.requests == []
+
+
+def test_the_route_preset_certifies_the_dev_taxonomy_at_08_with_95_confidence() -> None:
+    from framework.config.load import compose, load_run_config
+
+    config = load_run_config(compose(["+experiment=goemotions_ekman_route", "input=new.jsonl"]))
+    assert config.route.tiers == ["trained", "llm", "human"]
+    assert (config.quality.precision, config.quality.alpha) == (0.8, 0.05)
+    assert config.taxonomy.name == "goemotions_ekman" and config.input == "new.jsonl"
+    assert config.trained.pool == "examples/goemotions_ekman/dev.jsonl"
