@@ -12,6 +12,7 @@ import pytest
 
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
+from tests.support.cli import labelwise
 from tests.support.news_pool import pool_rows, trained_args
 
 
@@ -77,6 +78,20 @@ def test_rows_go_down_the_tiers_and_each_says_which_decided_it(
             estimate, low, high = expected[label]["precision"]
             assert 0.8 <= low <= estimate <= high
     assert record["totals"]["by_path"] == {"trained": len(by_trained), "llm": len(by_llm)}
+    # a seeded spot check of each tier, for a person to confirm the expected quality
+    picked = []
+    for attempt in ("a", "b"):
+        out_dir = tmp_path / f"spot-{attempt}"
+        done = labelwise(
+            "review", "export", str(run), "--rows", "spot-check", "--out", str(out_dir)
+        )
+        assert done.returncode == 0, done.stderr
+        tasks = json.loads((out_dir / "tasks.json").read_text())
+        picked.append(sorted(task["data"]["row_id"] for task in tasks))
+    assert picked[0] == picked[1]
+    chosen_tiers = [tiers[row_id] for row_id in picked[0]]
+    for tier, rows_of_tier in (("trained", by_trained), ("llm", by_llm)):
+        assert chosen_tiers.count(tier) == min(20, len(rows_of_tier))
 
 
 @pytest.mark.slow
@@ -94,6 +109,10 @@ def test_without_an_llm_tier_the_unsure_rows_go_to_people_unlabeled(
     assert people and len(people) < len(written)
     assert all(r["labels"] == [] and r["review"] for r in people)
     assert stub.requests == []
+    done = labelwise("review", "export", str(run), "--out", str(tmp_path / "queue"))
+    assert done.returncode == 0, done.stderr  # people's rows are the review queue
+    tasks = json.loads((tmp_path / "queue" / "tasks.json").read_text())
+    assert sorted(task["data"]["row_id"] for task in tasks) == sorted(r["id"] for r in people)
 
 
 @pytest.mark.slow
