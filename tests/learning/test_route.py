@@ -78,6 +78,8 @@ def test_rows_go_down_the_tiers_and_each_says_which_decided_it(
             estimate, low, high = expected[label]["precision"]
             assert 0.8 <= low <= estimate <= high
     assert record["totals"]["by_path"] == {"trained": len(by_trained), "llm": len(by_llm)}
+    cost = record["totals"]["cost_by_path"]  # the cost per tier
+    assert cost["trained"] == 0.0 and set(cost) == {"trained", "llm"}
     # a seeded spot check of each tier, for a person to confirm the expected quality
     picked = []
     for attempt in ("a", "b"):
