@@ -140,19 +140,32 @@ def test_a_failed_llm_hands_its_rows_to_people_only_when_allowed(
 
 
 @pytest.mark.slow
-def test_a_changed_target_refuses_to_resume_the_same_output(
+def test_a_rerun_pays_nothing_twice_and_a_changed_route_refuses_to_resume(
     stub: StubServer, tmp_path: Path
 ) -> None:
     pool = write_jsonl(tmp_path / "pool.jsonl", mislabeled(400))
-    source = write_jsonl(tmp_path / "in.jsonl", pool_rows(20, seed=3))
+    source = write_jsonl(tmp_path / "in.jsonl", noisy(pool_rows(20, seed=3)))
     stub.default = Reply(content=json.dumps({"labels": ["space"]}))
     out = tmp_path / "out.jsonl"
     first = run_cli(classify_command(source, out, stub, tmp_path / "r1", *route_args(pool)))
     assert first.returncode == 0, first.stderr
-    args = route_args(pool, "quality.precision=0.7")
-    again = run_cli(classify_command(source, out, stub, tmp_path / "r2", *args))
-    assert again.returncode == 2
-    assert "quality.precision" in again.stderr
+    asked = len(stub.requests)
+    assert asked > 0
+    again = run_cli(classify_command(source, out, stub, tmp_path / "r2", *route_args(pool)))
+    assert again.returncode == 0, again.stderr
+    assert len(stub.requests) == asked  # nothing asked twice
+    assert sorted(r["id"] for r in read_jsonl(out)) == sorted(f"p{n}" for n in range(20))
+    calibration = write_jsonl(tmp_path / "calibration.jsonl", mislabeled(300))
+    for change, key in (
+        ("quality.precision=0.7", "quality.precision"),
+        ("route.tiers=[trained,human]", "route.tiers"),
+        (f"quality.calibration={calibration}", "quality.calibration"),
+    ):
+        args = route_args(pool, change)
+        refused = run_cli(classify_command(source, out, stub, tmp_path / "r3", *args))
+        assert refused.returncode == 2, refused.stderr
+        assert key in refused.stderr
+    assert len(stub.requests) == asked
 
 
 BAD = [
