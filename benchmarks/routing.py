@@ -52,7 +52,13 @@ def load() -> tuple[list[str], np.ndarray, list[str]]:
     return [row["text"] for row in rows], gold, labels
 
 
-def fit_trained(texts: list[str], gold: np.ndarray) -> Any:
+def fit_trained(texts: list[str], gold: np.ndarray, features: str = "words") -> Any:
+    """Word TF-IDF (words) or the project's own pipeline, words and characters (project)."""
+    if features == "project":
+        from framework.learning.ensemble import pipelines
+
+        (factory,) = pipelines("tfidf")
+        return factory().fit(texts, gold)
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -147,6 +153,7 @@ def main() -> None:
     parser.add_argument("--recall", type=float, default=None, help="default: --precision")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--perturbed", type=float, default=0.15)
+    parser.add_argument("--features", choices=["words", "project"], default="words")
     parser.add_argument("--fuse", type=float, default=0.5, help="trained model's weight")
     args = parser.parse_args()
     args.recall = args.precision if args.recall is None else args.recall
@@ -154,7 +161,7 @@ def main() -> None:
     texts, gold, labels = load()
     order = np.random.default_rng(0).permutation(len(texts))
     fit, rest = order[: args.fit], order[args.fit :]
-    model = fit_trained([texts[n] for n in fit], gold[fit])
+    model = fit_trained([texts[n] for n in fit], gold[fit], args.features)
     trained = np.zeros(gold.shape)
     trained[rest] = model.predict_proba([texts[n] for n in rest])
     tokens = np.array([320 + len(text) / 4 for text in texts])
