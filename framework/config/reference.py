@@ -50,6 +50,8 @@ PAGES = {
     "examples": "labeled-rows.md#labeled-examples-in-the-prompt",
     "embeddings": "labeled-rows.md#embeddings-likeness-and-features-from-an-embedding-model",
     "ray": "large-runs.md#a-ray-cluster",
+    "route": "routing.md",
+    "quality": "routing.md#targets",
     "tune": "experiments-and-tune.md#tuning-the-recipe-on-a-labeled-dev-file",
 }
 # The sections a config group fills as a whole (conf/GROUP/OPTION.yaml).

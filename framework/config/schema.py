@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
 
+from framework.config.route_settings import QualitySettings, RouteSettings
 from framework.config.run_settings import (
     BatchSettings,
     BudgetSettings,
@@ -49,7 +50,9 @@ __all__ = [
     "PromptConfig",
     "ProviderConfig",
     "ProviderKind",
+    "QualitySettings",
     "RetrySettings",
+    "RouteSettings",
     "RunConfig",
     "RunSettings",
     "SampleSettings",
@@ -409,6 +412,8 @@ class RunConfig(Strict):
     cascade: CascadeSettings = CascadeSettings()
     distill: DistillSettings = DistillSettings()
     zero_shot: ZeroShotSettings = ZeroShotSettings()
+    route: RouteSettings = RouteSettings()
+    quality: QualitySettings = QualitySettings()
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     ray: RaySettings = RaySettings()
@@ -494,6 +499,12 @@ class RunConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _route_needs_a_target(self) -> RunConfig:
+        if self.route.tiers:
+            _check_route(self)
+        return self
+
+    @model_validator(mode="after")
     def _fits_taxonomy(self) -> RunConfig:
         if self.validation.min_labels > len(self.taxonomy.labels):
             raise ValueError(
@@ -532,3 +543,30 @@ def _check_distillation(config: RunConfig) -> None:
             "run.executor: a distilled model is fit between the run's phases in this "
             "process; use run.executor=local with it"
         )
+
+
+def _check_route(config: RunConfig) -> None:
+    """route.tiers: what a route needs (a target, the trained model it starts with)."""
+    quality, trained = config.quality, config.trained
+    if quality.precision is None:
+        raise ValueError(
+            "quality.precision: a route certifies each tier against a target; give one, "
+            "e.g. quality.precision=0.8 (every label) or quality.precision={joy: 0.9}"
+        )
+    if trained.use != "ensemble" or config.distill.sample is not None:
+        raise ValueError(
+            f"trained.use: a route's trained tier is the trained model of a pool, its "
+            f"probabilities fused with the LLM's answers on the rows it leaves; set "
+            f"trained.use=ensemble (now {trained.use}) with trained.pool, without distill.sample"
+        )
+    labels = {label.id for label in config.taxonomy.labels}
+    for key, floor in (
+        ("quality.precision", quality.precision),
+        ("quality.recall", quality.recall),
+    ):
+        unknown = sorted(set(floor) - labels) if isinstance(floor, dict) else []
+        if unknown:
+            raise ValueError(
+                f"{key}: {', '.join(unknown)} not in taxonomy {config.taxonomy.name}; "
+                f"its labels: {', '.join(sorted(labels))}"
+            )

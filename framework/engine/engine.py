@@ -81,7 +81,10 @@ class Engine:
                     return decided
             reading = await self._ask(text, state)
         except Unanswered as failure:
-            return state.finish(state.tally.failed(failure))
+            failed = state.finish(state.tally.failed(failure))
+            for component in self.components:
+                failed = component.failed(state, failed)
+            return failed
         for component in self.components:
             reading = component.after(state, reading)
         return state.finish(self._decide(state.tally, reading))

@@ -152,6 +152,8 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data.pop("notes", None)
     data.pop("committed_cost", None)  # batch jobs' cost bound, for budgets while collecting
     data.pop("committed_tokens", None)
+    if not totals.cost_by_path:  # a run without paths keeps the record it had
+        data.pop("cost_by_path", None)
     data["done"] = totals.done
     data["total_tokens"] = totals.usage.total_tokens
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None

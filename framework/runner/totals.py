@@ -41,6 +41,9 @@ class RunTotals:
     # Rows by who labeled them, where a component routes rows (Prediction.extra["path"];
     # a cascade: "trained", the model alone, no call; "llm", sent to the LLM).
     by_path: dict[str, int] = field(default_factory=dict)
+    # What the rows of each path cost (USD; None: a price litellm does not know): a
+    # route's cost per tier.
+    cost_by_path: dict[str, float | None] = field(default_factory=dict)
     # What the run's driver adds to record.json, by section (merged key by key): where
     # the rows ran ("executor"), a distillation's fits ("trained": {"distill": ...}).
     record: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +65,10 @@ class RunTotals:
         path = prediction.extra.get("path")
         if isinstance(path, str):
             self.by_path[path] = self.by_path.get(path, 0) + 1
+            spent = self.cost_by_path.get(path, 0.0)
+            if spent is not None and prediction.attempts:
+                spent = None if prediction.cost is None else spent + prediction.cost
+            self.cost_by_path[path] = spent
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
 

@@ -62,9 +62,10 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--to", choices=["label-studio"], default="label-studio")
     out.add_argument(
         "--rows",
-        choices=["review", "band", "failed", "all"],
+        choices=["review", "band", "failed", "all", "spot-check"],
         default="review",
-        help="which rows (default: the abstain band and the failed rows)",
+        help="which rows (default: the abstain band and the failed rows; spot-check: a "
+        "seeded sample of each route tier's rows)",
     )
     out.add_argument(
         "--out", metavar="DIR", help="where the files go (default RUN_DIR/label-studio)"

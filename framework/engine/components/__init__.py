@@ -15,6 +15,7 @@ from framework.engine.components.base import Component, ItemState, Parts
 from framework.engine.components.cascade import CascadeComponent
 from framework.engine.components.embeddings import EmbeddingsComponent
 from framework.engine.components.examples import ExamplesComponent
+from framework.engine.components.route import RouteComponent
 from framework.engine.components.trained import TrainedComponent
 from framework.engine.components.zero_shot import ZeroShotComponent
 
@@ -31,12 +32,13 @@ __all__ = [
 
 
 # In the order the engine calls them: the embedding first (the others read it), the
-# zero-shot scorer and the trained model before the cascade that gates on it, the
-# examples last (only for rows that reach the LLM).
+# zero-shot scorer and the trained model before the route and the cascade that gate on
+# it, the examples last (only for rows that reach the LLM).
 COMPONENTS: tuple[type[Component], ...] = (
     EmbeddingsComponent,
     ZeroShotComponent,
     TrainedComponent,
+    RouteComponent,
     CascadeComponent,
     ExamplesComponent,
 )

@@ -14,6 +14,8 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
                              (a Prediction: the LLM is not asked, the rest is skipped)
     after(state, reading)    after the LLM answered: weigh its reading (fuse it with the
                              trained model's probabilities), or pass it on
+    failed(state, row)       after the LLM failed: the failed row, or another (a route
+                             hands it to people)
 
 and, once for the run: identity() (the keys that join the results file's identity, so
 a run is not resumed under another model or pool), describe() (its sections of
@@ -50,6 +52,8 @@ class ItemState:
     preface: str | None = None  # what goes ahead of the prompt (its examples)
     offered: tuple[str, ...] | None = None  # the labels its questions offer (None: all)
     extra: dict[str, Any] = field(default_factory=dict)
+    # What a component keeps between its before and after (not written to the row).
+    held: dict[str, Any] = field(default_factory=dict)
 
     def finish(self, prediction: Prediction) -> Prediction:
         """The row as written: the prediction with what the components noted."""
@@ -98,6 +102,10 @@ class Component:
 
     def after(self, state: ItemState, reading: Reading) -> Reading:
         return reading
+
+    def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
+        """The row whose LLM call failed (a route may hand it to the next tier)."""
+        return prediction
 
     def close(self) -> None:
         """Let go of what it holds open (a connection to the cache file)."""

@@ -4,7 +4,9 @@
     export.tasks_file, export.config_file     # tasks.json, labeling-config.xml
 
 Which rows: `band` (confidence within thresholds.abstain_band of a threshold:
-the rows marked `review`), `failed`, `review` (both; the default) or `all`.
+the rows marked `review`), `failed`, `review` (both; the default), `all`, or
+`spot-check` (a routed run: a seeded sample of SPOT_CHECK rows of each machine tier,
+for a person to confirm what record.json's route section expects of it).
 Each task's data holds the text, the row's id (`row_id`) and its taxonomy stamp,
 so the corrections come back as gold rows evaluate can check; its prediction
 holds the run's labels and a score (how sure the model was of its least sure
@@ -34,7 +36,8 @@ __all__ = [
     "select_rows",
 ]
 
-Which = Literal["review", "band", "failed", "all"]
+Which = Literal["review", "band", "failed", "all", "spot-check"]
+SPOT_CHECK = 20  # rows a spot check draws of each tier
 FROM_NAME, TO_NAME = "labels", "text"
 TASKS_FILE, CONFIG_FILE = "tasks.json", "labeling-config.xml"
 
@@ -51,7 +54,10 @@ class TaskExport:
 
 
 def select_rows(rows: Iterable[ResultRow], which: Which) -> Iterable[ResultRow]:
-    """The rows to review: the abstain band, the failed rows, both, or all."""
+    """The rows to review: the abstain band, the failed rows, both, all, or a spot check."""
+    if which == "spot-check":
+        yield from spot_check(rows)
+        return
     for row in rows:
         if (
             which == "all"
@@ -59,6 +65,20 @@ def select_rows(rows: Iterable[ResultRow], which: Which) -> Iterable[ResultRow]:
             or (which in ("failed", "review") and not row.ok)
         ):
             yield row
+
+
+def spot_check(rows: Iterable[ResultRow], per_tier: int = SPOT_CHECK) -> list[ResultRow]:
+    """A seeded sample of each machine tier's ok rows (tier trained, llm): the rows
+    whose ids hash lowest, so the same results give the same sample."""
+    import hashlib
+
+    by_tier: dict[str, list[tuple[str, ResultRow]]] = {}
+    for row in rows:
+        tier = row.extra.get("tier")
+        if row.ok and tier not in (None, "human"):
+            key = hashlib.sha256(f"spot-check:{row.id}".encode()).hexdigest()
+            by_tier.setdefault(str(tier), []).append((key, row))
+    return [row for tier in sorted(by_tier) for _, row in sorted(by_tier[tier])[:per_tier]]
 
 
 def labeling_config(
@@ -164,6 +184,7 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
             "failed": "no row failed",
             "review": "none failed or was in the abstain band (thresholds.abstain_band)",
             "all": "the results are empty",
+            "spot-check": "no row was decided by a machine tier of a route (route.tiers)",
         }[which]
         raise InputError(f"no rows to review in {folder.results}: {hint}; try --rows all")
     source = record.input.path

@@ -1,0 +1,96 @@
+"""route.* and quality.*: tiers of labelers, cheapest first, under a per-label target.
+
+    labelwise classify route.tiers=[trained,llm,human] quality.precision=0.8 \\
+        trained.use=ensemble trained.pool=labeled.jsonl input=new.jsonl
+
+Checked here (exit 2 before any call): the tier names, their order, the targets'
+ranges and their labels. What the calibration rows can support is checked when the
+route is built (framework.engine.components.route), still before any call.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from framework.config.strict import Strict
+
+__all__ = ["TIER_KINDS", "QualitySettings", "RouteSettings"]
+
+# The tiers a route may name, cheapest first by custom (framework.engine.components.route):
+# trained (the trained model's probabilities), llm (the run's configured LLM, fused
+# with the trained model as trained.use=ensemble does), human (rows left to people).
+TIER_KINDS = ("trained", "llm", "human")
+
+Floor = float | dict[str, float] | None
+
+
+class RouteSettings(Strict):
+    """route.tiers: the labelers a row goes down until one settles every label; [] (the
+    default): no route. on_failure: what a failed LLM call does with its row: wait (the
+    row fails and waits for a rerun) or next (it goes to the next tier, people)."""
+
+    tiers: list[str] = Field(
+        default_factory=list,
+        description="Tiers, cheapest first: trained, llm, human (people, last); [] no route "
+        "(docs/routing.md).",
+    )
+    on_failure: Literal["wait", "next"] = Field(
+        default="wait",
+        description="A row whose LLM call fails: wait (failed, rerun to retry) or next (it "
+        "goes to the next tier: people); a row is never labeled by a tier not in the route.",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _known_tiers(cls, tiers: list[str]) -> list[str]:
+        for tier in tiers:
+            if tier not in TIER_KINDS:
+                raise ValueError(f"{tier!r} is not a tier; one of {', '.join(TIER_KINDS)}")
+        if len(set(tiers)) != len(tiers):
+            raise ValueError(f"{tiers}: a tier is named twice")
+        if "human" in tiers and tiers[-1] != "human":
+            raise ValueError(f"{tiers}: human must be the last tier (people decide what is left)")
+        if tiers and tiers[0] != "trained":
+            raise ValueError(
+                f"{tiers}: the first tier must be trained (the tier a target certifies); "
+                "a route of the LLM alone is a plain run"
+            )
+        return tiers
+
+
+class QualitySettings(Strict):
+    """The per-label target each tier is certified against (docs/routing.md)."""
+
+    precision: Floor = Field(
+        default=None,
+        description="Per-label precision floor of a tier's accepted 'present' decisions: one "
+        "number for every label or {label: floor}; null: none.",
+    )
+    recall: Floor = Field(
+        default=None,
+        description="Per-label recall floor of the output (the tiers' 'absent' decisions "
+        "share its allowance); null: the precision floor.",
+    )
+    alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="The floors hold together with probability 1 - alpha (learn-then-test, "
+        "exact Clopper-Pearson bounds).",
+    )
+    calibration: str | None = Field(
+        default=None,
+        description="Labeled rows (id, text, labels) the tiers are certified on; null: the "
+        "trained model's pool, each row scored by the model fit without it.",
+    )
+
+    @field_validator("precision", "recall")
+    @classmethod
+    def _in_range(cls, floor: Floor) -> Floor:
+        values = floor.values() if isinstance(floor, dict) else [floor]
+        for value in values:
+            if value is not None and not 0 < value < 1:
+                raise ValueError(f"{value}: a floor is a share between 0 and 1 (exclusive)")
+        return floor
