@@ -13,8 +13,8 @@ import pytest
 
 from framework.cli.main import main
 from framework.config.schema import ModelConfig, ProviderConfig
-from framework.providers.price_table import model_prices
 from framework.providers import pricing
+from framework.providers.price_table import model_prices
 from framework.providers.pricing import batch_price, caching_saved, price
 from framework.records import Usage
 from framework.testing import Reply, StubServer, flex_unavailable, wire_url
@@ -65,7 +65,7 @@ def classify(
 def flex_cost(usage: Usage, suffix: str = "_flex") -> float:
     p = model_prices("openai/gpt-5-mini")
     assert p is not None
-    return (
+    return float(
         usage.prompt_tokens * p[f"input_cost_per_token{suffix}"]
         + usage.completion_tokens * p[f"output_cost_per_token{suffix}"]
     )
@@ -146,7 +146,7 @@ def test_an_account_rate_limit_is_not_a_reason_to_leave_flex(
         "provider.flex_fallback=600",
         "run.retry.max_attempts=2",
     )
-    assert row["status"] == "failed" and row["error_kind"] == "rate_limited"
+    assert code == 0 and row["status"] == "failed" and row["error_kind"] == "rate_limited"
     assert all(body["service_tier"] == "flex" for body in stub.requests)
     assert record["costs"]["service_tier"]["fallback"]["resent"] == 0
 

@@ -14,8 +14,8 @@ import pytest
 from framework import Classifier
 from framework.cli.main import main
 from framework.config.schema import ProviderConfig
-from framework.providers.wire_options import WireOptions
 from framework.providers.price_table import model_prices
+from framework.providers.wire_options import WireOptions
 from framework.testing import Reply, StubPromptCache, StubServer, Wire, wire_url
 from tests.support import read_jsonl, write_jsonl
 
@@ -89,7 +89,7 @@ def hand_cost(model: str, usage: dict[str, int]) -> float:
     assert p is not None
     read, written = usage.get("cached_tokens", 0), usage.get("cache_write_tokens", 0)
     plain = usage["prompt_tokens"] - read - written
-    return (
+    return float(
         plain * p["input_cost_per_token"]
         + read * p["cache_read_input_token_cost"]
         + written * p.get("cache_creation_input_token_cost", p["input_cost_per_token"])
@@ -118,7 +118,7 @@ def test_the_cache_key_of_a_default_run_is_the_one_before_tiers_and_caching(
 def test_a_default_run_sends_no_tier_and_no_caching_hint(
     caching_stub: StubServer, tmp_path: Path, provider: str
 ) -> None:
-    code, rows, record = classify(caching_stub, provider, tmp_path)
+    code, rows, _ = classify(caching_stub, provider, tmp_path)
     assert code == 0 and all(row["status"] == "ok" for row in rows)
     for body in caching_stub.requests:
         text = json.dumps(body)
@@ -135,7 +135,7 @@ def test_a_default_run_sends_no_tier_and_no_caching_hint(
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "azure", "ollama"])
 def test_default_wire_options_return_the_request_unchanged(kind: str) -> None:
     kwargs = {"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": 0}
-    provider = ProviderConfig(kind=kind)  # type: ignore[arg-type]
+    provider = ProviderConfig(kind=kind)
     options = WireOptions.of(provider)
     options.learn("x", "digest", "m")
     assert options.apply(kwargs) == kwargs
@@ -217,6 +217,7 @@ def test_a_setting_the_provider_lacks_exits_2_naming_the_key(
     caching_stub: StubServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    *,
     provider: str,
     setting: str,
     key: str,

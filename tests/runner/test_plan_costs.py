@@ -11,7 +11,6 @@ import pytest
 from tests.support import REPO
 from tests.support.cli import NEWS, labelwise, numbers
 
-KEYS = {"ANTHROPIC_API_KEY": "sk-ant-t", "OPENAI_API_KEY": "sk-t"}
 GUIDE = (
     "Read the whole text before you choose. A label applies when the text is mainly about "
     "its subject, not when the subject is only named in passing; a story about a launch "
@@ -39,8 +38,20 @@ def test_plan_expects_the_shared_prefix_from_the_cache_and_prices_it_lower(
     template = long_template(tmp_path)
     common = [f"input={NEWS}", "provider=anthropic", "model=claude-haiku-4-5", "taxonomy=news"]
     common.append(f"prompt.template={template}")
-    on = labelwise("plan", *common, "provider.prompt_caching=on", **KEYS)
-    off = labelwise("plan", *common, "provider.prompt_caching=off", **KEYS)
+    on = labelwise(
+        "plan",
+        *common,
+        "provider.prompt_caching=on",
+        ANTHROPIC_API_KEY="sk-ant-t",
+        OPENAI_API_KEY="sk-t",
+    )
+    off = labelwise(
+        "plan",
+        *common,
+        "provider.prompt_caching=off",
+        ANTHROPIC_API_KEY="sk-ant-t",
+        OPENAI_API_KEY="sk-t",
+    )
     assert on.returncode == 0 and off.returncode == 0, on.stderr + off.stderr
     read, written = numbers(on.stdout, "prompt cache")[:2]
     calls = numbers(on.stdout, "calls")[0]
@@ -59,7 +70,8 @@ def test_plan_prices_a_flex_run_at_the_flex_price_which_is_the_batch_price() -> 
         "model.name=gpt-5-mini",
         "taxonomy=news",
         "provider.service_tier=flex",
-        **KEYS,
+        ANTHROPIC_API_KEY="sk-ant-t",
+        OPENAI_API_KEY="sk-t",
     )
     assert result.returncode == 0, result.stderr
     assert "at the flex tier's price" in result.stdout
