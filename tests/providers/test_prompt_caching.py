@@ -171,6 +171,8 @@ def test_anthropic_gets_one_breakpoint_and_the_ledger_prices_reads_and_writes(
         caching["cost_without_caching"] - record["totals"]["cost"]
     )
     assert record["totals"]["usage"]["cache_write_tokens"] == first["usage"]["cache_write_tokens"]
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "Cost and prompt cache" in report and f"{caching['cached_tokens']:,}" in report
 
 
 # -- OpenAI (labelwise's own http client): prompt_cache_key, cached_tokens -----------
