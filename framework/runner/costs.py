@@ -52,7 +52,12 @@ def account_costs(classifier: Classifier, totals: RunTotals) -> None:
     if provider.service_tier != "default":
         tier: dict[str, Any] = {"tier": provider.service_tier}
         flex = classifier.stack.flex
-        if flex is not None:
+        executor = totals.record.get("executor") or {}
+        elsewhere = executor.get("workers", 1) != 1 or executor.get("name") == "ray"
+        if flex is not None and elsewhere:
+            # Each worker process holds its own fallback layer; their counts are not collected.
+            tier["fallback"] = {"deadline": provider.flex_fallback, "resent": None}
+        elif flex is not None:
             tier["fallback"] = flex.summary()
             cost = "unknown" if flex.cost is None else f"${flex.cost:.4f}"
             totals.notes.append(
