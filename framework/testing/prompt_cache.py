@@ -94,11 +94,16 @@ class StubPromptCache:
 
 
 def _common(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    at = 0
-    while at < n and a[at] == b[at]:
-        at += 1
-    return at
+    """The length of the prefix a and b share, by halving (slices compare in C: a loop over
+    characters cost the stub ~10 ms a request on 6,000-character prompts)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _openai_text(body: dict[str, Any]) -> str:
