@@ -228,3 +228,19 @@ def test_a_setting_the_provider_lacks_exits_2_naming_the_key(
     err = capsys.readouterr().err
     assert code == 2 and key in err and "Traceback" not in err
     assert rows == [] and caching_stub.requests == []
+
+
+def test_litellm_sends_openai_the_same_tier_and_cache_key_as_labelwise_own_client(
+    caching_stub: StubServer, tmp_path: Path
+) -> None:
+    hints = ("provider.prompt_caching=on", "provider.service_tier=priority")
+    sent = {}
+    for transport in ("http", "litellm"):
+        (tmp_path / transport).mkdir()
+        code, rows, _ = classify(
+            caching_stub, "openai", tmp_path / transport, f"provider.transport={transport}", *hints
+        )
+        assert code == 0 and all(row["status"] == "ok" for row in rows)
+        body = caching_stub.requests[-1]
+        sent[transport] = (body["service_tier"], body["prompt_cache_key"])
+    assert sent["http"] == sent["litellm"] and sent["http"][0] == "priority"
