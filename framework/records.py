@@ -32,14 +32,27 @@ class Item:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call or many. prompt_tokens counts every prompt token; of them,
+    cached_tokens were read from the provider's prompt cache and cache_write_tokens
+    written to it (each class has its own price: framework.providers.pricing)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
+
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        """Prompt tokens billed at the plain input price."""
+        return max(0, self.prompt_tokens - self.cached_tokens - self.cache_write_tokens)
 
     @property
     def total_tokens(self) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "LocalServerSettings",
     "ModelConfig",
     "OutputMode",
+    "PromptCaching",
     "PromptConfig",
     "ProviderConfig",
     "ProviderKind",
@@ -56,6 +57,7 @@ __all__ = [
     "RunConfig",
     "RunSettings",
     "SampleSettings",
+    "ServiceTier",
     "StrategyConfig",
     "TaxonomyConfig",
     "ThresholdSettings",
@@ -65,6 +67,8 @@ __all__ = [
 ]
 
 OutputMode = Literal["auto", "json_schema", "tool", "json_object", "prompted"]
+ServiceTier = Literal["default", "flex", "priority"]
+PromptCaching = Literal["auto", "on", "off"]
 ProviderKind = Literal[
     "openai",
     "anthropic",
@@ -167,6 +171,29 @@ class ProviderConfig(Strict):
     )
     # Azure OpenAI's api-version query parameter (litellm's default when unset).
     api_version: str | None = None
+    service_tier: ServiceTier = Field(
+        default="default",
+        description="The provider's processing tier: flex (OpenAI, Gemini, Azure) answers at "
+        "about the batch price, slower, and may refuse with 429 resource unavailable; "
+        "priority costs more and answers faster; default sends no tier. A tier the provider "
+        "lacks is a config error. Not part of the response cache key.",
+    )
+    flex_fallback: float | None = Field(
+        default=None,
+        gt=0,
+        description="With service_tier=flex: seconds after which a request still unanswered "
+        "(or refused as resource unavailable after its retries) is sent again at the default "
+        "tier and price, counted apart in the totals; null: never.",
+    )
+    prompt_caching: PromptCaching = Field(
+        default="auto",
+        description="auto: requests are sent as always and the provider's own caching "
+        "(OpenAI, Gemini, Azure, DeepSeek: automatic prefix caching) is read and priced in "
+        "the ledger; on: also ask for it (Anthropic: a cache_control breakpoint after the "
+        "prompt's shared prefix; OpenAI: a prompt_cache_key per run); off: ask for nothing "
+        "(what the provider caches by itself is still priced). Not part of the response "
+        "cache key.",
+    )
     local: LocalServerSettings = LocalServerSettings()
 
 
@@ -245,6 +272,19 @@ class ModelConfig(Strict):
         default=None,
         ge=0,
         description="USD per million answer tokens; as model.input_cost_per_mtok.",
+    )
+    cached_input_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="With configured prices: USD per million prompt tokens read from the "
+        "provider's prompt cache; null: the input price (with a warning when a call reports "
+        "cached tokens).",
+    )
+    cache_write_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="With configured prices: USD per million prompt tokens written to the "
+        "provider's prompt cache (Anthropic); null: the input price (with a warning).",
     )
     gguf: GgufSource | None = Field(
         default=None,

@@ -63,6 +63,11 @@ class Classifier:
         )
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
+        if self.stack.options is not None:  # the prompt-caching hints' prefix and key
+            renderer = self.engine.renderer
+            self.stack.options.learn(
+                renderer.shared_prefix(), renderer.digest, self.engine.plan.model
+            )
         resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
         self._preview: Engine | None = None
         self._loop: BackgroundLoop | None = None

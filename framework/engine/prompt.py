@@ -163,6 +163,21 @@ class PromptRenderer:
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
+    def shared_prefix(self) -> str | None:
+        """The start every prompt of the run shares (instructions, taxonomy and its
+        examples), up to the template's <text> tag, where a row's own examples and the
+        text go: what a provider's prompt cache can reuse. None when the template's text
+        is not in its last message or it cannot be rendered without a topic (per label)."""
+        try:
+            content = self._render_slowly(_SENTINEL, None)[-1]["content"]
+        except Exception:  # a per-label template needs its label: no prefix shared by all
+            return None
+        cut = content.find(_SENTINEL)
+        if cut < 0:
+            return None
+        at = content.rfind("<text>", 0, cut)
+        return content[: at if at >= 0 else cut] or None
+
     def render(
         self, text: str, *, topic: str | None = None, preface: str | None = None
     ) -> tuple[Message, ...]:

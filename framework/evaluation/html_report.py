@@ -22,6 +22,7 @@ from framework.evaluation.chart_labels import (
     most_frequent,
     shown_note,
 )
+from framework.evaluation.html_costs import cost_section
 from framework.evaluation.html_digest import ErrorRow, RunDigest
 from framework.evaluation.html_page import attr_json, esc, page, section, table
 from framework.evaluation.metrics import Metrics
@@ -57,6 +58,7 @@ def write_html_report(
     if digest.confidences:
         sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
     sections.append(_failed(digest, texts))
+    sections.extend(cost_section(digest))
     path.write_text(
         page(f"Run report: {title}", sections, subtitle=subtitle),
         encoding="utf-8",

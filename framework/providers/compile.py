@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from framework.config.schema import ModelConfig, OutputMode
+from framework.config.schema import ModelConfig, OutputMode, ServiceTier
 from framework.providers.profiles import ProviderProfile
 from framework.records import Message
 
@@ -60,6 +60,9 @@ class CompiledRequest:
     # Requests with the same affinity (the questions about one text) go to the server the
     # first of them went to, whose prompt cache then reuses what they share. Not in the key.
     affinity: str | None = field(default=None, compare=False)
+    # A service tier for this send only, over provider.service_tier (the flex fallback
+    # resends at the default tier). Not in the key: a tier does not decide the answer.
+    tier: ServiceTier | None = field(default=None, compare=False)
     key: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -24,10 +24,14 @@ From Python, each request is answered by the next queued `Reply`, else the
         with Classifier.from_config(stub.overrides("taxonomy=news")) as clf:
             print(clf.classify("NASA's probe reaches Europa").labels)  # ('space',), on a retry
 
+`StubServer(prompt_cache=StubPromptCache())` reports cached prompt tokens as each provider
+does; `flex_unavailable()` is a flex request's 429 "resource unavailable".
+
 Nothing in framework imports this package; it uses only the package's base modules.
 """
 
 from framework.testing.batches import Fault
+from framework.testing.prompt_cache import StubPromptCache, flex_unavailable
 from framework.testing.reply import Reply, Responder
 from framework.testing.server import StubServer
 from framework.testing.standalone import FAULTS, fault_mix, main
@@ -40,9 +44,11 @@ __all__ = [
     "Received",
     "Reply",
     "Responder",
+    "StubPromptCache",
     "StubServer",
     "Wire",
     "fault_mix",
+    "flex_unavailable",
     "main",
     "wire_url",
 ]
