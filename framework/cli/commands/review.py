@@ -13,6 +13,7 @@ from framework.errors import ConfigError, InputError
 from framework.results import RunFolder
 
 if TYPE_CHECKING:
+    from framework.evaluation.review.corrections import GoldRow
     from framework.evaluation.review.gold_check import Checked
     from framework.evaluation.review.tasks import TaskExport
 
@@ -35,7 +36,9 @@ Review a run's labels in Label Studio, and bring the corrections back as gold.
       that of --run RUN_DIR or --taxonomy NAME: a task holding a label outside it is
       left out (--allow-unknown-labels keeps it), and the taxonomy's none label beside
       other labels is dropped. --to never replaces the export, a run's results, or a
-      file review import did not write (unless --force).
+      file review import did not write (unless --force). --pool DIR also adds the
+      rows to a versioned labeled pool (a new version; the previous kept) that
+      `labelwise learn DIR` refits the trained model on.
 
   labelwise review queue RUN_DIR --budget N [--seed S] [--coverage 0.2] [--out DIR]
       the N rows most worth a person's time, as the same Label Studio files: scored by
@@ -269,9 +272,25 @@ def _import(args: argparse.Namespace) -> int:
         f" (labels checked against taxonomy {taxonomy.name}, {taxonomy.source})" if taxonomy else ""
     )
     print(f"{count} gold rows -> {target}{checked_against}{left}")
+    if args.pool:
+        _add_to_pool(Path(args.pool), found.rows, source)
     if count:
         print(f"score a run against them: labelwise evaluate RUN_DIR --gold {target}")
     return 0
+
+
+def _add_to_pool(path: Path, rows: list[GoldRow], source: str) -> None:
+    from framework.learning.labeled_pool import LabeledPoolDir
+
+    added = LabeledPoolDir(path).add((row.to_json() for row in rows), source=source)
+    if added is None:
+        print(f"pool {path}: no correction it does not hold already; no new version")
+        return
+    print(
+        f"pool {path}: version {added.version} ({added.added} rows added, {added.changed} "
+        f"corrected, {added.rows} in all; previous {added.previous or 'none'} kept); "
+        f"refit with: labelwise learn {path}"
+    )
 
 
 def import_notes(checked: Checked) -> list[str]:
