@@ -62,7 +62,7 @@ class MovedDuringFit(LabeledPoolDir):
 @pytest.mark.slow
 def test_learn_refuses_when_the_pool_moved_under_it(tmp_path: Path) -> None:
     LabeledPoolDir(tmp_path / "pool").add(pool_rows(60), source="seed")
-    with pytest.raises(InputError, match="changed while learning .* run labelwise learn again"):
+    with pytest.raises(InputError, match=r"changed while learning .* run labelwise learn again"):
         relearn(MovedDuringFit(tmp_path / "pool"), LABELS)
     assert LabeledPoolDir(tmp_path / "pool").head().history[-1]["source"] == "beside"
 
@@ -104,7 +104,7 @@ def test_import_into_the_pool_then_learn_prints_what_changed(tmp_path: Path) -> 
     assert "corrected" in imported.stdout and "labelwise learn" in imported.stdout
     learned = labelwise("learn", str(tmp_path / "pool"), "--taxonomy", "news")
     assert learned.returncode == 0, learned.stderr
-    line = next(l for l in learned.stdout.splitlines() if l.startswith("none "))
+    line = next(x for x in learned.stdout.splitlines() if x.startswith("none "))
     before, after = (float(x) for x in line.split()[1:4:2])  # precision of none: before -> after
     assert after > before  # the wrong "none" gold was corrected
     assert "trained.artifact=" in learned.stdout
