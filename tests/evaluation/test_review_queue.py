@@ -28,8 +28,8 @@ def test_a_row_scores_by_uncertainty_disagreement_and_failure_and_says_why() -> 
     unsure = score_row(row("b", {"x": 0.5, "y": 0.02}))
     split = score_row(row("c", {"x": 0.9, "y": 0.1}, {"x": 0.0, "y": 0.0}))
     failed = score_row(ResultRow("d", (), status="failed", error="timeout"))
-    assert sure.score < 0.05 and unsure.signals["uncertainty"] == 1.0
-    assert unsure.why.startswith("uncertain: x trained 0.50")
+    assert sure.score < 0.05 and unsure.signals["uncertainty"] == 0.52  # mean of 1 and 0.04
+    assert unsure.why.startswith("uncertain: trained 0.52 over its labels (most: x 0.50)")
     assert split.signals["disagreement"] == 0.9
     assert "disagree: x llm 0.00 vs trained 0.90" in split.why
     assert failed.signals["failed"] == 1.0 and failed.why == "failed: timeout"

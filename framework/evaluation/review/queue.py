@@ -7,9 +7,12 @@ Each row gets a score: the weighted sum of the signals of SIGNALS, each in [0, 1
 the reason it gives. A new signal is one entry of that table. Today's signals:
 
   failed         the row failed: nobody has its labels yet                     (weight 1.0)
-  uncertainty    per label and per source (the trained model's probability, the LLM's
-                 confidence, the fused confidence): 1 - |2p - 1|, its largest, so a
-                 probability at 0.5 scores 1 and one at 0 or 1 scores 0          (weight 1.0)
+  uncertainty    per source (the trained model's probability, the LLM's confidence,
+                 the fused confidence), the mean over labels of 1 - |2p - 1| (a
+                 probability at 0.5 scores 1, one at 0 or 1 scores 0); the largest
+                 over sources. The mean, not the largest label's: on the dev split it
+                 beat random picks where the largest did not (docs/review-loop.md)
+                                                                                 (weight 1.0)
   disagreement   per label, the largest gap between two sources' probabilities
                  (trained vs LLM, or two LLMs); needs two sources                (weight 1.0)
 
@@ -83,10 +86,16 @@ def _failed(row: ResultRow, sources: Mapping[str, Mapping[str, float]]) -> tuple
 def _uncertainty(row: ResultRow, sources: Mapping[str, Mapping[str, float]]) -> tuple[float, str]:
     best, said = 0.0, ""
     for name, scores in sources.items():
-        for label, p in scores.items():
-            value = 1.0 - abs(2.0 * p - 1.0)
-            if value > best:
-                best, said = value, f"uncertain: {label} {name} {p:.2f}"
+        if not scores:
+            continue
+        each = {label: 1.0 - abs(2.0 * p - 1.0) for label, p in scores.items()}
+        value = sum(each.values()) / len(each)
+        if value > best:
+            label = max(each, key=lambda k: (each[k], k))
+            best = value
+            said = (
+                f"uncertain: {name} {value:.2f} over its labels (most: {label} {scores[label]:.2f})"
+            )
     return best, said
 
 
