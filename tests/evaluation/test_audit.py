@@ -56,7 +56,19 @@ def test_audit_command_writes_the_ranking_and_skips_what_it_cannot_read(tmp_path
     with gold.open("a") as handle:
         handle.write("not json\n")
     out = tmp_path / "ranked.jsonl"
-    result = labelwise("audit", str(gold), "--taxonomy", "news", "--out", str(out), "--top", "3")
+    tasks = tmp_path / "tasks"
+    result = labelwise(
+        "audit",
+        str(gold),
+        "--taxonomy",
+        "news",
+        "--out",
+        str(out),
+        "--top",
+        "3",
+        "--export",
+        str(tasks),
+    )
     assert result.returncode == 0, result.stderr
     assert (
         "200 gold rows audited" in result.stdout and "1 rows without gold skipped" in result.stdout
@@ -67,6 +79,10 @@ def test_audit_command_writes_the_ranking_and_skips_what_it_cannot_read(tmp_path
     assert sum(r["id"] in flipped for r in ranked[:12]) >= 8
     assert {"id", "labels", "issue", "quality", "suspects", "text"} <= set(ranked[0])
     assert json.dumps(ranked[0]["suspects"][0]).startswith('{"label"')
+    exported = json.loads((tasks / "tasks.json").read_text())
+    assert [t["data"]["row_id"] for t in exported] == [r["id"] for r in ranked[:3]]
+    assert exported[0]["data"]["why"].startswith("suspect gold: ")
+    assert 'choice="multiple"' in (tasks / "labeling-config.xml").read_text()
     missing = labelwise("audit", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "is not a file" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1

@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framework.errors import InputError
+
+if TYPE_CHECKING:
+    from framework.evaluation.review.audit import SuspectRow
 
 __all__ = ["run"]
 
@@ -20,6 +24,10 @@ with --run RUN_DIR (a run over the same ids), what the LLM answered.
 
   labelwise audit gold.jsonl --taxonomy goemotions_ekman --out ranked.jsonl
   labelwise audit gold.jsonl --run outputs/DATE/TIME --top 20
+  labelwise audit gold.jsonl --taxonomy news --top 50 --export audit-tasks/
+
+--export DIR writes the --top rows as Label Studio tasks (the gold as the prediction to
+confirm or fix, the suspect labels said); review import reads the project's export back.
 
 The labels are the taxonomy's (--taxonomy NAME, or that of --run), else those the file
 holds; rows without gold labels or with unreadable lines are skipped and counted.
@@ -39,6 +47,11 @@ def run(argv: list[str]) -> int:
     which.add_argument("--run", metavar="RUN_DIR", help="a run over these rows: its LLM's answers")
     cli.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     cli.add_argument("--top", type=int, default=10, help="rows printed (default 10)")
+    cli.add_argument(
+        "--export",
+        metavar="DIR",
+        help="also write the --top rows as Label Studio tasks (tasks.json, labeling-config.xml)",
+    )
     args = cli.parse_args(argv)
 
     from framework.config.schema import ColumnNames
@@ -72,7 +85,38 @@ def run(argv: list[str]) -> int:
         print(f"  {row.id}  quality {row.quality:.3f}  suspect: {said}")
     if args.out:
         print(f"ranked rows -> {args.out}")
+    if args.export:
+        tasks = _export(ranked[: args.top], labels, Path(args.export))
+        print(f"{tasks} most suspect rows as Label Studio tasks -> {args.export}/tasks.json")
     return 0
+
+
+def _export(rows: list[SuspectRow], labels: list[str], out: Path) -> int:
+    """The rows as Label Studio tasks: the gold as the prediction to confirm or fix."""
+    from framework.evaluation.review.tasks import (
+        CONFIG_FILE,
+        TASKS_FILE,
+        build_task,
+        labeling_config,
+    )
+    from framework.results import ResultRow
+
+    tasks = []
+    for row in rows:
+        task = build_task(ResultRow(row.id, row.labels), row.text, model_version="labelwise audit")
+        why = "; ".join(
+            f"{s.label} (gold {'yes' if s.gold else 'no'}, model {s.model:.2f})"
+            for s in row.suspects
+        )
+        task["data"]["labelwise"] = f"gold: {', '.join(row.labels) or '(none)'} | suspect: {why}"
+        task["data"]["why"] = f"suspect gold: {why}"
+        tasks.append(task)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / TASKS_FILE).write_text(
+        json.dumps(tasks, indent=1, ensure_ascii=False) + "\n", "utf-8", errors="backslashreplace"
+    )
+    (out / CONFIG_FILE).write_text(labeling_config(labels, title="(audit)"), encoding="utf-8")
+    return len(tasks)
 
 
 def _labels_and_answers(args: argparse.Namespace) -> tuple[list[str], dict[str, list[str]] | None]:
@@ -95,7 +139,7 @@ def _labels_and_answers(args: argparse.Namespace) -> tuple[list[str], dict[str, 
     return run_labels(folder), answers
 
 
-def _write(ranked: list, path: Path) -> None:  # type: ignore[type-arg]
+def _write(ranked: list[SuspectRow], path: Path) -> None:
     import os
     import tempfile
 
