@@ -51,6 +51,11 @@ Review a run's labels in Label Studio, and bring the corrections back as gold.
       (tasks with several annotations), annotator vs LLM and LLM vs trained model (with
       --run); labels under --min-alpha are flagged with the taxonomy's description.
 
+  labelwise review serve POOL_DIR --taxonomy NAME [--port 9090]
+      a Label Studio ML backend (Settings > Model, URL http://HOST:PORT): the pool's
+      trained model pre-annotates tasks (/predict), and each annotation (/webhook) is
+      added to the pool as a new version and the model refit on it.
+
 --rows: review (default) the rows in the abstain band (thresholds.abstain_band)
 and the failed rows; band or failed only one of them; all every row.
 """
@@ -64,6 +69,8 @@ def run(argv: list[str]) -> int:
         return _export(args)
     if args.action == "queue":
         return _queue(args)
+    if args.action == "serve":
+        return _serve(args)
     if args.action == "agreement":
         from framework.cli.commands.review_agreement import agreement
 
@@ -115,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     agree.add_argument("--bootstrap", type=int, default=500, help="resamples for the intervals")
     agree.add_argument("--seed", type=int, default=0)
     agree.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    serve = actions.add_parser("serve", help="a Label Studio ML backend on a labeled pool")
+    serve.add_argument("pool", metavar="POOL_DIR", help="the labeled pool (labelwise learn)")
+    serve.add_argument("--taxonomy", metavar="NAME", required=True, help="conf/taxonomy/NAME")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9090)
     back = actions.add_parser("import", help="annotators' export -> gold rows")
     back.add_argument("export", metavar="EXPORT", nargs="?", help="Label Studio's JSON export")
     back.add_argument("--to", metavar="FILE", required=True, help="the gold JSONL to write")
@@ -137,6 +149,23 @@ def parser() -> argparse.ArgumentParser:
         help="also add the corrections to this labeled pool as a new version (labelwise learn)",
     )
     return cli
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from framework.evaluation.review.ml_backend import Backend, serve
+    from framework.evaluation.taxonomies import from_conf
+    from framework.learning.labeled_pool import LabeledPoolDir
+
+    backend = Backend(LabeledPoolDir(Path(args.pool)), from_conf(args.taxonomy).labels)
+    server = serve(backend, host=args.host, port=args.port)
+    host, port = str(args.host), server.server_address[1]
+    print(f"Label Studio ML backend on http://{host}:{port} (model of version {backend.version})")
+    print("in Label Studio: Settings > Model > Connect Model, with that URL", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
 
 
 def _push_options(command: argparse.ArgumentParser) -> None:
