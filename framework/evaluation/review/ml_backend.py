@@ -45,6 +45,7 @@ class Backend:
         self.model: Any = None
         self.version = ""
         self._refit = threading.Lock()
+        self.refitting: threading.Thread | None = None  # the latest background refit
         self.refit()
 
     def refit(self) -> None:
@@ -113,7 +114,8 @@ class Backend:
             row = {"id": str(row_id), "text": str(data.get("text") or ""), "labels": known}
             if self.pool.add([row], source="label-studio webhook") is None:
                 return "nothing new"
-        threading.Thread(target=self._refit_quietly, daemon=True).start()
+        self.refitting = threading.Thread(target=self._refit_quietly, daemon=True)
+        self.refitting.start()
         return "refitting"
 
     def _refit_quietly(self) -> None:
