@@ -118,8 +118,12 @@ def _agreement_findings(export: str, raw: dict[Any, Any], minimum: float) -> lis
     """A warning for each label the export's annotators agree on little."""
     from pathlib import Path
 
-    from framework.cli.commands.review_agreement import descriptions_of, low_labels, read_export
     from framework.evaluation.review.agreement import agreement, annotations_of, raters_of
+    from framework.evaluation.review.agreement_report import (
+        descriptions_of,
+        low_labels,
+        read_export,
+    )
     from framework.labels.lint import Finding
 
     descriptions = descriptions_of(raw)

@@ -72,7 +72,7 @@ def run(argv: list[str]) -> int:
     if args.action == "serve":
         return _serve(args)
     if args.action == "agreement":
-        from framework.cli.commands.review_agreement import agreement
+        from framework.evaluation.review.agreement_report import agreement
 
         return agreement(args)
     return _import(args)

@@ -1,4 +1,5 @@
-"""`labelwise review agreement EXPORT.json [--run RUN_DIR]`: per-label agreement."""
+"""What `labelwise review agreement` (and `lint --agreement`) print: the export read, the
+per-label table, the low labels with their descriptions."""
 
 from __future__ import annotations
 
