@@ -156,7 +156,10 @@ def _serve(args: argparse.Namespace) -> int:
     from framework.evaluation.taxonomies import from_conf
     from framework.learning.labeled_pool import LabeledPoolDir
 
-    backend = Backend(LabeledPoolDir(Path(args.pool)), from_conf(args.taxonomy).labels)
+    def said(version: str) -> None:
+        print(f"model fit on pool version {version}", flush=True)
+
+    backend = Backend(LabeledPoolDir(Path(args.pool)), from_conf(args.taxonomy).labels, said)
     server = serve(backend, host=args.host, port=args.port)
     host, port = str(args.host), server.server_address[1]
     print(f"Label Studio ML backend on http://{host}:{port} (model of version {backend.version})")

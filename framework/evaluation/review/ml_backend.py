@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,8 +40,14 @@ LEARN_ON = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "START_TRAININ
 class Backend:
     """The model of the pool's newest version, refit as annotations arrive."""
 
-    def __init__(self, pool: LabeledPoolDir, labels: Sequence[str]) -> None:
+    def __init__(
+        self,
+        pool: LabeledPoolDir,
+        labels: Sequence[str],
+        on_refit: Callable[[str], None] | None = None,
+    ) -> None:
         self.pool, self.labels = pool, list(labels)
+        self.on_refit = on_refit  # told the version of each model fit
         self.model: Any = None
         self.version = ""
         self._refit = threading.Lock()
@@ -57,6 +63,8 @@ class Backend:
 
             self.model = TrainedModel.load(self.pool.model_file(found.version), named=True)
             self.version = found.version
+        if self.on_refit is not None:
+            self.on_refit(found.version)
 
     def predict(self, tasks: Sequence[Any]) -> list[dict[str, Any]]:
         from framework.evaluation.review.tasks import decision_score
