@@ -120,3 +120,39 @@ def test_review_queue_exports_the_budget_with_why_each_was_picked(
     assert set(LABELS) >= {
         label for t in tasks for label in t["predictions"][0]["result"][0]["value"]["choices"]
     }
+
+
+@pytest.mark.slow
+def test_agreement_of_the_queued_rows_against_the_run_and_its_odd_tasks(
+    ensemble_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "q"
+    queued = labelwise("review", "queue", str(ensemble_run), "--budget", "12", "--out", str(out))
+    assert queued.returncode == 0, queued.stderr
+    tasks = json.loads((out / "tasks.json").read_text())
+    for n, task in enumerate(tasks):  # two annotators: the run's labels, and space or not
+        said = task["predictions"][0]["result"][0]["value"]["choices"]
+        other = sorted(set(said) ^ {"space"}) if n % 3 else said
+        task["annotations"] = [
+            {"completed_by": 1, "result": [{"from_name": "labels", "value": {"choices": said}}]},
+            {
+                "completed_by": 2,
+                "result": [{"from_name": "labels", "value": {"choices": other or ["none"]}}],
+            },
+        ]
+    stranger = {**tasks[0], "data": {**tasks[0]["data"], "row_id": "not-in-run"}}
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([*tasks, stranger]))
+    result = labelwise(
+        "review", "agreement", str(export), "--run", str(ensemble_run), "--bootstrap", "50"
+    )
+    assert result.returncode == 0, result.stderr
+    for comparison in ("annotators", "annotator vs llm", "llm vs trained"):
+        assert f"\n{comparison:<18} space" in result.stdout
+    assert "1 skipped: tasks whose ids are not in the run" in result.stderr
+    for task in tasks:
+        task["data"]["taxonomy_hash"] = "0" * 64
+    export.write_text(json.dumps(tasks))
+    other = labelwise("review", "agreement", str(export), "--run", str(ensemble_run))
+    assert other.returncode == 2 and "made with another taxonomy" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
