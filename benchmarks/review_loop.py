@@ -104,11 +104,17 @@ def active(rows: list[dict[str, Any]], labels: list[str], seeds: int, draws: int
                         ResultRow(
                             str(n),
                             tuple(label for label, p in zip(labels, s, strict=True) if p >= 0.5),
-                            extra={"sources": {"trained": dict(zip(labels, map(float, s), strict=True))}},
+                            extra={
+                                "sources": {
+                                    "trained": dict(zip(labels, map(float, s), strict=True))
+                                }
+                            },
                         )
                         for n, s in zip(unlabeled, scores, strict=True)
                     ]
-                    picked = {int(p.row.id) for p in pick_rows(result_rows, labels, budget=100, seed=seed)}
+                    picked = {
+                        int(p.row.id) for p in pick_rows(result_rows, labels, budget=100, seed=seed)
+                    }
                 else:
                     picked = set(draw.sample(unlabeled, 100))
                 labeled += sorted(picked)
@@ -179,7 +185,15 @@ def agreement_figures(rows: list[dict[str, Any]], labels: list[str]) -> dict[str
             "id": n,
             "data": {"row_id": row["id"], "text": row["text"]},
             "annotations": [
-                {"completed_by": who, "result": [{"from_name": "labels", "value": {"choices": noisy(row["labels"]) or ["neutral"]}}]}
+                {
+                    "completed_by": who,
+                    "result": [
+                        {
+                            "from_name": "labels",
+                            "value": {"choices": noisy(row["labels"]) or ["neutral"]},
+                        }
+                    ],
+                }
                 for who in (1, 2)
             ],
         }
@@ -191,7 +205,9 @@ def agreement_figures(rows: list[dict[str, Any]], labels: list[str]) -> dict[str
     for label in labels:
         a = [int(label in read.by_row[r["id"]]["annotator 1"]) for r in sample]
         b = [int(label in read.by_row[r["id"]]["annotator 2"]) for r in sample]
-        direct = krippendorff.alpha(reliability_data=np.array([a, b]), level_of_measurement="nominal")
+        direct = krippendorff.alpha(
+            reliability_data=np.array([a, b]), level_of_measurement="nominal"
+        )
         item = ours[label]
         found[label] = {
             "alpha": round(item.alpha or 0.0, 4),
@@ -204,7 +220,9 @@ def agreement_figures(rows: list[dict[str, Any]], labels: list[str]) -> dict[str
 
 
 def main() -> None:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     cli.add_argument("--parts", default="active,audit,agreement")
     cli.add_argument("--seeds", type=int, default=3)
     cli.add_argument("--draws", type=int, default=1000, help="bootstrap resamples")
