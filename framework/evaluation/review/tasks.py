@@ -33,7 +33,9 @@ __all__ = [
     "build_task",
     "export_tasks",
     "labeling_config",
+    "run_labels",
     "select_rows",
+    "write_tasks",
 ]
 
 Which = Literal["review", "band", "failed", "all", "spot-check"]
@@ -166,17 +168,7 @@ def _descriptions(record: RunRecord) -> dict[str, str]:
 
 def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExport:
     """Write tasks.json and labeling-config.xml for the rows to review of a run."""
-    from framework.config.run_settings import ColumnNames
-    from framework.evaluation.texts import read_texts
-
-    record = folder.record or RunRecord()
-    taxonomy = record.taxonomy
-    labels = list(taxonomy.labels)
-    if not labels:
-        raise InputError(
-            f"{folder.path} has no record.json naming its taxonomy's labels; export the "
-            "folder of a labelwise classify run"
-        )
+    run_labels(folder)
     chosen = list(select_rows(folder.rows(), which))
     if not chosen:
         hint = {
@@ -187,13 +179,48 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
             "spot-check": "no row was decided by a machine tier of a route (route.tiers)",
         }[which]
         raise InputError(f"no rows to review in {folder.results}: {hint}; try --rows all")
+    return write_tasks(folder, chosen, out_dir=out_dir)
+
+
+def run_labels(folder: RunFolder) -> list[str]:
+    """The labels of the run's taxonomy (InputError without a record naming them)."""
+    labels = list((folder.record or RunRecord()).taxonomy.labels)
+    if not labels:
+        raise InputError(
+            f"{folder.path} has no record.json naming its taxonomy's labels; export the "
+            "folder of a labelwise classify run"
+        )
+    return labels
+
+
+def write_tasks(
+    folder: RunFolder,
+    chosen: Sequence[ResultRow],
+    *,
+    out_dir: Path,
+    why: Mapping[str, Mapping[str, Any]] | None = None,
+) -> TaskExport:
+    """Write tasks.json and labeling-config.xml for `chosen` rows of a run; `why` adds
+    fields to a row's task data (the review queue's reason and score)."""
+    from framework.config.run_settings import ColumnNames
+    from framework.evaluation.texts import read_texts
+
+    record = folder.record or RunRecord()
+    taxonomy = record.taxonomy
+    labels = run_labels(folder)
     source = record.input.path
     columns = ColumnNames.model_validate(record.config.get("columns") or {})
     texts = read_texts(Path(source), {row.id for row in chosen}, columns) if source else {}
     version = f"labelwise {folder.path.name}"
-    tasks = [
-        build_task(row, texts[row.id], model_version=version) for row in chosen if row.id in texts
-    ]
+    tasks = []
+    for row in chosen:
+        if row.id in texts:
+            task = build_task(row, texts[row.id], model_version=version)
+            added = (why or {}).get(row.id, {})
+            task["data"].update(added)
+            if added.get("why"):  # shown to the annotator under what labelwise said
+                task["data"]["labelwise"] += f" | picked: {added['why']}"
+            tasks.append(task)
     if not tasks:
         raise InputError(
             f"the texts of the rows to review are not in the run's input ({source}); "
