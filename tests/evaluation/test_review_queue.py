@@ -156,3 +156,27 @@ def test_agreement_of_the_queued_rows_against_the_run_and_its_odd_tasks(
     other = labelwise("review", "agreement", str(export), "--run", str(ensemble_run))
     assert other.returncode == 2 and "made with another taxonomy" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
+
+
+def test_rows_the_route_left_to_people_or_whose_tier_failed_rank_first() -> None:
+    from framework.results import ResultRow as Row
+
+    unsure = row("unsure", {"x": 0.5, "y": 0.5}, {"x": 1.0, "y": 0.0})  # 1 + 0.5, unrouted
+    settled = Row("settled", ("x",), extra={"tier": "trained", "sources": {"trained": {"x": 0.99}}})
+    people = Row(
+        "people",
+        (),
+        review=True,
+        extra={"tier": "human", "sent_because": "the trained tier is unsure"},
+    )
+    failed = Row("failed", (), status="failed", error="timeout", extra={"tier": "llm"})
+    picked = pick_rows([unsure, settled, people, failed], ["x", "y"], budget=4, coverage=0.0)
+    assert [p.row.id for p in picked][:2] == ["failed", "people"]  # failed: 1 + 4
+    by_id = {p.row.id: p for p in picked}
+    assert by_id["people"].signals["uncertified"] == 1.0 and by_id["people"].score == 4.0
+    assert by_id["people"].why == (
+        "uncertified: the route left it to people (the trained tier is unsure)"
+    )
+    assert by_id["failed"].why.startswith("uncertified: its llm tier failed it")
+    assert by_id["settled"].signals["uncertified"] == 0.0
+    assert by_id["unsure"].signals["uncertified"] == 0.0 and by_id["unsure"].score < 4.0

@@ -15,6 +15,10 @@ the reason it gives. A new signal is one entry of that table. Today's signals:
                                                                                  (weight 1.0)
   disagreement   per label, the largest gap between two sources' probabilities
                  (trained vs LLM, or two LLMs); needs two sources                (weight 1.0)
+  uncertified    a routed row (route.tiers) no machine tier settled: the route left
+                 it to people (`tier: human`), or its machine tier failed it. Its
+                 weight is more than the other signals together, so these rows rank
+                 first: nobody has labels for them yet                            (weight 4.0)
 
 Rare-label coverage is a stage of the pick, not a score: `coverage` of the budget
 (a fifth by default) is shared among the labels, rarest first (by how many rows of the
@@ -23,9 +27,6 @@ source gives at least 0.3; so every label gets rows, however rare. The rest of t
 budget goes to the best scores. Ties are broken by a seeded shuffle: the same rows,
 seed and budget pick the same queue.
 
-Follow-up (issue 33, the route with certified per-label thresholds): a signal
-`uncertified` (the rows the route could not certify) belongs in SIGNALS once results
-rows say so.
 """
 
 from __future__ import annotations
@@ -112,11 +113,24 @@ def _disagreement(row: ResultRow, sources: Mapping[str, Mapping[str, float]]) ->
     return best, said
 
 
-# name -> signal. A new signal (issue 33's `uncertified`, say) is one entry here.
+def _uncertified(row: ResultRow, sources: Mapping[str, Mapping[str, float]]) -> tuple[float, str]:
+    """A routed row (it says its `tier`) that no machine tier settled."""
+    tier = row.extra.get("tier")
+    if tier == "human":
+        why = row.extra.get("sent_because")
+        return 1.0, f"uncertified: the route left it to people ({why or 'tier human'})"
+    if tier is not None and not row.ok:
+        return 1.0, f"uncertified: its {tier} tier failed it"
+    return 0.0, ""
+
+
+# name -> signal. A new signal is one entry here.
 SIGNALS: dict[str, Signal] = {
     "failed": Signal(1.0, _failed),
     "uncertainty": Signal(1.0, _uncertainty),
     "disagreement": Signal(1.0, _disagreement),
+    # more than the three above together: the rows no machine tier settled come first
+    "uncertified": Signal(4.0, _uncertified),
 }
 
 
