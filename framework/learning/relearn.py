@@ -1,7 +1,7 @@
 """Refit the trained model on a labeled pool's newest version and say, per label, what
 changed: the estimated precision and recall before (the previous version's model) and
-after (the new one's), each from the cross-fitted scores of its own pool (every row
-scored by a model that never saw it), at the 0.5 cut.
+after (the new one's), both on the same rows, the new version's, each row scored by a
+model that never saw its text (`scores_by_text`), at the 0.5 cut.
 
     found = relearn(LabeledPoolDir(path), labels)
     found.version, found.previous, found.before["joy"].recall, found.after["joy"].recall
@@ -10,17 +10,15 @@ The model of a version is kept in the pool's models/ folder (a skops file, as th
 trained model's artifact is) and reused; a run can use it with
 `trained.pool=POOL/versions/V.jsonl trained.artifact=POOL/models/V.skops`.
 If the pool's HEAD moves while a model is fit (an import beside it), nothing is
-written over and the command says to run again.
-
-Follow-ups (issue 33's route): recalibrating the route's per-label thresholds and its
-certification on the new pool, and relabeling in place the rows whose decision the new
-model changes, are not done here.
+written over and the command says to run again. A run's route is recertified on the
+new version by framework.learning.recertify (`labelwise learn POOL --run RUN_DIR`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from framework.config.run_settings import TrainedModelSettings
 from framework.digests import file_sha256
@@ -28,7 +26,7 @@ from framework.errors import ConfigError, InputError
 from framework.learning.labeled_pool import LabeledPoolDir
 from framework.learning.trained import TrainedModel, fit_model
 
-__all__ = ["Estimate", "Relearned", "relearn"]
+__all__ = ["Estimate", "Relearned", "estimates_of", "relearn", "scores_by_text"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +59,14 @@ def relearn(
             "EXPORT --to gold.jsonl --pool DIR, or labelwise learn DIR --add FILE"
         )
     model, rows = _model_of(pool, head.version, labels, settings)
-    found = Relearned(head.version, head.previous, rows, _estimates(model, pool, head.version))
+    newest = pool.rows(head.version)
+    found = Relearned(head.version, head.previous, rows, _estimates(model, newest))
     if head.previous is None:
         found.before_note = "the first version: nothing before it"
     else:
         try:
             earlier, _ = _model_of(pool, head.previous, labels, settings)
-            found.before = _estimates(earlier, pool, head.previous)
+            found.before = _estimates(earlier, newest)  # the same rows as after
         except ConfigError as error:
             found.before_note = f"no model of the previous version ({error})"
     now = pool.head().version
@@ -101,19 +100,55 @@ def _model_of(
     return model, len(triples)
 
 
-def _estimates(model: TrainedModel, pool: LabeledPoolDir, version: str) -> dict[str, Estimate]:
+def scores_by_text(model: TrainedModel, texts: Sequence[str]) -> Any:
+    """rows x labels: each text scored by a model of `model` that never saw it: the one
+    fit without the text's fold if the model's pool holds the text (folds go by the
+    text's hash, so a row's fold is the same in every version of a pool), else the one
+    fit on the whole pool. By text, never by id: an id of another pool names another
+    row. In batches, one per fold (TrainedModel.probabilities scores one row a call)."""
+    import numpy as np
+
+    from framework.learning.ensemble import on_cut_scale, probabilities
+    from framework.learning.trained import text_digest
+
+    if model.embedded:
+        raise ConfigError(
+            f"trained.features={model.features}: the model needs each row's embedding; "
+            "recertifying and relabeling use trained.features=tfidf for now"
+        )
+    scores = np.zeros((len(texts), len(model.labels)), dtype=float)
+    folds = [model.fold_of_text.get(text_digest(text), -1) for text in texts]
+    for fold in sorted(set(folds)):
+        rows = [n for n, f in enumerate(folds) if f == fold]
+        members = model.full if fold < 0 else model.by_fold[fold]
+        scores[rows] = probabilities(members, [texts[n] for n in rows])
+    if model.cuts is not None:
+        scores = on_cut_scale(scores, model.cuts)
+    return scores
+
+
+def estimates_of(
+    scores: Any, gold: Sequence[Sequence[str]], labels: Sequence[str], cuts: Sequence[float]
+) -> dict[str, Estimate]:
+    """Per label, precision and recall of `scores` (rows x labels) at `cuts` on `gold`."""
     import numpy as np
     from sklearn.metrics import precision_recall_fscore_support
     from sklearn.preprocessing import MultiLabelBinarizer
 
-    rows = pool.rows(version)
-    gold = [[x for x in r.get("labels") or [] if x in model.labels] for r in rows]
-    y = MultiLabelBinarizer(classes=list(model.labels)).fit_transform(gold)
-    predicted = (np.asarray(model.pool_scores) >= 0.5).astype(int)
+    kept = [[x for x in row if x in labels] for row in gold]
+    y = MultiLabelBinarizer(classes=list(labels)).fit_transform(kept)
+    predicted = (np.asarray(scores) >= np.asarray(cuts) - 1e-12).astype(int)
     precision, recall, _, support = precision_recall_fscore_support(
         y, predicted, average=None, zero_division=0
     )
     return {
         label: Estimate(float(precision[n]), float(recall[n]), int(support[n]))
-        for n, label in enumerate(model.labels)
+        for n, label in enumerate(labels)
     }
+
+
+def _estimates(model: TrainedModel, rows: Sequence[Mapping[str, Any]]) -> dict[str, Estimate]:
+    texts = [str(r.get("text") or "") for r in rows]
+    gold = [list(r.get("labels") or []) for r in rows]
+    labels = list(model.labels)
+    return estimates_of(scores_by_text(model, texts), gold, labels, [0.5] * len(labels))

@@ -1,4 +1,5 @@
-"""`labelwise learn POOL_DIR [--add FILE] [--taxonomy NAME]`: refit on the newest pool."""
+"""`labelwise learn POOL_DIR [--add FILE] [--taxonomy NAME] [--run RUN_DIR [--relabel]]`:
+refit on the newest pool; with a run, recertify its route and relabel its rows."""
 
 from __future__ import annotations
 
@@ -12,10 +13,21 @@ DESCRIPTION = """\
 Refit the trained model on the newest version of a labeled pool (the folder that
 `labelwise review import EXPORT --to gold.jsonl --pool DIR` adds corrections to) and
 print, per label, the estimated precision and recall before (the previous version's
-model) and after, each cross-fitted on its own pool.
+model) and after, both on the newest version's rows, each row scored by a model that
+never saw it.
 
   labelwise learn pool/ --taxonomy goemotions_ekman
   labelwise learn pool/ --add labeled.jsonl       # rows of a labeled file as a version first
+  labelwise learn pool/ --run RUN_DIR             # the run's model refit, its route recertified
+  labelwise learn pool/ --run RUN_DIR --relabel   # and its rows the new model decides
+                                                  # otherwise relabeled in place
+
+With --run, the model is the run's kind (its trained.* settings), "before" is the run's
+own model, the thresholds are the run's; a run with a route (route.tiers) gets its
+certified thresholds again on the new version, printed before -> after per label.
+With --relabel, the rows of the run's results whose trained-model decision the new
+model changes are run again (the LLM's answers from the response cache where the
+request is the same) and replace theirs in the results file (docs/review-loop.md).
 
 The labels are those of --taxonomy NAME, else of the taxonomy the rows were reviewed
 with (their stamp), else those the pool holds. Each version's model is kept in
@@ -33,7 +45,17 @@ def run(argv: list[str]) -> int:
     cli.add_argument("pool", metavar="POOL_DIR")
     cli.add_argument("--add", metavar="FILE", help="add a labeled file's rows as a version first")
     cli.add_argument("--taxonomy", metavar="NAME", help="the labels of conf/taxonomy/NAME")
+    cli.add_argument("--run", metavar="RUN_DIR", help="refit the run's model, recertify its route")
+    cli.add_argument(
+        "--relabel",
+        action="store_true",
+        help="with --run: relabel in place the rows whose decision the new model changes",
+    )
     args = cli.parse_args(argv)
+    if args.relabel and not args.run:
+        cli.error("--relabel needs --run RUN_DIR (the run whose rows to relabel)")
+    if args.run:
+        return _with_run(args)
 
     from framework.learning.labeled_pool import LabeledPoolDir
     from framework.learning.relearn import relearn
@@ -60,6 +82,64 @@ def run(argv: list[str]) -> int:
         f"trained.artifact={pool.model_file(found.version)}"
     )
     return 0
+
+
+def _with_run(args: argparse.Namespace) -> int:
+    from framework.errors import ConfigError
+    from framework.evaluation.review.recertify import RunOf, recertify
+    from framework.learning.labeled_pool import LabeledPoolDir
+
+    pool = LabeledPoolDir(Path(args.pool))
+    run = RunOf.load(Path(args.run))
+    if args.taxonomy and args.taxonomy != run.config.taxonomy.name:
+        raise ConfigError(
+            f"--taxonomy {args.taxonomy}: the run {args.run} used taxonomy "
+            f"{run.config.taxonomy.name}; leave --taxonomy out with --run"
+        )
+    if args.add:
+        _add(pool, Path(args.add))
+    change = recertify(run, pool)
+    print(
+        f"the run's trained model fit on version {change.version} of {pool.path}; before (the "
+        f"run's model) and after on the same {change.rows} rows of it"
+    )
+    print(f"{'label':<16} {'precision':>13} {'recall':>13}  rows" + _route_head(change))
+    for label, after in change.after.items():
+        before = change.before[label]
+        p = f"{before.precision:.2f} -> {after.precision:.2f}"
+        r = f"{before.recall:.2f} -> {after.recall:.2f}"
+        line = f"{label[:16]:<16} {p:>13} {r:>13}  {after.support:>4}"
+        if change.routed:
+            (hi0, lo0), (hi1, lo1) = (
+                change.rules_before.get(label, (None, None)),
+                change.rules_after[label],
+            )
+            line += f"  {_cut(hi0)} -> {_cut(hi1)}  {_cut(lo0)} -> {_cut(lo1)}"
+        print(line)
+    if change.routed:
+        print(
+            f"the trained tier settles {change.settled_before} of these {change.rows} rows "
+            f"before, {change.settled_after} after"
+        )
+    if args.relabel:
+        from framework.evaluation.review.relabel import relabel
+
+        done = relabel(run, change)
+        print(done.words())
+    else:
+        print(
+            f"use it: trained.pool={pool.version_file(change.version)} (the model is kept in "
+            "the cache folder; a run finds it)"
+        )
+    return 0
+
+
+def _route_head(change: object) -> str:
+    return "  hi (present)  lo (absent)" if getattr(change, "routed", False) else ""
+
+
+def _cut(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}"
 
 
 def _add(pool: object, path: Path) -> None:
