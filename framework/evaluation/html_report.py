@@ -4,9 +4,10 @@
 
 With gold (metrics given): the scores with their intervals, precision, recall and
 F1 by label, which gold label is predicted as which, how gold labels co-occur,
-and the errors as a table filtered by label, kind (missed, extra, failed) and
-confidence. Without gold: how often each label was predicted, the confidence
-histograms and the failed rows. One file, nothing fetched (html_page).
+the errors as a table filtered by label, kind (missed, extra, failed) and
+confidence, and the gold rows that may be wrong (html_audit). Without gold: how often
+each label was predicted, the confidence histograms and the failed rows. One file,
+nothing fetched (html_page).
 """
 
 from __future__ import annotations
@@ -42,14 +43,17 @@ def write_html_report(
     *,
     metrics: Metrics | None = None,
     title: str,
+    audit: str = "",
 ) -> Path:
-    """Write report.html; the sections depend on whether the run was scored."""
+    """Write report.html; the sections depend on whether the run was scored (`audit`:
+    the markup of the gold audit's section, framework.evaluation.html_audit)."""
     if metrics is not None:
         sections = [
             section("Scores", _scores(metrics), anchor="scores"),
             section("By label", _per_label(metrics), anchor="labels"),
             section("Gold label predicted as", _confusion(digest), anchor="confusion"),
             _errors(digest, texts),
+            *([audit] if audit else []),
         ]
         subtitle = f"{metrics.scored} of {metrics.rows} rows scored against gold"
     else:

@@ -2,7 +2,8 @@
 
     write_run_html(results, labels, out_dir=run_dir, metrics=metrics, input_path=...)
 
-Called after report.md for a run with gold, and on its own for a run without.
+Called after report.md for a run with gold (the page then has the audit of its gold:
+framework.evaluation.html_audit), and on its own for a run without.
 """
 
 from __future__ import annotations
@@ -38,7 +39,17 @@ def write_run_html(
     digest = digest_rows(lambda: read_result_rows(results), labels, gold=gold, limit=ERROR_LIMIT)
     ids = {error.id for error in digest.errors} | {row.id for row in digest.failed_rows}
     texts = read_texts(input_path, ids, columns) if input_path and ids else {}
+    audit = ""
+    if metrics is not None:  # a run with gold: the gold rows that may be wrong
+        from framework.evaluation.html_audit import audit_section
+
+        audit = audit_section(results, labels, gold=gold, input_path=input_path, columns=columns)
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_html_report(
-        digest, texts, out_dir / REPORT_HTML_FILE, metrics=metrics, title=title or str(results)
+        digest,
+        texts,
+        out_dir / REPORT_HTML_FILE,
+        metrics=metrics,
+        title=title or str(results),
+        audit=audit,
     )

@@ -224,3 +224,50 @@ def test_non_latin_label_names_leave_stderr_quiet(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert (tmp_path / "per_label_f1.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_html_of_a_run_with_gold_ranks_its_suspect_gold_first(tmp_path: Path) -> None:
+    from tests.support.news_pool import LABELS, pool_rows
+
+    truth = pool_rows(80, seed=2)
+    flipped = {f"p{n}" for n in range(3, 80, 10)}  # 8 rows whose gold is wrong
+    inputs, results = [], []
+    for row in truth:
+        right = list(row["labels"])  # type: ignore[call-overload]
+        gold = ["none"] if row["id"] in flipped and right != ["none"] else right
+        if row["id"] == "p3":
+            row["text"] = f"{row['text']} {HOSTILE}"
+        inputs.append({"id": row["id"], "text": row["text"]})
+        results.append({"id": row["id"], "labels": right, "status": "ok", "gold": gold})
+    write_jsonl(tmp_path / "input.jsonl", inputs)
+    out = write_jsonl(tmp_path / "results.jsonl", results)
+    metrics = evaluate_results(
+        out, list(LABELS), out_dir=tmp_path, input_path=tmp_path / "input.jsonl", resamples=20
+    )
+    assert metrics is not None
+    html = (tmp_path / "report.html").read_text()
+    assert '<section id="audit"><h2>Gold that may be wrong</h2>' in html
+    audit = html.split('<section id="audit">')[1].split("</section>")[0]
+    ranked = re.findall(r'<tr><td class="num">\d+</td><td>(p\d+)</td>', audit)
+    assert len(ranked) == 20  # the top rows, most suspect first
+    wrong = {i for i in flipped if truth[int(i[1:])]["labels"] != ["none"]}
+    assert wrong <= set(ranked)  # every wrong gold row among the 20 shown
+    assert len(wrong & set(ranked[: len(wrong)])) >= 0.75 * len(wrong)  # most of them first
+    assert "gold yes, model" in audit and "run no" in audit  # evidence: model and the run
+    assert esc(HOSTILE) in audit and HOSTILE not in html
+    # too few gold rows: the section says why, the rest of the page is whole
+    few = tmp_path / "few"
+    few.mkdir()
+    small = scored_run(few)
+    assert evaluate_results(small, ["x", "y"], out_dir=few, input_path=few / "input.jsonl")
+    page = (few / "report.html").read_text()
+    assert "The run&#x27;s gold was not audited" in page or "gold was not audited" in page
+    assert "<h2>Errors</h2>" in page
+
+
+def test_report_html_without_gold_has_no_audit(tmp_path: Path) -> None:
+    from framework.evaluation.html_run import write_run_html
+
+    results = write_jsonl(tmp_path / "results.jsonl", [{"id": "1", "labels": ["x"]}])
+    html = write_run_html(results, ["x", "y"], out_dir=tmp_path, title="no gold").read_text()
+    assert 'id="audit"' not in html and "Gold that may be wrong" not in html

@@ -108,11 +108,6 @@ def audit_gold(
     """Every row, most suspect first (see the module). `scores`: probabilities already
     cross-fitted (rows x labels), else fit here."""
     import numpy as np
-    from cleanlab.multilabel_classification import get_label_quality_scores
-    from cleanlab.multilabel_classification.filter import (
-        find_label_issues,
-        find_multilabel_issues_per_class,
-    )
 
     index = {label: n for n, label in enumerate(labels)}
     given = [
@@ -130,6 +125,13 @@ def audit_gold(
         )
     if len(rows) < 2 * folds:
         raise InputError(f"{len(rows)} gold rows are too few to cross-fit {folds} folds")
+    # imported once the rows can be audited (cleanlab takes a while to import)
+    from cleanlab.multilabel_classification import get_label_quality_scores
+    from cleanlab.multilabel_classification.filter import (
+        find_label_issues,
+        find_multilabel_issues_per_class,
+    )
+
     if scores is None:
         scores = cross_fitted([text for _, text, _ in rows], y, folds=folds)
     scores = np.clip(np.asarray(scores, dtype=float), 1e-6, 1 - 1e-6)
