@@ -143,3 +143,14 @@ def test_a_relabel_killed_mid_way_and_run_again_leaves_every_id_once(
     # the rows asked when the kill came got no answer: asked once more, the rest once
     by_llm = [r for r in rows if r["id"] in plan["ids"] and r["tier"] == "llm"]
     assert by_llm and len(stub.requests) - at_kill == len(by_llm)
+
+
+def test_relabel_needs_a_run_and_a_run_folder_needs_its_record(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "rows.jsonl", pool_rows(20))
+    alone = labelwise("learn", str(tmp_path / "pool"), "--relabel")
+    assert alone.returncode == 2 and "--relabel needs --run RUN_DIR" in alone.stderr
+    (tmp_path / "empty").mkdir()
+    missing = labelwise("learn", str(tmp_path / "pool"), "--run", str(tmp_path / "empty"))
+    assert missing.returncode == 2 and "has no record.json" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert not (tmp_path / "pool").exists()  # nothing written

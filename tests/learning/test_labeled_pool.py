@@ -110,3 +110,24 @@ def test_import_into_the_pool_then_learn_prints_what_changed(tmp_path: Path) -> 
     assert "trained.artifact=" in learned.stdout
     empty = labelwise("learn", str(tmp_path / "nothing"))
     assert empty.returncode == 2 and "holds no labeled pool yet" in empty.stderr
+
+
+@pytest.mark.slow
+def test_before_and_after_are_estimated_on_the_same_rows_of_the_new_version(
+    tmp_path: Path,
+) -> None:
+    pool = LabeledPoolDir(tmp_path / "pool")
+    seed = pool_rows(100)
+    for n, row in enumerate(seed):  # every sixth row's gold wrong
+        if n % 6 == 1:
+            row["labels"] = ["space"] if row["labels"] != ["space"] else ["climate"]
+    pool.add(seed, source="seed")
+    more = pool_rows(140)[100:]  # 40 rows the first version never had
+    pool.add([*pool_rows(100), *more], source="corrections")
+    found = relearn(pool, LABELS)
+    assert found.previous is not None and found.rows == 140
+    for label in LABELS:  # the same rows: the same support before and after
+        assert found.before[label].support == found.after[label].support
+    assert sum(e.support for e in found.after.values()) == sum(
+        len(r["labels"]) for r in pool.rows(found.version)
+    )
