@@ -100,6 +100,9 @@ def test_learn_with_the_run_recertifies_its_route_and_relabels_only_changed_rows
         i for i in moved if before[i]["tier"] == "trained" and after_of(after, i) == "llm"
     ]
     assert len(stub.requests) - asked == len(newly_asked)
+    metrics = json.loads((run / "metrics.json").read_text())  # scored on the rows as they are
+    assert metrics["rows"] == len(after)
+    assert "Gold that may be wrong" in (run / "report.html").read_text()
     again = labelwise("learn", str(pool), "--run", str(run), "--relabel")
     assert again.returncode == 0, again.stderr
     assert "relabeled with version" in again.stdout and "nothing changed" in again.stdout

@@ -20,9 +20,11 @@ before and leaves open now is asked. Failed rows are left for a rerun of the run
 Resume: the rows to run again are fixed in RUN_DIR/relabel/VERSION/plan.json before
 anything runs; they run as a run of their own in that folder (its results file resumes
 as any run's does); then the run's results file is rewritten with their rows in place
-(a temporary file, synced, renamed over it: never half-written) and record.json gets a
-`relabeled` entry. A kill at any point and a rerun of the same command: every id once,
-nothing answered twice; a rerun after it finished says so and changes nothing.
+(a temporary file, synced, renamed over it: never half-written), record.json gets a
+`relabeled` entry, and metrics.json, report.md and report.html are written again from
+the rows as they are now (record.json's metrics stay the run's). A kill at any point
+and a rerun of the same command: every id once, nothing answered twice; a rerun after
+it finished says so and changes nothing.
 """
 
 from __future__ import annotations
@@ -110,6 +112,10 @@ def relabel(run: RunOf, change: RunChange) -> Relabeled:
     )
     _write_atomic(folder.results, body)
     _note(run, change, len(ok), len(ids), changed)
+    if ids:  # the run's metrics.json and report.html of its rows as they are now
+        from framework.evaluation.report import score_run
+
+        score_run(run.config, folder.results, run.path)
     return Relabeled(change.version, len(ok), len(ids), changed, calls, hits, folder.results)
 
 
