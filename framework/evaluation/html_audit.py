@@ -61,9 +61,13 @@ def audit_section(
             "them with labelwise audit INPUT --run RUN_DIR --out ranked.jsonl."
         )
     try:
+        import warnings
+
         from framework.evaluation.review.audit import audit_gold
 
-        ranked = audit_gold(rows, list(labels), llm=answers)
+        with warnings.catch_warnings():  # scikit-learn's and cleanlab's notes on rare labels:
+            warnings.simplefilter("ignore")  # a report says nothing on stderr
+            ranked = audit_gold(rows, list(labels), llm=answers)
     except ImportError:
         return _said("The audit of the run's gold needs cleanlab: pip install 'labelwise[review]'.")
     except InputError as error:
