@@ -118,8 +118,9 @@ def audit_gold(
         y[n, held] = 1
     absent = [label for n, label in enumerate(labels) if not y[:, n].any() or y[:, n].all()]
     if absent:
+        named = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
         raise InputError(
-            f"no gold row holds (or every row holds) {', '.join(absent)}; the audit learns "
+            f"no gold row holds (or every row holds) {named}; the audit learns "
             "each label from rows with and without it: give more rows, or the taxonomy's "
             "labels only (--taxonomy)"
         )
