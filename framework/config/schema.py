@@ -21,6 +21,7 @@ from framework.config.run_settings import (
     DistillSettings,
     EmbeddingSettings,
     ExamplesSettings,
+    ImageSettings,
     RaySettings,
     RetrySettings,
     RunSettings,
@@ -42,6 +43,7 @@ __all__ = [
     "EmbeddingSettings",
     "ExamplesSettings",
     "GgufSource",
+    "ImageSettings",
     "LabelSpec",
     "LocalServerSettings",
     "ModelConfig",
@@ -243,6 +245,11 @@ class ModelConfig(Strict):
         ge=0,
         description="USD per million answer tokens; as model.input_cost_per_mtok.",
     )
+    vision: bool | None = Field(
+        default=None,
+        description="Whether the model reads images (rows with columns.image); null: litellm's "
+        "model data decides, and a model it does not know is refused until this is set.",
+    )
     gguf: GgufSource | None = Field(
         default=None,
         description="Where the model's GGUF file comes from, for provider=local (which refuses "
@@ -401,6 +408,7 @@ class RunConfig(Strict):
     batch: BatchSettings = BatchSettings()
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
+    images: ImageSettings = ImageSettings()
     sample: SampleSettings = SampleSettings()
     strategy: StrategyConfig = StrategyConfig()
     thresholds: ThresholdSettings = ThresholdSettings()

@@ -132,6 +132,8 @@ class Classifier:
         found: dict[str, Any] = dict.fromkeys(record_sections())
         for component in self.engine.components:
             merge_sections(found, component.describe())
+        if self.engine.images is not None:
+            merge_sections(found, self.engine.images.describe())
         return found
 
     def engine_over(self, transport: Transport) -> Engine:

@@ -34,6 +34,7 @@ from framework.records import Item, Prediction
 if TYPE_CHECKING:
     from framework.engine.conversation import Tally
     from framework.engine.readings import Reading
+    from framework.inputs.images import PreparedImage
 
 __all__ = ["Component", "ItemState", "Parts"]
 
@@ -48,6 +49,7 @@ class ItemState:
     vector: Any = None  # its embedding (the embeddings component)
     scores: dict[str, float] | None = None  # the trained model's probabilities
     preface: str | None = None  # what goes ahead of the prompt (its examples)
+    images: tuple[PreparedImage, ...] = ()  # its images, ready to send (columns.image)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def finish(self, prediction: Prediction) -> Prediction:

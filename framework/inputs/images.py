@@ -1,0 +1,260 @@
+"""Reading a row's images: the one place an image is opened, checked and made ready to send.
+
+    image = prepare_image(ImageRef("photos/cat.jpg"), root=input_folder,
+                          settings=config.images, limits=image_limits("anthropic"))
+    image.url        # a data: URI (base64) or the https:// URL passed through
+    image.sha256     # of the bytes sent: what cache keys and records hold, never the bytes
+    image.describe() # how it was prepared, for the results and the record (no bytes)
+
+Anything wrong with an image raises ImageRefused with the reason, which fails that row
+only: a missing file, a path outside the input's folder tree (images.inside_input_folder),
+a URL the provider does not fetch (labelwise downloads nothing), a file over
+images.max_file_bytes, more pixels than images.max_pixels (a decompression bomb is refused
+from its header, before its pixels are decoded), a truncated or unreadable image, a format
+the provider does not take. An image larger than the provider's long side is downscaled
+with Pillow and re-encoded; one that fits is sent as it was read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framework.config.schema import ImageSettings
+from framework.providers.vision import ImageLimits
+from framework.records import ImageRef
+
+__all__ = ["ImageReader", "ImageRefused", "PreparedImage", "prepare_image"]
+
+_MEDIA = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+class ImageRefused(Exception):
+    """An image that cannot be sent; str() is the row's reason (never the image's bytes)."""
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    name: str  # the path or URL as the row wrote it; "data: URI" or "bytes" otherwise
+    sha256: str  # of the bytes sent (of the URL, for a URL passed through)
+    url: str = field(repr=False)  # data:image/...;base64,... or the https:// URL
+    media_type: str | None = None
+    size: tuple[int, int] | None = None  # as sent
+    read_size: tuple[int, int] | None = None  # as read
+    bytes_read: int = 0
+    bytes_sent: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """How it was prepared, for results and record.json: no bytes."""
+        if self.size is None:
+            return {"image": self.name, "sha256": self.sha256, "prepared": "URL passed through"}
+        how = (
+            "sent as read"
+            if self.size == self.read_size
+            else f"downscaled from {self.read_size[0]}x{self.read_size[1]}"  # type: ignore[index]
+        )
+        return {
+            "image": self.name,
+            "sha256": self.sha256,
+            "prepared": how,
+            "size": f"{self.size[0]}x{self.size[1]}",
+            "bytes_read": self.bytes_read,
+            "bytes_sent": self.bytes_sent,
+        }
+
+
+def prepare_image(
+    ref: ImageRef, *, root: Path, settings: ImageSettings, limits: ImageLimits
+) -> PreparedImage:
+    """The image ready to send, or ImageRefused with the reason."""
+    value = ref.value
+    if ref.data is not None:
+        return _checked("bytes", ref.data, settings, limits)
+    lowered = value[:8].lower()
+    if lowered.startswith(("https://", "http://")):
+        return _url(value, settings, limits)
+    if lowered.startswith("data:"):
+        return _checked("data: URI", _data_uri(value, settings), settings, limits)
+    return _checked(value, _read_file(value, root, settings), settings, limits)
+
+
+def _url(url: str, settings: ImageSettings, limits: ImageLimits) -> PreparedImage:
+    if not url.lower().startswith("https://"):
+        raise ImageRefused(f"image {url}: not https; give an https:// URL or a local path")
+    if settings.urls == "fail" or not limits.fetches_urls:
+        why = "images.urls=fail" if settings.urls == "fail" else "this provider fetches no URLs"
+        raise ImageRefused(
+            f"image {url}: {why}, and labelwise downloads nothing; download the image and "
+            "give its path"
+        )
+    return PreparedImage(url, hashlib.sha256(url.encode("utf-8")).hexdigest(), url)
+
+
+def _data_uri(uri: str, settings: ImageSettings) -> bytes:
+    head, comma, payload = uri.partition(",")
+    if not comma or not head.endswith(";base64"):
+        raise ImageRefused("image data: URI: not base64-encoded (data:image/png;base64,DATA)")
+    if len(payload) * 3 // 4 > settings.max_file_bytes:
+        raise ImageRefused(
+            f"image data: URI: over images.max_file_bytes ({settings.max_file_bytes} bytes)"
+        )
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageRefused("image data: URI: its base64 does not decode") from None
+
+
+def _read_file(name: str, root: Path, settings: ImageSettings) -> bytes:
+    path = (root / name).resolve()
+    if settings.inside_input_folder and not path.is_relative_to(root.resolve()):
+        raise ImageRefused(
+            f"image {name}: outside the input file's folder {root}; move it there, or set "
+            "images.inside_input_folder=false"
+        )
+    try:
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            raise ImageRefused(
+                f"image {name}: {size} bytes, over images.max_file_bytes "
+                f"({settings.max_file_bytes})"
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageRefused(f"image {name}: no such file (looked in {root})") from None
+    except (IsADirectoryError, PermissionError, OSError) as error:
+        raise ImageRefused(f"image {name}: cannot be read ({error.strerror})") from None
+
+
+def _checked(name: str, data: bytes, settings: ImageSettings, limits: ImageLimits) -> PreparedImage:
+    """Open with Pillow: format, pixels (from the header), then every pixel; downscale."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > settings.max_file_bytes:
+        raise ImageRefused(
+            f"image {name}: {len(data)} bytes, over images.max_file_bytes "
+            f"({settings.max_file_bytes})"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > settings.max_pixels:
+                raise ImageRefused(
+                    f"image {name}: {width}x{height} pixels, over images.max_pixels "
+                    f"({settings.max_pixels}); refused unread (a decompression bomb?)"
+                )
+            kind = image.format or "unknown"
+            if kind not in limits.formats:
+                raise ImageRefused(
+                    f"image {name}: format {kind}, which this provider does not take (it "
+                    f"takes {', '.join(sorted(limits.formats))}); convert it"
+                )
+            image.load()  # a truncated or corrupt image fails here
+            sent = _fitted(image, kind, data, limits)
+    except Image.DecompressionBombError:
+        raise ImageRefused(
+            f"image {name}: more pixels than Pillow opens (a decompression bomb); refused unread"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageRefused(f"image {name}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageRefused(f"image {name}: unreadable ({error})") from None
+    payload, media, size = sent
+    if len(payload) > limits.max_bytes:
+        raise ImageRefused(
+            f"image {name}: {len(payload)} bytes after downscaling, over this provider's "
+            f"{limits.max_bytes}"
+        )
+    return PreparedImage(
+        name,
+        hashlib.sha256(payload).hexdigest(),
+        f"data:{media};base64,{base64.b64encode(payload).decode('ascii')}",
+        media,
+        size,
+        (width, height),
+        len(data),
+        len(payload),
+    )
+
+
+def _fitted(
+    image: Any, kind: str, data: bytes, limits: ImageLimits
+) -> tuple[bytes, str, tuple[int, int]]:
+    """The bytes to send: as read when the image fits, else downscaled and re-encoded
+    (JPEG, or PNG for an image with transparency)."""
+    from PIL import Image
+
+    if max(image.size) <= limits.long_side and len(data) <= limits.max_bytes:
+        return data, _MEDIA[kind], image.size
+    small = image.copy()
+    small.thumbnail((limits.long_side, limits.long_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if small.mode in ("RGBA", "LA", "P") and "PNG" in limits.formats:
+        small.save(out, format="PNG", optimize=True)
+        return out.getvalue(), "image/png", small.size
+    small.convert("RGB").save(out, format="JPEG", quality=85)
+    return out.getvalue(), "image/jpeg", small.size
+
+
+@dataclass
+class ImageReader:
+    """Prepares the images of each row of a run alike: paths resolve against `root`
+    (the input file's folder), checks and limits as configured and as the provider takes.
+    `counts` adds up what it did, for record.json."""
+
+    root: Path
+    settings: ImageSettings
+    limits: ImageLimits
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("sent_as_read", "downscaled", "urls_passed", "refused", "bytes_read", "bytes_sent"),
+            0,
+        )
+    )
+
+    def read(self, refs: tuple[ImageRef, ...]) -> tuple[PreparedImage, ...]:
+        """Every image of a row, or ImageRefused for the first that cannot be sent."""
+        images = []
+        for ref in refs:
+            try:
+                image = prepare_image(
+                    ref, root=self.root, settings=self.settings, limits=self.limits
+                )
+            except ImageRefused:
+                self.counts["refused"] += 1
+                raise
+            how = (
+                "urls_passed"
+                if image.size is None
+                else "sent_as_read"
+                if image.size == image.read_size
+                else "downscaled"
+            )
+            self.counts[how] += 1
+            self.counts["bytes_read"] += image.bytes_read
+            self.counts["bytes_sent"] += image.bytes_sent
+            images.append(image)
+        return tuple(images)
+
+    def describe(self) -> dict[str, object]:
+        """record.json's images section: the limits and checks, and what was done."""
+        settings = {key.removeprefix("images."): value for key, value in self.identity().items()}
+        return {"images": {**settings, "root": str(self.root), **self.counts}}
+
+    def identity(self) -> dict[str, object]:
+        """What decides the bytes sent, for the run's identity and record.json."""
+        return {
+            "images.long_side": self.limits.long_side,
+            "images.max_bytes": self.limits.max_bytes,
+            "images.formats": sorted(self.limits.formats),
+            "images.fetches_urls": self.limits.fetches_urls,
+            "images.limits_source": self.limits.source,
+            "images.inside_input_folder": self.settings.inside_input_folder,
+            "images.max_file_bytes": self.settings.max_file_bytes,
+            "images.max_pixels": self.settings.max_pixels,
+            "images.urls": self.settings.urls,
+        }
