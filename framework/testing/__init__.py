@@ -5,8 +5,9 @@ MockTransport and pydantic-ai TestModel.
 It speaks real HTTP, so a run against it goes through everything a run against a
 provider does (the transports, retries, the cache, the results file). Besides OpenAI's
 /v1/chat/completions it answers Anthropic's, Gemini's, Ollama's and Azure OpenAI's chat
-wires (`wire_url`; the images a request carried on each: `images_in`), OpenAI's Files and Batches and Anthropic's Message Batches (run.mode=
-batch; `stub.batches`) and /v1/embeddings (`stub.embedding_requests`, `embedding_faults`).
+wires (`wire_url`; the images a request carried on each: `images_in`), OpenAI's Files
+and Batches and Anthropic's Message Batches (run.mode=batch; `stub.batches`) and
+/v1/embeddings (`stub.embedding_requests`, `embedding_faults`).
 
 From the shell (`python -m framework.testing` takes the same flags):
 

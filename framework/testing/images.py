@@ -75,7 +75,8 @@ def colour_answers(palette: Mapping[str, tuple[int, int, int]]) -> Responder:
             pixel = rgb.getpixel((rgb.width // 2, rgb.height // 2))
         assert isinstance(pixel, tuple)
         return min(
-            palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(palette[name], pixel))
+            palette,
+            key=lambda name: sum((a - b) ** 2 for a, b in zip(palette[name], pixel, strict=True)),
         )
 
     def respond(request: dict[str, Any]) -> Reply:

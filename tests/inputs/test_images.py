@@ -128,7 +128,7 @@ def test_a_data_uri_and_bytes_are_read_like_a_file(folder: Path) -> None:
 
 def test_jsonl_csv_and_parquet_rows_name_their_images(tmp_path: Path) -> None:
     names = ColumnNames(image="image")
-    jsonl = write_jsonl(
+    write_jsonl(
         tmp_path / "a.jsonl",
         [{"id": "a", "image": "x.png"}, {"id": "b", "text": "t", "image": ["x.png", "y.png"]}],
     )

@@ -7,6 +7,7 @@ coming back validated is the proof the image arrived whole and decodable.
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 from PIL import Image
 
 from framework.cli.main import main
+from framework.providers.image_parts import IMAGES_MARK, with_images
 from framework.testing import StubServer, colour_answers, image_urls_in, images_in, wire_url
-from tests.support import read_jsonl, write_jsonl
+from tests.support import cli_env, read_jsonl, run_cli, write_jsonl
 
 PALETTE = {"red": (230, 20, 20), "blue": (20, 20, 230), "green": (20, 200, 20)}
 TAXONOMY = """\
@@ -188,3 +190,42 @@ def test_the_cache_key_holds_the_image_digest_and_serves_a_rerun(tmp_path: Path)
         for path in folder.rglob("*"):
             if path.is_file():
                 assert b";base64," not in path.read_bytes(), path
+
+
+def test_plan_counts_the_images_and_the_price_of_one(tmp_path: Path) -> None:
+    source = colours_input(tmp_path)
+    result = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "framework",
+            "plan",
+            f"input={source}",
+            "provider=openai",
+            "model=gpt-4o-mini",
+            f"hydra.searchpath=[file://{tmp_path}]",
+            "taxonomy=colours",
+            "columns.image=image",
+            f"hydra.run.dir={tmp_path / 'plan'}",
+        ],
+        env=cli_env(OPENAI_API_KEY="test-key-images"),
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("images"))
+    assert "3 sent, 85 prompt tokens each as litellm counts them" in line
+    assert "~$0.000013 an image" in line  # 85 tokens at gpt-4o-mini's $0.15 a million
+
+
+def test_a_template_places_the_images_and_text_rows_keep_their_messages() -> None:
+    image = type("Sent", (), {"url": "data:image/png;base64,AAAA"})()
+    messages = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": f"Look:{IMAGES_MARK}Labels?"},
+    ]
+    placed = with_images(messages, [image, image])
+    assert placed[0] == {"role": "system", "content": "S"}
+    assert [p["type"] for p in placed[1]["content"]] == ["text", "image_url", "image_url", "text"]
+    assert with_images(messages, [])[1] == {"role": "user", "content": "Look:Labels?"}
+    plain = [{"role": "user", "content": "U"}]
+    assert with_images(plain, []) == plain
+    assert [p["type"] for p in with_images(plain, [image])[0]["content"]] == ["text", "image_url"]
