@@ -14,6 +14,7 @@ engine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,9 @@ class Engine:
         state = ItemState(item, Tally(item.id, truncated_from=cut_from))
         if item.images and self.images is not None:
             try:
-                state.images = self.images.read(item.images)
+                # In a thread: decoding and downscaling a photo takes a while, and the calls
+                # of other rows go on meanwhile (Pillow lets go of the GIL as it decodes).
+                state.images = await asyncio.to_thread(self.images.read, item.images)
             except ImageRefused as refused:
                 return state.tally.prediction((), "failed", error=str(refused), error_kind="image")
             state.extra["images"] = [image.describe() for image in state.images]
