@@ -23,11 +23,13 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.config.schema import ImageSettings
-from framework.providers.vision import ImageLimits
 from framework.records import ImageRef
+
+if TYPE_CHECKING:  # the limits are a provider's, passed in (inputs sit below providers)
+    from framework.providers.vision import ImageLimits
 
 __all__ = ["ImageReader", "ImageRefused", "PreparedImage", "prepare_image"]
 
