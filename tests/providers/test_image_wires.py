@@ -16,7 +16,7 @@ from PIL import Image
 
 from framework.cli.main import main
 from framework.providers.image_parts import IMAGES_MARK, with_images
-from framework.testing import StubServer, colour_answers, image_urls_in, images_in, wire_url
+from framework.testing import Reply, StubServer, colour_answers, image_urls_in, images_in, wire_url
 from tests.support import cli_env, read_jsonl, run_cli, write_jsonl
 
 PALETTE = {"red": (230, 20, 20), "blue": (20, 20, 230), "green": (20, 200, 20)}
@@ -229,3 +229,31 @@ def test_a_template_places_the_images_and_text_rows_keep_their_messages() -> Non
     plain = [{"role": "user", "content": "U"}]
     assert with_images(plain, []) == plain
     assert [p["type"] for p in with_images(plain, [image])[0]["content"]] == ["text", "image_url"]
+
+
+@pytest.mark.parametrize("strategy", ["checklist", "per_label"])
+def test_every_question_of_a_strategy_carries_the_images(strategy: str, tmp_path: Path) -> None:
+    source = colours_input(tmp_path)
+    answer = (
+        '{"red": true, "blue": false, "green": false, "none": false}'
+        if strategy == "checklist"
+        else '{"answer": "yes"}'
+    )
+    with StubServer(default=Reply(content=answer)) as stub:
+        code, rows = classify(source, stub, "openai_compatible", f"strategy={strategy}")
+        bodies = list(stub.requests)
+    assert code == 0 and all(row["status"] == "ok" for row in rows)
+    assert len(bodies) == (2 if strategy == "checklist" else 2 * 4)  # per_label: one a label
+    assert sorted(len(images_in(body)) for body in bodies)[0] == 1
+    assert all(images_in(body) for body in bodies)
+
+
+def test_a_rerun_into_the_same_output_asks_nothing_again(tmp_path: Path) -> None:
+    source = colours_input(tmp_path)
+    with StubServer(responder=colour_answers(PALETTE)) as stub:
+        stub.enqueue(Reply(status=400, error="bad request"))  # the first row fails
+        code, first = classify(source, stub, "openai_compatible")
+        code2, again = classify(source, stub, "openai_compatible")  # same output: resumes
+        calls = len(stub.requests)
+    assert code == code2 == 0
+    assert len(first) == 2 and len(again) == 2 and calls == 2  # nothing asked twice
