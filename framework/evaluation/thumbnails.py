@@ -21,21 +21,25 @@ __all__ = ["THUMBNAIL_BUDGET", "THUMBNAIL_SIDE", "read_thumbnails"]
 
 THUMBNAIL_SIDE = 96  # pixels of the longer side
 THUMBNAIL_BUDGET = 1_000_000  # bytes of thumbnails in one page, base64 included
-_LIMITS = ImageLimits(
-    THUMBNAIL_SIDE,
-    12_000,  # a small image larger than this is re-encoded smaller
-    frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}),
-    False,
-    "report.html thumbnails",
-)
+_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
 
 
-def read_thumbnails(path: Path, ids: set[str], columns: ColumnNames | None) -> dict[str, str]:
-    """The first image of each of these rows as a small data: URI, within the budget."""
+def read_thumbnails(
+    path: Path,
+    ids: set[str],
+    columns: ColumnNames | None,
+    *,
+    side: int = THUMBNAIL_SIDE,
+    budget: int = THUMBNAIL_BUDGET,
+) -> dict[str, str]:
+    """The first image of each of these rows as a data: URI at most `side` pixels on its
+    longer side, until `budget` bytes of them (Label Studio tasks ask for larger ones)."""
     if columns is None or columns.image is None or not ids:
         return {}
     from framework.inputs.readers import read_rows
 
+    # A small image larger than side x side x 0.4 bytes is re-encoded smaller.
+    limits = ImageLimits(side, max(12_000, side * side * 2 // 5), _FORMATS, False, "previews")
     root, settings = path.expanduser().resolve().parent, ImageSettings()
     thumbs: dict[str, str] = {}
     spent = 0
@@ -45,11 +49,11 @@ def read_thumbnails(path: Path, ids: set[str], columns: ColumnNames | None) -> d
                 continue
             try:
                 image = prepare_image(
-                    row.item.images[0], root=root, settings=settings, limits=_LIMITS
+                    row.item.images[0], root=root, settings=settings, limits=limits
                 )
             except ImageRefused:
                 continue
-            if image.size is None or spent + len(image.url) > THUMBNAIL_BUDGET:
+            if image.size is None or spent + len(image.url) > budget:
                 continue
             thumbs[row.id] = image.url
             spent += len(image.url)

@@ -59,3 +59,35 @@ def test_thumbnails_are_small_and_stop_at_the_budget(tmp_path: Path) -> None:
 
     first = base64.b64decode(next(iter(thumbs.values())).partition(",")[2])
     assert max(Image.open(io.BytesIO(first)).size) == THUMBNAIL_SIDE
+
+
+def test_label_studio_tasks_of_a_run_with_images_carry_them(tmp_path: Path) -> None:
+    from framework.cli.main import main
+
+    Image.new("RGB", (1600, 1200), (200, 30, 30)).save(tmp_path / "a.jpg")
+    source = write_jsonl(tmp_path / "items.jsonl", [{"id": "a", "image": "a.jpg"}])
+    with StubServer(default=Reply(content='{"labels": ["space"]}')) as stub:
+        done = run_cli(
+            classify_command(
+                source,
+                tmp_path / "out.jsonl",
+                stub,
+                tmp_path / "run",
+                "columns.image=image",
+                "model.vision=true",
+            )
+        )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "ls"
+    assert (
+        main(["review", "export", str(tmp_path / "run"), "--rows", "all", "--out", str(out)]) == 0
+    )
+    import base64
+    import io
+    import json
+
+    task = json.loads((out / "tasks.json").read_text(encoding="utf-8"))[0]
+    preview = base64.b64decode(task["data"]["image"].partition(",")[2])
+    assert Image.open(io.BytesIO(preview)).size == (512, 384)
+    config = (out / "labeling-config.xml").read_text(encoding="utf-8")
+    assert '<Image name="image" value="$image"' in config
