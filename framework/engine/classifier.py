@@ -134,6 +134,10 @@ class Classifier:
             merge_sections(found, component.describe())
         if self.engine.images is not None:
             merge_sections(found, self.engine.images.describe())
+            # Beside the LLM, what reads a row reads its text: no image embeddings yet.
+            names = [component.name for component in self.engine.components]
+            if names:
+                found["images"]["read_text_only"] = names
         return found
 
     def engine_over(self, transport: Transport) -> Engine:

@@ -257,3 +257,22 @@ def test_a_rerun_into_the_same_output_asks_nothing_again(tmp_path: Path) -> None
         calls = len(stub.requests)
     assert code == code2 == 0
     assert len(first) == 2 and len(again) == 2 and calls == 2  # nothing asked twice
+
+
+def test_a_batch_job_carries_the_images_in_its_request_lines(tmp_path: Path) -> None:
+    source = colours_input(tmp_path)
+    with StubServer(responder=colour_answers(PALETTE)) as stub:
+        code, rows = classify(
+            source,
+            stub,
+            "openai_compatible",
+            "run.mode=batch",
+            "batch.poll_interval=0.01",
+            "batch.max_poll_interval=0.05",
+        )
+        bodies = list(stub.requests)
+    assert code == 0
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["one"]["labels"] == ["red"]
+    assert sorted(by_id["two"]["labels"]) == ["blue", "green"]
+    assert sorted(len(images_in(body)) for body in bodies) == [1, 2]
