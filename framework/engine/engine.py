@@ -34,7 +34,8 @@ from framework.engine.readings import (
 )
 from framework.engine.strategies import STRATEGIES, Strategy
 from framework.engine.text_fit import TextFit
-from framework.inputs.images import ImageReader, ImageRefused
+from framework.inputs.image_reader import ImageReader
+from framework.inputs.images import ImageRefused
 from framework.labels.decide import LabelDecider
 from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
 from framework.labels.thresholds import Thresholds, load_thresholds
