@@ -22,6 +22,7 @@ from framework.config.run_settings import (
     DistillSettings,
     EmbeddingSettings,
     ExamplesSettings,
+    ImageSettings,
     RaySettings,
     RetrySettings,
     RunSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "EmbeddingSettings",
     "ExamplesSettings",
     "GgufSource",
+    "ImageSettings",
     "LabelSpec",
     "LocalServerSettings",
     "ModelConfig",
@@ -286,6 +288,11 @@ class ModelConfig(Strict):
         description="With configured prices: USD per million prompt tokens written to the "
         "provider's prompt cache (Anthropic); null: the input price (with a warning).",
     )
+    vision: bool | None = Field(
+        default=None,
+        description="Whether the model reads images (rows with columns.image); null: litellm's "
+        "model data decides, and a model it does not know is refused until this is set.",
+    )
     gguf: GgufSource | None = Field(
         default=None,
         description="Where the model's GGUF file comes from, for provider=local (which refuses "
@@ -444,6 +451,7 @@ class RunConfig(Strict):
     batch: BatchSettings = BatchSettings()
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
+    images: ImageSettings = ImageSettings()
     sample: SampleSettings = SampleSettings()
     strategy: StrategyConfig = StrategyConfig()
     thresholds: ThresholdSettings = ThresholdSettings()

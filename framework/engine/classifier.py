@@ -37,7 +37,7 @@ from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.recording import RecordingTransport
 from framework.providers.transports.stack import TransportStack, build_stack
 from framework.providers.transports.throttle import Throttle
-from framework.records import Completion, Item, Prediction, Usage
+from framework.records import Completion, ImageRef, Item, Prediction, Usage
 from framework.run_record import merge_sections
 
 if TYPE_CHECKING:
@@ -137,6 +137,12 @@ class Classifier:
         found: dict[str, Any] = dict.fromkeys(record_sections())
         for component in self.engine.components:
             merge_sections(found, component.describe())
+        if self.engine.images is not None:
+            merge_sections(found, self.engine.images.describe())
+            # Beside the LLM, what reads a row reads its text: no image embeddings yet.
+            names = [component.name for component in self.engine.components]
+            if names:
+                found["images"]["read_text_only"] = names
         return found
 
     def engine_over(self, transport: Transport) -> Engine:
@@ -160,8 +166,13 @@ class Classifier:
 
     # -- the synchronous API -------------------------------------------------
 
-    def classify(self, text: str, *, id: str = "0") -> Prediction:
-        return self._portal().run(self.aclassify(text, id=id))
+    def classify(
+        self, text: str, *, id: str = "0", images: Sequence[str | bytes] = ()
+    ) -> Prediction:
+        """`images`: paths (inside the working folder unless images.inside_input_folder=false),
+        https URLs, data: URIs or bytes, sent beside the text (a classifier made with
+        columns.image set; docs/images.md)."""
+        return self._portal().run(self.aclassify(text, id=id, images=images))
 
     def classify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
         """Predictions in input order; strings get ids "0", "1", ..."""
@@ -209,9 +220,20 @@ class Classifier:
 
     # -- the asynchronous API ------------------------------------------------
 
-    async def aclassify(self, text: str, *, id: str = "0") -> Prediction:
+    async def aclassify(
+        self, text: str, *, id: str = "0", images: Sequence[str | bytes] = ()
+    ) -> Prediction:
         self.check_answers_now()
-        return await self.classify_item(Item(id=id, text=text))
+        if images and self.engine.images is None:
+            raise ConfigError(
+                "columns.image: images are sent by a classifier made with columns.image set "
+                "(e.g. overrides=['columns.image=image', 'model.vision=true'])"
+            )
+        refs = tuple(
+            ImageRef("bytes", image) if isinstance(image, bytes) else ImageRef(image)
+            for image in images
+        )
+        return await self.classify_item(Item(id=id, text=text, images=refs))
 
     async def aclassify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
         self.check_answers_now()
