@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from framework.config.load import compose, load_run_config
 from framework.config.moved_keys import said_as_written
@@ -27,6 +27,7 @@ from framework.engine.engine import Engine, build_engine
 from framework.engine.loop import BackgroundLoop
 from framework.engine.readings import choose_confidence
 from framework.errors import ConfigError
+from framework.integrations import observers_for
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
@@ -61,6 +62,9 @@ class Classifier:
         self.stack: TransportStack = build_stack(
             config, model_file=self.model_file, logprobs=wants_logprobs, pacing=pacing
         )
+        # Tracking and tracing (framework.integrations): none by default, at no cost.
+        self.observers = observers_for(config)
+        self.stack.top = cast(Transport, self.observers.watch_calls(self.stack.top))
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
         resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
@@ -225,7 +229,10 @@ class Classifier:
         return [task.result() for task in tasks]
 
     async def classify_item(self, item: Item) -> Prediction:
-        return await self.engine.classify_item(item)
+        with self.observers.row(item) as row:
+            prediction = await self.engine.classify_item(item)
+            row.finished(prediction)
+        return prediction
 
     def _answers_now(self) -> None:
         if self.config.distill.sample is not None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from framework.errors import ConfigError
+from framework.integrations import RunInfo
 from framework.results import RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def run_job(
         recorder = RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides)
         for key, value in (describe or {}).items():
             setattr(recorder.record, key, value)
-        with recorder:
+        # Tracking and tracing watch the whole run; they are told once record.json is final.
+        with classifier.observers.run(RunInfo(run_dir, config)), recorder:
             rows = count_rows(config.input)
             if rows is not None and config.sample.size is not None:
                 rows = min(rows, config.sample.size)

@@ -11,6 +11,8 @@ the ones below it, subpackages import no cycle, and exactly one module imports l
     providers             profiles, compiled requests, transports, the local server
     labels                the label set, validation, decisions, lint, thresholds
     inputs                the rows a run reads: one reader per input kind, labeled pools
+    integrations          what watches runs from outside: tracking (MLflow), tracing
+                          (OpenTelemetry), behind one table of observers
     config                typed schemas and their loading
     base                  errors, records, results, secrets, resources, digests
 
@@ -34,6 +36,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "framework"
 LAYERS = [
     "base",
     "config",
+    "integrations",
     "inputs",
     "labels",
     "providers",
