@@ -46,9 +46,10 @@ def run(argv: list[str]) -> int:
         help="run folders or a sweep folder; tracking=mlflow tracking.KEY=VALUE log it too",
     )
     cli.add_argument("--out", metavar="DIR", help="where leaderboard.md and the charts go")
-    args = cli.parse_args(argv)
+    args = cli.parse_intermixed_args(argv)  # run folders and overrides around --out
     overrides = [arg for arg in args.runs if "=" in arg]
     paths = [Path(p) for p in args.runs if "=" not in p]
+    _check_overrides(overrides)  # before any work
     runs = find_runs(paths)
     if args.out:
         out = Path(args.out)
@@ -57,7 +58,7 @@ def run(argv: list[str]) -> int:
         out = paths[0] if sweep else Path("comparison")
     print(write_comparison(runs, out))
     if overrides:
-        _track(overrides, [(run.path, run.name) for run in runs], out)
+        _track(overrides, [(run.path, run.path.resolve().name) for run in runs], out)
     print(
         f"\nwrote {out / LEADERBOARD_HTML} (open it in a browser), {out / LEADERBOARD}, "
         f"{out / BARS} and {out / SCATTER}"
@@ -68,16 +69,9 @@ def run(argv: list[str]) -> int:
 def _track(overrides: list[str], runs: list[tuple[Path, str]], out: Path) -> None:
     """tracking=mlflow: the comparison as a parent run, a child per compared run."""
     from framework.config.load import compose, load_run_config
-    from framework.errors import ConfigError
     from framework.evaluation.leaderboard import LEADERBOARD, LEADERBOARD_HTML
     from framework.integrations import GroupInfo, observers_for
 
-    strange = [o for o in overrides if not o.lstrip("+").startswith("tracking")]
-    if strange:
-        raise ConfigError(
-            f"{strange[0]}: compare takes only tracking overrides (tracking=mlflow "
-            "tracking.uri=... tracking.experiment=...); give run folders otherwise"
-        )
     observers = observers_for(load_run_config(compose(overrides)))
     info = GroupInfo("compare", out.resolve().name, {"runs": [str(path) for path, _ in runs]})
     with observers.group(info) as group:
@@ -85,3 +79,14 @@ def _track(overrides: list[str], runs: list[tuple[Path, str]], out: Path) -> Non
             group.add_run(path, name)
         for name in (LEADERBOARD_HTML, LEADERBOARD):
             group.attach(out / name)
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    from framework.errors import ConfigError
+
+    strange = [o for o in overrides if not o.lstrip("+").startswith("tracking")]
+    if strange:
+        raise ConfigError(
+            f"{strange[0]}: compare takes only tracking overrides (tracking=mlflow "
+            "tracking.uri=... tracking.experiment=...); give run folders otherwise"
+        )
