@@ -61,6 +61,14 @@ class TracingSettings(Strict):
         "per run, row and provider call, exported by OTEL_TRACES_EXPORTER (otlp, console, "
         "none) to OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT.",
     )
+    rows: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="The share of rows traced, chosen by a hash of the row id (the same "
+        "rows every run): a row left out has no span and neither have its calls. Each "
+        "traced row costs its spans' CPU (docs/tracing.md); 0.1 traces one row in ten.",
+    )
     content: bool = Field(
         default=False,
         description="Also record what was sent and answered (gen_ai.input.messages, "

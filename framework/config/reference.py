@@ -50,11 +50,24 @@ PAGES = {
     "examples": "labeled-rows.md#labeled-examples-in-the-prompt",
     "embeddings": "labeled-rows.md#embeddings-likeness-and-features-from-an-embedding-model",
     "ray": "large-runs.md#a-ray-cluster",
+    "tracking": "tracking.md",
+    "tracing": "tracing.md",
     "tune": "experiments-and-tune.md#tuning-the-recipe-on-a-labeled-dev-file",
 }
 # The sections a config group fills as a whole (conf/GROUP/OPTION.yaml).
 GROUPS = frozenset(
-    {"provider", "model", "taxonomy", "prompt", "validation", "strategy", "examples", "embeddings"}
+    {
+        "provider",
+        "model",
+        "taxonomy",
+        "prompt",
+        "validation",
+        "strategy",
+        "examples",
+        "embeddings",
+        "tracking",
+        "tracing",
+    }
 )
 INTRO = f"""\
 # Configuration reference

@@ -27,7 +27,7 @@ from framework.engine.engine import Engine, build_engine
 from framework.engine.loop import BackgroundLoop
 from framework.engine.readings import choose_confidence
 from framework.errors import ConfigError
-from framework.integrations import observers_for
+from framework.integrations import Observers, observers_for
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
@@ -50,8 +50,15 @@ __all__ = ["Classifier"]
 
 
 class Classifier:
-    def __init__(self, config: RunConfig, *, pacing: SharedPacing | None = None) -> None:
-        """`pacing`: the run's, when this classifier is one worker's of several."""
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        pacing: SharedPacing | None = None,
+        observers: Observers | None = None,
+    ) -> None:
+        """`pacing`: the run's, when this classifier is one worker's of several;
+        `observers`: the run's tracking and tracing (else the config's, made here)."""
         self.config = config
         check_provider(config)
         _check_budget_is_priced(config)
@@ -63,7 +70,7 @@ class Classifier:
             config, model_file=self.model_file, logprobs=wants_logprobs, pacing=pacing
         )
         # Tracking and tracing (framework.integrations): none by default, at no cost.
-        self.observers = observers_for(config)
+        self.observers = observers if observers is not None else observers_for(config)
         self.stack.top = cast(Transport, self.observers.watch_calls(self.stack.top))
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)

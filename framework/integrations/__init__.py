@@ -12,9 +12,11 @@ tracking or tracing imports neither MLflow nor OpenTelemetry.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from framework.errors import ConfigError
 from framework.integrations.base import GroupInfo, GroupWatch, Observer, Observers, RunInfo
 
 if TYPE_CHECKING:
@@ -38,6 +40,11 @@ def _tracking(config: RunConfig) -> Observer:
 
 
 def _tracing(config: RunConfig) -> Observer:
+    if importlib.util.find_spec("opentelemetry.sdk") is None:
+        raise ConfigError(
+            "tracing.kind: otel needs the OpenTelemetry SDK, which is not installed: "
+            "pip install 'labelwise[tracing]' (or run with tracing=none)"
+        )
     from framework.integrations.tracing import TracingObserver
 
     return TracingObserver(config)

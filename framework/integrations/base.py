@@ -89,6 +89,9 @@ class Observer:
 
     name = "observer"
 
+    def warm(self) -> None:
+        """A run is coming: start what takes long to start (tracking's MLflow worker)."""
+
     def watch_calls(self, transport: CallTransport) -> CallTransport:
         return transport
 
@@ -158,6 +161,10 @@ class Observers:
     def __bool__(self) -> bool:
         return bool(self.observers)
 
+    def warm(self) -> None:
+        for observer in self.observers:
+            observer.warm()
+
     def watch_calls(self, transport: CallTransport) -> CallTransport:
         for observer in self.observers:
             transport = observer.watch_calls(transport)
@@ -167,6 +174,8 @@ class Observers:
         """A context manager around one row, whose value takes the row's prediction."""
         if not self.observers:
             return _NOTHING
+        if len(self.observers) == 1:
+            return self.observers[0].row(item)
         return self._rows(item)
 
     @contextmanager

@@ -7,10 +7,12 @@
     labelwise tune|compare  INTERNAL  a group of runs (a tune, each of its recipes)
 
 Call spans follow the OpenTelemetry GenAI semantic conventions (gen_ai.operation.name,
-gen_ai.provider.name and the older gen_ai.system, gen_ai.request.model, .temperature,
-.max_tokens, .seed, gen_ai.output.type, gen_ai.usage.input_tokens and .output_tokens,
-gen_ai.response.finish_reasons, server.address and .port, error.type) plus labelwise.*:
-cost, cache_hit, attempts, output_mode, request_hash. Without tracing.content=true no
+gen_ai.provider.name, gen_ai.request.model, gen_ai.output.type, gen_ai.usage.input_tokens
+and .output_tokens, gen_ai.response.finish_reasons, server.address and .port, error.type)
+plus labelwise.*: cost, cache_hit, attempts, output_mode. Each attribute costs every span
+microseconds (the SDK checks each value), so what is the same for every call of a run
+(gen_ai.request.temperature, .max_tokens, .seed) is on the run's span. This module is imported
+only when tracing is on, so it imports OpenTelemetry at its top. Without tracing.content=true no
 span holds a prompt, a text, an answer or a row's labels, and no exception message (it
 may quote the provider's answer): only its type. A key is never on a span.
 """
@@ -18,10 +20,14 @@ may quote the provider's answer): only its type. A key is never on a span.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+from opentelemetry import context, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from framework.integrations.base import (
     CallTransport,
@@ -63,29 +69,21 @@ class TracingObserver(Observer):
     name = "tracing"
 
     def __init__(self, config: RunConfig) -> None:
-        import importlib.util
-
-        from framework.errors import ConfigError
-
-        if importlib.util.find_spec("opentelemetry.sdk") is None:
-            raise ConfigError(
-                "tracing.kind: otel needs the OpenTelemetry SDK, which is not installed: "
-                "pip install 'labelwise[tracing]' (or run with tracing=none)"
-            )
         from framework.integrations.otel_setup import labelwise_tracer
 
         self.tracer: Tracer = labelwise_tracer()
         self.config = config
         self.content = config.tracing.content
+        self.share = config.tracing.rows
         self.common = _call_attributes(config)
 
     def watch_calls(self, transport: CallTransport) -> CallTransport:
         return _TracedCalls(transport, self)
 
-    @contextmanager
-    def row(self, item: Item) -> Iterator[RowWatch]:
-        with self._span("labelwise row", {"labelwise.row.id": item.id}) as span:
-            yield _RowSpan(span, self.content)
+    def row(self, item: Item) -> Any:
+        if self.share < 1 and zlib.crc32(item.id.encode("utf-8")) % 10_000 >= self.share * 10_000:
+            return _Untraced()
+        return _RowSpan(self, item)
 
     @contextmanager
     def run(self, info: RunInfo) -> Iterator[None]:
@@ -93,6 +91,7 @@ class TracingObserver(Observer):
             "labelwise.run.dir": str(info.run_dir),
             "labelwise.taxonomy": f"{info.config.taxonomy.name}@{info.config.taxonomy.version}",
             **{k: v for k, v in self.common.items() if k != "gen_ai.operation.name"},
+            **_sampling(info.config),
         }
         with self._span("labelwise run", attributes) as span:
             yield
@@ -108,8 +107,6 @@ class TracingObserver(Observer):
 
     @contextmanager
     def _span(self, name: str, attributes: dict[str, Any]) -> Iterator[Span]:
-        from opentelemetry.trace import SpanKind
-
         with self.tracer.start_as_current_span(
             name,
             kind=SpanKind.INTERNAL,
@@ -135,32 +132,63 @@ class TracingObserver(Observer):
 
 
 class _RowSpan(RowWatch):
-    def __init__(self, span: Span, content: bool) -> None:
-        self.span, self.content = span, content
+    """The span of one row, current while the row runs (its calls' spans nest in it).
+
+    A class rather than a generator: it is entered once a row, and every microsecond a
+    row spends here is one the rows/s of a run at 128 in flight pays (benchmarks/
+    tracing_overhead.py)."""
+
+    def __init__(self, observer: TracingObserver, item: Item) -> None:
+        self.observer, self.item = observer, item
+
+    def __enter__(self) -> _RowSpan:
+        self.span = self.observer.tracer.start_span(
+            "labelwise row", attributes={"labelwise.row.id": self.item.id}
+        )
+        self.token = context.attach(trace.set_span_in_context(self.span))
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            _failed(self.span, kind.__name__)
+        context.detach(self.token)
+        self.span.end()
 
     def finished(self, prediction: Prediction) -> None:
-        span = self.span
-        span.set_attributes(
-            {
-                "labelwise.status": prediction.status,
-                "labelwise.attempts": prediction.attempts,
-                "labelwise.cache_hits": prediction.cache_hits,
-                "labelwise.usage.input_tokens": prediction.usage.prompt_tokens,
-                "labelwise.usage.output_tokens": prediction.usage.completion_tokens,
-            }
-        )
+        found: dict[str, Any] = {
+            "labelwise.status": prediction.status,
+            "labelwise.attempts": prediction.attempts,
+            "labelwise.cache_hits": prediction.cache_hits,
+        }
         if prediction.cost is not None:
-            span.set_attribute("labelwise.cost", prediction.cost)
+            found["labelwise.cost"] = prediction.cost
         for key in ("path", "tier"):
             value = prediction.extra.get(key)
             if isinstance(value, str):
-                span.set_attribute(f"labelwise.{key}", value)
+                found[f"labelwise.{key}"] = value
         if prediction.decided_by:
-            span.set_attribute("labelwise.decided_by", prediction.decided_by)
-        if self.content:
-            span.set_attribute("labelwise.labels", list(prediction.labels))
+            found["labelwise.decided_by"] = prediction.decided_by
+        if self.observer.content:
+            found["labelwise.labels"] = list(prediction.labels)
+        self.span.set_attributes(found)
         if not prediction.ok:
-            _failed(span, prediction.error_kind or "failed")
+            _failed(self.span, prediction.error_kind or "failed")
+
+
+class _Untraced(RowWatch):
+    """A row tracing.rows leaves out: its calls see a parent that is not sampled, so the
+    SDK makes them no span (a sampler's answer, not a span's cost)."""
+
+    def __enter__(self) -> _Untraced:
+        parent = trace.get_current_span().get_span_context()
+        quiet = trace.NonRecordingSpan(
+            trace.SpanContext(parent.trace_id or 1, parent.span_id or 1, False, trace.TraceFlags(0))
+        )
+        self.token = context.attach(trace.set_span_in_context(quiet))
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        context.detach(self.token)
 
 
 class _TracedCalls:
@@ -171,33 +199,25 @@ class _TracedCalls:
         self.tracer, self.content = observer.tracer, observer.content
         self.common = observer.common
         self.model = observer.config.model.name
-        from opentelemetry.trace import SpanKind
-
         self.kind = SpanKind.CLIENT
 
     async def send(self, request: Any) -> Completion:
-        attributes = {
-            **self.common,
-            "labelwise.output_mode": request.mode,
-            "labelwise.request_hash": request.key,
-            **_sampling(request.kwargs),
-        }
-        with self.tracer.start_as_current_span(
-            f"chat {self.model}",
-            kind=self.kind,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            if self.content:
-                span.set_attribute("gen_ai.input.messages", _messages(request.kwargs))
-            try:
-                completion: Completion = await self.inner.send(request)
-            except BaseException as error:
-                _failed(span, str(getattr(error, "kind", "") or type(error).__name__))
-                raise
+        attributes = {**self.common, "labelwise.output_mode": request.mode}
+        if self.content:
+            attributes["gen_ai.input.messages"] = _messages(request.kwargs)
+        span = self.tracer.start_span(f"chat {self.model}", kind=self.kind, attributes=attributes)
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            completion: Completion = await self.inner.send(request)
+        except BaseException as error:
+            _failed(span, str(getattr(error, "kind", "") or type(error).__name__))
+            raise
+        else:
             _add_completion(span, completion, self.content)
             return completion
+        finally:
+            context.detach(token)
+            span.end()
 
     async def release(self) -> None:
         await self.inner.release()
@@ -214,7 +234,6 @@ def _call_attributes(config: RunConfig) -> dict[str, Any]:
     found: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": provider,
-        "gen_ai.system": provider,  # the name before semantic conventions 1.37
         "gen_ai.request.model": config.model.name,
         "gen_ai.output.type": "json",
     }
@@ -226,32 +245,30 @@ def _call_attributes(config: RunConfig) -> dict[str, Any]:
     return found
 
 
-def _sampling(kwargs: Any) -> dict[str, Any]:
-    found = {}
-    for key, name in (
-        ("temperature", "gen_ai.request.temperature"),
-        ("max_tokens", "gen_ai.request.max_tokens"),
-        ("seed", "gen_ai.request.seed"),
-    ):
-        value = kwargs.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            found[name] = value
+def _sampling(config: RunConfig) -> dict[str, Any]:
+    """The run's sampling settings: on the run's span, the same for each of its calls."""
+    model = config.model
+    found: dict[str, Any] = {
+        "gen_ai.request.temperature": model.temperature,
+        "gen_ai.request.max_tokens": model.max_tokens,
+    }
+    if model.seed is not None:
+        found["gen_ai.request.seed"] = model.seed
     return found
 
 
 def _add_completion(span: Span, completion: Completion, content: bool) -> None:
-    span.set_attributes(
-        {
-            "gen_ai.usage.input_tokens": completion.usage.prompt_tokens,
-            "gen_ai.usage.output_tokens": completion.usage.completion_tokens,
-            "labelwise.cache_hit": completion.cached,
-            "labelwise.attempts": completion.attempts,
-        }
-    )
+    found: dict[str, Any] = {
+        "gen_ai.usage.input_tokens": completion.usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": completion.usage.completion_tokens,
+        "labelwise.cache_hit": completion.cached,
+        "labelwise.attempts": completion.attempts,
+    }
     if completion.cost is not None:
-        span.set_attribute("labelwise.cost", completion.cost)
+        found["labelwise.cost"] = completion.cost
     if completion.finish_reason:
-        span.set_attribute("gen_ai.response.finish_reasons", [completion.finish_reason])
+        found["gen_ai.response.finish_reasons"] = [completion.finish_reason]
+    span.set_attributes(found)
     if content and completion.text is not None:
         answer = [
             {
@@ -289,7 +306,5 @@ def _add_totals(span: Span, info: RunInfo) -> None:
 
 
 def _failed(span: Span, kind: str) -> None:
-    from opentelemetry.trace import Status, StatusCode
-
     span.set_attribute("error.type", kind)
     span.set_status(Status(StatusCode.ERROR))

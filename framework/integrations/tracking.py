@@ -69,10 +69,15 @@ class TrackingObserver(Observer):
             )
         self.settings = settings
         self.uri = tracking_uri(settings)
+        self.warmed: _Worker | None = None
+
+    def warm(self) -> None:
+        if self.warmed is None:
+            self.warmed = _Worker.start(self.uri, self.settings)
 
     @contextmanager
     def run(self, info: RunInfo) -> Iterator[None]:
-        worker = _Worker.start(self.uri, self.settings)
+        worker, self.warmed = self.warmed or _Worker.start(self.uri, self.settings), None
         name = self.settings.run_name or info.name or info.run_dir.resolve().name
         if worker is not None:
             worker.send({"op": "start", "name": name, "parent": _PARENT.get(), "tags": {}})

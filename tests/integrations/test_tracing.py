@@ -78,7 +78,8 @@ def test_a_run_its_rows_and_their_calls_nest_with_the_genai_attributes(
     assert {call.parent.span_id for call in calls} == row_ids
     call = calls[0].attributes
     assert call[gen_ai.GEN_AI_OPERATION_NAME] == "chat"
-    assert call[gen_ai.GEN_AI_PROVIDER_NAME] == call[gen_ai.GEN_AI_SYSTEM] == "openai"
+    assert call[gen_ai.GEN_AI_PROVIDER_NAME] == "openai"
+    assert call[gen_ai.GEN_AI_OUTPUT_TYPE] == "json"
     assert call[gen_ai.GEN_AI_REQUEST_MODEL] == "stub-model"
     assert call[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 10
     assert call[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
@@ -89,6 +90,7 @@ def test_a_run_its_rows_and_their_calls_nest_with_the_genai_attributes(
     assert rows[0].attributes["labelwise.status"] == "ok"
     assert run.attributes["labelwise.run.ok"] == 20
     assert run.attributes["labelwise.taxonomy"] == "news@1.0.0"
+    assert run.attributes[gen_ai.GEN_AI_REQUEST_TEMPERATURE] == 0.0
 
 
 def test_tracing_changes_no_request(stub: StubServer, tmp_path: Path, spans: Any) -> None:
@@ -145,6 +147,22 @@ def test_no_text_prompt_answer_or_key_on_a_span_unless_content_is_asked(
     assert by_name(finished, "labelwise row")[0].attributes["labelwise.labels"] == ("space",)
     everything = json.dumps([dict(s.attributes) for s in finished])
     assert SECRET not in everything
+
+
+def test_tracing_rows_traces_the_same_share_of_rows_every_run(
+    spans: InMemorySpanExporter, stub: StubServer, tmp_path: Path
+) -> None:
+    classify(tmp_path / "one", stub, "tracing.rows=0.3", "cache.mode=off")
+    finished = spans.get_finished_spans()
+    rows, calls = by_name(finished, "labelwise row"), by_name(finished, "chat stub-model")
+    traced = sorted(row.attributes["labelwise.row.id"] for row in rows)
+    assert 0 < len(traced) < 20 and len(calls) == len(rows)  # a left-out row's call: no span
+    assert {call.parent.span_id for call in calls} == {row.context.span_id for row in rows}
+    assert len(by_name(finished, "labelwise run")) == 1
+    spans.clear()
+    classify(tmp_path / "two", stub, "tracing.rows=0.3", "cache.mode=off")
+    again = by_name(spans.get_finished_spans(), "labelwise row")
+    assert sorted(row.attributes["labelwise.row.id"] for row in again) == traced
 
 
 @pytest.mark.slow
