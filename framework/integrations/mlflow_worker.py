@@ -51,7 +51,8 @@ def main(argv: list[str]) -> int:
             _answer(answers, session.do(command))
         except Exception as error:  # the answer carries it to the run, which warns
             _answer(answers, {"error": _describe(error)})
-    return 0
+    answers.close()
+    os._exit(0)  # every answer is out; MLflow's teardown would only keep the run waiting
 
 
 class _Session:

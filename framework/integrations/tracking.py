@@ -235,11 +235,14 @@ class _Worker:
         return reply.get(key)
 
     def close(self) -> None:
+        """Let the worker go: once it has answered it has logged everything, and its
+        exit (MLflow's teardown) is not waited for; a worker that failed is stopped."""
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()
-            self.process.wait(timeout=5 if not self.failed else 1)
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
+            pass
+        if self.failed:
             self.process.kill()
             self.process.wait()
 

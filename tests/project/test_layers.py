@@ -54,9 +54,10 @@ TESTING_DOORS = {"framework.cli.commands.stub", "framework.stub_server"}
 
 
 def layer_of(module: str) -> str:
-    """framework.providers.transports.cache -> providers; framework.errors -> base."""
+    """framework.providers.transports.cache -> providers; framework.integrations (a
+    package's own __init__) -> integrations; framework.errors -> base."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "base"
+    return parts[1] if len(parts) >= 2 and parts[1] in LAYERS else "base"
 
 
 def runtime_imports(path: Path, *, type_checking: bool = False) -> set[str]:
