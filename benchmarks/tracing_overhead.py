@@ -1,7 +1,7 @@
 """What tracing and tracking cost a run (issue 36's figures), whole processes against
 the loopback stub, alternating round by round; medians over the rounds.
 
-    python benchmarks/tracing_overhead.py                 # 1,500 rows at 128 in flight, 3 rounds
+    python benchmarks/tracing_overhead.py                 # 1,000 rows at 128 in flight, 3 rounds
     python benchmarks/tracing_overhead.py --rows 5000 --rounds 5
 
 tracing   rows/s of `labelwise classify` with tracing=none against tracing=otel (every
@@ -86,7 +86,7 @@ def compare(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1500)
+    parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--tracking-rows", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--latency", type=float, default=0.05)

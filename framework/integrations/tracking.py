@@ -39,6 +39,7 @@ from framework.integrations.run_folder import flatten, logged_run, metric_key
 
 if TYPE_CHECKING:
     from framework.config.observe_settings import TrackingSettings
+    from framework.config.schema import RunConfig
 
 __all__ = ["TrackingObserver", "tracking_uri"]
 
@@ -53,6 +54,8 @@ def tracking_uri(settings: TrackingSettings, environ: Mapping[str, str] = os.env
     scheme = urlparse(uri).scheme
     if scheme == "file":
         return Path(urlparse(uri).path).resolve().as_uri()
+    if uri == "databricks":  # MLflow's name for a Databricks workspace, not a folder
+        return uri
     if len(scheme) <= 1:  # no scheme, or a Windows drive letter: a folder
         return Path(uri).expanduser().resolve().as_uri()
     return uri
@@ -87,9 +90,7 @@ class TrackingObserver(Observer):
             if worker is not None:
                 run_id = worker.answer("run_id")
                 if run_id is not None:
-                    logged = logged_run(info.run_dir, info.config)
-                    worker.send(_log_command(run_id, logged))
-                    worker.answer("ok")
+                    _log_folder(worker, run_id, info.run_dir, info.config)
                 worker.close()
 
     @contextmanager
@@ -142,14 +143,25 @@ class _TrackedGroup(GroupWatch):
         self.worker.send({"op": "start", "name": named, "parent": self.run_id})
         child = self.worker.answer("run_id")
         if child is not None:
-            self.worker.send(_log_command(child, logged_run(run_dir)))
-            self.worker.answer("ok")
+            _log_folder(self.worker, child, run_dir, None)
 
     def attach(self, path: Path) -> None:
         self.files.append(str(path))
 
     def metrics(self, values: Mapping[str, float]) -> None:
         self.values.update({metric_key(k): float(v) for k, v in values.items()})
+
+
+def _log_folder(worker: _Worker, run_id: str, run_dir: Path, config: RunConfig | None) -> None:
+    """Log a run from its folder; a folder that cannot be read is a warning, not an error
+    of the run (whose own outcome stands)."""
+    try:
+        logged = logged_run(run_dir, config)
+    except Exception as error:
+        worker.fail(f"{run_dir} could not be read ({error})")
+        return
+    worker.send(_log_command(run_id, logged))
+    worker.answer("ok")
 
 
 def _log_command(run_id: str, logged: Any) -> dict[str, Any]:
@@ -214,7 +226,7 @@ class _Worker:
             self.process.stdin.write(json.dumps(command) + "\n")
             self.process.stdin.flush()
         except OSError:
-            self._fail("the tracking worker ended early")
+            self.fail("the tracking worker ended early")
 
     def answer(self, key: str) -> Any:
         """The next answer's `key`, or None (warned once) when it failed or is late."""
@@ -223,14 +235,14 @@ class _Worker:
         try:
             line = self.answers.get(timeout=self.timeout)
         except queue.Empty:
-            self._fail(f"no answer within tracking.timeout={self.timeout:g} s")
+            self.fail(f"no answer within tracking.timeout={self.timeout:g} s")
             return None
         if line is None:
-            self._fail("the tracking worker ended: " + " | ".join(self.errors))
+            self.fail("the tracking worker ended: " + " | ".join(self.errors))
             return None
         reply = json.loads(line)
         if "error" in reply:
-            self._fail(str(reply["error"]))
+            self.fail(str(reply["error"]))
             return None
         return reply.get(key)
 
@@ -246,7 +258,7 @@ class _Worker:
             self.process.kill()
             self.process.wait()
 
-    def _fail(self, why: str) -> None:
+    def fail(self, why: str) -> None:
         self.failed = True
         _warn(self.uri, why)
 
