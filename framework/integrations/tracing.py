@@ -6,28 +6,25 @@
                                       conventions ask), or its answer from the cache
     labelwise tune|compare  INTERNAL  a group of runs (a tune, each of its recipes)
 
-Call spans follow the OpenTelemetry GenAI semantic conventions (gen_ai.operation.name,
-gen_ai.provider.name, gen_ai.request.model, gen_ai.output.type, gen_ai.usage.input_tokens
-and .output_tokens, gen_ai.response.finish_reasons, server.address and .port, error.type)
-plus labelwise.*: cost, cache_hit, attempts, output_mode. Each attribute costs every span
-microseconds (the SDK checks each value), so what is the same for every call of a run
-(gen_ai.request.temperature, .max_tokens, .seed) is on the run's span. This module is imported
-only when tracing is on, so it imports OpenTelemetry at its top. Without tracing.content=true no
-span holds a prompt, a text, an answer or a row's labels, and no exception message (it
-may quote the provider's answer): only its type. A key is never on a span.
+Call spans (framework.integrations.call_spans) follow the OpenTelemetry GenAI semantic
+conventions. Each attribute costs every span microseconds (the SDK checks each value), so
+what is the same for every call of a run (gen_ai.request.temperature, .max_tokens, .seed)
+is on the run's span. tracing.rows traces a share of the rows, by a hash of their id.
+This module is imported only when tracing is on, so it imports OpenTelemetry at its top.
+Without tracing.content=true no span holds a prompt, a text, an answer or a row's labels,
+and no exception message (it may quote the provider's answer): only its type. A key is
+never on a span.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from opentelemetry import context, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from framework.integrations.base import (
     CallTransport,
@@ -38,31 +35,15 @@ from framework.integrations.base import (
     RunInfo,
     warn_once,
 )
+from framework.integrations.call_spans import TracedCalls, call_attributes, failed
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
     from framework.config.schema import RunConfig
-    from framework.records import Completion, Item, Prediction
+    from framework.records import Item, Prediction
 
-__all__ = ["PROVIDER_NAMES", "TracingObserver"]
-
-# provider.kind -> gen_ai.provider.name (the conventions' well-known values where one fits)
-PROVIDER_NAMES = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "azure": "azure.ai.openai",
-    "groq": "groq",
-    "deepseek": "deepseek",
-    "ollama": "ollama",
-    "openai_compatible": "openai",
-    "llamacpp": "llama.cpp",
-    "local": "llama.cpp",
-    "together": "together_ai",
-    "openrouter": "openrouter",
-    "fireworks": "fireworks_ai",
-}
+__all__ = ["TracingObserver"]
 
 
 class TracingObserver(Observer):
@@ -75,10 +56,10 @@ class TracingObserver(Observer):
         self.config = config
         self.content = config.tracing.content
         self.share = config.tracing.rows
-        self.common = _call_attributes(config)
+        self.common = call_attributes(config)
 
     def watch_calls(self, transport: CallTransport) -> CallTransport:
-        return _TracedCalls(transport, self)
+        return TracedCalls(transport, self)
 
     def row(self, item: Item) -> Any:
         if self.share < 1 and zlib.crc32(item.id.encode("utf-8")) % 10_000 >= self.share * 10_000:
@@ -117,7 +98,7 @@ class TracingObserver(Observer):
             try:
                 yield span
             except BaseException as error:
-                _failed(span, type(error).__name__)
+                failed(span, type(error).__name__)
                 raise
 
     def _flush(self) -> None:
@@ -150,7 +131,7 @@ class _RowSpan(RowWatch):
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
-            _failed(self.span, kind.__name__)
+            failed(self.span, kind.__name__)
         context.detach(self.token)
         self.span.end()
 
@@ -172,7 +153,7 @@ class _RowSpan(RowWatch):
             found["labelwise.labels"] = list(prediction.labels)
         self.span.set_attributes(found)
         if not prediction.ok:
-            _failed(self.span, prediction.error_kind or "failed")
+            failed(self.span, prediction.error_kind or "failed")
 
 
 class _Untraced(RowWatch):
@@ -191,60 +172,6 @@ class _Untraced(RowWatch):
         context.detach(self.token)
 
 
-class _TracedCalls:
-    """A transport layer: one CLIENT span around each request sent through it."""
-
-    def __init__(self, inner: CallTransport, observer: TracingObserver) -> None:
-        self.inner = inner
-        self.tracer, self.content = observer.tracer, observer.content
-        self.common = observer.common
-        self.model = observer.config.model.name
-        self.kind = SpanKind.CLIENT
-
-    async def send(self, request: Any) -> Completion:
-        attributes = {**self.common, "labelwise.output_mode": request.mode}
-        if self.content:
-            attributes["gen_ai.input.messages"] = _messages(request.kwargs)
-        span = self.tracer.start_span(f"chat {self.model}", kind=self.kind, attributes=attributes)
-        token = context.attach(trace.set_span_in_context(span))
-        try:
-            completion: Completion = await self.inner.send(request)
-        except BaseException as error:
-            _failed(span, str(getattr(error, "kind", "") or type(error).__name__))
-            raise
-        else:
-            _add_completion(span, completion, self.content)
-            return completion
-        finally:
-            context.detach(token)
-            span.end()
-
-    async def release(self) -> None:
-        await self.inner.release()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __getattr__(self, name: str) -> Any:  # what layers above read of the one below
-        return getattr(self.inner, name)
-
-
-def _call_attributes(config: RunConfig) -> dict[str, Any]:
-    provider = PROVIDER_NAMES.get(config.provider.kind, config.provider.kind)
-    found: dict[str, Any] = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": provider,
-        "gen_ai.request.model": config.model.name,
-        "gen_ai.output.type": "json",
-    }
-    if config.provider.api_base:
-        where = urlparse(config.provider.api_base)
-        if where.hostname:
-            found["server.address"] = where.hostname
-            found["server.port"] = where.port or (443 if where.scheme == "https" else 80)
-    return found
-
-
 def _sampling(config: RunConfig) -> dict[str, Any]:
     """The run's sampling settings: on the run's span, the same for each of its calls."""
     model = config.model
@@ -255,38 +182,6 @@ def _sampling(config: RunConfig) -> dict[str, Any]:
     if model.seed is not None:
         found["gen_ai.request.seed"] = model.seed
     return found
-
-
-def _add_completion(span: Span, completion: Completion, content: bool) -> None:
-    found: dict[str, Any] = {
-        "gen_ai.usage.input_tokens": completion.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": completion.usage.completion_tokens,
-        "labelwise.cache_hit": completion.cached,
-        "labelwise.attempts": completion.attempts,
-    }
-    if completion.cost is not None:
-        found["labelwise.cost"] = completion.cost
-    if completion.finish_reason:
-        found["gen_ai.response.finish_reasons"] = [completion.finish_reason]
-    span.set_attributes(found)
-    if content and completion.text is not None:
-        answer = [
-            {
-                "role": "assistant",
-                "parts": [{"type": "text", "content": completion.text}],
-                "finish_reason": completion.finish_reason or "stop",
-            }
-        ]
-        span.set_attribute("gen_ai.output.messages", json.dumps(answer, ensure_ascii=False))
-
-
-def _messages(kwargs: Any) -> str:
-    """The request's messages in the conventions' shape, as JSON (tracing.content=true)."""
-    shaped = [
-        {"role": m.get("role"), "parts": [{"type": "text", "content": m.get("content")}]}
-        for m in kwargs.get("messages", ())
-    ]
-    return json.dumps(shaped, ensure_ascii=False)
 
 
 def _add_totals(span: Span, info: RunInfo) -> None:
@@ -303,8 +198,3 @@ def _add_totals(span: Span, info: RunInfo) -> None:
         value = totals.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             span.set_attribute(f"labelwise.run.{key}", value)
-
-
-def _failed(span: Span, kind: str) -> None:
-    span.set_attribute("error.type", kind)
-    span.set_status(Status(StatusCode.ERROR))

@@ -3,8 +3,9 @@
     with TrackingObserver(settings).run(RunInfo(run_dir, config)):
         ...   # the MLflow run is made as the run starts, logged when the block is left
 
-The MLflow calls are made by a worker process (framework.integrations.mlflow_worker),
-started when the run starts: importing MLflow takes over a second on 2 cores, and in
+The MLflow calls are made by a worker process (framework.integrations.mlflow_worker,
+spoken to through framework.integrations.worker_client), started as the run is prepared
+(`warm`): importing MLflow takes over a second on 2 cores, and in
 another process it overlaps the run instead of lengthening it; an MLflow that hangs or
 crashes cannot take the run with it. When the block is left record.json is final: the
 worker logs the run from its folder (framework.integrations.run_folder). A store that
@@ -21,11 +22,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import queue
-import subprocess
-import sys
-import threading
-from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from framework.errors import ConfigError
-from framework.integrations.base import GroupInfo, GroupWatch, Observer, RunInfo, warn_once
+from framework.integrations.base import GroupInfo, GroupWatch, Observer, RunInfo
 from framework.integrations.run_folder import flatten, logged_run, metric_key
+from framework.integrations.worker_client import Worker
 
 if TYPE_CHECKING:
     from framework.config.observe_settings import TrackingSettings
@@ -72,15 +69,15 @@ class TrackingObserver(Observer):
             )
         self.settings = settings
         self.uri = tracking_uri(settings)
-        self.warmed: _Worker | None = None
+        self.warmed: Worker | None = None
 
     def warm(self) -> None:
         if self.warmed is None:
-            self.warmed = _Worker.start(self.uri, self.settings)
+            self.warmed = Worker.start(self.uri, self.settings)
 
     @contextmanager
     def run(self, info: RunInfo) -> Iterator[None]:
-        worker, self.warmed = self.warmed or _Worker.start(self.uri, self.settings), None
+        worker, self.warmed = self.warmed or Worker.start(self.uri, self.settings), None
         name = self.settings.run_name or info.name or info.run_dir.resolve().name
         if worker is not None:
             worker.send({"op": "start", "name": name, "parent": _PARENT.get(), "tags": {}})
@@ -95,7 +92,7 @@ class TrackingObserver(Observer):
 
     @contextmanager
     def group(self, info: GroupInfo) -> Iterator[GroupWatch]:
-        worker = _Worker.start(self.uri, self.settings)
+        worker = Worker.start(self.uri, self.settings)
         run_id = None
         if worker is not None:
             tags = {"labelwise.kind": info.kind}
@@ -131,7 +128,7 @@ class TrackingObserver(Observer):
 
 
 class _TrackedGroup(GroupWatch):
-    def __init__(self, worker: _Worker | None, run_id: str | None) -> None:
+    def __init__(self, worker: Worker | None, run_id: str | None) -> None:
         self.worker, self.run_id = worker, run_id
         self.files: list[str] = []
         self.values: dict[str, float] = {}
@@ -152,7 +149,7 @@ class _TrackedGroup(GroupWatch):
         self.values.update({metric_key(k): float(v) for k, v in values.items()})
 
 
-def _log_folder(worker: _Worker, run_id: str, run_dir: Path, config: RunConfig | None) -> None:
+def _log_folder(worker: Worker, run_id: str, run_dir: Path, config: RunConfig | None) -> None:
     """Log a run from its folder; a folder that cannot be read is a warning, not an error
     of the run (whose own outcome stands)."""
     try:
@@ -179,107 +176,3 @@ def _log_command(run_id: str, logged: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-class _Worker:
-    """The MLflow worker process, spoken to in JSON lines; every wait bounded."""
-
-    def __init__(self, process: subprocess.Popen[str], uri: str, timeout: float) -> None:
-        self.process, self.uri, self.timeout = process, uri, timeout
-        self.answers: queue.Queue[str | None] = queue.Queue()
-        self.errors: deque[str] = deque(maxlen=5)
-        self.failed = False
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    @classmethod
-    def start(cls, uri: str, settings: TrackingSettings) -> _Worker | None:
-        env = dict(os.environ)
-        if uri.startswith("file:"):
-            # MLflow 3 keeps its folder store behind this opt-in; a folder is what
-            # tracking.uri defaults to (docs/tracking.md says why not SQLite).
-            env.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        # A tracking server that does not answer: a few quick tries, not MLflow's minutes.
-        env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-        env.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-        env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(settings.timeout / 4))))
-        command = [sys.executable, "-m", "framework.integrations.mlflow_worker"]
-        try:
-            process = subprocess.Popen(
-                [*command, uri, settings.experiment],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                env=env,
-            )
-        except OSError as error:
-            _warn(uri, f"the tracking worker did not start ({error})")
-            return None
-        return cls(process, uri, settings.timeout)
-
-    def send(self, command: dict[str, Any]) -> None:
-        if self.failed or self.process.stdin is None:
-            return
-        try:
-            self.process.stdin.write(json.dumps(command) + "\n")
-            self.process.stdin.flush()
-        except OSError:
-            self.fail("the tracking worker ended early")
-
-    def answer(self, key: str) -> Any:
-        """The next answer's `key`, or None (warned once) when it failed or is late."""
-        if self.failed:
-            return None
-        try:
-            line = self.answers.get(timeout=self.timeout)
-        except queue.Empty:
-            self.fail(f"no answer within tracking.timeout={self.timeout:g} s")
-            return None
-        if line is None:
-            self.fail("the tracking worker ended: " + " | ".join(self.errors))
-            return None
-        reply = json.loads(line)
-        if "error" in reply:
-            self.fail(str(reply["error"]))
-            return None
-        return reply.get(key)
-
-    def close(self) -> None:
-        """Let the worker go: once it has answered it has logged everything, and its
-        exit (MLflow's teardown) is not waited for; a worker that failed is stopped."""
-        try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        except OSError:
-            pass
-        if self.failed:
-            self.process.kill()
-            self.process.wait()
-
-    def fail(self, why: str) -> None:
-        self.failed = True
-        _warn(self.uri, why)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.answers.put(line)
-        self.answers.put(None)
-
-    def _drain(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.strip():
-                self.errors.append(line.strip()[:300])
-
-
-def _warn(uri: str, why: str) -> None:
-    from framework.secrets import redact_url, scrub
-
-    warn_once(
-        f"tracking {uri}",
-        f"tracking: this run was not logged to MLflow at {redact_url(uri)} ({scrub(why)}); "
-        "the run's own files are complete",
-    )
