@@ -25,6 +25,8 @@ part, never read by the choice, gives the figures with 95% intervals.
   tune.calibrate_rows=300 tune.score_rows=500 tune.seed=0
   tune.max_calls=N tune.max_minutes=M        stop starting recipes past these
   tune.out=DIR tune.name=NAME                where it goes (outputs/tune/DATE), the name
+  tracking=mlflow                            the search, each recipe and each run as
+                                             nested MLflow runs (docs/tracking.md)
 
 Writes DIR/experiment/NAME.yaml (use it with
 'hydra.searchpath=[file://DIR]' +experiment=NAME), DIR/tune.md (every recipe),
