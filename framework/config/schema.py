@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
 
+from framework.config.observe_settings import TracingSettings, TrackingSettings
 from framework.config.route_settings import QualitySettings, RouteSettings
 from framework.config.run_settings import (
     BatchSettings,
@@ -63,6 +64,8 @@ __all__ = [
     "StrategyConfig",
     "TaxonomyConfig",
     "ThresholdSettings",
+    "TracingSettings",
+    "TrackingSettings",
     "TrainedModelSettings",
     "ValidationConfig",
     "ZeroShotSettings",
@@ -465,6 +468,8 @@ class RunConfig(Strict):
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     ray: RaySettings = RaySettings()
+    tracking: TrackingSettings = TrackingSettings()
+    tracing: TracingSettings = TracingSettings()
     input: str | None = None
     output: str | None = None
 

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from framework.config.load import compose, load_run_config
 from framework.config.moved_keys import said_as_written
@@ -27,6 +27,7 @@ from framework.engine.engine import Engine, build_engine
 from framework.engine.loop import BackgroundLoop
 from framework.engine.readings import choose_confidence
 from framework.errors import ConfigError
+from framework.integrations import Observers, observers_for
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
@@ -49,8 +50,15 @@ __all__ = ["Classifier"]
 
 
 class Classifier:
-    def __init__(self, config: RunConfig, *, pacing: SharedPacing | None = None) -> None:
-        """`pacing`: the run's, when this classifier is one worker's of several."""
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        pacing: SharedPacing | None = None,
+        observers: Observers | None = None,
+    ) -> None:
+        """`pacing`: the run's, when this classifier is one worker's of several;
+        `observers`: the run's tracking and tracing (else the config's, made here)."""
         self.config = config
         check_provider(config)
         _check_budget_is_priced(config)
@@ -61,6 +69,9 @@ class Classifier:
         self.stack: TransportStack = build_stack(
             config, model_file=self.model_file, logprobs=wants_logprobs, pacing=pacing
         )
+        # Tracking and tracing (framework.integrations): none by default, at no cost.
+        self.observers = observers if observers is not None else observers_for(config)
+        self.stack.top = cast(Transport, self.observers.watch_calls(self.stack.top))
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
         if self.stack.options is not None:  # the prompt-caching hints' prefix and key
@@ -252,7 +263,10 @@ class Classifier:
         return [task.result() for task in tasks]
 
     async def classify_item(self, item: Item) -> Prediction:
-        return await self.engine.classify_item(item)
+        with self.observers.row(item) as row:
+            prediction = await self.engine.classify_item(item)
+            row.finished(prediction)
+        return prediction
 
     def check_answers_now(self) -> None:
         """A ConfigError when this config cannot answer a text now (batch jobs,
