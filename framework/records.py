@@ -9,6 +9,7 @@ from framework.errors import OutputError
 
 __all__ = [
     "Completion",
+    "ImageRef",
     "Item",
     "Message",
     "Prediction",
@@ -22,12 +23,24 @@ _LONGEST_HOLD = 60.0  # never hold every call longer than this on a reset header
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """One image a row names, not read yet (framework.inputs.images reads it): `value` is
+    a path as written (relative to the input file), an https:// URL or a data: URI; `data`
+    the bytes of a Parquet cell (then `value` is "bytes")."""
+
+    value: str
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Item:
-    """One text to classify; `gold` is the reference label set when the input has one."""
+    """One text to classify; `gold` is the reference label set when the input has one;
+    `images` the row's images (columns.image), sent beside the text."""
 
     id: str
     text: str
     gold: tuple[str, ...] | None = None
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass(frozen=True)

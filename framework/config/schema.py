@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
 
+from framework.config.observe_settings import TracingSettings, TrackingSettings
 from framework.config.route_settings import QualitySettings, RouteSettings
 from framework.config.run_settings import (
     BatchSettings,
@@ -22,6 +23,7 @@ from framework.config.run_settings import (
     DistillSettings,
     EmbeddingSettings,
     ExamplesSettings,
+    ImageSettings,
     RaySettings,
     RetrySettings,
     RunSettings,
@@ -43,6 +45,7 @@ __all__ = [
     "EmbeddingSettings",
     "ExamplesSettings",
     "GgufSource",
+    "ImageSettings",
     "LabelSpec",
     "LocalServerSettings",
     "ModelConfig",
@@ -61,6 +64,8 @@ __all__ = [
     "StrategyConfig",
     "TaxonomyConfig",
     "ThresholdSettings",
+    "TracingSettings",
+    "TrackingSettings",
     "TrainedModelSettings",
     "ValidationConfig",
     "ZeroShotSettings",
@@ -286,6 +291,11 @@ class ModelConfig(Strict):
         description="With configured prices: USD per million prompt tokens written to the "
         "provider's prompt cache (Anthropic); null: the input price (with a warning).",
     )
+    vision: bool | None = Field(
+        default=None,
+        description="Whether the model reads images (rows with columns.image); null: litellm's "
+        "model data decides, and a model it does not know is refused until this is set.",
+    )
     gguf: GgufSource | None = Field(
         default=None,
         description="Where the model's GGUF file comes from, for provider=local (which refuses "
@@ -444,6 +454,7 @@ class RunConfig(Strict):
     batch: BatchSettings = BatchSettings()
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
+    images: ImageSettings = ImageSettings()
     sample: SampleSettings = SampleSettings()
     strategy: StrategyConfig = StrategyConfig()
     thresholds: ThresholdSettings = ThresholdSettings()
@@ -457,6 +468,8 @@ class RunConfig(Strict):
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     ray: RaySettings = RaySettings()
+    tracking: TrackingSettings = TrackingSettings()
+    tracing: TracingSettings = TracingSettings()
     input: str | None = None
     output: str | None = None
 

@@ -22,6 +22,7 @@ from framework.engine.templates import (
 )
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
+from framework.providers.image_parts import IMAGES_MARK
 from framework.records import Message
 
 __all__ = ["PROMPT_VARIABLES", "REASK_VARIABLES", "PromptRenderer", "find_template"]
@@ -42,6 +43,7 @@ PROMPT_VARIABLES = frozenset(
         "by_index",
         "none_key",
         "label",
+        "images",
     }
 )
 REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
@@ -136,6 +138,8 @@ class PromptRenderer:
             "hierarchy": policy.hierarchy,
             "by_index": by_index,
             "none_key": keys.get(taxonomy.none_label) if taxonomy.none_label else None,
+            # Where the row's images go (framework.providers.image_parts); none: after the text.
+            "images": IMAGES_MARK,
         }
         self._label_ids = [
             f"{label['key']} ({label['id']})" if by_index else label["id"] for label in labels

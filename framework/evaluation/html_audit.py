@@ -54,7 +54,7 @@ def audit_section(
     if not held:
         return ""
     texts = read_texts(input_path, set(held), columns) if input_path else {}
-    rows = [(i, texts[i], held[i]) for i in held if i in texts]
+    rows = [(i, texts[i], held[i]) for i in held if texts.get(i, "").strip()]  # words to learn
     if len(rows) > AUDIT_ROWS:  # five model fits on every row: minutes, not seconds
         return _said(
             f"{len(rows):,} gold rows: more than the report audits ({AUDIT_ROWS:,}); rank "
@@ -72,6 +72,8 @@ def audit_section(
         return _said("The audit of the run's gold needs cleanlab: pip install 'labelwise[review]'.")
     except InputError as error:
         return _said(f"The run's gold was not audited: {error}.")
+    except ValueError as error:  # scikit-learn: texts with too few words to learn from
+        return _said(f"The run's gold was not audited: its texts gave no words ({error}).")
     issues = sum(row.issue for row in ranked)
     note = (
         f'<p class="muted">{len(ranked)} gold rows ranked by cleanlab\'s multi-label '

@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Rates", "known_model", "model_prices", "table_cost", "table_rates"]
+__all__ = ["Rates", "known_model", "model_entry", "model_prices", "table_cost", "table_rates"]
 
 _FILE = "model_prices_and_context_window_backup.json"
 # Prices that apply to every token of a call whose prompt is longer than N thousand.
@@ -63,6 +63,16 @@ def known_model(model: str, prefix: str) -> bool:
     if "/" in model:
         names.add(model.split("/", 1)[1])
     return any(isinstance(table.get(name), dict) for name in names)
+
+
+def model_entry(model: str, prefix: str) -> dict[str, Any] | None:
+    """The map's whole entry for a model (supports_vision, input_cost_per_image, ...)."""
+    table = _table()
+    for name in (f"{prefix}/{model}", model, model.split("/", 1)[-1]):
+        entry = table.get(name)
+        if isinstance(entry, dict):
+            return entry
+    return None
 
 
 def table_cost(prices: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> float:

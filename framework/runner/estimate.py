@@ -28,6 +28,7 @@ from framework.providers.transports.recording import RecordingTransport
 from framework.records import Completion, Usage
 from framework.results import id_digest
 from framework.runner.drivers import choose_driver
+from framework.runner.image_estimate import count_images, image_note
 
 __all__ = ["RunEstimate", "estimate_run"]
 
@@ -177,7 +178,7 @@ async def _estimate(
     model = planner.plan.model
     counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
     decided: dict[str, int] = {}
-    prompt_tokens = max_prompt = gold_labels = gold_rows = 0
+    prompt_tokens = max_prompt = gold_labels = gold_rows = images = 0
     for row in rows:
         counts["rows"] += 1
         if id_digest(row.id) in done:
@@ -194,6 +195,7 @@ async def _estimate(
             continue
         counts["to_call"] += 1
         counts["calls"] += len(transport.requests)
+        images += count_images(transport.requests)
         for request in transport.requests:
             tokens = count_tokens(model, list(request.kwargs["messages"]))
             prompt_tokens += tokens
@@ -226,6 +228,7 @@ async def _estimate(
         cached_tokens=cached,
         cache_write_tokens=written,
         tier=config.provider.service_tier,
+        notes=tuple(note for note in (image_note(config, model, images),) if note),
     )
     return choose_driver(classifier).estimate(estimate, classifier)  # as its driver sends them
 

@@ -84,9 +84,14 @@ def spot_check(rows: Iterable[ResultRow], per_tier: int = SPOT_CHECK) -> list[Re
 
 
 def labeling_config(
-    labels: Sequence[str], descriptions: Mapping[str, str] | None = None, *, title: str = ""
+    labels: Sequence[str],
+    descriptions: Mapping[str, str] | None = None,
+    *,
+    title: str = "",
+    image: bool = False,
 ) -> str:
-    """A multi-choice labeling config: the text, what labelwise said, one choice a label."""
+    """A multi-choice labeling config: the text (and the row's image, for a run with
+    images), what labelwise said, one choice a label."""
     hints = descriptions or {}
     choices = "\n".join(
         f"    <Choice value={quoteattr(label)}"
@@ -98,7 +103,8 @@ def labeling_config(
     return (
         "<View>\n"
         f"  <Header value={quoteattr(header)}/>\n"
-        f'  <Text name="{TO_NAME}" value="$text"/>\n'
+        + ('  <Image name="image" value="$image" maxWidth="512px"/>\n' if image else "")
+        + f'  <Text name="{TO_NAME}" value="$text"/>\n'
         '  <Text name="labelwise" value="$labelwise"/>\n'
         f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="multiple" showInline="true">\n'
         f"{choices}\n"
@@ -116,8 +122,11 @@ def decision_score(row: ResultRow) -> float | None:
     return round(min(sure), 4) if sure else None
 
 
-def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, Any]:
-    """One Label Studio task: data (text, ids, what labelwise said) and its prediction."""
+def build_task(
+    row: ResultRow, text: str, *, model_version: str, image: str | None = None
+) -> dict[str, Any]:
+    """One Label Studio task: data (text, its image as a data: URI when the run had
+    images, ids, what labelwise said) and its prediction."""
     said = ", ".join(row.labels) or "(no label)"
     if not row.ok:
         said = f"failed: {row.error or 'no reason recorded'}"
@@ -136,6 +145,8 @@ def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, An
         },
         "predictions": [],
     }
+    if image is not None:
+        task["data"]["image"] = image
     if row.ok:
         prediction: dict[str, Any] = {
             "model_version": model_version,
@@ -164,6 +175,14 @@ def _descriptions(record: RunRecord) -> dict[str, str]:
             if isinstance(v, Mapping)
         }
     return {}
+
+
+def _previews(source: Path, ids: set[str], columns: Any) -> dict[str, str]:
+    """Each row's first image, 512 pixels at most, as a data: URI (Label Studio's Image
+    tag shows it with no file server); 50 MB of them in all."""
+    from framework.evaluation.thumbnails import read_thumbnails
+
+    return read_thumbnails(source, ids, columns, side=512, budget=50_000_000)
 
 
 def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExport:
@@ -211,11 +230,13 @@ def write_tasks(
     source = record.input.path
     columns = ColumnNames.model_validate(record.config.get("columns") or {})
     texts = read_texts(Path(source), {row.id for row in chosen}, columns) if source else {}
+    images = _previews(Path(source), set(texts), columns) if source else {}
     version = f"labelwise {folder.path.name}"
     tasks = []
     for row in chosen:
         if row.id in texts:
-            task = build_task(row, texts[row.id], model_version=version)
+            image = images.get(row.id)
+            task = build_task(row, texts[row.id], model_version=version, image=image)
             added = (why or {}).get(row.id, {})
             task["data"].update(added)
             if added.get("why"):  # shown to the annotator under what labelwise said
@@ -227,7 +248,9 @@ def write_tasks(
             "the input file must still be where the run read it"
         )
     name = f"{taxonomy.name or ''}@{taxonomy.version or ''}".strip("@")
-    config = labeling_config(labels, _descriptions(record), title=f"(taxonomy {name})")
+    config = labeling_config(
+        labels, _descriptions(record), title=f"(taxonomy {name})", image=bool(images)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks_file, config_file = out_dir / TASKS_FILE, out_dir / CONFIG_FILE
     data = json.dumps(tasks, indent=1, ensure_ascii=False) + "\n"
