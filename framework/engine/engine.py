@@ -72,7 +72,10 @@ class Engine:
         """Fit the text; the components, the LLM's answers and the components again; decide."""
         text, cut_from = self.text_fit.fit(item.text)
         if not text.strip():
-            return self._empty_text(item)
+            empty = self._empty_text(item)
+            for component in self.components:  # a route says which tier it counts under
+                empty = component.empty_text(empty)
+            return empty
         state = ItemState(item, Tally(item.id, truncated_from=cut_from))
         try:
             for component in self.components:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from framework.evaluation.chart_labels import (
     CHART_LABELS,
@@ -41,8 +42,10 @@ def write_html_report(
     *,
     metrics: Metrics | None = None,
     title: str,
+    route: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write report.html; the sections depend on whether the run was scored."""
+    """Write report.html; the sections depend on whether the run was scored (and, with
+    `route`, a routed run's estimate: framework.evaluation.html_route)."""
     if metrics is not None:
         sections = [
             section("Scores", _scores(metrics), anchor="scores"),
@@ -54,6 +57,10 @@ def write_html_report(
     else:
         sections = [section("Labels predicted", _frequencies(digest), anchor="labels")]
         subtitle = f"{digest.rows} rows, no gold labels: what was predicted, how surely"
+    if route is not None:
+        from framework.evaluation.html_route import route_section
+
+        sections.insert(0, route_section(route))
     if digest.confidences:
         sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
     sections.append(_failed(digest, texts))

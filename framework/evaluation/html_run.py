@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from framework.config.schema import ColumnNames
 from framework.evaluation.html_digest import digest_rows
@@ -31,6 +32,7 @@ def write_run_html(
     input_path: Path | None = None,
     columns: ColumnNames | None = None,
     title: str = "",
+    route: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write out_dir/report.html from a results file; texts come from `input_path`."""
     from framework.evaluation.texts import read_texts
@@ -40,5 +42,10 @@ def write_run_html(
     texts = read_texts(input_path, ids, columns) if input_path and ids else {}
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_html_report(
-        digest, texts, out_dir / REPORT_HTML_FILE, metrics=metrics, title=title or str(results)
+        digest,
+        texts,
+        out_dir / REPORT_HTML_FILE,
+        metrics=metrics,
+        title=title or str(results),
+        route=route,
     )

@@ -95,7 +95,7 @@ class RunEstimate:
             f"(mean {mean:,} a call, max {self.max_prompt_tokens:,})",
             f"completion tokens   ~{self.expected_completion_tokens:,} expected, "
             f"at most {self.max_completion_tokens:,}",
-            self._cost_line(),
+            self.cost_line(),
             *self._batch_line(),
             *(f"{heading:<20}{text}" for heading, text in self.notes),
         ]
@@ -111,7 +111,7 @@ class RunEstimate:
             f"run.mode=batch ({source}; answered within 24 h)"
         ]
 
-    def _cost_line(self) -> str:
+    def cost_line(self) -> str:
         if self.expected_cost is None or self.max_cost is None:
             return (
                 "cost                unknown: no price for this model (set "
