@@ -12,9 +12,9 @@ import pytest
 
 from framework.learning.route_estimate import estimate_output
 from framework.testing import Reply, StubServer
-from tests.learning.test_route import mislabeled, noisy, route_args
 from tests.support import classify_command, read_jsonl, run_cli, stub_overrides, write_jsonl
 from tests.support.cli import labelwise
+from tests.support.news_pool import mislabeled, noisy, route_args
 
 
 def test_the_trained_tiers_part_is_estimated_and_the_llms_only_bounded() -> None:

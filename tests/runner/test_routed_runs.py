@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from framework.testing import Reply, StubServer
-from tests.learning.test_route import mislabeled, noisy, route_args
 from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.batch_runs import overrides
-from tests.support.news_pool import pool_rows
+from tests.support.news_pool import mislabeled, noisy, pool_rows, route_args
 from tests.support.processes import workers_of
 
 ANSWER = Reply(content=json.dumps({"labels": ["space"]}), prompt_tokens=200)
