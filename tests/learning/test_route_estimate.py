@@ -93,6 +93,7 @@ def test_a_routed_run_records_reports_and_says_its_estimated_quality(
     table = scored.stdout.split("Route: estimated", 1)[1]
     for label in estimate["labels"]:
         assert f"| {label}" in table
+    assert "Route: tiers and estimated quality" in (run / "report.html").read_text()
 
 
 @pytest.mark.slow

@@ -58,6 +58,8 @@ def run(argv: list[str]) -> int:
     if gold is not None:
         warn_unmatched_gold(gold, results, Path(args.gold))
     source = _text_source(record, args.gold)
+    route = (record.model_extra or {}).get("route") if record else None
+    estimate = route.get("estimate") if isinstance(route, dict) else None
     try:
         metrics = evaluate_results(
             results,
@@ -70,6 +72,7 @@ def run(argv: list[str]) -> int:
             resamples=args.bootstrap,
             title=str(args.results),
             metrics_file=out,
+            route=estimate,  # a routed run's report.html keeps its estimate
         )
     except NoGoldLabels:
         metrics = None
@@ -80,9 +83,8 @@ def run(argv: list[str]) -> int:
             '{"id", "labels"} rows with the ids of the results'
         )
     print(metrics_table(metrics))
-    route = (record.model_extra or {}).get("route") if record else None
-    if route and route.get("estimate"):  # a routed run: its estimate beside the truth
-        print("\n" + estimate_beside_gold(route["estimate"], results, labels, gold, none_label))
+    if estimate:  # a routed run: its estimate beside the truth
+        print("\n" + estimate_beside_gold(estimate, results, labels, gold, none_label))
     report = out.parent / REPORT_FILE
     print(f"\nwrote {out}, {report} and {out.parent / REPORT_HTML_FILE} (open it in a browser)")
     return 0
