@@ -110,11 +110,13 @@ def guarantee(route: Mapping[str, Any]) -> str:
     said = f"every label's precision {floor(precision)}"
     if isinstance(precision, dict):
         said = f"precision of {floor(precision)}"
-    return (
+    words = (
         f"{said} with {confidence} confidence on the labels the trained tier settles, "
-        f"and its misses within a recall floor of {floor(recall)}; the LLM tier is not "
-        "certified (its labels carry no guarantee)"
+        f"and its misses within a recall floor of {floor(recall)}"
     )
+    if "llm" in route["tiers"]:
+        words += "; the LLM tier is not certified (its labels carry no guarantee)"
+    return words
 
 
 def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: str) -> list[str]:
