@@ -9,6 +9,7 @@ from framework.errors import OutputError
 
 __all__ = [
     "Completion",
+    "ImageRef",
     "Item",
     "Message",
     "Prediction",
@@ -22,24 +23,49 @@ _LONGEST_HOLD = 60.0  # never hold every call longer than this on a reset header
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """One image a row names, not read yet (framework.inputs.images reads it): `value` is
+    a path as written (relative to the input file), an https:// URL or a data: URI; `data`
+    the bytes of a Parquet cell (then `value` is "bytes")."""
+
+    value: str
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Item:
-    """One text to classify; `gold` is the reference label set when the input has one."""
+    """One text to classify; `gold` is the reference label set when the input has one;
+    `images` the row's images (columns.image), sent beside the text."""
 
     id: str
     text: str
     gold: tuple[str, ...] | None = None
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call or many. prompt_tokens counts every prompt token; of them,
+    cached_tokens were read from the provider's prompt cache and cache_write_tokens
+    written to it (each class has its own price: framework.providers.pricing)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
+
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        """Prompt tokens billed at the plain input price."""
+        return max(0, self.prompt_tokens - self.cached_tokens - self.cache_write_tokens)
 
     @property
     def total_tokens(self) -> int:

@@ -38,6 +38,7 @@ __all__ = [
     "id_digest",
     "load_record",
     "read_result_rows",
+    "usage_json",
 ]
 
 RESULTS_FILE = "results.jsonl"
@@ -137,10 +138,7 @@ class ResultRow:
             "labels": list(self.labels),
             "status": self.status,
             "attempts": self.attempts,
-            "usage": {
-                "prompt_tokens": self.usage.prompt_tokens,
-                "completion_tokens": self.usage.completion_tokens,
-            },
+            "usage": usage_json(self.usage),
             "cost": self.cost,
         }
         for name in _OPTIONAL:
@@ -166,7 +164,10 @@ class ResultRow:
             status=str(data.get("status", "ok")),
             attempts=int(data.get("attempts") or 0),
             usage=Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                int(usage.get("prompt_tokens") or 0),
+                int(usage.get("completion_tokens") or 0),
+                int(usage.get("cached_tokens") or 0),
+                int(usage.get("cache_write_tokens") or 0),
             ),
             cost=data.get("cost"),
             error=data.get("error"),
@@ -280,3 +281,14 @@ class RunFolder:
             return None
         data = json.loads(self.metrics_file.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else None
+
+
+def usage_json(usage: Usage) -> dict[str, int]:
+    """A row's usage as written: the prompt-cache counts only where the provider reported
+    any (rows without them read as they always did)."""
+    data = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    if usage.cached_tokens:
+        data["cached_tokens"] = usage.cached_tokens
+    if usage.cache_write_tokens:
+        data["cache_write_tokens"] = usage.cache_write_tokens
+    return data

@@ -40,7 +40,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "check a taxonomy against the practices that make labels work"),
     "calibrate": ("calibrate", "per-label thresholds that maximise F1 on a labeled dev run"),
     "tune": ("tune", "try recipes on a labeled dev file; write the best as an experiment"),
-    "review": ("review", "review a run's rows in Label Studio; its export back as gold rows"),
+    "review": (
+        "review",
+        "review a run's rows in Label Studio (export, a queue by budget), its export back "
+        "as gold rows, annotators' agreement",
+    ),
+    "audit": ("audit", "rank the rows of a gold file whose labels may be wrong (cleanlab)"),
+    "learn": ("learn", "refit the trained model on a labeled pool's newest version; what changed"),
     "batch": ("batch", "the provider batch jobs of a run.mode=batch run: status, cancel"),
     "serve": ("serve", "an HTTP service labeling rows with one config: POST /v1/classify"),
     "stub": ("stub", "an offline OpenAI-compatible server to try a config with no key"),

@@ -52,11 +52,24 @@ PAGES = {
     "ray": "large-runs.md#a-ray-cluster",
     "route": "routing.md",
     "quality": "routing.md#targets",
+    "tracking": "tracking.md",
+    "tracing": "tracing.md",
     "tune": "experiments-and-tune.md#tuning-the-recipe-on-a-labeled-dev-file",
 }
 # The sections a config group fills as a whole (conf/GROUP/OPTION.yaml).
 GROUPS = frozenset(
-    {"provider", "model", "taxonomy", "prompt", "validation", "strategy", "examples", "embeddings"}
+    {
+        "provider",
+        "model",
+        "taxonomy",
+        "prompt",
+        "validation",
+        "strategy",
+        "examples",
+        "embeddings",
+        "tracking",
+        "tracing",
+    }
 )
 INTRO = f"""\
 # Configuration reference

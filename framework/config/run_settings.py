@@ -19,6 +19,7 @@ __all__ = [
     "ColumnNames",
     "DistillSettings",
     "ExamplesSettings",
+    "ImageSettings",
     "RaySettings",
     "RetrySettings",
     "RunSettings",
@@ -211,6 +212,39 @@ class ColumnNames(Strict):
         description="The column of the gold labels (a list; in CSV a JSON list or names "
         "separated by |): optional in the input (metrics); a pool's rows without them are "
         "skipped.",
+    )
+    image: str | None = Field(
+        default=None,
+        description="The column of each row's image (docs/images.md): a path relative to the "
+        "input file, an https:// URL, a data: URI, or bytes (Parquet); a list column for several "
+        "images; the text column is then optional. null: text only.",
+    )
+
+
+class ImageSettings(Strict):
+    """How the images of rows with columns.image are read, checked and sent (docs/images.md)."""
+
+    inside_input_folder: bool = Field(
+        default=True,
+        description="Refuse an image path outside the input file's folder tree (the row fails); "
+        "false reads any path the input names.",
+    )
+    max_file_bytes: int = Field(
+        default=20_000_000,
+        ge=1,
+        description="Bytes an image file (or data: URI, or Parquet cell) may have before it is "
+        "decoded; a larger one fails its row.",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Pixels an image may have (width x height); more fails the row as a "
+        "possible decompression bomb, before the pixels are decoded.",
+    )
+    urls: Literal["fail", "pass"] = Field(
+        default="pass",
+        description="An https:// image: pass it to a provider that fetches URLs itself "
+        "(its profile says which); fail: every URL fails its row. labelwise never downloads one.",
     )
 
 

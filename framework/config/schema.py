@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, model_validator
 
+from framework.config.observe_settings import TracingSettings, TrackingSettings
 from framework.config.route_settings import QualitySettings, RouteSettings
 from framework.config.run_settings import (
     BatchSettings,
@@ -22,6 +23,7 @@ from framework.config.run_settings import (
     DistillSettings,
     EmbeddingSettings,
     ExamplesSettings,
+    ImageSettings,
     RaySettings,
     RetrySettings,
     RunSettings,
@@ -43,10 +45,12 @@ __all__ = [
     "EmbeddingSettings",
     "ExamplesSettings",
     "GgufSource",
+    "ImageSettings",
     "LabelSpec",
     "LocalServerSettings",
     "ModelConfig",
     "OutputMode",
+    "PromptCaching",
     "PromptConfig",
     "ProviderConfig",
     "ProviderKind",
@@ -56,15 +60,20 @@ __all__ = [
     "RunConfig",
     "RunSettings",
     "SampleSettings",
+    "ServiceTier",
     "StrategyConfig",
     "TaxonomyConfig",
     "ThresholdSettings",
+    "TracingSettings",
+    "TrackingSettings",
     "TrainedModelSettings",
     "ValidationConfig",
     "ZeroShotSettings",
 ]
 
 OutputMode = Literal["auto", "json_schema", "tool", "json_object", "prompted"]
+ServiceTier = Literal["default", "flex", "priority"]
+PromptCaching = Literal["auto", "on", "off"]
 ProviderKind = Literal[
     "openai",
     "anthropic",
@@ -167,6 +176,29 @@ class ProviderConfig(Strict):
     )
     # Azure OpenAI's api-version query parameter (litellm's default when unset).
     api_version: str | None = None
+    service_tier: ServiceTier = Field(
+        default="default",
+        description="The provider's processing tier: flex (OpenAI, Gemini, Azure) answers at "
+        "about the batch price, slower, and may refuse with 429 resource unavailable; "
+        "priority costs more and answers faster; default sends no tier. A tier the provider "
+        "lacks is a config error. Not part of the response cache key.",
+    )
+    flex_fallback: float | None = Field(
+        default=None,
+        gt=0,
+        description="With service_tier=flex: seconds after which a request still unanswered "
+        "(or refused as resource unavailable after its retries) is sent again at the default "
+        "tier and price, counted apart in the totals; null: never.",
+    )
+    prompt_caching: PromptCaching = Field(
+        default="auto",
+        description="auto: requests are sent as always and the provider's own caching "
+        "(OpenAI, Gemini, Azure, DeepSeek: automatic prefix caching) is read and priced in "
+        "the ledger; on: also ask for it (Anthropic: a cache_control breakpoint after the "
+        "prompt's shared prefix; OpenAI: a prompt_cache_key per run); off: ask for nothing "
+        "(what the provider caches by itself is still priced). Not part of the response "
+        "cache key.",
+    )
     local: LocalServerSettings = LocalServerSettings()
 
 
@@ -245,6 +277,24 @@ class ModelConfig(Strict):
         default=None,
         ge=0,
         description="USD per million answer tokens; as model.input_cost_per_mtok.",
+    )
+    cached_input_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="With configured prices: USD per million prompt tokens read from the "
+        "provider's prompt cache; null: the input price (with a warning when a call reports "
+        "cached tokens).",
+    )
+    cache_write_cost_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        description="With configured prices: USD per million prompt tokens written to the "
+        "provider's prompt cache (Anthropic); null: the input price (with a warning).",
+    )
+    vision: bool | None = Field(
+        default=None,
+        description="Whether the model reads images (rows with columns.image); null: litellm's "
+        "model data decides, and a model it does not know is refused until this is set.",
     )
     gguf: GgufSource | None = Field(
         default=None,
@@ -404,6 +454,7 @@ class RunConfig(Strict):
     batch: BatchSettings = BatchSettings()
     budget: BudgetSettings = BudgetSettings()
     columns: ColumnNames = ColumnNames()
+    images: ImageSettings = ImageSettings()
     sample: SampleSettings = SampleSettings()
     strategy: StrategyConfig = StrategyConfig()
     thresholds: ThresholdSettings = ThresholdSettings()
@@ -417,6 +468,8 @@ class RunConfig(Strict):
     examples: ExamplesSettings = ExamplesSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     ray: RaySettings = RaySettings()
+    tracking: TrackingSettings = TrackingSettings()
+    tracing: TracingSettings = TracingSettings()
     input: str | None = None
     output: str | None = None
 

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from framework.config.load import compose, load_run_config
 from framework.config.moved_keys import said_as_written
@@ -27,6 +27,7 @@ from framework.engine.engine import Engine, build_engine
 from framework.engine.loop import BackgroundLoop
 from framework.engine.readings import choose_confidence
 from framework.errors import ConfigError
+from framework.integrations import Observers, observers_for
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
 from framework.providers.profiles import PROFILES, check_provider, profile_for
@@ -37,7 +38,7 @@ from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.recording import RecordingTransport
 from framework.providers.transports.stack import TransportStack, build_stack
 from framework.providers.transports.throttle import Throttle
-from framework.records import Completion, Item, Prediction, Usage
+from framework.records import Completion, ImageRef, Item, Prediction, Usage
 from framework.run_record import merge_sections
 
 if TYPE_CHECKING:
@@ -49,8 +50,15 @@ __all__ = ["Classifier"]
 
 
 class Classifier:
-    def __init__(self, config: RunConfig, *, pacing: SharedPacing | None = None) -> None:
-        """`pacing`: the run's, when this classifier is one worker's of several."""
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        pacing: SharedPacing | None = None,
+        observers: Observers | None = None,
+    ) -> None:
+        """`pacing`: the run's, when this classifier is one worker's of several;
+        `observers`: the run's tracking and tracing (else the config's, made here)."""
         self.config = config
         check_provider(config)
         _check_budget_is_priced(config)
@@ -61,8 +69,16 @@ class Classifier:
         self.stack: TransportStack = build_stack(
             config, model_file=self.model_file, logprobs=wants_logprobs, pacing=pacing
         )
+        # Tracking and tracing (framework.integrations): none by default, at no cost.
+        self.observers = observers if observers is not None else observers_for(config)
+        self.stack.top = cast(Transport, self.observers.watch_calls(self.stack.top))
         self.endpoint = _endpoint(config, self.model_file)
         self.engine: Engine = build_engine(config, self.stack.top, endpoint=self.endpoint)
+        if self.stack.options is not None:  # the prompt-caching hints' prefix and key
+            renderer = self.engine.renderer
+            self.stack.options.learn(
+                renderer.shared_prefix(), renderer.digest, self.engine.plan.model
+            )
         resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
         self._preview: Engine | None = None
         self._loop: BackgroundLoop | None = None
@@ -132,6 +148,12 @@ class Classifier:
         found: dict[str, Any] = dict.fromkeys(record_sections())
         for component in self.engine.components:
             merge_sections(found, component.describe())
+        if self.engine.images is not None:
+            merge_sections(found, self.engine.images.describe())
+            # Beside the LLM, what reads a row reads its text: no image embeddings yet.
+            names = [component.name for component in self.engine.components]
+            if names:
+                found["images"]["read_text_only"] = names
         return found
 
     def engine_over(self, transport: Transport) -> Engine:
@@ -155,8 +177,13 @@ class Classifier:
 
     # -- the synchronous API -------------------------------------------------
 
-    def classify(self, text: str, *, id: str = "0") -> Prediction:
-        return self._portal().run(self.aclassify(text, id=id))
+    def classify(
+        self, text: str, *, id: str = "0", images: Sequence[str | bytes] = ()
+    ) -> Prediction:
+        """`images`: paths (inside the working folder unless images.inside_input_folder=false),
+        https URLs, data: URIs or bytes, sent beside the text (a classifier made with
+        columns.image set; docs/images.md)."""
+        return self._portal().run(self.aclassify(text, id=id, images=images))
 
     def classify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
         """Predictions in input order; strings get ids "0", "1", ..."""
@@ -204,9 +231,20 @@ class Classifier:
 
     # -- the asynchronous API ------------------------------------------------
 
-    async def aclassify(self, text: str, *, id: str = "0") -> Prediction:
+    async def aclassify(
+        self, text: str, *, id: str = "0", images: Sequence[str | bytes] = ()
+    ) -> Prediction:
         self.check_answers_now()
-        return await self.classify_item(Item(id=id, text=text))
+        if images and self.engine.images is None:
+            raise ConfigError(
+                "columns.image: images are sent by a classifier made with columns.image set "
+                "(e.g. overrides=['columns.image=image', 'model.vision=true'])"
+            )
+        refs = tuple(
+            ImageRef("bytes", image) if isinstance(image, bytes) else ImageRef(image)
+            for image in images
+        )
+        return await self.classify_item(Item(id=id, text=text, images=refs))
 
     async def aclassify_many(self, texts: Iterable[str | Item]) -> list[Prediction]:
         self.check_answers_now()
@@ -225,7 +263,10 @@ class Classifier:
         return [task.result() for task in tasks]
 
     async def classify_item(self, item: Item) -> Prediction:
-        return await self.engine.classify_item(item)
+        with self.observers.row(item) as row:
+            prediction = await self.engine.classify_item(item)
+            row.finished(prediction)
+        return prediction
 
     def check_answers_now(self) -> None:
         """A ConfigError when this config cannot answer a text now (batch jobs,

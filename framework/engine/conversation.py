@@ -17,6 +17,7 @@ from typing import Any, Literal
 from framework.engine.prompt import PromptRenderer
 from framework.engine.strategies import Question, Strategy
 from framework.errors import ProviderError
+from framework.inputs.images import PreparedImage
 from framework.labels.validate import Verdict
 from framework.providers.compile import RequestPlan, compile_request
 from framework.providers.transports.base import Transport
@@ -107,13 +108,22 @@ class Asker:
         sample: int | None = None,
         *,
         preface: str | None = None,
+        images: Sequence[PreparedImage] = (),
     ) -> Answer:
-        """`preface`: what goes ahead of the prompt (the item's labeled examples)."""
+        """`preface`: what goes ahead of the prompt (the item's labeled examples); `images`
+        go in the prompt as image parts."""
         messages = self.renderer.render(question.text, topic=question.topic, preface=preface)
         plan = self.plan_for(sample)
         affinity = question.text if self.shared_prompts else None
         for answer_number in range(self.max_retries + 1):
-            request = compile_request(messages, plan, sample=sample, affinity=affinity)
+            request = compile_request(
+                messages,
+                plan,
+                sample=sample,
+                affinity=affinity,
+                images=images,
+                digests=[image.sha256 for image in images],
+            )
             tally.request_hash = tally.request_hash or request.key
             try:
                 completion = await self.transport.send(request)

@@ -14,9 +14,11 @@ engine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from framework.config.schema import RunConfig
@@ -34,6 +36,8 @@ from framework.engine.readings import (
 )
 from framework.engine.strategies import STRATEGIES, Strategy
 from framework.engine.text_fit import TextFit
+from framework.inputs.image_reader import ImageReader
+from framework.inputs.images import ImageRefused
 from framework.labels.decide import LabelDecider
 from framework.labels.label_set import LabelKeys, LabelSet, choose_label_keys
 from framework.labels.thresholds import Thresholds, load_thresholds
@@ -45,6 +49,7 @@ from framework.providers.profiles import (
     profile_for,
 )
 from framework.providers.transports.base import Transport
+from framework.providers.vision import check_vision, image_limits
 from framework.records import Item, Prediction
 
 __all__ = ["Engine", "build_engine"]
@@ -66,17 +71,27 @@ class Engine:
     asker: Asker
     identity: dict[str, Any]  # what decides a row's labels (framework.engine.identity)
     components: tuple[Component, ...] = ()  # beside the LLM, in the order they are called
+    images: ImageReader | None = None  # reads a row's images (columns.image)
     offers: Offers | None = None  # the labels a question offers (a row's shortlist)
 
     async def classify_item(self, item: Item) -> Prediction:
-        """Fit the text; the components, the LLM's answers and the components again; decide."""
+        """Fit the text; read the images; the components, the LLM's answers and the
+        components again; decide."""
         text, cut_from = self.text_fit.fit(item.text)
-        if not text.strip():
+        if not text.strip() and not item.images:
             empty = self._empty_text(item)
             for component in self.components:  # a route says which tier it counts under
                 empty = component.empty_text(empty)
             return empty
         state = ItemState(item, Tally(item.id, truncated_from=cut_from))
+        if item.images and self.images is not None:
+            try:
+                # In a thread: decoding and downscaling a photo takes a while, and the calls
+                # of other rows go on meanwhile (Pillow lets go of the GIL as it decodes).
+                state.images = await asyncio.to_thread(self.images.read, item.images)
+            except ImageRefused as refused:
+                return state.tally.prediction((), "failed", error=str(refused), error_kind="image")
+            state.extra["images"] = [image.describe() for image in state.images]
         try:
             for component in self.components:
                 decided = await component.before(state)
@@ -110,7 +125,7 @@ class Engine:
         strategy, asker = (offer.strategy, offer.asker) if offer else (self.strategy, self.asker)
         samples: list[int | None] = list(range(self.confidence.samples)) or [None]
         asks = [
-            asker.ask(question, state.tally, sample, preface=state.preface)
+            asker.ask(question, state.tally, sample, preface=state.preface, images=state.images)
             for question in strategy.questions(text)
             for sample in samples
         ]
@@ -158,6 +173,7 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     """Wire an engine for a run; `endpoint` names what else decides an answer (the server
     of an OpenAI-compatible endpoint, the local model file's sha256), for the cache key."""
     profile = profile_for(config.provider.kind, config.model.name)
+    check_vision(config)  # images for a model that cannot see them: refused before any call
     output_mode = choose_output_mode(config.provider, config.model, _litellm_capability)
     labels = LabelSet.build(config.taxonomy, config.validation)
     label_keys = choose_label_keys(config.prompt.label_keys, len(labels.ids), profile.max_enum)
@@ -183,10 +199,15 @@ def build_engine(config: RunConfig, transport: Transport, *, endpoint: str = "")
     identity = run_identity(config, prompt_digest=renderer.digest, output_mode=output_mode.mode)
     for component in components:  # only when used: a run without keeps its identity
         identity.update(component.identity())
+    images = _image_reader(config)
+    if images is not None:  # only when used: a text-only run keeps its identity
+        identity.update(images.identity())
     text_fit = TextFit(config.prompt, config.chunking, plan.model)
     parts = (labels, label_keys, output_mode, strategy, renderer, plan, confidence, thresholds)
     offers = Offers(make_offer, full)  # a row's shortlist gets its own (zero_shot.use)
-    return Engine(config, *parts, decider, text_fit, asker, identity, (*components,), offers)
+    return Engine(
+        config, *parts, decider, text_fit, asker, identity, (*components,), images, offers
+    )
 
 
 def _make_offer(
@@ -220,6 +241,14 @@ def _make_offer(
         shared_prompts=config.strategy.name == "per_label" or confidence.samples > 0,
     )
     return Offer(offered, strategy, renderer, asker)
+
+
+def _image_reader(config: RunConfig) -> ImageReader | None:
+    """Reads rows' images for a run with columns.image: paths relative to the input file."""
+    if config.columns.image is None:
+        return None
+    root = Path(config.input).expanduser().parent if config.input else Path.cwd()
+    return ImageReader(root.resolve(), config.images, image_limits(config.provider.kind))
 
 
 def _request_plan(  # noqa: PLR0917 (one call site, the order of build_engine's parts)

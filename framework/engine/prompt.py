@@ -22,6 +22,7 @@ from framework.engine.templates import (
 )
 from framework.errors import ConfigError
 from framework.labels.label_set import LabelSet
+from framework.providers.image_parts import IMAGES_MARK
 from framework.records import Message
 
 __all__ = ["PROMPT_VARIABLES", "REASK_VARIABLES", "PromptRenderer", "find_template"]
@@ -42,6 +43,7 @@ PROMPT_VARIABLES = frozenset(
         "by_index",
         "none_key",
         "label",
+        "images",
     }
 )
 REASK_VARIABLES = frozenset({"problems", "label_ids", "answer", "answer_form"})
@@ -136,6 +138,8 @@ class PromptRenderer:
             "hierarchy": policy.hierarchy,
             "by_index": by_index,
             "none_key": keys.get(taxonomy.none_label) if taxonomy.none_label else None,
+            # Where the row's images go (framework.providers.image_parts); none: after the text.
+            "images": IMAGES_MARK,
         }
         self._label_ids = [
             f"{label['key']} ({label['id']})" if by_index else label["id"] for label in labels
@@ -162,6 +166,21 @@ class PromptRenderer:
         for path in self._paths:
             digest.update(path.read_bytes())
         return digest.hexdigest()
+
+    def shared_prefix(self) -> str | None:
+        """The start every prompt of the run shares (instructions, taxonomy and its
+        examples), up to the template's <text> tag, where a row's own examples and the
+        text go: what a provider's prompt cache can reuse. None when the template's text
+        is not in its last message or it cannot be rendered without a topic (per label)."""
+        try:
+            content = self._render_slowly(_SENTINEL, None)[-1]["content"]
+        except Exception:  # a per-label template needs its label: no prefix shared by all
+            return None
+        cut = content.find(_SENTINEL)
+        if cut < 0:
+            return None
+        at = content.rfind("<text>", 0, cut)
+        return content[: at if at >= 0 else cut] or None
 
     def render(
         self, text: str, *, topic: str | None = None, preface: str | None = None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from framework.evaluation.chart_labels import CHART_LABELS, most_frequent
+from framework.records import Usage
 from framework.results import ResultRow
 
 __all__ = ["ErrorRow", "RunDigest", "digest_rows", "row_confidence"]
@@ -59,6 +60,8 @@ class RunDigest:
     error_count: int = 0
     failed_rows: list[ResultRow] = field(default_factory=list)
     error_kinds: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)  # every row's tokens, prompt-cache counts too
+    cost: float | None = 0.0  # None when a row's cost is unknown
 
     @property
     def confusion_rows(self) -> list[str]:
@@ -115,6 +118,9 @@ def _count(
     heap: list[tuple[tuple[float, int, str], int, ErrorRow]] = []
     for number, row in enumerate(rows):
         found.rows += 1
+        found.usage += row.usage
+        if found.cost is not None and row.attempts:
+            found.cost = None if row.cost is None else found.cost + row.cost
         predicted = [label for label in row.predicted if label in known]
         for label in predicted:
             found.predicted_counts[label] = found.predicted_counts.get(label, 0) + 1

@@ -30,6 +30,7 @@ h2{font-size:1.2em;margin:1.6em 0 .5em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 8px;border-bottom:1px solid #eee;
 text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f5f6f8}td.num,th.num{text-align:right}
 .text{max-width:520px;white-space:pre-wrap;word-break:break-word}
+.thumb{float:left;max-width:96px;max-height:96px;margin:0 8px 4px 0}
 .muted{color:#68717a}.chip{display:inline-block;padding:0 6px;margin:1px;border-radius:8px;
 background:#eef1f5;font-size:.9em}.chip.missed{background:#fde2e1}.chip.extra{background:#fff1c9}
 .filters{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.6em 0;padding:.5em;

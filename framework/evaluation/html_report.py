@@ -23,6 +23,7 @@ from framework.evaluation.chart_labels import (
     most_frequent,
     shown_note,
 )
+from framework.evaluation.html_costs import cost_section
 from framework.evaluation.html_digest import ErrorRow, RunDigest
 from framework.evaluation.html_page import attr_json, esc, page, section, table
 from framework.evaluation.metrics import Metrics
@@ -42,16 +43,19 @@ def write_html_report(
     *,
     metrics: Metrics | None = None,
     title: str,
+    thumbnails: Mapping[str, str] | None = None,
     route: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write report.html; the sections depend on whether the run was scored (and, with
-    `route`, a routed run's estimate: framework.evaluation.html_route)."""
+    """Write report.html; the sections depend on whether the run was scored.
+    `thumbnails`: a data: URI of a row's image by id, shown beside its text; `route`:
+    a routed run's estimate (framework.evaluation.html_route)."""
+    thumbs = thumbnails or {}
     if metrics is not None:
         sections = [
             section("Scores", _scores(metrics), anchor="scores"),
             section("By label", _per_label(metrics), anchor="labels"),
             section("Gold label predicted as", _confusion(digest), anchor="confusion"),
-            _errors(digest, texts),
+            _errors(digest, texts, thumbs),
         ]
         subtitle = f"{metrics.scored} of {metrics.rows} rows scored against gold"
     else:
@@ -63,7 +67,8 @@ def write_html_report(
         sections.insert(0, route_section(route))
     if digest.confidences:
         sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
-    sections.append(_failed(digest, texts))
+    sections.append(_failed(digest, texts, thumbs))
+    sections.extend(cost_section(digest))
     path.write_text(
         page(f"Run report: {title}", sections, subtitle=subtitle),
         encoding="utf-8",
@@ -174,14 +179,16 @@ def _chips(labels: Sequence[str], kind: str = "") -> str:
     return chips or '<span class="muted">-</span>'
 
 
-def _text(texts: Mapping[str, str], row_id: str) -> str:
+def _text(texts: Mapping[str, str], row_id: str, thumbs: Mapping[str, str]) -> str:
     text = texts.get(row_id)
+    thumb = thumbs.get(row_id)
+    image = f'<img class="thumb" src="{esc(thumb)}" alt="its image"> ' if thumb else ""
     if text is None:
-        return '<span class="muted">(text not available)</span>'
-    return esc(text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]")
+        return image + '<span class="muted">(text not available)</span>'
+    return image + esc(text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]")
 
 
-def _error_row(error: ErrorRow, texts: Mapping[str, str]) -> str:
+def _error_row(error: ErrorRow, texts: Mapping[str, str], thumbs: Mapping[str, str]) -> str:
     conf = "" if error.confidence is None else f"{error.confidence:.3f}"
     detail = ""
     if error.label_confidence:
@@ -191,14 +198,14 @@ def _error_row(error: ErrorRow, texts: Mapping[str, str]) -> str:
         f'<tr data-missed="{attr_json(list(error.missed))}" '
         f'data-extra="{attr_json(list(error.extra))}" data-status="{esc(error.status)}" '
         f'data-conf="{esc(conf)}"><td>{esc(error.id)}</td><td class="text">'
-        f"{_text(texts, error.id)}</td><td>{_chips(error.gold)}</td>"
+        f"{_text(texts, error.id, thumbs)}</td><td>{_chips(error.gold)}</td>"
         f"<td>{_chips(error.predicted)}</td><td>{_chips(error.missed, 'missed')}</td>"
         f"<td>{_chips(error.extra, 'extra')}</td>"
         f'<td class="num" title="{esc(detail)}">{esc(conf or "-")}</td><td>{status}</td></tr>'
     )
 
 
-def _errors(d: RunDigest, texts: Mapping[str, str]) -> str:
+def _errors(d: RunDigest, texts: Mapping[str, str], thumbs: Mapping[str, str]) -> str:
     offered: Sequence[str] = d.labels
     if len(offered) > CHART_LABELS:  # of a large taxonomy, labels the rows shown hold
         held = Counter(x for e in d.errors for x in (*e.gold, *e.predicted))
@@ -225,7 +232,7 @@ def _errors(d: RunDigest, texts: Mapping[str, str]) -> str:
         f"<th>{esc(name)}</th>"
         for name in ("id", "text", "gold", "predicted", "missed", "extra", "confidence", "status")
     )
-    body = "\n".join(_error_row(error, texts) for error in d.errors)
+    body = "\n".join(_error_row(error, texts, thumbs) for error in d.errors)
     note = (
         f'<p class="muted">Showing {shown}, worst first (lowest Jaccard). Confidence: how '
         "sure the model was of what it got wrong (p of an extra label, 1 - p of a missed one); "
@@ -241,11 +248,11 @@ def _errors(d: RunDigest, texts: Mapping[str, str]) -> str:
     )
 
 
-def _failed(d: RunDigest, texts: Mapping[str, str]) -> str:
+def _failed(d: RunDigest, texts: Mapping[str, str], thumbs: Mapping[str, str]) -> str:
     if not d.failed:
         return section("Failed rows", "<p>No row failed.</p>", anchor="failed")
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(d.error_kinds.items()))
-    rows = "\n".join(_failed_row(row, texts) for row in d.failed_rows)
+    rows = "\n".join(_failed_row(row, texts, thumbs) for row in d.failed_rows)
     more = f" (the first {len(d.failed_rows)} shown)" if len(d.failed_rows) < d.failed else ""
     return section(
         "Failed rows",
@@ -256,9 +263,9 @@ def _failed(d: RunDigest, texts: Mapping[str, str]) -> str:
     )
 
 
-def _failed_row(row: ResultRow, texts: Mapping[str, str]) -> str:
+def _failed_row(row: ResultRow, texts: Mapping[str, str], thumbs: Mapping[str, str]) -> str:
     return (
-        f'<tr><td>{esc(row.id)}</td><td class="text">{_text(texts, row.id)}</td>'
+        f'<tr><td>{esc(row.id)}</td><td class="text">{_text(texts, row.id, thumbs)}</td>'
         f"<td>{esc(row.error_kind or '-')}</td><td>{esc(row.error or '-')}</td>"
         f'<td class="num">{row.attempts}</td></tr>'
     )

@@ -39,7 +39,10 @@ def write_run_html(
 
     digest = digest_rows(lambda: read_result_rows(results), labels, gold=gold, limit=ERROR_LIMIT)
     ids = {error.id for error in digest.errors} | {row.id for row in digest.failed_rows}
+    from framework.evaluation.thumbnails import read_thumbnails
+
     texts = read_texts(input_path, ids, columns) if input_path and ids else {}
+    thumbs = read_thumbnails(input_path, ids, columns) if input_path else {}
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_html_report(
         digest,
@@ -47,5 +50,6 @@ def write_run_html(
         out_dir / REPORT_HTML_FILE,
         metrics=metrics,
         title=title or str(results),
+        thumbnails=thumbs,
         route=route,
     )

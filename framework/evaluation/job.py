@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from framework.errors import ConfigError
+from framework.integrations import RunInfo, observers_for
 from framework.results import RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
@@ -69,8 +70,10 @@ def run_job(
             "input: required; name the file to classify: labelwise classify input=FILE"
         )
     output = Path(config.output) if config.output else run_dir / RESULTS_FILE
+    observers = observers_for(config)
+    observers.warm()  # tracking starts its MLflow worker now: its import overlaps the run
     prepare_run(config)  # the trained model and the examples index, on first use
-    with Classifier(config) as classifier:
+    with Classifier(config, observers=observers) as classifier:
         asks = classifier.describe()
         mode, transport = asks["output_mode"], asks["transport"]
         log.info(
@@ -83,7 +86,8 @@ def run_job(
         recorder = RunRecorder(cfg, classifier, run_dir=run_dir, output=output, overrides=overrides)
         for key, value in (describe or {}).items():
             setattr(recorder.record, key, value)
-        with recorder:
+        # Tracking and tracing watch the whole run; they are told once record.json is final.
+        with classifier.observers.run(RunInfo(run_dir, config)), recorder:
             rows = count_rows(config.input)
             if rows is not None and config.sample.size is not None:
                 rows = min(rows, config.sample.size)

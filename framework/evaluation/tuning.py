@@ -35,6 +35,7 @@ from typing import Any
 from framework.config.schema import ColumnNames
 from framework.config.tune_settings import Recipe, TuneSettings
 from framework.errors import ConfigError, InputError, LabelwiseError
+from framework.integrations import GroupInfo, Observers
 from framework.results import id_digest, read_result_rows
 from framework.run_record import RunRecord, load_record
 
@@ -80,8 +81,15 @@ class TuneResult:
     experiment: Path | None = None
 
 
-def tune(settings: TuneSettings, base: list[str], source: Path, columns: ColumnNames) -> TuneResult:
-    """Run the search (or resume it) and write its outputs."""
+def tune(
+    settings: TuneSettings,
+    base: list[str],
+    source: Path,
+    columns: ColumnNames,
+    observers: Observers | None = None,
+) -> TuneResult:
+    """Run the search (or resume it) and write its outputs; `observers` (tracking, tracing)
+    see each recipe as a group of its runs."""
     out = Path(settings.out or f"outputs/tune/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -98,8 +106,10 @@ def tune(settings: TuneSettings, base: list[str], source: Path, columns: ColumnN
         if why is not None:
             result.skipped.append(f"{recipe.name}: {why}")
             continue
+        recipe_group = GroupInfo("recipe", recipe.name, {"overrides": recipe.overrides})
         try:
-            found = _run_recipe(recipe, base, out / "runs" / recipe.name, score, calibration)
+            with (observers or Observers()).group(recipe_group):
+                found = _run_recipe(recipe, base, out / "runs" / recipe.name, score, calibration)
         except _RecipeRefused as refused:
             result.skipped.append(f"{recipe.name}: {refused}")
             continue

@@ -30,7 +30,7 @@ def read_csv(raw: BinaryIO, source: str, names: ColumnNames) -> Iterator[InputRo
     header = reader.fieldnames or []
     if any(_NOT_UTF8.search(name) for name in header):
         raise InputError(f"{source}: the header is not UTF-8; save the file as UTF-8")
-    if names.text not in header:
+    if names.text not in header and names.image not in header:  # an image alone is a row
         raise InputError(
             f"{source}: no {names.text!r} column (columns: {', '.join(header)}); "
             f"name the text column with columns.text=NAME"

@@ -1,4 +1,4 @@
-"""Parquet input, read in record batches of the id, text and labels columns."""
+"""Parquet input, read in record batches of the id, text, labels (and image) columns."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ _BATCH = 2048
 def read_parquet(handle: BinaryIO, source: str, names: ColumnNames) -> Iterator[InputRow]:
     table = parquet_file(handle, source)
     present = set(table.schema_arrow.names)
-    if names.text not in present:
+    if names.text not in present and names.image not in present:  # an image alone is a row
         raise InputError(
             f"{source}: no {names.text!r} column (columns: {', '.join(sorted(present))}); "
             "name the text column with columns.text=NAME"
         )
-    wanted = [c for c in (names.id, names.text, names.labels) if c in present]
+    wanted = [c for c in (names.id, names.text, names.labels, names.image) if c in present]
     line = 0
     for batch in table.iter_batches(batch_size=_BATCH, columns=wanted):
         for record in batch.to_pylist():

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from framework.config.schema import ColumnNames
-from framework.records import Item
+from framework.records import ImageRef, Item
 
-__all__ = ["InputRow", "row_from_record"]
+__all__ = ["InputRow", "image_refs", "row_from_record"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,15 @@ def row_from_record(
         )
     else:
         row_id = str(raw_id)
+    images: tuple[ImageRef, ...] = ()
+    if names.image is not None:
+        found = image_refs(record.get(names.image))
+        if isinstance(found, str):
+            return InputRow(line, row_id, error=f"{where} {line}: {names.image} {found}")
+        images = found
     text = record.get(names.text)
+    if images and text is None:
+        text = ""  # an image alone is a row
     if not isinstance(text, str):
         what = "has no text field" if text is None else f"has a text that is {type(text).__name__}"
         return InputRow(line, row_id, error=f"{where} {line} {what}; each row needs a text string")
@@ -61,7 +69,26 @@ def row_from_record(
     gold = record.get(names.labels)
     if gold is not None and not (isinstance(gold, list) and all(isinstance(g, str) for g in gold)):
         return InputRow(line, row_id, error=f"{where} {line}: labels must be a list of strings")
-    return InputRow(line, row_id, Item(row_id, text, tuple(gold) if gold is not None else None))
+    labels = tuple(gold) if gold is not None else None
+    return InputRow(line, row_id, Item(row_id, text, labels, images))
+
+
+def image_refs(cell: Any) -> tuple[ImageRef, ...] | str:
+    """The images a cell names (a string, bytes, {"bytes", "path"} as Hugging Face writes
+    Parquet images, or a list of these), or what is wrong with it. Nothing is read here:
+    framework.inputs.images reads and checks each image when its row is classified."""
+    cells = cell if isinstance(cell, list | tuple) else [] if cell is None else [cell]
+    refs = []
+    for each in cells:
+        # {"bytes": b"...", "path": "x.jpg"} (Hugging Face's image struct): the bytes win
+        one = each.get("bytes") or each.get("path") if isinstance(each, dict) else each
+        if isinstance(one, bytes | bytearray | memoryview):
+            refs.append(ImageRef("bytes", bytes(one)))
+        elif isinstance(one, str) and one.strip():
+            refs.append(ImageRef(one.strip()))
+        elif one not in (None, ""):
+            return f"holds a {type(one).__name__}; give a path, an https:// URL or a data: URI"
+    return tuple(refs)
 
 
 def _lone_surrogate(value: str) -> str | None:

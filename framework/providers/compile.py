@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from framework.config.schema import ModelConfig, OutputMode
+from framework.config.schema import ModelConfig, OutputMode, ServiceTier
+from framework.providers.image_parts import SentImage, request_key_view, with_images
 from framework.providers.profiles import ProviderProfile
 from framework.records import Message
 
@@ -60,11 +61,18 @@ class CompiledRequest:
     # Requests with the same affinity (the questions about one text) go to the server the
     # first of them went to, whose prompt cache then reuses what they share. Not in the key.
     affinity: str | None = field(default=None, compare=False)
+    # The sha256 of each image's bytes, in the order of the image parts: the key holds
+    # these in place of the images (empty for a text-only request, whose key is as it was).
+    images: tuple[str, ...] = ()
+    # A service tier for this send only, over provider.service_tier (the flex fallback
+    # resends at the default tier). Not in the key: a tier does not decide the answer.
+    tier: ServiceTier | None = field(default=None, compare=False)
     key: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
+        request = request_key_view(self.kwargs, self.images) if self.images else self.kwargs
         canonical = json.dumps(
-            {"identity": self.identity, "request": self.kwargs},
+            {"identity": self.identity, "request": request},
             sort_keys=True,
             ensure_ascii=False,
             separators=(",", ":"),
@@ -111,12 +119,17 @@ def compile_request(
     *,
     sample: int | None = None,
     affinity: str | None = None,
+    images: Sequence[SentImage] = (),
+    digests: Sequence[str] = (),
 ) -> CompiledRequest:
     """The request for these messages; `sample` numbers the draws of self-consistency,
-    which may be otherwise identical requests but are not one answer."""
-    base = {"model": plan.model, "messages": [dict(m) for m in messages], **plan.sampling}
+    which may be otherwise identical requests but are not one answer. `images` go in the
+    first user message as image parts (framework.providers.image_parts); `digests` are
+    their sha256s, which the key holds instead of the bytes."""
+    base = {"model": plan.model, "messages": with_images(messages, images), **plan.sampling}
     identity = plan.identity if sample is None else f"{plan.identity}#sample{sample}"
-    return CompiledRequest(plan.mode, MODES[plan.mode](base, plan.schema), identity, affinity)
+    request = MODES[plan.mode](base, plan.schema)
+    return CompiledRequest(plan.mode, request, identity, affinity, tuple(digests) if images else ())
 
 
 def json_schema_request(base: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from framework.config.schema import ModelConfig, OutputMode, ProviderConfig, ProviderKind, RunConfig
+from framework.config.schema import (
+    ModelConfig,
+    OutputMode,
+    ProviderConfig,
+    ProviderKind,
+    RunConfig,
+    ServiceTier,
+)
 from framework.errors import ConfigError
 
 __all__ = [
@@ -77,13 +84,28 @@ class ProviderProfile:
     # files and batches (OpenAI, Azure's resource, vLLM and gateways) or Anthropic's
     # message batches.
     batch_api: Literal["openai", "anthropic"] | None = None
+    # The processing tiers its API takes (provider.service_tier); "default" sends none.
+    service_tiers: frozenset[ServiceTier] = frozenset({"default"})
+    # How it caches a repeated prompt prefix and bills it for less: "breakpoint", where the
+    # request marks the prefix (Anthropic's cache_control); "key", automatic, with a
+    # prompt_cache_key that keeps a run's requests on one cache (OpenAI, Azure);
+    # "implicit", automatic with nothing to ask (Gemini, DeepSeek, Groq, OpenRouter).
+    prompt_cache: Literal["breakpoint", "key", "implicit"] | None = None
 
 
 _ALL: frozenset[OutputMode] = frozenset({"json_schema", "tool", "json_object", "prompted"})
 
 
+_FLEX: frozenset[ServiceTier] = frozenset({"default", "flex", "priority"})
+
+
 def _hosted_openai_wire(
-    prefix: str, base: str, *, extras: tuple[tuple[str, object], ...] = ()
+    prefix: str,
+    base: str,
+    *,
+    extras: tuple[tuple[str, object], ...] = (),
+    tiers: frozenset[ServiceTier] = frozenset({"default"}),
+    prompt_cache: Literal["implicit"] | None = None,
 ) -> ProviderProfile:
     return ProviderProfile(
         prefix,
@@ -93,6 +115,8 @@ def _hosted_openai_wire(
         wire_extras=extras,
         schema_drops=frozenset({"uniqueItems"}),
         why_not=f"{prefix}'s json_object mode takes no schema",
+        service_tiers=tiers,
+        prompt_cache=prompt_cache,
     )
 
 
@@ -105,6 +129,8 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         schema_drops=frozenset({"uniqueItems"}),
         why_not="OpenAI's json_object mode takes no schema",
         batch_api="openai",
+        service_tiers=_FLEX,
+        prompt_cache="key",
     ),
     "anthropic": ProviderProfile(
         "anthropic",
@@ -115,6 +141,7 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         why_not="Anthropic has no json_object mode",
         logprobs=False,
         batch_api="anthropic",
+        prompt_cache="breakpoint",
     ),
     "gemini": ProviderProfile(
         "gemini",
@@ -125,6 +152,8 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         why_not="Gemini's JSON mode takes its schema as json_schema",
         max_enum=250,
         logprobs=False,
+        service_tiers=_FLEX,
+        prompt_cache="implicit",
     ),
     "ollama": ProviderProfile(
         "ollama_chat",
@@ -149,6 +178,8 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         schema_drops=frozenset({"uniqueItems"}),
         why_not="Azure OpenAI's json_object mode takes no schema",
         batch_api="openai",
+        service_tiers=_FLEX,
+        prompt_cache="key",
     ),
     "openai_compatible": ProviderProfile(
         "openai",
@@ -183,12 +214,22 @@ PROFILES: dict[ProviderKind, ProviderProfile] = {
         cheap_logprobs=False,
     ),
     # Hosted APIs on OpenAI's wire (litellm treats them as OpenAI-compatible too).
-    "groq": _hosted_openai_wire("groq", "https://api.groq.com/openai/v1"),
+    "groq": _hosted_openai_wire(
+        "groq",
+        "https://api.groq.com/openai/v1",
+        tiers=frozenset({"default", "flex"}),
+        prompt_cache="implicit",
+    ),
     "together": _hosted_openai_wire("together_ai", "https://api.together.xyz/v1"),
-    "deepseek": _hosted_openai_wire("deepseek", "https://api.deepseek.com/v1"),
+    "deepseek": _hosted_openai_wire(
+        "deepseek", "https://api.deepseek.com/v1", prompt_cache="implicit"
+    ),
     # OpenRouter reports usage (and its cost) only when asked, as litellm asks.
     "openrouter": _hosted_openai_wire(
-        "openrouter", "https://openrouter.ai/api/v1", extras=(("usage", {"include": True}),)
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        extras=(("usage", {"include": True}),),
+        prompt_cache="implicit",
     ),
     "fireworks": _hosted_openai_wire("fireworks_ai", "https://api.fireworks.ai/inference/v1"),
 }
@@ -219,10 +260,36 @@ def check_provider(config: RunConfig) -> None:
             f"provider.api_base: required for provider {provider.kind}; give the server's URL, "
             f"e.g. provider.api_base={profile.api_base_example}"
         )
+    _check_tier_and_caching(config, profile)
     if profile.embedded and config.model.gguf is None:
         raise ConfigError(
             f"model.gguf: provider={provider.kind} needs a model with a GGUF file; "
             f"{config.model.name!r} has none (pick one from conf/model/, e.g. model=smollm2-135m)"
+        )
+
+
+def _check_tier_and_caching(config: RunConfig, profile: ProviderProfile) -> None:
+    provider = config.provider
+    if provider.service_tier not in profile.service_tiers:
+        raise ConfigError(
+            f"provider.service_tier: {provider.kind} has no {provider.service_tier} tier; use "
+            f"one of: {', '.join(sorted(profile.service_tiers))}"
+        )
+    if provider.service_tier != "default" and config.run.mode == "batch":
+        raise ConfigError(
+            f"provider.service_tier: {provider.service_tier} is for calls sent one by one; "
+            "run.mode=batch has its own price: drop one of them"
+        )
+    if provider.flex_fallback is not None and provider.service_tier != "flex":
+        raise ConfigError(
+            "provider.flex_fallback: it resends flex requests at the default tier, and "
+            f"provider.service_tier is {provider.service_tier}; set provider.service_tier=flex "
+            "or provider.flex_fallback=null"
+        )
+    if provider.prompt_caching == "on" and profile.prompt_cache is None:
+        raise ConfigError(
+            f"provider.prompt_caching: {provider.kind} has no prompt caching to turn on; use "
+            "provider.prompt_caching=auto"
         )
 
 

@@ -28,6 +28,7 @@ from framework.providers.transports.recording import RecordingTransport
 from framework.records import Completion, Usage
 from framework.results import id_digest
 from framework.runner.drivers import choose_driver
+from framework.runner.image_estimate import count_images, image_note
 
 __all__ = ["RunEstimate", "estimate_run"]
 
@@ -53,6 +54,12 @@ class RunEstimate:
     decided: dict[str, int] = field(default_factory=dict)
     # What a driver says of how it counted (a distillation's sample): (heading, text).
     notes: tuple[tuple[str, str], ...] = ()
+    # Of prompt_tokens, those expected to be read from and written to the provider's
+    # prompt cache (the prompt's shared prefix, on every call after the first), and the
+    # tier the costs are at (provider.service_tier).
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    tier: str = "default"
 
     def scaled(self, sent: int, *, by: str, note: tuple[str, str]) -> RunEstimate:
         """The estimate when only `sent` of the rows to call are sent (the rest are
@@ -69,6 +76,8 @@ class RunEstimate:
             to_call=sent,
             calls=round(self.calls * part),
             prompt_tokens=round(self.prompt_tokens * part),
+            cached_tokens=round(self.cached_tokens * part),
+            cache_write_tokens=round(self.cache_write_tokens * part),
             expected_completion_tokens=round(self.expected_completion_tokens * part),
             max_completion_tokens=round(self.max_completion_tokens * part),
             expected_cost=share(self.expected_cost),
@@ -95,6 +104,7 @@ class RunEstimate:
             f"(mean {mean:,} a call, max {self.max_prompt_tokens:,})",
             f"completion tokens   ~{self.expected_completion_tokens:,} expected, "
             f"at most {self.max_completion_tokens:,}",
+            *self._cache_line(),
             self.cost_line(),
             *self._batch_line(),
             *(f"{heading:<20}{text}" for heading, text in self.notes),
@@ -111,15 +121,25 @@ class RunEstimate:
             f"run.mode=batch ({source}; answered within 24 h)"
         ]
 
+    def _cache_line(self) -> list[str]:
+        if not (self.cached_tokens or self.cache_write_tokens):
+            return []
+        return [
+            f"prompt cache        ~{self.cached_tokens:,} prompt tokens read from the "
+            f"provider's cache, ~{self.cache_write_tokens:,} written (the prompt's shared "
+            "prefix, on every call after the first)"
+        ]
+
     def cost_line(self) -> str:
         if self.expected_cost is None or self.max_cost is None:
             return (
                 "cost                unknown: no price for this model (set "
                 "model.input_cost_per_mtok and model.output_cost_per_mtok)"
             )
+        tier = "" if self.tier == "default" else f" at the {self.tier} tier's price"
         return (
             f"cost                ~${self.expected_cost:,.4f} expected, at most "
-            f"${self.max_cost:,.4f}; re-asks come on top"
+            f"${self.max_cost:,.4f}{tier}; re-asks come on top"
         )
 
 
@@ -158,7 +178,7 @@ async def _estimate(
     model = planner.plan.model
     counts = dict.fromkeys(("rows", "to_call", "calls", "done", "cached", "no_call"), 0)
     decided: dict[str, int] = {}
-    prompt_tokens = max_prompt = gold_labels = gold_rows = 0
+    prompt_tokens = max_prompt = gold_labels = gold_rows = images = 0
     for row in rows:
         counts["rows"] += 1
         if id_digest(row.id) in done:
@@ -175,6 +195,7 @@ async def _estimate(
             continue
         counts["to_call"] += 1
         counts["calls"] += len(transport.requests)
+        images += count_images(transport.requests)
         for request in transport.requests:
             tokens = count_tokens(model, list(request.kwargs["messages"]))
             prompt_tokens += tokens
@@ -186,6 +207,8 @@ async def _estimate(
     max_tokens = int(planner.plan.sampling.get("max_tokens", config.model.max_tokens))
     expected = min(count_tokens(model, answer), max_tokens) * counts["calls"]
     most = max_tokens * counts["calls"]
+    cached, written = _cache_estimate(classifier, model, counts["calls"])
+    usage = Usage(prompt_tokens, expected, cached, written)
     estimate = RunEstimate(
         model=model,
         rows=counts["rows"],
@@ -198,12 +221,43 @@ async def _estimate(
         max_prompt_tokens=max_prompt,
         expected_completion_tokens=expected,
         max_completion_tokens=most,
-        expected_cost=price(config.provider, config.model, model, Usage(prompt_tokens, expected)),
+        expected_cost=price(config.provider, config.model, model, usage),
         max_cost=price(config.provider, config.model, model, Usage(prompt_tokens, most)),
         batch_cost=_batch_cost(config, model, Usage(prompt_tokens, expected), most),
         decided=decided,
+        cached_tokens=cached,
+        cache_write_tokens=written,
+        tier=config.provider.service_tier,
+        notes=tuple(note for note in (image_note(config, model, images),) if note),
     )
     return choose_driver(classifier).estimate(estimate, classifier)  # as its driver sends them
+
+
+# The shortest prefix the providers cache (OpenAI, Anthropic's Sonnet and Opus, Gemini
+# Flash: 1,024 tokens; some models want more, which this estimate does not know).
+CACHE_MIN_TOKENS = 1024
+
+
+def _cache_estimate(classifier: Classifier, model: str, calls: int) -> tuple[int, int]:
+    """Prompt tokens expected to be read from and written to the provider's prompt cache:
+    the prompt's shared prefix (system message, instructions, taxonomy) on every call
+    after the first, where the provider caches (Anthropic: only with prompt_caching=on,
+    whose first call writes it)."""
+    provider = classifier.config.provider
+    style = PROFILES[provider.kind].prompt_cache
+    if style is None or calls < 2 or (style == "breakpoint" and provider.prompt_caching != "on"):
+        return 0, 0
+    renderer = classifier.engine.renderer
+    prefix = renderer.shared_prefix()
+    if prefix is None:
+        return 0, 0
+    system = classifier.config.prompt.system
+    shared = [{"role": "system", "content": system}] if system else []
+    tokens = count_tokens(model, [*shared, {"role": "user", "content": prefix}])
+    if tokens < CACHE_MIN_TOKENS:
+        return 0, 0
+    written = tokens if style == "breakpoint" else 0
+    return tokens * (calls - 1), written
 
 
 def _batch_cost(

@@ -21,6 +21,7 @@ from framework.errors import InputError
 from framework.inputs.readers import is_uri, read_rows
 from framework.inputs.rows import InputRow
 from framework.labels.taxonomy import short_hash
+from framework.runner.costs import account_costs
 from framework.runner.drivers import RunFiles, choose_driver
 from framework.runner.journal import ResultsJournal, export_results, journal_path
 from framework.runner.progress import Progress
@@ -53,6 +54,7 @@ async def classify_file(
         await driver.run(classifier, files, sink)
     totals = sink.totals
     totals.notes = driver.notes(totals, output)
+    account_costs(classifier, totals)  # what the prompt cache saved, the tier's fallback
     export_results(journal, output)
     return totals
 

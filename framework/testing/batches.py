@@ -419,7 +419,9 @@ class StubBatches:
                 error = {"code": unanswered, "message": messages[unanswered]}
                 failed.append(item | {"response": None, "error": error})
                 continue
-            reply = self.stub.next_reply(line["body"])
+            reply = self.stub.cached_usage(
+                "openai", line["body"], self.stub.next_reply(line["body"])
+            )
             if reply.drop:
                 error = {"code": "server_error", "message": "The server dropped the request."}
                 failed.append(item | {"response": None, "error": error})

@@ -256,7 +256,9 @@ class MessageBatches:
         if missing:
             error = {"type": "invalid_request_error", "message": f"{missing[0]}: Field required"}
             return {"type": "errored", "error": {"type": "error", "error": error}}
-        reply = self.owner.stub.next_reply(params)
+        reply = self.owner.stub.cached_usage(
+            "anthropic", params, self.owner.stub.next_reply(params)
+        )
         if reply.drop:
             error = {"type": "api_error", "message": "Internal server error"}
             return {"type": "errored", "error": {"type": "error", "error": error}}

@@ -36,6 +36,10 @@ class Reply:
     logprobs: tuple[tuple[str, float, tuple[tuple[str, float], ...]], ...] = ()
     prompt_tokens: int = 10
     completion_tokens: int = 5
+    # Of prompt_tokens, read from and written to the prompt cache, reported in each wire's
+    # fields (a StubPromptCache sets them from what earlier requests sent).
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -54,6 +58,10 @@ class Host(Protocol):
 
     def next_reply(self, request: dict[str, Any]) -> Reply:
         """The answer to one request body (recorded when `record`)."""
+        ...
+
+    def cached_usage(self, wire: str, request: dict[str, Any], reply: Reply) -> Reply:
+        """The reply with the usage the server's prompt cache reports, if it has one."""
         ...
 
 
@@ -91,15 +99,21 @@ def completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 for token, logprob, top in reply.logprobs
             ]
         }
-    return {
+    usage: dict[str, Any] = {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
+    if reply.cached_tokens:  # part of prompt_tokens, as OpenAI reports it
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
+    answer: dict[str, Any] = {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model", "stub"),
         "choices": [choice],
-        "usage": {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-        },
+        "usage": usage,
     }
+    if request.get("service_tier"):  # OpenAI says which tier answered
+        answer["service_tier"] = request["service_tier"]
+    return answer

@@ -12,6 +12,9 @@ callable, or `default`.
         ... provider.api_base = stub.url ...
         stub.requests  # the JSON bodies received, in order
 
+With `prompt_cache=StubPromptCache()` it counts prompt tokens from the text and reports
+cached ones as each provider does (framework.testing.prompt_cache).
+
 Beside OpenAI's chat route it serves the other wires (framework.testing.wires), the
 batch APIs (framework.testing.batches) and /v1/embeddings (framework.testing.embeddings).
 Run standalone: framework.testing.standalone.
@@ -30,6 +33,7 @@ from aiohttp import web
 
 from framework.testing.batches import StubBatches
 from framework.testing.embeddings import add_embeddings
+from framework.testing.prompt_cache import StubPromptCache
 from framework.testing.reply import Reply, Responder, completion_body
 from framework.testing.wires import add_wires
 
@@ -46,8 +50,10 @@ class StubServer:
         default: Reply | None = None,
         responder: Responder | None = None,
         record: bool = True,
+        prompt_cache: StubPromptCache | None = None,
     ) -> None:
         self.port = port
+        self.prompt_cache = prompt_cache  # usage with cached tokens, as providers report
         self.default = default or Reply()
         self.responder = responder
         self.record = record
@@ -88,6 +94,12 @@ class StubServer:
         the responder's, or `default` (every route and batch line is answered by it)."""
         return self._next_reply(request)
 
+    def cached_usage(self, wire: str, request: dict[str, Any], reply: Reply) -> Reply:
+        """The reply with the usage the prompt cache reports (unchanged without one)."""
+        if self.prompt_cache is None:
+            return reply
+        return self.prompt_cache.usage(wire, request, reply)
+
     def _next_reply(self, request: dict[str, Any]) -> Reply:
         with self.lock:
             if self.record:
@@ -108,7 +120,7 @@ class StubServer:
             with self.lock:
                 self.authorizations.append(http_request.headers.get("Authorization"))
                 self.headers.append({k.lower(): v for k, v in http_request.headers.items()})
-        reply = self.next_reply(request)
+        reply = self.cached_usage("openai", request, self.next_reply(request))
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:

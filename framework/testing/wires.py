@@ -97,7 +97,7 @@ def _handler(
                 received.append(Received(wire, request.path, dict(request.query), headers, body))
                 stub.authorizations.append(headers.get("authorization"))
                 stub.headers.append(headers)
-        reply = stub.next_reply(body)
+        reply = stub.cached_usage(wire, body, stub.next_reply(body))
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:
@@ -160,11 +160,11 @@ def anthropic_answer(body: dict[str, Any], reply: Reply, _: web.Request) -> Answ
     block: dict[str, Any] = {"type": "text", "text": reply.content}
     if arguments is not None:
         block = {"type": "tool_use", "id": "toolu_stub", "name": forced, "input": arguments}
-    usage = {
-        "input_tokens": reply.prompt_tokens,
+    usage = {  # input_tokens excludes what was read from or written to the cache
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens - reply.cache_write_tokens,
         "output_tokens": reply.completion_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": reply.cache_write_tokens,
+        "cache_read_input_tokens": reply.cached_tokens,
     }
     message = {
         "id": "msg_stub",
@@ -221,6 +221,8 @@ def _gemini(body: dict[str, Any], reply: Reply, request: web.Request) -> Answer:
         "candidatesTokenCount": reply.completion_tokens,
         "totalTokenCount": reply.prompt_tokens + reply.completion_tokens,
     }
+    if reply.cached_tokens:  # part of promptTokenCount
+        usage["cachedContentTokenCount"] = reply.cached_tokens
     candidate = {"content": {"parts": [part], "role": "model"}, "finishReason": "STOP", "index": 0}
     answer = {
         "candidates": [candidate],

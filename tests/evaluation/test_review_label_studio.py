@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -146,6 +147,10 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
         "DJANGO_DB": "sqlite",
+        # The ML backend under test listens on 127.0.0.1, which Label Studio refuses to
+        # call by default (its SSRF protection bans loopback for ML backends and webhooks).
+        "ML_BLOCK_LOCAL_IP": "false",
+        "USE_DEFAULT_BANNED_SUBNETS": "false",
     }
     log = data / "server.log"
     command = [binary, "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port)]
@@ -270,3 +275,66 @@ def test_review_round_trip_through_label_studio(
         LABEL_STUDIO_API_KEY="wrong",
     )
     assert refused.returncode == 2 and "refused the key" in refused.stderr
+
+
+def test_labelwise_is_label_studios_ml_backend(studio: str, tmp_path: Path) -> None:
+    from label_studio_sdk import LabelStudio
+
+    from framework.learning.labeled_pool import LabeledPoolDir
+    from tests.support import cli_env
+    from tests.support.news_pool import LABELS, pool_rows
+
+    pool = LabeledPoolDir(tmp_path / "pool")
+    pool.add(pool_rows(80), source="seed")
+    first = pool.head().version
+    port = free_port()
+    command = [sys.executable, "-m", "framework", "review", "serve", str(tmp_path / "pool")]
+    server = subprocess.Popen(
+        [*command, "--taxonomy", "news", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=cli_env(),
+        start_new_session=True,
+    )
+    assert server.stdout is not None
+    try:
+        assert server.stdout.readline().strip() == f"model fit on pool version {first}"
+        assert "Label Studio ML backend on" in server.stdout.readline()
+        assert "Connect Model" in server.stdout.readline()
+        client = LabelStudio(base_url=studio, api_key=TOKEN)
+        project = client.projects.create(title="ml backend", label_config=labeling_config(LABELS))
+        texts = ["rocket orbit moon astronaut", "emissions warming drought carbon"]
+        client.projects.import_tasks(
+            id=project.id,
+            request=[{"row_id": f"m{n}", "text": t, "labelwise": ""} for n, t in enumerate(texts)],
+        )
+        backend = f"http://127.0.0.1:{port}"
+        client.ml.create(url=backend, project=project.id, title="labelwise")
+        client.actions.create(id="retrieve_tasks_predictions", project=project.id)
+        tasks = sorted(client.tasks.list(project=project.id, fields="all"), key=lambda t: t.id)
+        predicted = [client.predictions.list(task=t.id) for t in tasks]
+        assert [len(p) for p in predicted] == [1, 1]
+        assert predicted[0][0].model_version == first
+        assert "space" in predicted[0][0].result[0]["value"]["choices"]
+        assert "climate" in predicted[1][0].result[0]["value"]["choices"]
+        # Annotations reach the backend as Label Studio's webhook events: a new pool version.
+        client.webhooks.create(
+            url=f"{backend}/webhook",
+            project=project.id,
+            send_payload=True,
+            send_for_all_actions=False,
+            actions=["ANNOTATION_CREATED"],
+        )
+        choice = {"from_name": "labels", "to_name": "text", "type": "choices"}
+        client.annotations.create(
+            id=tasks[0].id, result=[{**choice, "value": {"choices": ["space", "science"]}}]
+        )
+        refit = server.stdout.readline().strip()
+        second = pool.head().version
+        assert second != first and refit == f"model fit on pool version {second}"
+        added = {r["id"]: r for r in pool.rows(second)}["m0"]
+        assert added["labels"] == ["space", "science"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

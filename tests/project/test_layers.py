@@ -12,6 +12,8 @@ the ones below it, subpackages import no cycle, and exactly one module imports l
     providers             profiles, compiled requests, transports, the local server
     labels                the label set, validation, decisions, lint, thresholds
     inputs                the rows a run reads: one reader per input kind, labeled pools
+    integrations          what watches runs from outside: tracking (MLflow), tracing
+                          (OpenTelemetry), behind one table of observers
     config                typed schemas and their loading
     base                  errors, records, results, secrets, resources, digests
 
@@ -35,6 +37,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "framework"
 LAYERS = [
     "base",
     "config",
+    "integrations",
     "inputs",
     "labels",
     "providers",
@@ -53,9 +56,10 @@ TESTING_DOORS = {"framework.cli.commands.stub", "framework.stub_server"}
 
 
 def layer_of(module: str) -> str:
-    """framework.providers.transports.cache -> providers; framework.errors -> base."""
+    """framework.providers.transports.cache -> providers; framework.integrations (a
+    package's own __init__) -> integrations; framework.errors -> base."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "base"
+    return parts[1] if len(parts) >= 2 and parts[1] in LAYERS else "base"
 
 
 def runtime_imports(path: Path, *, type_checking: bool = False) -> set[str]:

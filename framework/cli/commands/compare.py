@@ -16,6 +16,10 @@ browser: the runs side by side, F1 by label, what differs in their configs),
 leaderboard.md, per_label_f1.png (F1 of each label by run) and
 cost_vs_macro_f1.png (tokens instead of cost when a run's cost is unknown) into
 --out (default: the sweep folder, else ./comparison).
+
+With tracking=mlflow (and tracking.uri=..., tracking.experiment=...) the comparison is
+also logged to MLflow: a parent run holding the leaderboard, a child run per run folder
+(its config, metrics and files).
 """
 
 
@@ -35,10 +39,17 @@ def run(argv: list[str]) -> int:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cli.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or a sweep folder")
+    cli.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders or a sweep folder; tracking=mlflow tracking.KEY=VALUE log it too",
+    )
     cli.add_argument("--out", metavar="DIR", help="where leaderboard.md and the charts go")
-    args = cli.parse_args(argv)
-    paths = [Path(p) for p in args.runs]
+    args = cli.parse_intermixed_args(argv)  # run folders and overrides around --out
+    overrides = [arg for arg in args.runs if "=" in arg]
+    paths = [Path(p) for p in args.runs if "=" not in p]
+    _check_overrides(overrides)  # before any work
     runs = find_runs(paths)
     if args.out:
         out = Path(args.out)
@@ -46,8 +57,36 @@ def run(argv: list[str]) -> int:
         sweep = len(paths) == 1 and not (paths[0] / RECORD_FILE).exists()
         out = paths[0] if sweep else Path("comparison")
     print(write_comparison(runs, out))
+    if overrides:
+        _track(overrides, [(run.path, run.path.resolve().name) for run in runs], out)
     print(
         f"\nwrote {out / LEADERBOARD_HTML} (open it in a browser), {out / LEADERBOARD}, "
         f"{out / BARS} and {out / SCATTER}"
     )
     return 0
+
+
+def _track(overrides: list[str], runs: list[tuple[Path, str]], out: Path) -> None:
+    """tracking=mlflow: the comparison as a parent run, a child per compared run."""
+    from framework.config.load import compose, load_run_config
+    from framework.evaluation.leaderboard import LEADERBOARD, LEADERBOARD_HTML
+    from framework.integrations import GroupInfo, observers_for
+
+    observers = observers_for(load_run_config(compose(overrides)))
+    info = GroupInfo("compare", out.resolve().name, {"runs": [str(path) for path, _ in runs]})
+    with observers.group(info) as group:
+        for path, name in runs:
+            group.add_run(path, name)
+        for name in (LEADERBOARD_HTML, LEADERBOARD):
+            group.attach(out / name)
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    from framework.errors import ConfigError
+
+    strange = [o for o in overrides if not o.lstrip("+").startswith("tracking")]
+    if strange:
+        raise ConfigError(
+            f"{strange[0]}: compare takes only tracking overrides (tracking=mlflow "
+            "tracking.uri=... tracking.experiment=...); give run folders otherwise"
+        )

@@ -17,6 +17,10 @@ path), and every problem of the chosen taxonomy is reported at once:
            description or without examples, retired labels without a
            replacement, a lineage that does not name the taxonomy
 
+With --agreement EXPORT.json (a Label Studio export with several annotations per
+task), the labels annotators agree on little (Krippendorff's alpha under
+--min-alpha, 0.667 by default) are warnings too, each with its description.
+
 Each finding prints as `LEVEL  KEY  message`, then why it matters.
 
 exit codes: 0 no findings, 1 warnings only, 2 errors (or a config that does
@@ -27,6 +31,7 @@ examples:
   labelwise lint hydra.searchpath=[file://examples/bad_taxonomy] taxonomy=kitchen_sink
   labelwise lint hydra.searchpath=[pkg://acme_taxonomies] taxonomy=acme_feedback
   labelwise lint taxonomy=news validation.hierarchy=leaves_only
+  labelwise lint taxonomy=news --agreement export.json
 
 A relative file:// folder is read from the current directory.
 """
@@ -60,6 +65,7 @@ def run(argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__, end="")
         return 0
+    argv, export, minimum = _agreement_options(argv)
     cfg = compose(argv)
     raw = OmegaConf.to_container(cfg.taxonomy, resolve=True)
     hierarchy = OmegaConf.select(cfg, "validation.hierarchy", default="add_parents")
@@ -69,6 +75,8 @@ def run(argv: list[str]) -> int:
         raise ConfigError(f"validation.hierarchy: {hierarchy!r}; choose one of {_HIERARCHIES}")
     layers = Origins.of(cfg).layers("taxonomy")
     findings = lint_taxonomy({str(k): v for k, v in raw.items()}, hierarchy=hierarchy)
+    if export is not None:
+        findings += _agreement_findings(export, raw, minimum)
     print(_heading(cfg, raw, [name for name, _ in layers]))
     explained: set[str] = set()
     for finding in findings:
@@ -82,6 +90,58 @@ def run(argv: list[str]) -> int:
     else:
         print(f"no problems: {what} follows every practice lint checks")
     return 2 if errors else 1 if warnings else 0
+
+
+def _agreement_options(argv: list[str]) -> tuple[list[str], str | None, float]:
+    """argv without --agreement EXPORT and --min-alpha X (not Hydra overrides), and them."""
+    rest, export, minimum = [], None, 0.667
+    args = iter(argv)
+    for arg in args:
+        name, _, value = arg.partition("=")
+        if name in ("--agreement", "--min-alpha"):
+            value = value or next(args, "")
+            if not value:
+                raise ConfigError(f"{name}: give a value ({name} FILE or {name}=VALUE)")
+            if name == "--agreement":
+                export = value
+            else:
+                try:
+                    minimum = float(value)
+                except ValueError:
+                    raise ConfigError(f"--min-alpha: {value!r} is not a number") from None
+        else:
+            rest.append(arg)
+    return rest, export, minimum
+
+
+def _agreement_findings(export: str, raw: dict[Any, Any], minimum: float) -> list[Finding]:
+    """A warning for each label the export's annotators agree on little."""
+    from pathlib import Path
+
+    from framework.evaluation.review.agreement import agreement, annotations_of, raters_of
+    from framework.evaluation.review.agreement_report import (
+        descriptions_of,
+        low_labels,
+        read_export,
+    )
+    from framework.labels.lint import Finding
+
+    descriptions = descriptions_of(raw)
+    labels = list(descriptions) or sorted(str(k) for k in raw.get("labels") or ())
+    read = annotations_of(read_export(Path(export)), labels)
+    found = [f for f in agreement(raters_of(read), labels) if f.comparison == "annotators"]
+    return [
+        Finding(
+            "warning",
+            f"labels.{item.label}",
+            f"annotators agree little on it in {export}: Krippendorff's alpha {item.alpha:.2f} "
+            f"[{item.low:.2f}, {item.high:.2f}] over {item.units} tasks; its description: "
+            f"{descriptions.get(item.label) or '(none)'!r}",
+            "people who disagree on a label are reading its description differently: "
+            "sharpen it, add examples, or merge it with the label it is confused with",
+        )
+        for item in low_labels(found, minimum)
+    ]
 
 
 def _heading(cfg: DictConfig, raw: dict[Any, Any], files: list[str]) -> str:

@@ -25,6 +25,8 @@ part, never read by the choice, gives the figures with 95% intervals.
   tune.calibrate_rows=300 tune.score_rows=500 tune.seed=0
   tune.max_calls=N tune.max_minutes=M        stop starting recipes past these
   tune.out=DIR tune.name=NAME                where it goes (outputs/tune/DATE), the name
+  tracking=mlflow                            the search, each recipe and each run as
+                                             nested MLflow runs (docs/tracking.md)
 
 Writes DIR/experiment/NAME.yaml (use it with
 'hydra.searchpath=[file://DIR]' +experiment=NAME), DIR/tune.md (every recipe),
@@ -41,6 +43,7 @@ def run(argv: list[str]) -> int:
     from framework.config.load import compose, load_run_config
     from framework.config.tune_settings import TuneSettings
     from framework.evaluation.tuning import table, tune
+    from framework.integrations import GroupInfo, observers_for
 
     if any(arg in ("-h", "--help") for arg in argv):
         print(DESCRIPTION, end="")
@@ -52,7 +55,19 @@ def run(argv: list[str]) -> int:
     if not config.input:
         raise ConfigError("input: required; name the labeled dev file: labelwise tune input=FILE")
     given = [arg for arg in base if not arg.lstrip("+").startswith(("input=", "output="))]
-    result = tune(settings, given, Path(config.input), config.columns)
+    observers = observers_for(config)  # tracking=mlflow: a parent run, a child per recipe
+    search = GroupInfo("tune", settings.name, {"tune": settings.model_dump(), "overrides": given})
+    with observers.group(search) as group:
+        result = tune(settings, given, Path(config.input), config.columns, observers)
+        for name in ("tune.md", "leaderboard.html", "tune.json"):
+            group.attach(result.out / name)
+        if result.winner is not None:
+            group.metrics(
+                {
+                    "winner.select_macro_f1": result.winner.select_macro_f1,
+                    "winner.score_macro_f1": result.winner.score_macro_f1,
+                }
+            )
     print(table(result))
     for skipped in result.skipped:
         print(f"not run: {skipped}")

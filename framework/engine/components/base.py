@@ -38,6 +38,7 @@ from framework.records import Item, Prediction
 if TYPE_CHECKING:
     from framework.engine.conversation import Tally
     from framework.engine.readings import Reading
+    from framework.inputs.images import PreparedImage
 
 __all__ = ["Component", "ItemState", "Parts"]
 
@@ -53,6 +54,7 @@ class ItemState:
     scores: dict[str, float] | None = None  # the trained model's probabilities
     preface: str | None = None  # what goes ahead of the prompt (its examples)
     offered: tuple[str, ...] | None = None  # the labels its questions offer (None: all)
+    images: tuple[PreparedImage, ...] = ()  # its images, ready to send (columns.image)
     extra: dict[str, Any] = field(default_factory=dict)
     # What a component keeps between its before and after (not written to the row).
     held: dict[str, Any] = field(default_factory=dict)

@@ -33,7 +33,9 @@ __all__ = [
     "build_task",
     "export_tasks",
     "labeling_config",
+    "run_labels",
     "select_rows",
+    "write_tasks",
 ]
 
 Which = Literal["review", "band", "failed", "all", "spot-check"]
@@ -82,9 +84,14 @@ def spot_check(rows: Iterable[ResultRow], per_tier: int = SPOT_CHECK) -> list[Re
 
 
 def labeling_config(
-    labels: Sequence[str], descriptions: Mapping[str, str] | None = None, *, title: str = ""
+    labels: Sequence[str],
+    descriptions: Mapping[str, str] | None = None,
+    *,
+    title: str = "",
+    image: bool = False,
 ) -> str:
-    """A multi-choice labeling config: the text, what labelwise said, one choice a label."""
+    """A multi-choice labeling config: the text (and the row's image, for a run with
+    images), what labelwise said, one choice a label."""
     hints = descriptions or {}
     choices = "\n".join(
         f"    <Choice value={quoteattr(label)}"
@@ -96,7 +103,8 @@ def labeling_config(
     return (
         "<View>\n"
         f"  <Header value={quoteattr(header)}/>\n"
-        f'  <Text name="{TO_NAME}" value="$text"/>\n'
+        + ('  <Image name="image" value="$image" maxWidth="512px"/>\n' if image else "")
+        + f'  <Text name="{TO_NAME}" value="$text"/>\n'
         '  <Text name="labelwise" value="$labelwise"/>\n'
         f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="multiple" showInline="true">\n'
         f"{choices}\n"
@@ -114,8 +122,11 @@ def decision_score(row: ResultRow) -> float | None:
     return round(min(sure), 4) if sure else None
 
 
-def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, Any]:
-    """One Label Studio task: data (text, ids, what labelwise said) and its prediction."""
+def build_task(
+    row: ResultRow, text: str, *, model_version: str, image: str | None = None
+) -> dict[str, Any]:
+    """One Label Studio task: data (text, its image as a data: URI when the run had
+    images, ids, what labelwise said) and its prediction."""
     said = ", ".join(row.labels) or "(no label)"
     if not row.ok:
         said = f"failed: {row.error or 'no reason recorded'}"
@@ -134,6 +145,8 @@ def build_task(row: ResultRow, text: str, *, model_version: str) -> dict[str, An
         },
         "predictions": [],
     }
+    if image is not None:
+        task["data"]["image"] = image
     if row.ok:
         prediction: dict[str, Any] = {
             "model_version": model_version,
@@ -164,19 +177,17 @@ def _descriptions(record: RunRecord) -> dict[str, str]:
     return {}
 
 
+def _previews(source: Path, ids: set[str], columns: Any) -> dict[str, str]:
+    """Each row's first image, 512 pixels at most, as a data: URI (Label Studio's Image
+    tag shows it with no file server); 50 MB of them in all."""
+    from framework.evaluation.thumbnails import read_thumbnails
+
+    return read_thumbnails(source, ids, columns, side=512, budget=50_000_000)
+
+
 def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExport:
     """Write tasks.json and labeling-config.xml for the rows to review of a run."""
-    from framework.config.run_settings import ColumnNames
-    from framework.evaluation.texts import read_texts
-
-    record = folder.record or RunRecord()
-    taxonomy = record.taxonomy
-    labels = list(taxonomy.labels)
-    if not labels:
-        raise InputError(
-            f"{folder.path} has no record.json naming its taxonomy's labels; export the "
-            "folder of a labelwise classify run"
-        )
+    run_labels(folder)
     chosen = list(select_rows(folder.rows(), which))
     if not chosen:
         hint = {
@@ -187,20 +198,59 @@ def export_tasks(folder: RunFolder, *, which: Which, out_dir: Path) -> TaskExpor
             "spot-check": "no row was decided by a machine tier of a route (route.tiers)",
         }[which]
         raise InputError(f"no rows to review in {folder.results}: {hint}; try --rows all")
+    return write_tasks(folder, chosen, out_dir=out_dir)
+
+
+def run_labels(folder: RunFolder) -> list[str]:
+    """The labels of the run's taxonomy (InputError without a record naming them)."""
+    labels = list((folder.record or RunRecord()).taxonomy.labels)
+    if not labels:
+        raise InputError(
+            f"{folder.path} has no record.json naming its taxonomy's labels; export the "
+            "folder of a labelwise classify run"
+        )
+    return labels
+
+
+def write_tasks(
+    folder: RunFolder,
+    chosen: Sequence[ResultRow],
+    *,
+    out_dir: Path,
+    why: Mapping[str, Mapping[str, Any]] | None = None,
+) -> TaskExport:
+    """Write tasks.json and labeling-config.xml for `chosen` rows of a run; `why` adds
+    fields to a row's task data (the review queue's reason and score)."""
+    from framework.config.run_settings import ColumnNames
+    from framework.evaluation.texts import read_texts
+
+    record = folder.record or RunRecord()
+    taxonomy = record.taxonomy
+    labels = run_labels(folder)
     source = record.input.path
     columns = ColumnNames.model_validate(record.config.get("columns") or {})
     texts = read_texts(Path(source), {row.id for row in chosen}, columns) if source else {}
+    images = _previews(Path(source), set(texts), columns) if source else {}
     version = f"labelwise {folder.path.name}"
-    tasks = [
-        build_task(row, texts[row.id], model_version=version) for row in chosen if row.id in texts
-    ]
+    tasks = []
+    for row in chosen:
+        if row.id in texts:
+            image = images.get(row.id)
+            task = build_task(row, texts[row.id], model_version=version, image=image)
+            added = (why or {}).get(row.id, {})
+            task["data"].update(added)
+            if added.get("why"):  # shown to the annotator under what labelwise said
+                task["data"]["labelwise"] += f" | picked: {added['why']}"
+            tasks.append(task)
     if not tasks:
         raise InputError(
             f"the texts of the rows to review are not in the run's input ({source}); "
             "the input file must still be where the run read it"
         )
     name = f"{taxonomy.name or ''}@{taxonomy.version or ''}".strip("@")
-    config = labeling_config(labels, _descriptions(record), title=f"(taxonomy {name})")
+    config = labeling_config(
+        labels, _descriptions(record), title=f"(taxonomy {name})", image=bool(images)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks_file, config_file = out_dir / TASKS_FILE, out_dir / CONFIG_FILE
     data = json.dumps(tasks, indent=1, ensure_ascii=False) + "\n"

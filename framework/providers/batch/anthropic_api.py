@@ -28,7 +28,8 @@ from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import key_origin, resolve_api_key
 from framework.providers.pricing import batch_price
 from framework.providers.transports.quota import retry_after_seconds
-from framework.records import Completion, Usage
+from framework.providers.usage import read_anthropic_usage
+from framework.records import Completion
 from framework.secrets import scrub
 
 __all__ = ["AnthropicBatches"]
@@ -70,8 +71,7 @@ class AnthropicBatches:
                 if block.get("type") == "tool_use":
                     text = json.dumps(block.get("input"), ensure_ascii=False)
                     break
-        raw = answer.get("usage") or {}
-        usage = Usage(int(raw.get("input_tokens") or 0), int(raw.get("output_tokens") or 0))
+        usage = read_anthropic_usage(answer.get("usage") or {})
         cost, _ = batch_price(self.provider, self.model, request.kwargs["model"], usage)
         return Completion(
             text=text, usage=usage, cost=cost, finish_reason=answer.get("stop_reason")

@@ -52,7 +52,7 @@ def compact_answers(request: CompiledRequest) -> CompiledRequest:
         return request  # JSON mode without a schema: nothing to compile
     kwargs = {k: v for k, v in request.kwargs.items() if k != "response_format"}
     kwargs["grammar"] = compact_grammar(schema)
-    return CompiledRequest(request.mode, kwargs, request.identity, request.affinity)
+    return CompiledRequest(request.mode, kwargs, request.identity, request.affinity, request.images)
 
 
 def compact_grammar(schema: Mapping[str, Any]) -> str:

@@ -42,6 +42,8 @@ from framework.providers.pricing import price
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.quota import read_quota, retry_after_seconds
 from framework.providers.transports.servers import ServerChoice
+from framework.providers.usage import read_openai_usage
+from framework.providers.wire_options import WireOptions
 from framework.records import Completion, TokenLogprob, Usage
 from framework.secrets import scrub
 
@@ -58,8 +60,10 @@ class HttpTransport:
         *,
         api_bases: Sequence[str] = (),
         pool: int = 64,
+        options: WireOptions | None = None,
     ) -> None:
         self._provider, self._model = provider, model
+        self._options = options or WireOptions.of(provider)
         profile = PROFILES[provider.kind]
         base = provider.api_base or profile.default_api_base
         bases = list(api_bases) or ([base] if base else [])
@@ -82,7 +86,7 @@ class HttpTransport:
     async def send(self, request: CompiledRequest) -> Completion:
         started = time.perf_counter()
         base = self._servers.pick(request.affinity)
-        body = wire_body(request, self._extras)
+        body = self._options.apply(wire_body(request, self._extras), request.tier)
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._servers.busy[base] += 1
         try:
@@ -107,7 +111,9 @@ class HttpTransport:
         return Completion(
             **completion,
             usage=usage,
-            cost=price(self._provider, self._model, request.kwargs["model"], usage),
+            cost=price(
+                self._provider, self._model, request.kwargs["model"], usage, tier=request.tier
+            ),
             latency=time.perf_counter() - started,
             quota=read_quota(headers),
         )
@@ -206,10 +212,7 @@ def read_completion(answer: Mapping[str, Any], mode: str) -> tuple[Usage, dict[s
     calls = message.get("tool_calls") or []
     if mode == "tool" and calls:
         text = (calls[0].get("function") or {}).get("arguments")
-    raw_usage = answer.get("usage") or {}
-    usage = Usage(
-        int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0)
-    )
+    usage = read_openai_usage(answer.get("usage") or {})
     content = (choice.get("logprobs") or {}).get("content") or []
     logprobs = tuple(
         TokenLogprob(

@@ -23,7 +23,9 @@ from framework.providers.pricing import price
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.quota import read_quota
 from framework.providers.transports.servers import ServerChoice
-from framework.records import Completion, TokenLogprob, Usage
+from framework.providers.usage import read_litellm_usage
+from framework.providers.wire_options import WireOptions
+from framework.records import Completion, TokenLogprob
 
 __all__ = ["LitellmTransport"]
 
@@ -33,9 +35,15 @@ _NO_KEY = "no-key-needed"
 
 class LitellmTransport:
     def __init__(
-        self, provider: ProviderConfig, model: ModelConfig, *, api_bases: Sequence[str] = ()
+        self,
+        provider: ProviderConfig,
+        model: ModelConfig,
+        *,
+        api_bases: Sequence[str] = (),
+        options: WireOptions | None = None,
     ) -> None:
         self._provider, self._model = provider, model
+        self._options = options or WireOptions.of(provider)
         self._fixed: dict[str, Any] | None = None  # the key is read at the first call
         self._servers = ServerChoice(
             list(api_bases) or ([provider.api_base] if provider.api_base else [])
@@ -63,8 +71,9 @@ class LitellmTransport:
             where["extra_headers"] = {**self._fixed["extra_headers"], **where["extra_headers"]}
         self._servers.busy[base] += 1
         try:
+            kwargs = self._options.apply(request.kwargs, request.tier)
             response = await litellm_api.acompletion(
-                {**request.kwargs, **self._fixed, **where}, self._provider
+                {**kwargs, **self._fixed, **where}, self._provider
             )
         finally:
             self._servers.busy[base] -= 1
@@ -82,15 +91,13 @@ class LitellmTransport:
         text = message.content
         if request.mode == "tool" and getattr(message, "tool_calls", None):
             text = message.tool_calls[0].function.arguments
-        raw_usage = getattr(response, "usage", None)
-        usage = Usage(
-            int(getattr(raw_usage, "prompt_tokens", 0) or 0),
-            int(getattr(raw_usage, "completion_tokens", 0) or 0),
-        )
+        usage = read_litellm_usage(getattr(response, "usage", None))
         return Completion(
             text=text,
             usage=usage,
-            cost=price(self._provider, self._model, request.kwargs["model"], usage),
+            cost=price(
+                self._provider, self._model, request.kwargs["model"], usage, tier=request.tier
+            ),
             finish_reason=getattr(choice, "finish_reason", None),
             logprobs=_logprobs(choice),
             latency=latency,

@@ -2,6 +2,7 @@
 
 cache     a request made before is answered from the response cache
 batch     run.mode=batch: the others join a provider batch job (framework.runner.drivers.batch)
+flex      provider.flex_fallback: a flex call unanswered by its deadline goes at the default tier
 retry     a call that failed retryably is tried again, with back-off
 health    calls in a row that cannot reach the provider stop the run
 throttle  calls in flight and per minute, paced by the provider's 429s and quotas
@@ -20,6 +21,7 @@ from framework.errors import ConfigError
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.base import Transport
 from framework.providers.transports.cache import CachingTransport, ResponseCache
+from framework.providers.transports.flex import FlexFallback
 from framework.providers.transports.health import (
     HealthWatch,
     ProviderHealth,
@@ -29,6 +31,7 @@ from framework.providers.transports.local import LocalServerTransport
 from framework.providers.transports.pacing import SharedPacing
 from framework.providers.transports.retry import RetryingTransport
 from framework.providers.transports.throttle import Throttle, ThrottledTransport
+from framework.providers.wire_options import WireOptions
 
 if TYPE_CHECKING:  # the batch machinery is imported by a run that uses it (run.mode=batch)
     from framework.providers.local.models import ModelFile
@@ -52,6 +55,10 @@ class TransportStack:
     choice: TransportChoice
     local: LocalServerTransport | None = None
     batch: BatchLayer | None = None
+    # The service tier and prompt-caching hints the provider client sends (the engine
+    # tells it the run's prompt), and the flex fallback's count of resent calls.
+    options: WireOptions | None = None
+    flex: FlexFallback | None = None
 
 
 def build_stack(
@@ -62,9 +69,10 @@ def build_stack(
     pacing: SharedPacing | None = None,
 ) -> TransportStack:
     run, choice = config.run, choose_transport(config)
+    options = WireOptions.of(config.provider)
 
     def client_for(bases: Sequence[str]) -> Transport:
-        return provider_client(config, choice, bases)
+        return provider_client(config, choice, bases, options)
 
     local = None
     if model_file is not None:
@@ -91,9 +99,12 @@ def build_stack(
     online: Transport = RetryingTransport(
         HealthWatch(ThrottledTransport(client, throttle), health), run.retry, throttle.rest
     )
+    flex = None
+    if config.provider.flex_fallback is not None:
+        online = flex = FlexFallback(online, config.provider.flex_fallback)
     batch = batch_layer(config, online, cache) if run.mode == "batch" else None
     top = CachingTransport(batch or online, cache, batch.answered_before if batch else None)
-    return TransportStack(top, cache, throttle, health, choice, local, batch)
+    return TransportStack(top, cache, throttle, health, choice, local, batch, options, flex)
 
 
 def batch_layer(config: RunConfig, online: Transport, cache: ResponseCache) -> BatchLayer:
@@ -134,15 +145,22 @@ def choose_transport(config: RunConfig) -> TransportChoice:
 
 
 def provider_client(
-    config: RunConfig, choice: TransportChoice, bases: Sequence[str] = ()
+    config: RunConfig,
+    choice: TransportChoice,
+    bases: Sequence[str] = (),
+    options: WireOptions | None = None,
 ) -> Transport:
     """The bottom of the stack: the chosen client, to `bases` (else the provider's api_base)."""
     if choice.name == "http":
         from framework.providers.transports.http import HttpTransport
 
         return HttpTransport(
-            config.provider, config.model, api_bases=bases, pool=config.run.concurrency
+            config.provider,
+            config.model,
+            api_bases=bases,
+            pool=config.run.concurrency,
+            options=options,
         )
     from framework.providers.transports.litellm import LitellmTransport  # imports litellm: 2 s
 
-    return LitellmTransport(config.provider, config.model, api_bases=bases)
+    return LitellmTransport(config.provider, config.model, api_bases=bases, options=options)

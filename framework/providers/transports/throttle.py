@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from framework.errors import RateLimited
 from framework.providers.compile import CompiledRequest
@@ -224,4 +225,21 @@ def estimate_tokens(request: CompiledRequest) -> int:
     """A call's tokens before it is made: about 4 characters a token, plus the answer."""
     messages = request.kwargs.get("messages", [])
     answer = int(request.kwargs.get("max_tokens") or 256)
-    return sum(len(str(m.get("content", ""))) for m in messages) // 4 + answer
+    return sum(_characters(m.get("content", "")) for m in messages) // 4 + answer
+
+
+def _characters(content: Any) -> int:
+    """A message's characters; an image part (its base64 is no measure of its tokens)
+    counts as _IMAGE_CHARACTERS."""
+    if not isinstance(content, list):
+        return len(str(content))
+    return sum(
+        _IMAGE_CHARACTERS if part.get("type") == "image_url" else len(str(part.get("text", "")))
+        for part in content
+        if isinstance(part, dict)
+    )
+
+
+# About the most tokens providers count for one image after downscaling (OpenAI high
+# detail at 2048 px: 1,105), as characters.
+_IMAGE_CHARACTERS = 4 * 1105
