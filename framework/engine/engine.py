@@ -79,7 +79,10 @@ class Engine:
         components again; decide."""
         text, cut_from = self.text_fit.fit(item.text)
         if not text.strip() and not item.images:
-            return self._empty_text(item)
+            empty = self._empty_text(item)
+            for component in self.components:  # a route says which tier it counts under
+                empty = component.empty_text(empty)
+            return empty
         state = ItemState(item, Tally(item.id, truncated_from=cut_from))
         if item.images and self.images is not None:
             try:

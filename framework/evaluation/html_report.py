@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from framework.evaluation.chart_labels import (
     CHART_LABELS,
@@ -45,10 +46,12 @@ def write_html_report(
     title: str,
     thumbnails: Mapping[str, str] | None = None,
     audit: str = "",
+    route: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write report.html; the sections depend on whether the run was scored.
     `thumbnails`: a data: URI of a row's image by id, shown beside its text; `audit`:
-    the markup of the gold audit's section (framework.evaluation.html_audit)."""
+    the markup of the gold audit's section (framework.evaluation.html_audit); `route`:
+    a routed run's estimate (framework.evaluation.html_route)."""
     thumbs = thumbnails or {}
     if metrics is not None:
         sections = [
@@ -62,6 +65,10 @@ def write_html_report(
     else:
         sections = [section("Labels predicted", _frequencies(digest), anchor="labels")]
         subtitle = f"{digest.rows} rows, no gold labels: what was predicted, how surely"
+    if route is not None:
+        from framework.evaluation.html_route import route_section
+
+        sections.insert(0, route_section(route))
     if digest.confidences:
         sections.append(section("Confidence by label", _histograms(digest), anchor="confidence"))
     sections.append(_failed(digest, texts, thumbs))

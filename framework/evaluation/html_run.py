@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from framework.config.schema import ColumnNames
 from framework.evaluation.html_digest import digest_rows
@@ -32,6 +33,7 @@ def write_run_html(
     input_path: Path | None = None,
     columns: ColumnNames | None = None,
     title: str = "",
+    route: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write out_dir/report.html from a results file; texts come from `input_path`."""
     from framework.evaluation.texts import read_texts
@@ -56,4 +58,5 @@ def write_run_html(
         title=title or str(results),
         thumbnails=thumbs,
         audit=audit,
+        route=route,
     )

@@ -58,6 +58,8 @@ def run_job(
     from framework.evaluation.report import score_run
     from framework.inputs.readers import count_rows
     from framework.learning.prepare import prepare_run
+    from framework.learning.route_words import estimate_line
+    from framework.run_record import merge_sections
     from framework.runner.progress import Progress
     from framework.runner.recorder import RunRecorder
     from framework.runner.run import classify_file
@@ -95,6 +97,21 @@ def run_job(
             totals = asyncio.run(
                 classify_file(classifier, config.input, output, progress=shown, review=review)
             )
-            metrics = score_run(config, output, run_dir)  # given gold: metrics.json, report.md
+            estimate = route_estimate(classifier.sections().get("route"), output)
+            if estimate is not None:  # a routed run: the estimated quality of its output
+                merge_sections(totals.record, {"route": {"estimate": estimate}})
+                log.info(estimate_line(estimate))
+            # given gold: metrics.json, report.md; report.html always
+            metrics = score_run(config, output, run_dir, estimate=estimate)
             recorder.finish(totals, metrics.summary() if metrics is not None else None)
     return JobOutcome(totals, metrics, recorder.record, output)
+
+
+def route_estimate(route: dict[str, Any] | None, output: Path) -> dict[str, Any] | None:
+    """record.json route.estimate of a routed run's whole output (resumed rows too)."""
+    if not route:
+        return None
+    from framework.learning.route_estimate import estimate_results
+    from framework.runner.journal import journal_path
+
+    return estimate_results(route, journal_path(output))

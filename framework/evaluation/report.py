@@ -61,6 +61,7 @@ def evaluate_results(
     resamples: int = 1000,
     title: str = "",
     metrics_file: Path | None = None,
+    route: Mapping[str, Any] | None = None,
 ) -> Metrics | None:
     """Score a results file; write metrics.json, report.md and the chart. None without gold."""
     try:
@@ -89,6 +90,7 @@ def evaluate_results(
         input_path=input_path,
         columns=columns,
         title=title,
+        route=route,
     )
     return metrics
 
@@ -129,9 +131,12 @@ def metrics_by_path(
     return found
 
 
-def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
+def score_run(
+    config: RunConfig, output: Path, run_dir: Path, *, estimate: Mapping[str, Any] | None = None
+) -> Metrics | None:
     """Score a finished run into its folder (metrics.json, report.md, report.html); None
-    without gold (report.html then shows what was predicted)."""
+    without gold (report.html then shows what was predicted); `estimate`: a routed run's
+    estimated quality (record.json route.estimate), a section of report.html."""
     from framework.labels.taxonomy import label_ids
     from framework.runner.journal import journal_path
 
@@ -145,6 +150,7 @@ def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
         input_path=source,
         columns=config.columns,
         title=str(run_dir),
+        route=estimate,
     )
     if metrics is None:  # no gold: report.html of what was predicted, and how surely
         write_run_html(
@@ -154,6 +160,7 @@ def score_run(config: RunConfig, output: Path, run_dir: Path) -> Metrics | None:
             input_path=source,
             columns=config.columns,
             title=str(run_dir),
+            route=estimate,
         )
     return metrics
 

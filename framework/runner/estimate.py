@@ -105,7 +105,7 @@ class RunEstimate:
             f"completion tokens   ~{self.expected_completion_tokens:,} expected, "
             f"at most {self.max_completion_tokens:,}",
             *self._cache_line(),
-            self._cost_line(),
+            self.cost_line(),
             *self._batch_line(),
             *(f"{heading:<20}{text}" for heading, text in self.notes),
         ]
@@ -130,7 +130,7 @@ class RunEstimate:
             "prefix, on every call after the first)"
         ]
 
-    def _cost_line(self) -> str:
+    def cost_line(self) -> str:
         if self.expected_cost is None or self.max_cost is None:
             return (
                 "cost                unknown: no price for this model (set "

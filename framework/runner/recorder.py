@@ -154,6 +154,8 @@ def _totals(totals: RunTotals) -> dict[str, Any]:
     data.pop("committed_tokens", None)
     if not totals.cost_by_path:  # a run without paths keeps the record it had
         data.pop("cost_by_path", None)
+    if not totals.by_tier:
+        data.pop("by_tier", None)
     data["done"] = totals.done
     data["total_tokens"] = totals.usage.total_tokens
     data["rows_per_s"] = round(totals.done / totals.elapsed, 3) if totals.elapsed > 0 else None

@@ -44,6 +44,8 @@ class RunTotals:
     # What the rows of each path cost (USD; None: a price litellm does not know): a
     # route's cost per tier.
     cost_by_path: dict[str, float | None] = field(default_factory=dict)
+    # Rows by the route tier that decided them (Prediction.extra["tier"]).
+    by_tier: dict[str, int] = field(default_factory=dict)
     # What the run's driver adds to record.json, by section (merged key by key): where
     # the rows ran ("executor"), a distillation's fits ("trained": {"distill": ...}).
     record: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +71,9 @@ class RunTotals:
             if spent is not None and prediction.attempts:
                 spent = None if prediction.cost is None else spent + prediction.cost
             self.cost_by_path[path] = spent
+        tier = prediction.extra.get("tier")
+        if isinstance(tier, str):
+            self.by_tier[tier] = self.by_tier.get(tier, 0) + 1
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
 

@@ -13,35 +13,7 @@ import pytest
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
 from tests.support.cli import labelwise
-from tests.support.news_pool import pool_rows, trained_args
-
-
-def route_args(pool: Path, *extra: str) -> list[str]:
-    return trained_args(
-        pool,
-        "trained.use=ensemble",
-        "route.tiers=[trained,llm,human]",
-        "quality.precision=0.8",
-        *extra,
-    )
-
-
-def mislabeled(count: int) -> list[dict[str, object]]:
-    """The pool with every sixth row's labels wrong, so the model is right only mostly."""
-    rows = pool_rows(count)
-    topics = ["space", "science", "technology", "climate"]
-    for n, row in enumerate(rows):
-        if n % 6 == 1:
-            row["labels"] = [topics[n % 4]]
-    return rows
-
-
-def noisy(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Every fourth row without a cue word, so the model is unsure of it."""
-    for n, row in enumerate(rows):
-        if n % 4 == 0:
-            row["text"] = f"quokka marmalade xylophone {n}"
-    return rows
+from tests.support.news_pool import mislabeled, noisy, pool_rows, route_args
 
 
 @pytest.mark.slow

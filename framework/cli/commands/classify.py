@@ -53,7 +53,7 @@ def hydra_folders() -> tuple[Path, list[str], Path | None]:
 def log_summary(totals: RunTotals, output: Path) -> None:
     """The end-of-run summary: what was done, what it cost, what the driver has to say
     (rows waiting for batch jobs, a distillation's fits) and how to go on."""
-    from framework.engine.components import path_words
+    from framework.engine.components import path_words, tier_words
 
     _log_resumed(totals, output)
     if totals.done + totals.resumed + totals.not_started + totals.duplicates + totals.waiting == 0:
@@ -68,8 +68,11 @@ def log_summary(totals: RunTotals, output: Path) -> None:
         (totals.resumed, "already done"),
         (totals.retried, "failed before and tried again"),
         (totals.cache_hits, "answers from cache"),
-        *((totals.by_path.get(path, 0), words) for path, words in path_words().items()),
     ]
+    if totals.by_tier:  # a routed run: its rows by tier, not by the cascade's paths
+        counts += [(totals.by_tier.get(tier, 0), words) for tier, words in tier_words().items()]
+    else:
+        counts += [(totals.by_path.get(path, 0), words) for path, words in path_words().items()]
     extra = "".join(f", {count} {what}" for count, what in counts if count)
     log.info(
         "%d rows in %.1f s: %d ok, %d failed%s; %d calls, %d tokens, cost %s -> %s",

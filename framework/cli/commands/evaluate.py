@@ -58,6 +58,8 @@ def run(argv: list[str]) -> int:
     if gold is not None:
         warn_unmatched_gold(gold, results, Path(args.gold))
     source = _text_source(record, args.gold)
+    route = (record.model_extra or {}).get("route") if record else None
+    estimate = route.get("estimate") if isinstance(route, dict) else None
     try:
         metrics = evaluate_results(
             results,
@@ -70,6 +72,7 @@ def run(argv: list[str]) -> int:
             resamples=args.bootstrap,
             title=str(args.results),
             metrics_file=out,
+            route=estimate,  # a routed run's report.html keeps its estimate
         )
     except NoGoldLabels:
         metrics = None
@@ -80,9 +83,46 @@ def run(argv: list[str]) -> int:
             '{"id", "labels"} rows with the ids of the results'
         )
     print(metrics_table(metrics))
+    if estimate:  # a routed run: its estimate beside the truth
+        print("\n" + estimate_beside_gold(estimate, results, labels, gold, none_label))
     report = out.parent / REPORT_FILE
     print(f"\nwrote {out}, {report} and {out.parent / REPORT_HTML_FILE} (open it in a browser)")
     return 0
+
+
+def estimate_beside_gold(
+    estimate: Mapping[str, Any],
+    results: Path,
+    labels: Sequence[str],
+    gold: Mapping[str, Sequence[str]] | None,
+    none_label: str | None,
+) -> str:
+    """A routed run's estimated per-label precision and recall (record.json
+    route.estimate) beside the realised ones, on the rows the estimate is about: the
+    machine-labeled rows (tiers trained and llm, ok, with text)."""
+    from framework.evaluation.markdown import markdown_table
+    from framework.evaluation.metrics import NoGoldLabels, compute_metrics
+    from framework.learning.route_words import estimate_rows
+
+    def machine() -> Any:
+        for row in read_result_rows(results):
+            tier = row.extra.get("tier")
+            if tier in ("trained", "llm") and row.ok and not row.extra.get("empty_text"):
+                yield row
+
+    try:
+        part = compute_metrics(machine(), labels, none_label=none_label, gold=gold, resamples=200)
+    except NoGoldLabels:
+        return "route estimate: no machine-labeled row has gold to set it against"
+    realised = {s.label: (s.precision, s.recall) for s in part.per_label}
+    rows = estimate_rows(estimate, realised)
+    confidence = f"{1 - float(estimate['alpha']):.0%}"
+    head = (
+        f"Route: estimated ({confidence} intervals, record.json route.estimate) beside "
+        f"realised, on the {part.scored} machine-labeled rows with gold"
+    )
+    header = ["label", "precision est.", "realised", "within", "recall est.", "realised", "within"]
+    return head + "\n\n" + markdown_table(header, rows)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from framework.errors import ConfigError
 
 if TYPE_CHECKING:
     from framework.inputs.rows import InputRow
+    from framework.runner.estimate import RunEstimate
 
 __all__ = ["run"]
 
@@ -40,10 +41,29 @@ def run(argv: list[str]) -> int:
     classifier = Classifier(config)
     try:
         estimate = estimate_run(classifier, rows, done)
+        route = classifier.sections().get("route")
     finally:
         classifier.close()
     mode = classifier.describe()["output_mode"]["mode"]
     print(f"plan for {config.input} on {estimate.model} (output mode {mode})")
     for line in estimate.lines():
         print("  " + line)
+    if route:  # a routed run: its rows by tier, the cost of each and the guarantee
+        for line in route_lines(route, estimate):
+            print("  " + line)
     return 0
+
+
+def route_lines(route: dict[str, Any], estimate: RunEstimate) -> list[str]:
+    from framework.learning.route_words import plan_lines
+
+    counts = {
+        "trained": estimate.decided.get("route.trained", 0),
+        "llm": estimate.to_call + estimate.cached,
+        "human": estimate.decided.get("route.human", 0),
+    }
+    cost = estimate.cost_line().split("  ", 1)[-1].strip()
+    batch = estimate.batch_cost
+    if batch is not None and batch[0] is not None:
+        cost += f"; ~${batch[0]:,.4f} with run.mode=batch"
+    return plan_lines(route, counts, cost)

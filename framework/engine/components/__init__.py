@@ -28,6 +28,7 @@ __all__ = [
     "decided_words",
     "path_words",
     "record_sections",
+    "tier_words",
 ]
 
 
@@ -65,4 +66,12 @@ def record_sections() -> list[str]:
 
 def decided_words() -> dict[str, str]:
     """How `labelwise plan` words the rows each component decides without a call."""
-    return {kind.name: kind.decides for kind in COMPONENTS if kind.decides}
+    words = {kind.name: kind.decides for kind in COMPONENTS if kind.decides}
+    for kind in COMPONENTS:
+        words.update(kind.decides_as)
+    return words
+
+
+def tier_words() -> dict[str, str]:
+    """How the summary words a routed run's rows, by tier (totals.by_tier)."""
+    return {tier: words for kind in COMPONENTS for tier, words in kind.words_by_tier.items()}

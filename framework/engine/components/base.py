@@ -16,6 +16,8 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
                              trained model's probabilities), or pass it on
     failed(state, row)       after the LLM failed: the failed row, or another (a route
                              hands it to people)
+    empty_text(row)          the row of an empty text (decided by the taxonomy's rule,
+                             no call): as it stands, or with what the component notes
 
 and, once for the run: identity() (the keys that join the results file's identity, so
 a run is not resumed under another model or pool), describe() (its sections of
@@ -86,6 +88,10 @@ class Component:
     paths: ClassVar[dict[str, str]] = {}
     # How `labelwise plan` words the rows it decides without a call.
     decides: ClassVar[str | None] = None
+    # ... and by the rows' decided_by, where it decides rows in more than one way.
+    decides_as: ClassVar[dict[str, str]] = {}
+    # How the summary words rows by tier (Prediction.extra["tier"]), where it sets one.
+    words_by_tier: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def build(cls, parts: Parts) -> Component | None:
@@ -107,6 +113,10 @@ class Component:
 
     def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
         """The row whose LLM call failed (a route may hand it to the next tier)."""
+        return prediction
+
+    def empty_text(self, prediction: Prediction) -> Prediction:
+        """The row of an empty text, decided without a call (a route names its tier)."""
         return prediction
 
     def close(self) -> None:

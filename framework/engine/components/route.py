@@ -33,22 +33,33 @@ from framework.engine.components.trained import TrainedComponent, by_the_model
 from framework.engine.readings import Reading
 from framework.errors import ConfigError
 from framework.learning.certify import Floors, TierRules, clopper_pearson, shortfalls
+from framework.learning.route_estimate import calibration_rates
+from framework.learning.route_words import TIER_NAMES
 from framework.learning.routing import certify_route
 from framework.learning.trained import TrainedModel
 from framework.records import Item, Prediction
 
-__all__ = ["RouteComponent", "floors_of"]
+__all__ = ["TIER_WORDS", "RouteComponent", "floors_of"]
+
+TIER_WORDS = TIER_NAMES
 
 
 class RouteComponent(Component):
     name = "route"
     section = "route"
-    # "trained" and "llm" rows are worded as the cascade words them (one table of words).
-    paths: ClassVar[dict[str, str]] = {"human": "left to people (tier human)"}
-    decides = "settled by the trained tier"
+    # How the summary words a routed run's rows, by tier (Prediction.extra["tier"]).
+    words_by_tier: ClassVar[dict[str, str]] = TIER_WORDS
+    # How `labelwise plan` words the rows it decides without a call (decided_by).
+    decides_as: ClassVar[dict[str, str]] = {
+        "route.trained": TIER_WORDS["trained"] + " (no call)",
+        "route.human": TIER_WORDS["human"],
+    }
 
-    def __init__(self, rules: TierRules, calibration: dict[str, Any], parts: Parts) -> None:
+    def __init__(
+        self, rules: TierRules, calibration: dict[str, Any], rates: dict[str, Any], parts: Parts
+    ) -> None:
         self.rules, self.calibration, self.config = rules, calibration, parts.config
+        self.rates = rates  # the trained tier's decisions on the calibration rows
         self.decider, self.labels = parts.decider, parts.labels
         self.tiers = parts.config.route.tiers
 
@@ -75,7 +86,12 @@ class RouteComponent(Component):
         route = certify_route(
             ["trained"], [scores], gold, labels, [centers], floors, alpha=quality.alpha
         )
-        return cls(route[0], about, parts)
+        every_row = "llm" in parts.config.route.tiers  # else only rows it settles entirely
+        rates = calibration_rates(route[0], scores, gold, every_row_machine=every_row)
+        settled = float(route[0].settled(scores).all(axis=1).mean())
+        after = "llm" if every_row else "human"
+        about = {**about, "share": {"trained": round(settled, 4), after: round(1 - settled, 4)}}
+        return cls(route[0], about, rates, parts)
 
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
@@ -98,6 +114,7 @@ class RouteComponent(Component):
                 "calibration": self.calibration,
                 "certified": {"trained": self.rules.describe()},
                 "expected": {"trained": _expected(self.rules, self.config.quality.alpha)},
+                "rates": {"trained": self.rates},
                 "reference": "llm: the last machine tier, not certified in a run",
                 "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
             }
@@ -116,7 +133,8 @@ class RouteComponent(Component):
         state.held["route"] = {
             rule.label: float(present[n]) for n, rule in enumerate(self.rules.rules) if settled[n]
         }
-        state.extra.update(tier="llm", path="llm")
+        settled_labels = [rule.label for n, rule in enumerate(self.rules.rules) if settled[n]]
+        state.extra.update(tier="llm", path="llm", settled=settled_labels)
         return None
 
     def after(self, state: ItemState, reading: Reading) -> Reading:
@@ -133,6 +151,12 @@ class RouteComponent(Component):
         why = f"the llm tier failed: {prediction.error}"
         return _to_people(state, state.item, why, base=prediction)
 
+    def empty_text(self, prediction: Prediction) -> Prediction:
+        """An empty text is settled by the taxonomy's rule, no call: it counts under the
+        trained tier, the route's first (and is left out of the quality estimate)."""
+        extra = {**prediction.extra, "tier": "trained", "path": "trained", "empty_text": True}
+        return replace(prediction, extra=extra)
+
 
 def _settled_by_trained(state: ItemState, rules: TierRules, decider: Any) -> Prediction:
     """The row the trained tier settles entirely: its labels those at or above `hi`."""
@@ -142,7 +166,13 @@ def _settled_by_trained(state: ItemState, rules: TierRules, decider: Any) -> Pre
     prediction = by_the_model(replace(state, scores=decided), decider, path="trained")
     sources = {"trained": _rounded(scores)}
     extra = {**prediction.extra, "sources": sources, "tier": "trained"}
-    return replace(prediction, confidence=_rounded(scores), extra=extra, review=False)
+    return replace(
+        prediction,
+        confidence=_rounded(scores),
+        extra=extra,
+        review=False,
+        decided_by="route.trained",
+    )
 
 
 def _to_people(
@@ -150,7 +180,7 @@ def _to_people(
 ) -> Prediction:
     extra = {**state.extra, "tier": "human", "path": "human", "sent_because": why}
     if base is None:
-        return Prediction(item.id, (), "ok", 0, review=True, extra=extra, decided_by="route")
+        return Prediction(item.id, (), "ok", 0, review=True, extra=extra, decided_by="route.human")
     kept = {"tier", "path", "sent_because"}
     return replace(
         base,

@@ -1,0 +1,143 @@
+"""How a routed run's estimate and plan are said to a person.
+
+estimate_line(estimate)            # the run's summary line (record.json route.estimate)
+estimate_rows(estimate, realised)  # `labelwise evaluate`: estimate beside the truth
+plan_lines(route, counts, cost)    # `labelwise plan`: tiers, people, the guarantee
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "TIER_NAMES",
+    "estimate_line",
+    "estimate_rows",
+    "figure",
+    "guarantee",
+    "plan_lines",
+]
+
+TIER_NAMES = {
+    "trained": "settled by the trained tier",
+    "llm": "asked of the LLM tier",
+    "human": "left to people",
+}
+
+
+def figure(value: Sequence[float | None], estimated: bool = False) -> str:
+    """An estimate and its interval; a null one is either not estimated (the LLM
+    tier's part) or has nothing to measure (no decision of the kind)."""
+    point, low, high = value
+    if point is None:
+        return "no decision to measure" if estimated else f"not estimated [{low:.3f}, {high:.3f}]"
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _cost(cost: float | None) -> str:
+    return "cost unknown" if cost is None else f"${cost:.4f}"
+
+
+def tiers_words(tiers: Mapping[str, Mapping[str, Any]]) -> str:
+    return ", ".join(
+        f"{about['rows']:,} ({about['share']:.0%}) {TIER_NAMES.get(tier, tier)}, "
+        f"{_cost(about['cost'])}"
+        for tier, about in tiers.items()
+    )
+
+
+def estimate_line(estimate: Mapping[str, Any]) -> str:
+    """One line: rows and cost per tier, the lowest estimated precision and recall."""
+    labels: Mapping[str, Any] = estimate["labels"]
+    parts = [f"route: {tiers_words(estimate['tiers'])}"]
+    for name in ("precision", "recall"):
+        known = [(v[name][0], label) for label, v in labels.items() if v[name][0] is not None]
+        if known:
+            _, label = min(known)
+            parts.append(f"lowest estimated {name} {figure(labels[label][name])} ({label})")
+    partial = [label for label, v in labels.items() if sum(v["decisions"]["llm"])]
+    if partial:
+        parts.append(
+            f"{len(partial)} of {len(labels)} labels include the LLM tier's decisions, "
+            "not estimated (bounded)"
+        )
+    alpha = float(estimate["alpha"])
+    return "; ".join(parts) + f" ({1 - alpha:.0%} intervals; record.json route.estimate)"
+
+
+def estimate_rows(
+    estimate: Mapping[str, Any], realised: Mapping[str, tuple[float, float]]
+) -> list[list[str]]:
+    """Per label: estimated precision and recall [interval], the realised ones, and
+    whether each realised figure falls within its interval."""
+    rows = []
+    for label, about in estimate["labels"].items():
+        if label not in realised:
+            continue
+        precision, recall = realised[label]
+        rows.append(
+            [
+                label,
+                figure(about["precision"], about.get("estimated", False)),
+                f"{precision:.3f}",
+                _within(precision, about["precision"]),
+                figure(about["recall"], about.get("estimated", False)),
+                f"{recall:.3f}",
+                _within(recall, about["recall"]),
+            ]
+        )
+    return rows
+
+
+def _within(value: float, figure: Sequence[float | None]) -> str:
+    low, high = float(figure[1] or 0.0), float(figure[2] if figure[2] is not None else 1.0)
+    return "yes" if low - 1e-9 <= value <= high + 1e-9 else "NO"
+
+
+def guarantee(route: Mapping[str, Any]) -> str:
+    """The route's guarantee in words."""
+    quality = route["quality"]
+    confidence = f"{1 - float(quality['alpha']):.0%}"
+    precision, recall = quality["precision"], quality["recall"]
+    recall = precision if recall is None else recall
+
+    def floor(value: Any) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{label} >= {v}" for label, v in value.items())
+        return f">= {value}"
+
+    said = f"every label's precision {floor(precision)}"
+    if isinstance(precision, dict):
+        said = f"precision of {floor(precision)}"
+    words = (
+        f"{said} with {confidence} confidence on the labels the trained tier settles, "
+        f"and its misses within a recall floor of {floor(recall)}"
+    )
+    if "llm" in route["tiers"]:
+        words += "; the LLM tier is not certified (its labels carry no guarantee)"
+    return words
+
+
+def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: str) -> list[str]:
+    """`labelwise plan`'s lines of a routed run: the expected share of rows per tier on
+    the calibration rows, the rows of this input per tier, the cost, the guarantee."""
+    tiers: Sequence[str] = route["tiers"]
+    share = (route.get("calibration") or {}).get("share") or {}
+    lines = []
+    for tier in tiers:
+        expected = share.get(tier)
+        on_calibration = "" if expected is None else f" ({expected:.0%} of the calibration rows)"
+        cost = {"trained": "no cost", "llm": llm_cost, "human": "people's time"}[tier]
+        lines.append(
+            f"{'tier ' + tier:<20}{counts.get(tier, 0):,} rows {TIER_NAMES[tier]}"
+            f"{on_calibration}; {cost}"
+        )
+    people = f"{counts.get('human', 0):,}"
+    if "llm" in tiers and "human" in tiers:
+        people += " (and the rows whose LLM call fails, with route.on_failure=next)"
+    elif "human" not in tiers:
+        people += " (the route has no human tier)"
+    lines.append(f"{'rows for people':<20}{people}")
+    lines.append(f"{'guarantee':<20}{guarantee(route)}")
+    return lines
