@@ -47,8 +47,9 @@ def run(argv: list[str]) -> int:
     )
     cli.add_argument("--out", metavar="DIR", help="where leaderboard.md and the charts go")
     args = cli.parse_intermixed_args(argv)  # run folders and overrides around --out
-    overrides = [arg for arg in args.runs if "=" in arg]
-    paths = [Path(p) for p in args.runs if "=" not in p]
+    # A sweep's run folders are often named key=value: a folder that exists is a folder.
+    overrides = [arg for arg in args.runs if "=" in arg and not Path(arg).exists()]
+    paths = [Path(arg) for arg in args.runs if arg not in overrides]
     _check_overrides(overrides)  # before any work
     runs = find_runs(paths)
     if args.out:
