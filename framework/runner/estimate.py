@@ -157,7 +157,15 @@ class _PlanTransport(RecordingTransport):
         if found is not None:
             self.cached += 1
             return found
+        if _asks_again(request):  # re-asks are not predictable: only first asks count
+            return self.answer(request)
         return await super().send(request)
+
+
+def _asks_again(request: CompiledRequest) -> bool:
+    """A re-ask carries the rejected answer (the usual answer may not fit a row whose
+    labels were shortlisted, which a run's model would not give)."""
+    return any(message.get("role") == "assistant" for message in request.kwargs["messages"])
 
 
 def estimate_run(

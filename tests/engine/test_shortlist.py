@@ -4,12 +4,14 @@ text (and the none label), in the prompt, the schema and the check of the answer
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from framework.testing import StubServer
 from framework.testing.reply import Reply
-from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
+from tests.support import classify_command, read_jsonl, run_cli, stub_overrides, write_jsonl
+from tests.support.cli import numbers
 from tests.support.news_pool import news_label_set, pool_rows
 
 
@@ -99,3 +101,26 @@ def test_a_top_k_that_keeps_every_label_names_the_key(stub: StubServer, tmp_path
     assert "labelwise: error: zero_shot.top_k: 4 keeps every one" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() and stub.requests == []
+
+
+def test_plan_counts_one_call_a_shortlisted_row_and_fewer_prompt_tokens(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "items.jsonl", pool_rows(10, seed=5))
+    plans = {}
+    # strict validation: the plan's usual answer may name a label a row's shortlist left
+    # out, which a run's model would not; the plan must not count re-asks for it
+    for name, extra in (("all", ["zero_shot.use=off"]), ("shortlist", [])):
+        command = [
+            sys.executable, "-m", "framework", "plan", f"input={source}",
+            *stub_overrides(stub), *shortlist_args(stub, *extra), "validation=strict",
+        ]  # fmt: skip
+        result = run_cli(command)
+        assert result.returncode == 0, result.stderr
+        plans[name] = result.stdout
+    for plan in plans.values():
+        assert numbers(plan, "calls")[0] == 10, plan  # first asks only, one a row
+    assert (
+        numbers(plans["shortlist"], "prompt tokens")[0] < numbers(plans["all"], "prompt tokens")[0]
+    )
+    assert stub.requests == []  # a plan sends nothing
