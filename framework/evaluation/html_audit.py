@@ -25,6 +25,7 @@ __all__ = ["AUDIT_TOP", "audit_section"]
 
 AUDIT_TOP = 20  # rows shown, most suspect first
 AUDIT_ROWS = 50_000  # a run with more gold rows is audited by `labelwise audit` only
+AUDIT_LABELS = 500  # and labels: a model is fit per label, five times over
 TEXT_LIMIT = 600
 
 
@@ -55,6 +56,13 @@ def audit_section(
         return ""
     texts = read_texts(input_path, set(held), columns) if input_path else {}
     rows = [(i, texts[i], held[i]) for i in held if texts.get(i, "").strip()]  # words to learn
+    if not rows:  # before importing cleanlab and scikit-learn (100+ MB) for nothing
+        return _said("The run's gold was not audited: its texts are not in the run's input.")
+    if len(labels) > AUDIT_LABELS:  # a model a label, five times over
+        return _said(
+            f"{len(labels):,} labels: more than the report audits ({AUDIT_LABELS:,}); rank the "
+            "gold with labelwise audit INPUT --run RUN_DIR --out ranked.jsonl."
+        )
     if len(rows) > AUDIT_ROWS:  # five model fits on every row: minutes, not seconds
         return _said(
             f"{len(rows):,} gold rows: more than the report audits ({AUDIT_ROWS:,}); rank "
