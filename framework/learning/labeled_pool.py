@@ -26,8 +26,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import InputError
+from framework.files import write_text_atomic
 
 __all__ = ["Added", "Head", "LabeledPoolDir"]
 
@@ -111,7 +110,7 @@ class LabeledPoolDir:
                 return None
             body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in current.values())
             version = hashlib.sha256(body.encode("utf-8", "backslashreplace")).hexdigest()[:16]
-            _write_atomic(self.version_file(version), body)
+            write_text_atomic(self.version_file(version), body)
             entry = {
                 "version": version,
                 "previous": head.version,
@@ -126,7 +125,7 @@ class LabeledPoolDir:
                 "previous": head.version,
                 "history": [*head.history, entry],
             }
-            _write_atomic(self.path / HEAD_FILE, json.dumps(state, indent=1) + "\n")
+            write_text_atomic(self.path / HEAD_FILE, json.dumps(state, indent=1) + "\n")
             return Added(version, head.version, len(current), added, changed)
 
     @contextlib.contextmanager
@@ -148,27 +147,3 @@ def _rest(row: Mapping[str, Any]) -> dict[str, Any]:
         if row.get(key):
             kept[key] = row[key]
     return kept
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """`text` to a file beside `path`, synced, then renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed after)
-        "w",
-        encoding="utf-8",
-        errors="backslashreplace",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise

@@ -29,10 +29,7 @@ it finished says so and changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +38,7 @@ from typing import Any
 
 from framework.errors import InputError
 from framework.evaluation.review.recertify import RunChange, RunOf, centers_of, rules_of_record
+from framework.files import write_text_atomic
 from framework.learning.trained import TrainedModel, fuse, text_digest
 from framework.results import ResultRow, RunFolder
 
@@ -89,7 +87,7 @@ def relabel(run: RunOf, change: RunChange) -> Relabeled:
         ids = list(json.loads(plan_file.read_text(encoding="utf-8"))["ids"])
     else:
         ids = _changed_ids(run, change, ok)
-        _write_atomic(plan_file, json.dumps({"version": change.version, "ids": ids}) + "\n")
+        write_text_atomic(plan_file, json.dumps({"version": change.version, "ids": ids}) + "\n")
     redone: dict[str, ResultRow] = {}
     calls = hits = 0
     if ids:
@@ -110,7 +108,7 @@ def relabel(run: RunOf, change: RunChange) -> Relabeled:
     body = "".join(
         json.dumps(redone.get(row.id, row).to_json(), ensure_ascii=False) + "\n" for row in rows
     )
-    _write_atomic(folder.results, body)
+    write_text_atomic(folder.results, body)
     _note(run, change, len(ok), len(ids), changed)
     if ids:  # the run's metrics.json and report.html of its rows as they are now
         from framework.evaluation.report import score_run
@@ -240,7 +238,7 @@ def _run_again(run: RunOf, change: RunChange, ids: Sequence[str], work: Path) ->
                 if row.item.gold is not None:
                     kept["labels"] = list(row.item.gold)
                 lines.append(json.dumps(kept, ensure_ascii=False) + "\n")
-        _write_atomic(subset, "".join(lines))
+        write_text_atomic(subset, "".join(lines))
     cfg = OmegaConf.create(dict(run.record.config))
     if OmegaConf.select(cfg, "provider.api_key") == REDACTED:
         cfg.provider.api_key = None  # it comes from the environment again
@@ -278,21 +276,3 @@ def _note(run: RunOf, change: RunChange, ok_rows: int, rerun: int, changed: int)
     }
     setattr(record, "relabeled", [*(extra.get("relabeled") or []), entry])  # noqa: B010 (a key the record keeps as extra)
     write_record(run.path, record)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """`text` to a file beside `path`, synced, then renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed after)
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
