@@ -51,6 +51,7 @@ __all__ = [
     "TierRules",
     "certify_tier",
     "clopper_pearson",
+    "predicted_hits",
     "rows_needed",
     "shortfalls",
 ]
@@ -155,6 +156,24 @@ def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
     low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
     high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
     return low, high
+
+
+def predicted_hits(k: int, n: int, count: int, alpha: float) -> tuple[float, float, float]:
+    """Of `count` new decisions made at the rate k / n seen on calibration rows: the
+    expected number that are hits, and a 1 - alpha predictive interval of the realised
+    number. The rate's exact interval (at alpha / 2) and the binomial draw of the new
+    decisions at its ends (alpha / 4 each side) together: the realised figures of a
+    run are a draw, so an interval of the rate alone is too narrow for them."""
+    from scipy.stats import binom
+
+    if count == 0:
+        return 0.0, 0.0, 0.0
+    if n == 0:  # no calibration row behind it: anything may happen
+        return count / 2, 0.0, float(count)
+    low, high = clopper_pearson(k, n, alpha / 2)
+    least = float(binom.ppf(alpha / 4, count, low))
+    most = float(binom.isf(alpha / 4, count, high))
+    return count * k / n, least, min(float(count), most)
 
 
 def _lower(k: int, n: int, alpha: float) -> float:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from framework.learning.certify import TierRules, clopper_pearson
+from framework.learning.certify import TierRules, predicted_hits
 from framework.results import ResultRow
 
 __all__ = [
@@ -175,17 +175,7 @@ def _label(
 def _draw(rate: Sequence[int], count: int, alpha: float) -> tuple[float, float, float]:
     """Of `count` decisions at the calibration rate k / n: the expected number that
     have the label, and the low and high ends of its predictive interval."""
-    from scipy.stats import binom
-
-    k, n = rate
-    if count == 0:
-        return 0.0, 0.0, 0.0
-    if n == 0:  # no calibration row behind it: anything may happen
-        return count / 2, 0.0, float(count)
-    low, high = clopper_pearson(k, n, alpha / 2)
-    least = float(binom.ppf(alpha / 4, count, low))
-    most = float(binom.isf(alpha / 4, count, high))
-    return count * k / n, least, min(float(count), most)
+    return predicted_hits(rate[0], rate[1], count, alpha)
 
 
 def _rounded(values: Sequence[float | None]) -> list[float | None]:

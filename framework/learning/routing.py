@@ -27,7 +27,7 @@ from framework.learning.certify import (
     Floors,
     TierRules,
     certify_tier,
-    clopper_pearson,
+    predicted_hits,
     rows_needed,
 )
 
@@ -131,9 +131,10 @@ def estimate_quality(
     """Per label, the machine-decided output's precision and recall. `calibration` is
     the calibration rows routed the same way (`gold`: their reference labels): each
     tier's rates are read on the calibration rows it decided, so they carry the same
-    selection as the output (a row machine-decided only when every label is settled),
-    with exact intervals at alpha split over the tiers and the two rates; the output's
-    figures weigh them by how many of its decisions each tier made."""
+    selection as the output (a row machine-decided only when every label is settled).
+    The output's decisions of each tier are a binomial draw at those rates, so the
+    intervals are predictive intervals of the realised figures (certify.predicted_hits),
+    at alpha split over the tiers and the two rates."""
     import numpy as np
 
     each = alpha / max(1, 2 * len(route))
@@ -151,19 +152,11 @@ def estimate_quality(
             seen = known & (calibration.settled_by[:, n] == k)
             said = seen & calibration.present[:, n]
             left = seen & ~calibration.present[:, n]
-            if ones:
-                tp += ones * _rate(int(y[said, n].sum()), int(said.sum()), each)
-            if zeros:  # the share of its absent decisions that had the label
-                fn += zeros * _rate(int(y[left, n].sum()), int(left.sum()), each)
+            tp += predicted_hits(int(y[said, n].sum()), int(said.sum()), ones, each)
+            # the absent decisions that had the label nonetheless: misses
+            fn += predicted_hits(int(y[left, n].sum()), int(left.sum()), zeros, each)
         estimates.append(_label_estimate(rule_label, tp, fn, decided_present))
     return estimates
-
-
-def _rate(k: int, n: int, alpha: float) -> Any:
-    import numpy as np
-
-    low, high = clopper_pearson(k, n, alpha)
-    return np.array([k / n if n else 0.5, low, high])
 
 
 def _label_estimate(label: str, tp: Any, fn: Any, decided_present: int) -> LabelEstimate:

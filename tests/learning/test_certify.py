@@ -116,3 +116,26 @@ def test_a_route_sends_what_no_tier_settles_to_people_and_estimates_its_quality(
         assert realised_p >= 0.8
         assert estimate.precision_interval[0] <= realised_p <= estimate.precision_interval[1]
         assert estimate.recall_interval[0] <= realised_r <= estimate.recall_interval[1]
+
+
+def test_a_small_runs_estimate_is_a_predictive_interval_of_its_realised_precision() -> None:
+    """Many calibration rows pin the rate down (0.85 +- 0.01); a run of 20 present
+    decisions is a draw at that rate, so its realised precision may well be 0.65. The
+    estimate's interval must hold it: an interval of the rate alone would not."""
+    rows, labels = 20_000, ["joy"]
+    scores = np.full((rows, 1), 0.95)
+    gold = (np.arange(rows) < int(rows * 0.85))[:, None]
+    floors = Floors.uniform(labels, precision=0.8)
+    route = certify_route(["trained"], [scores], gold, labels, [[0.5]], floors, alpha=0.05)
+    assert route[0].rules[0].hi is not None  # "present" certified: 0.85 > 0.8
+
+    run = np.full((20, 1), 0.95)
+    truth = np.arange(20) < 13  # the run's draw: 13 of its 20 rows have joy
+    routed = route_rows(route, [run])
+    calibration = route_rows(route, [scores])
+    (joy,) = estimate_quality(route, routed, calibration, gold, alpha=0.05)
+    realised = truth[routed.present[:, 0]].mean()
+    assert realised == pytest.approx(0.65)
+    low, high = joy.precision_interval
+    assert low <= realised <= high
+    assert high - low < 0.5  # still says something
