@@ -18,10 +18,13 @@ from framework.config.strict import Strict
 
 __all__ = ["TIER_KINDS", "QualitySettings", "RouteSettings"]
 
-# The tiers a route may name, cheapest first by custom (framework.engine.components.route):
-# trained (the trained model's probabilities), llm (the run's configured LLM, fused
-# with the trained model as trained.use=ensemble does), human (rows left to people).
-TIER_KINDS = ("trained", "llm", "human")
+# The tiers a route may name, in the order a route names them, cheapest first
+# (framework.engine.components.route): trained (the trained model's probabilities),
+# zero_shot (the zero-shot scorer's cosines to the label prototypes), llm (the run's
+# configured LLM, fused with the trained model as trained.use=ensemble does), human
+# (rows left to people).
+TIER_KINDS = ("trained", "zero_shot", "llm", "human")
+FIRST_TIERS = ("trained", "zero_shot")  # the tiers a target certifies
 
 Floor = float | dict[str, float] | None
 
@@ -33,8 +36,8 @@ class RouteSettings(Strict):
 
     tiers: list[str] = Field(
         default_factory=list,
-        description="Tiers, cheapest first: trained, llm, human (people, last); [] no route "
-        "(docs/routing.md).",
+        description="Tiers, cheapest first: trained, zero_shot, llm, human (people, last); "
+        "[] no route (docs/routing.md).",
     )
     on_failure: Literal["wait", "next"] = Field(
         default="wait",
@@ -52,10 +55,15 @@ class RouteSettings(Strict):
             raise ValueError(f"{tiers}: a tier is named twice")
         if "human" in tiers and tiers[-1] != "human":
             raise ValueError(f"{tiers}: human must be the last tier (people decide what is left)")
-        if tiers and tiers[0] != "trained":
+        if tiers and tiers[0] not in FIRST_TIERS:
             raise ValueError(
-                f"{tiers}: the first tier must be trained (the tier a target certifies); "
-                "a route of the LLM alone is a plain run"
+                f"{tiers}: the first tier must be trained or zero_shot (the tiers a target "
+                "certifies); a route of the LLM alone is a plain run"
+            )
+        order = [TIER_KINDS.index(tier) for tier in tiers]
+        if order != sorted(order):
+            raise ValueError(
+                f"{tiers}: tiers go cheapest first, in the order {', '.join(TIER_KINDS)}"
             )
         return tiers
 

@@ -510,6 +510,7 @@ class RunConfig(Strict):
                 ("examples.likeness", self.examples.likeness, self.examples.likeness != "tfidf"),
                 ("trained.features", self.trained.features, self.trained.features != "tfidf"),
                 ("zero_shot.use", self.zero_shot.use, self.zero_shot.use != "off"),
+                ("route.tiers", "[...zero_shot...]", "zero_shot" in self.route.tiers),
             )
             if used
         ]
@@ -606,11 +607,30 @@ def _check_route(config: RunConfig) -> None:
             "quality.precision: a route certifies each tier against a target; give one, "
             "e.g. quality.precision=0.8 (every label) or quality.precision={joy: 0.9}"
         )
-    if trained.use != "ensemble" or config.distill.sample is not None:
+    if "trained" in config.route.tiers:
+        if trained.use != "ensemble" or config.distill.sample is not None:
+            raise ValueError(
+                f"trained.use: a route's trained tier is the trained model of a pool, its "
+                f"probabilities fused with the LLM's answers on the rows it leaves; set "
+                f"trained.use=ensemble (now {trained.use}) with trained.pool, without "
+                "distill.sample"
+            )
+    elif trained.use != "off":
         raise ValueError(
-            f"trained.use: a route's trained tier is the trained model of a pool, its "
-            f"probabilities fused with the LLM's answers on the rows it leaves; set "
-            f"trained.use=ensemble (now {trained.use}) with trained.pool, without distill.sample"
+            f"trained.use: route.tiers {config.route.tiers} has no trained tier, and "
+            f"trained.use is {trained.use}; add trained to the route's tiers "
+            "(route.tiers=[trained,zero_shot,...]) or set trained.use=off"
+        )
+    elif quality.calibration is None:
+        raise ValueError(
+            "quality.calibration: a route without a trained tier has no pool to certify "
+            "on; give labeled rows: quality.calibration=FILE (id, text, labels)"
+        )
+    if "zero_shot" in config.route.tiers and config.zero_shot.use == "alone":
+        raise ValueError(
+            "zero_shot.use: alone labels every row itself, and the route's zero_shot tier "
+            "decides only what it is certified to; leave zero_shot.use=off (the tier turns "
+            "the scorer on) or shortlist"
         )
     labels = {label.id for label in config.taxonomy.labels}
     for key, floor in (

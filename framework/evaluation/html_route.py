@@ -23,22 +23,28 @@ def route_section(estimate: Mapping[str, Any]) -> str:
         ]
         for tier, about in estimate["tiers"].items()
     ]
+    # a column per machine tier of the route (trained, zero_shot, llm), in its order
+    first: Mapping[str, Any] = next(iter(estimate["labels"].values()), {})
+    machine = list(first.get("decisions", {}))
     labels = [
         [
             label,
             figure(about["precision"], about.get("estimated", False)),
             figure(about["recall"], about.get("estimated", False)),
-            f"{about['decisions']['trained'][0]:,} / {about['decisions']['trained'][1]:,}",
-            f"{about['decisions']['llm'][0]:,} / {about['decisions']['llm'][1]:,}",
+            *(
+                f"{about['decisions'][tier][0]:,} / {about['decisions'][tier][1]:,}"
+                for tier in machine
+            ),
         ]
         for label, about in estimate["labels"].items()
     ]
+    heads = {"trained": "trained", "zero_shot": "zero-shot", "llm": "LLM"}
     confidence = f"{1 - float(estimate['alpha']):.0%}"
     note = (
         f"<p>Estimated from the calibration rows, before any gold: the machine-labeled "
         f"rows' precision and recall per label, with {confidence} intervals of the "
         "realised figures. People's rows carry no machine labels and are left out. "
-        + esc(estimate["llm"] or "Every decision is the trained tier's: all estimated.")
+        + esc(estimate["llm"] or "Every decision is a certified tier's: all estimated.")
         + "</p>"
     )
     return section(
@@ -50,11 +56,10 @@ def route_section(estimate: Mapping[str, Any]) -> str:
                 "label",
                 "precision (est.)",
                 "recall (est.)",
-                "trained: present / absent",
-                "LLM: present / absent",
+                *(f"{heads.get(tier, tier)}: present / absent" for tier in machine),
             ],
             labels,
-            numeric=(1, 2, 3, 4),
+            numeric=tuple(range(1, 3 + len(machine))),
         ),
         anchor="route",
     )

@@ -43,11 +43,13 @@ __all__ = [
     "count_decisions",
     "estimate_output",
     "estimate_results",
+    "route_rates",
     "tier_counts",
 ]
 
-MACHINE = ("trained", "llm")
-_ORDER = {"trained": 0, "llm": 1, "human": 2}
+MACHINE = ("trained", "zero_shot", "llm")
+SCORED = ("trained", "zero_shot")  # the certified tiers before the LLM
+_ORDER = {"trained": 0, "zero_shot": 1, "llm": 2, "human": 3}
 NOT_ESTIMATED = (
     "the LLM tier's decisions are not estimated (it is not run on the calibration rows); "
     "the interval bounds every outcome of them"
@@ -78,10 +80,43 @@ def calibration_rates(
     return rates
 
 
-def count_decisions(rows: Iterable[ResultRow], labels: Sequence[str]) -> dict[str, Any]:
-    """Per label and machine tier, the output's [present, absent] decisions, and the
-    rows by tier (with what they cost)."""
-    decisions = {label: {tier: [0, 0] for tier in MACHINE} for label in labels}
+def route_rates(
+    route: Sequence[TierRules], scores: Sequence[Any], gold: Any, *, every_row_machine: bool
+) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """calibration_rates of each scored tier of a route ({tier: {label: ...}}): each
+    read on the calibration rows where it is the tier that settles the label (the first
+    to), with the output's selection (every row with an LLM tier after them; else the
+    rows they settle entirely)."""
+    import numpy as np
+
+    from framework.learning.routing import route_rows
+
+    y = np.asarray(gold, dtype=bool)
+    routed = route_rows(route, scores)
+    kept = np.ones(len(y), dtype=bool) if every_row_machine else routed.tier < len(route)
+    found: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for k, rules in enumerate(route):
+        rates: dict[str, dict[str, list[int]]] = {}
+        for n, rule in enumerate(rules.rules):
+            by_k = kept & (routed.settled_by[:, n] == k)
+            present = np.asarray(rules.present(scores[k]))[:, n]
+            said, left = by_k & present, by_k & ~present
+            rates[rule.label] = {
+                "present": [int(y[said, n].sum()), int(said.sum())],
+                "absent": [int(y[left, n].sum()), int(left.sum())],
+            }
+        found[rules.tier] = rates
+    return found
+
+
+def count_decisions(
+    rows: Iterable[ResultRow], labels: Sequence[str], scored: Sequence[str] = ("trained",)
+) -> dict[str, Any]:
+    """Per label and machine tier (`scored`: the route's certified tiers, and the
+    LLM's), the output's [present, absent] decisions, and the rows by tier (with what
+    they cost)."""
+    machine = (*scored, "llm")
+    decisions = {label: {tier: [0, 0] for tier in machine} for label in labels}
     tiers: dict[str, dict[str, Any]] = {}
     for row in rows:
         tier = str(row.extra.get("tier", "none"))
@@ -89,12 +124,13 @@ def count_decisions(rows: Iterable[ResultRow], labels: Sequence[str]) -> dict[st
         about["rows"] += 1
         if about["cost"] is not None and row.attempts:
             about["cost"] = None if row.cost is None else about["cost"] + row.cost
-        if tier not in MACHINE or not row.ok or row.extra.get("empty_text"):
+        if tier not in machine or not row.ok or row.extra.get("empty_text"):
             continue
-        by_trained = set(row.extra.get("settled") or ()) if tier == "llm" else set(labels)
+        by_first = set(row.extra.get("settled") or ()) if tier == "llm" else set(labels)
+        settled_by: dict[str, str] = row.extra.get("settled_by") or {}
         chosen = set(row.labels)
         for label in labels:
-            who = "trained" if label in by_trained else "llm"
+            who = settled_by.get(label) or (scored[0] if label in by_first else "llm")
             decisions[label][who][0 if label in chosen else 1] += 1
     return {"decisions": decisions, "tiers": tiers}
 
@@ -113,19 +149,28 @@ def tier_counts(tiers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
 
 
 def estimate_output(
-    rates: Mapping[str, Mapping[str, Sequence[int]]],
+    rates: Mapping[str, Any],
     counted: Mapping[str, Any],
     *,
     alpha: float,
 ) -> dict[str, Any]:
     """record.json route.estimate: per label, precision and recall [estimate, low,
     high] of the machine-labeled rows (estimate null where the LLM tier's part is
-    not estimated), the decisions behind them; rows, share and cost per tier."""
+    not estimated), the decisions behind them; rows, share and cost per tier.
+    `rates`: each certified tier's calibration rates ({tier: {label: ...}}), or one
+    tier's by label (the trained tier's, as routes with one certified tier had it)."""
+    if any("present" in value for value in rates.values()):
+        rates = {"trained": rates}
     labels: dict[str, Any] = {}
     partial = []
+    none = {"present": [0, 0], "absent": [0, 0]}
     for label, by_tier in counted["decisions"].items():
-        rate = rates.get(label, {"present": [0, 0], "absent": [0, 0]})
-        one = _label(rate, by_tier["trained"], by_tier["llm"], alpha)
+        scored = {
+            tier: (rates.get(tier, {}).get(label, none), by_tier[tier])
+            for tier in by_tier
+            if tier != "llm"
+        }
+        one = _label(scored, by_tier["llm"], alpha)
         one["decisions"] = {tier: list(pair) for tier, pair in by_tier.items()}
         labels[label] = one
         if sum(by_tier["llm"]):
@@ -141,15 +186,21 @@ def estimate_output(
 
 
 def _label(
-    rate: Mapping[str, Sequence[int]],
-    trained: Sequence[int],
+    scored: Mapping[str, tuple[Any, Sequence[int]]],
     llm: Sequence[int],
     alpha: float,
 ) -> dict[str, Any]:
-    ones, zeros = trained
+    """`scored`: per certified tier, its calibration rates and its [present, absent]
+    decisions of the label; their draws are summed, alpha split over the tiers."""
+    import numpy as np
+
     llm_ones, llm_zeros = llm
-    tp = _draw(rate["present"], ones, alpha)  # true positives among its "present"
-    fn = _draw(rate["absent"], zeros, alpha)  # misses among its "absent"
+    each = alpha / max(1, sum(1 for _, decided in scored.values() if sum(decided)))
+    tp, fn, ones = np.zeros(3), np.zeros(3), 0
+    for rate, (present, absent) in scored.values():
+        tp += _draw(rate["present"], present, each)  # true positives among its "present"
+        fn += _draw(rate["absent"], absent, each)  # misses among its "absent"
+        ones += present
     estimated = llm_ones == 0 and llm_zeros == 0
     said = ones + llm_ones
     precision: list[float | None] = [None, 0.0, 1.0]
@@ -187,8 +238,10 @@ def estimate_results(route: Mapping[str, Any], results: Any) -> dict[str, Any] |
     (None: the section has no calibration rates, a run of an older version)."""
     from framework.results import read_result_rows
 
-    rates = (route.get("rates") or {}).get("trained")
-    if not rates:
+    rates = route.get("rates") or {}
+    scored = [tier for tier in SCORED if rates.get(tier)]
+    if not scored:
         return None
-    counted = count_decisions(read_result_rows(results), list(rates))
+    labels = list(rates[scored[0]])
+    counted = count_decisions(read_result_rows(results), labels, scored)
     return estimate_output(rates, counted, alpha=float(route["quality"]["alpha"]))

@@ -21,6 +21,7 @@ __all__ = [
 
 TIER_NAMES = {
     "trained": "settled by the trained tier",
+    "zero_shot": "settled by the zero-shot tier",
     "llm": "asked of the LLM tier",
     "human": "left to people",
 }
@@ -110,9 +111,12 @@ def guarantee(route: Mapping[str, Any]) -> str:
     said = f"every label's precision {floor(precision)}"
     if isinstance(precision, dict):
         said = f"precision of {floor(precision)}"
+    certified = [t.replace("_", "-") for t in route["tiers"] if t in ("trained", "zero_shot")]
+    who = " and ".join(certified) + (" tiers settle" if len(certified) > 1 else " tier settles")
     words = (
-        f"{said} with {confidence} confidence on the labels the trained tier settles, "
-        f"and its misses within a recall floor of {floor(recall)}"
+        f"{said} with {confidence} confidence on the labels the {who}, "
+        f"and {'their' if len(certified) > 1 else 'its'} misses within a recall floor of "
+        f"{floor(recall)}"
     )
     if "llm" in route["tiers"]:
         words += "; the LLM tier is not certified (its labels carry no guarantee)"
@@ -128,7 +132,9 @@ def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: st
     for tier in tiers:
         expected = share.get(tier)
         on_calibration = "" if expected is None else f" ({expected:.0%} of the calibration rows)"
-        cost = {"trained": "no cost", "llm": llm_cost, "human": "people's time"}[tier]
+        cost = {"trained": "no cost", "zero_shot": "no cost", "llm": llm_cost}.get(
+            tier, "people's time"
+        )
         lines.append(
             f"{'tier ' + tier:<20}{counts.get(tier, 0):,} rows {TIER_NAMES[tier]}"
             f"{on_calibration}; {cost}"

@@ -72,7 +72,11 @@ class LabelPrototypes:
     def labels(self, vector: Any, margin: float = 0.0) -> list[str]:
         """The most like label and every label within `margin` of it; the none label
         only alone (when it is the most like)."""
-        similarities = self.similarities(vector)
+        return self.labels_of(list(self.similarities(vector).values()), margin)
+
+    def labels_of(self, cosines: Any, margin: float = 0.0) -> list[str]:
+        """labels(), from the text's cosines to each label (in `ids` order)."""
+        similarities = {label: float(c) for label, c in zip(self.ids, cosines, strict=True)}
         best = max(similarities, key=lambda label: similarities[label])
         if best == self.none:
             return [best]

@@ -77,6 +77,7 @@ def embedding_uses(config: RunConfig) -> list[str]:
             ("examples.likeness", likeness),
             ("trained.features", features),
             ("zero_shot.use", config.zero_shot.use != "off"),
+            ("route.tiers", "zero_shot" in config.route.tiers),
         )
         if used
     ]

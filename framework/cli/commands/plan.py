@@ -59,6 +59,7 @@ def route_lines(route: dict[str, Any], estimate: RunEstimate) -> list[str]:
 
     counts = {
         "trained": estimate.decided.get("route.trained", 0),
+        "zero_shot": estimate.decided.get("route.zero_shot", 0),
         "llm": estimate.to_call + estimate.cached,
         "human": estimate.decided.get("route.human", 0),
     }

@@ -3,13 +3,17 @@
     labelwise classify route.tiers=[trained,llm,human] quality.precision=0.8 \\
         trained.use=ensemble trained.pool=labeled.jsonl input=new.jsonl
 
-The trained tier settles a label when the model's probability is at or above the
-label's certified `hi` (present) or at or below its `lo` (absent); the thresholds are
-certified on calibration rows (quality.calibration, or the trained model's pool, each
-row scored by the model fit without it) by framework.learning.routing, so the floors
-of quality.* hold with probability 1 - quality.alpha. A row it settles entirely is
-written with `tier: trained` and no call. Otherwise:
-- with an `llm` tier, the LLM is asked; the labels the trained tier settled keep its
+The scored tiers before the LLM (trained, zero_shot: their table is
+framework.engine.components.route_tiers) settle a label when the tier's score is at or
+above the label's certified `hi` (present) or at or below its `lo` (absent), the first
+tier that settles it deciding; the thresholds are certified on calibration rows
+(quality.calibration, or the trained model's pool, each row scored by the model fit
+without it) by framework.learning.routing, so the floors of quality.* hold with
+probability 1 - quality.alpha. A row they settle entirely is written with the tier of
+the last of them it needed (`tier: trained` or `tier: zero_shot`) and no call; with
+more than one scored tier, the row's `settled_by` says which tier settled each label.
+Otherwise:
+- with an `llm` tier, the LLM is asked; the labels the scored tiers settled keep their
   decision, the rest are decided by the LLM's answer fused with the model (as
   trained.use=ensemble); the row is `tier: llm`. The LLM tier is the route's last
   machine tier and its reference: it is not certified in a run (that needs its answers
@@ -22,21 +26,20 @@ written with `tier: trained` and no call. Otherwise:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, ClassVar
 
 from framework.config.schema import RunConfig
-from framework.digests import file_sha256
 from framework.engine.components.base import Component, ItemState, Parts
-from framework.engine.components.trained import TrainedComponent, by_the_model
+from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
+from framework.engine.components.trained import by_the_model
 from framework.engine.readings import Reading
 from framework.errors import ConfigError
 from framework.learning.certify import Floors, TierRules, clopper_pearson, shortfalls
-from framework.learning.route_estimate import calibration_rates
+from framework.learning.route_estimate import route_rates
 from framework.learning.route_words import TIER_NAMES
-from framework.learning.routing import certify_route
-from framework.learning.trained import TrainedModel
+from framework.learning.routing import certify_route, route_rows
 from framework.records import Item, Prediction
 
 __all__ = ["TIER_WORDS", "RouteComponent", "floors_of"]
@@ -52,51 +55,64 @@ class RouteComponent(Component):
     # How `labelwise plan` words the rows it decides without a call (decided_by).
     decides_as: ClassVar[dict[str, str]] = {
         "route.trained": TIER_WORDS["trained"] + " (no call)",
+        "route.zero_shot": TIER_WORDS["zero_shot"] + " (no call)",
         "route.human": TIER_WORDS["human"],
     }
 
     def __init__(
-        self, rules: TierRules, calibration: dict[str, Any], rates: dict[str, Any], parts: Parts
+        self,
+        scored: Sequence[ScoredTier],
+        route: list[TierRules],
+        calibration: dict[str, Any],
+        rates: dict[str, Any],
+        parts: Parts,
     ) -> None:
-        self.rules, self.calibration, self.config = rules, calibration, parts.config
-        self.rates = rates  # the trained tier's decisions on the calibration rows
+        self.scored, self.route = scored, route  # the tiers before the LLM, certified
+        self.rules = route[0]
+        self.calibration, self.config = calibration, parts.config
+        self.rates = rates  # each scored tier's decisions on the calibration rows
         self.decider, self.labels = parts.decider, parts.labels
         self.tiers = parts.config.route.tiers
+        self.names = [tier.name for tier in scored]
 
     @classmethod
     def build(cls, parts: Parts) -> RouteComponent | None:
-        trained = parts.built.get("trained")
-        if not parts.config.route.tiers or not isinstance(trained, TrainedComponent):
+        tiers = parts.config.route.tiers
+        if not tiers:
             return None
-        assert trained.model is not None  # the schema refuses a distilled model
-        labels = list(trained.model.labels)
-        scores, gold, about = calibration_rows(parts.config, trained.model)
+        labels = list(parts.labels.ids)
+        calibration = read_calibration(parts.config, labels)
         floors = floors_of(parts.config, labels)
         quality = parts.config.quality
+        names = [tier for tier in tiers if tier in SCORED_TIERS]
         tests = floors.tests()
-        short = shortfalls(gold, labels, floors, alpha=quality.alpha / max(1, tests))
+        short = shortfalls(calibration.gold, labels, floors, alpha=quality.alpha / max(1, tests))
         if short:
             key = "quality.precision" if short[0].side == "precision" else "quality.recall"
             raise ConfigError(
-                f"{key}: the calibration rows ({about['source']}) cannot certify it: "
+                f"{key}: the calibration rows ({calibration.about['source']}) cannot certify "
+                "it: "
                 + "; ".join(s.words() for s in short)
                 + "; give more labeled rows (quality.calibration=FILE) or a lower floor"
             )
-        centers = [parts.decider.thresholds.get(label, 0.5) for label in labels]
+        scored = [SCORED_TIERS[name].build(parts, calibration) for name in names]
+        scores = [tier.calibration_scores for tier in scored]
+        gold = calibration.gold
         route = certify_route(
-            ["trained"], [scores], gold, labels, [centers], floors, alpha=quality.alpha
+            names, scores, gold, labels, [t.centers for t in scored], floors, alpha=quality.alpha
         )
-        every_row = "llm" in parts.config.route.tiers  # else only rows it settles entirely
-        rates = calibration_rates(route[0], scores, gold, every_row_machine=every_row)
-        settled = float(route[0].settled(scores).all(axis=1).mean())
-        after = "llm" if every_row else "human"
-        about = {**about, "share": {"trained": round(settled, 4), after: round(1 - settled, 4)}}
-        return cls(route[0], about, rates, parts)
+        every_row = "llm" in tiers  # else only rows the scored tiers settle entirely
+        rates = route_rates(route, scores, gold, every_row_machine=every_row)
+        routed = route_rows(route, scores)
+        share = {name: round(float((routed.tier == k).mean()), 4) for k, name in enumerate(names)}
+        left = round(float((routed.tier == len(names)).mean()), 4)
+        about = {**calibration.about, "share": {**share, "llm" if every_row else "human": left}}
+        return cls(scored, route, about, rates, parts)
 
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
         quality = self.config.quality
-        return {
+        found = {
             "route.tiers": list(self.tiers),
             "route.on_failure": self.config.route.on_failure,
             "quality.precision": quality.precision,
@@ -104,37 +120,49 @@ class RouteComponent(Component):
             "quality.alpha": quality.alpha,
             "quality.calibration": self.calibration["sha256"],
         }
+        for tier in self.scored:  # e.g. the zero-shot tier's scale and prototypes
+            found.update(tier.identity())
+        return found
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "route": {
-                "tiers": list(self.tiers),
-                "on_failure": self.config.route.on_failure,
-                "quality": self.config.quality.model_dump(),
-                "calibration": self.calibration,
-                "certified": {"trained": self.rules.describe()},
-                "expected": {"trained": _expected(self.rules, self.config.quality.alpha)},
-                "rates": {"trained": self.rates},
-                "reference": "llm: the last machine tier, not certified in a run",
-                "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
-            }
+        alpha = self.config.quality.alpha
+        described = {
+            "tiers": list(self.tiers),
+            "on_failure": self.config.route.on_failure,
+            "quality": self.config.quality.model_dump(),
+            "calibration": self.calibration,
+            "certified": {rules.tier: rules.describe() for rules in self.route},
+            "expected": {rules.tier: _expected(rules, alpha) for rules in self.route},
+            "rates": self.rates,
+            "reference": "llm: the last machine tier, not certified in a run",
+            "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
         }
+        for tier in self.scored:
+            if tier.describe():
+                described[tier.name] = tier.describe()
+        return {"route": described}
 
     async def before(self, state: ItemState) -> Prediction | None:
-        """The row as the trained tier settles it, or on to the next tier."""
-        assert state.scores is not None  # the trained component runs first
-        row = [[state.scores[rule.label] for rule in self.rules.rules]]
-        settled = self.rules.settled(row)[0]
-        if settled.all():
-            return _settled_by_trained(state, self.rules, self.decider)
+        """The row as the scored tiers settle it, or on to the next tier."""
+        settled_by: dict[str, str] = {}
+        present: dict[str, float] = {}
+        for tier, rules in zip(self.scored, self.route, strict=True):
+            row = [tier.row_scores(state)]
+            settled, said = rules.settled(row)[0], rules.present(row)[0]
+            for n, rule in enumerate(rules.rules):
+                if settled[n] and rule.label not in settled_by:
+                    settled_by[rule.label], present[rule.label] = tier.name, float(said[n])
+        by = {"settled_by": settled_by} if self.names != ["trained"] else {}
+        if len(settled_by) == len(self.rules.rules):
+            last = max(settled_by.values(), key=self.names.index)
+            return _settled(state, present, last, self.scored, self.decider, by)
         if "llm" not in self.tiers:
-            return _to_people(state, state.item, "the trained tier is unsure")
-        present = self.rules.present(row)[0]
-        state.held["route"] = {
-            rule.label: float(present[n]) for n, rule in enumerate(self.rules.rules) if settled[n]
-        }
-        settled_labels = [rule.label for n, rule in enumerate(self.rules.rules) if settled[n]]
-        state.extra.update(tier="llm", path="llm", settled=settled_labels)
+            first = self.names[0].replace("_", "-")
+            why = f"the {first} tier is unsure" if len(self.names) == 1 else "the tiers are unsure"
+            return _to_people(state, state.item, why)
+        state.held["route"] = present
+        settled_labels = [rule.label for rule in self.rules.rules if rule.label in settled_by]
+        state.extra.update(tier="llm", path="llm", settled=settled_labels, **by)
         return None
 
     def after(self, state: ItemState, reading: Reading) -> Reading:
@@ -154,24 +182,34 @@ class RouteComponent(Component):
     def empty_text(self, prediction: Prediction) -> Prediction:
         """An empty text is settled by the taxonomy's rule, no call: it counts under the
         trained tier, the route's first (and is left out of the quality estimate)."""
-        extra = {**prediction.extra, "tier": "trained", "path": "trained", "empty_text": True}
+        first = self.names[0]
+        extra = {**prediction.extra, "tier": first, "path": first, "empty_text": True}
         return replace(prediction, extra=extra)
 
 
-def _settled_by_trained(state: ItemState, rules: TierRules, decider: Any) -> Prediction:
-    """The row the trained tier settles entirely: its labels those at or above `hi`."""
-    scores = state.scores or {}
-    present = rules.present([[scores[rule.label] for rule in rules.rules]])[0]
-    decided = {rule.label: float(present[n]) for n, rule in enumerate(rules.rules)}
-    prediction = by_the_model(replace(state, scores=decided), decider, path="trained")
-    sources = {"trained": _rounded(scores)}
-    extra = {**prediction.extra, "sources": sources, "tier": "trained"}
+def _settled(  # noqa: PLR0917 (one call site)
+    state: ItemState,
+    present: dict[str, float],
+    tier: str,
+    scored: Sequence[ScoredTier],
+    decider: Any,
+    by: dict[str, Any],
+) -> Prediction:
+    """The row the scored tiers settle entirely: each label as the first tier that
+    settles it decided; `tier`: the last of them (the row's tier)."""
+    prediction = by_the_model(replace(state, scores=present), decider, path=tier)
+    sources = {name: value for one in scored for name, value in one.sources(state).items()}
+    extra = {**prediction.extra, "sources": sources, "tier": tier, **by}
+    # A row the trained tier settles alone keeps its probabilities (as before tiers
+    # were a table); otherwise the settled 0/1 decisions (cosines are no confidence).
+    trained = tier == "trained"
     return replace(
         prediction,
-        confidence=_rounded(scores),
+        confidence=sources["trained"] if trained else prediction.confidence,
+        confidence_method="trained" if trained else "route",
         extra=extra,
         review=False,
-        decided_by="route.trained",
+        decided_by=f"route.{tier}",
     )
 
 
@@ -227,42 +265,3 @@ def floors_of(config: RunConfig, labels: list[str]) -> Floors:
     precision = per_label(quality.precision)
     recall = precision if quality.recall is None else per_label(quality.recall)
     return Floors(precision, recall)
-
-
-def calibration_rows(config: RunConfig, model: TrainedModel) -> tuple[Any, Any, dict[str, Any]]:
-    """The trained tier's scores and the reference labels of the calibration rows, and
-    what the record says of them: quality.calibration, or the pool cross-fitted."""
-    import numpy as np
-
-    from framework.inputs.pools import read_labeled
-
-    labels = list(model.labels)
-    source = config.quality.calibration or config.trained.pool or ""
-    key = "quality.calibration" if config.quality.calibration else "trained.pool"
-    pool = read_labeled(Path(source), config.columns, set(labels))
-    if pool.outside and config.quality.calibration:
-        named = ", ".join(label for label, _ in pool.outside[:5])
-        raise ConfigError(
-            f"{key}: {source} has labels outside taxonomy {config.taxonomy.name} ({named}); "
-            "calibration rows must be labeled with the taxonomy's labels"
-        )
-    if not pool.rows:
-        raise ConfigError(f"{key}: {source} has no labeled rows to certify the route on")
-    gold = np.array([[label in row[2] for label in labels] for row in pool.rows])
-    from_pool = model.pool_scores is not None and len(model.pool_scores) == len(pool.rows)
-    if config.quality.calibration is None and from_pool:
-        scores = np.asarray(model.pool_scores)  # cross-fitted, in the pool's order
-    elif model.embedded:
-        raise ConfigError(
-            "quality.calibration: rows other than the pool are scored from TF-IDF features "
-            "only for now; use trained.features=tfidf, or leave quality.calibration unset"
-        )
-    else:
-        scores = np.array(
-            [
-                [model.probabilities(Item(i, text))[label] for label in labels]
-                for i, text, _ in pool.rows
-            ]
-        )
-    about = {"source": source, "rows": len(pool.rows), "sha256": file_sha256(Path(source))}
-    return scores, gold, about

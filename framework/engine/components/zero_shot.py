@@ -10,6 +10,10 @@ they are cached like any text); their texts' digest joins the run's identity, so
 changed description or example does not resume under the old prototypes. Each row
 keeps its cosines to every label (`sources.zero_shot`); they are not probabilities,
 so the row has no confidence and the run's thresholds do not apply.
+
+A route naming the zero_shot tier (route.tiers=[zero_shot,llm,human]) turns the
+scorer on with zero_shot.use=off: each row's cosines are kept for the route
+(framework.engine.components.route_tiers), which decides what they settle.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import Any
 
 from framework.engine.components.base import Component, ItemState, Parts
 from framework.errors import ConfigError
-from framework.labels.label_set import LabelSet
 from framework.learning.zero_shot import LabelPrototypes, label_texts, texts_digest
 from framework.providers.embeddings import Embedder
 from framework.records import Prediction
@@ -41,7 +44,7 @@ class ZeroShotComponent(Component):
     @classmethod
     def build(cls, parts: Parts) -> ZeroShotComponent | None:
         settings = parts.config.zero_shot
-        if settings.use == "off":
+        if settings.use == "off" and "zero_shot" not in parts.config.route.tiers:
             return None
         embedder = getattr(parts.built.get("embeddings"), "embedder", None)
         assert isinstance(embedder, Embedder), "zero_shot.use needs embeddings (the schema)"
@@ -56,6 +59,8 @@ class ZeroShotComponent(Component):
         return cls(embedder, parts)
 
     def identity(self) -> dict[str, Any]:
+        if self.settings.use == "off":  # a route's zero-shot tier: the route says
+            return {"zero_shot.prototypes": texts_digest(self.labels)}
         chosen = {"zero_shot.margin": self.settings.margin}
         if self.settings.use == "shortlist":
             chosen = {"zero_shot.top_k": self.settings.top_k}
@@ -75,8 +80,11 @@ class ZeroShotComponent(Component):
         }
 
     async def before(self, state: ItemState) -> Prediction | None:
-        prototypes = await self._prototypes_of(self.labels)
+        prototypes = await self.prototypes()
         cosines = prototypes.similarities(state.vector)
+        state.held["zero_shot"] = cosines  # a route's zero-shot tier reads them
+        if self.settings.use == "off":  # on for a route's tier only
+            return None
         if self.settings.use == "shortlist":
             shortlist = prototypes.shortlist(state.vector, self.settings.top_k)
             state.offered = self._with_ancestors(shortlist)
@@ -97,9 +105,14 @@ class ZeroShotComponent(Component):
         kept = {*shortlist, *implied}
         return tuple(label for label in self.labels.ids if label in kept)
 
-    async def _prototypes_of(self, labels: LabelSet) -> LabelPrototypes:
-        async with self._lock:  # embedded once, by the first row that needs them
+    async def prototypes(self) -> LabelPrototypes:
+        """The label prototypes, embedded once (by the first row, or by a route's
+        zero-shot tier as it is certified before any row)."""
+        if self._prototypes is not None:
+            return self._prototypes
+        async with self._lock:
             if self._prototypes is None:
+                labels = self.labels
                 texts = [text for group in label_texts(labels).values() for text in group]
                 vectors = await self.embedder.embed(texts)
                 self._prototypes = LabelPrototypes.build(labels, vectors)
