@@ -134,8 +134,7 @@ class RouteDriver(Driver):
 async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[str, list[float]]:
     """Every sampled row's fused confidences: those kept in `path` by an earlier run of
     the same identity, the others asked now (each appended as it comes)."""
-    key = hashlib.sha256(json.dumps(classifier.identity, sort_keys=True, default=str).encode())
-    stamp = key.hexdigest()
+    stamp = _answers_key(classifier.identity)
     answers = _kept(path, stamp, set(tier.sample.ids))
     todo = [item for item in tier.items() if item.id not in answers]
     if todo:
@@ -181,6 +180,17 @@ async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[
             "row was asked; run the same command again (the answers received are kept)"
         )
     return answers
+
+
+def _answers_key(identity: dict[str, Any]) -> str:
+    """What an answer kept in the file depends on: the run's identity but the route's
+    and the target's (the calibration rows' file stays: another file, other texts)."""
+    kept = {
+        key: value
+        for key, value in identity.items()
+        if not key.startswith(("route.", "quality.")) or key == "quality.calibration"
+    }
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _kept(path: Path, stamp: str, ids: set[str]) -> dict[str, list[float]]:
