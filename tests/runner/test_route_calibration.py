@@ -237,3 +237,20 @@ def test_bad_llm_rows_exit_2_naming_the_key_before_any_call(
     assert result.returncode == 2, result.stderr
     assert key in result.stderr and "Traceback" not in result.stderr
     assert stub.requests == []
+
+
+@pytest.mark.slow
+def test_single_texts_are_refused_when_the_llm_tier_is_certified_in_a_run(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    from framework.config.load import compose, load_run_config
+    from framework.engine.classifier import Classifier
+    from framework.errors import ConfigError
+    from framework.learning.prepare import prepare_run
+
+    pool, _, _ = setup(tmp_path, 5)
+    config = load_run_config(compose([*stub.overrides(), *args(pool)]))
+    prepare_run(config)
+    with Classifier(config) as classifier, pytest.raises(ConfigError, match=r"quality\.llm_rows"):
+        classifier.classify("a rocket reaches orbit")
+    assert stub.requests == []
