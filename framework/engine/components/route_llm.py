@@ -174,7 +174,7 @@ class LlmTier:
         """The labels neither the scored tiers (`held`) nor this tier settles."""
         if self.rules is None:
             return []
-        row = [[confidence[label] for label in self.labels]]
+        row = [[confidence.get(label, 0.0) for label in self.labels]]
         settled = self.rules.settled(row)[0]
         return [
             label for n, label in enumerate(self.labels) if label not in held and not settled[n]

@@ -151,10 +151,10 @@ async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[
             async with limit:
                 prediction = await classifier.classify_item(item)
             _spend(spent, prediction)
-            if not prediction.ok or prediction.confidence is None:
+            if not prediction.ok:
                 failed.append(prediction)
                 return
-            scores = [float(prediction.confidence[label]) for label in tier.labels]
+            scores = _scores(prediction, tier.labels)
             answers[item.id] = scores
             out.write(json.dumps({"id": item.id, "key": stamp, "scores": scores}) + "\n")
             out.flush()
@@ -206,6 +206,15 @@ def _kept(path: Path, stamp: str, ids: set[str]) -> dict[str, list[float]]:
         if row.get("key") == stamp and row.get("id") in ids:
             kept[str(row["id"])] = [float(v) for v in row["scores"]]
     return kept
+
+
+def _scores(prediction: Prediction, labels: tuple[str, ...]) -> list[float]:
+    """A row's per-label confidence (fused with the trained model's), or, without a
+    confidence (one answer, no trained tier), its labels as 1 and the others 0."""
+    confidence = prediction.confidence
+    if confidence is None:
+        return [float(label in prediction.labels) for label in labels]
+    return [float(confidence.get(label, label in prediction.labels)) for label in labels]
 
 
 def _spend(spent: dict[str, Any], prediction: Prediction) -> None:
