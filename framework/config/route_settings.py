@@ -93,6 +93,13 @@ class QualitySettings(Strict):
         description="Labeled rows (id, text, labels) the tiers are certified on; null: the "
         "trained model's pool, each row scored by the model fit without it.",
     )
+    llm_rows: int = Field(
+        default=0,
+        ge=0,
+        description="Certify the llm tier: before any input row, the LLM answers this many "
+        "calibration rows (drawn with model.seed, 0 when null); 0: the llm tier is the "
+        "uncertified last machine tier (docs/routing.md).",
+    )
 
     @field_validator("precision", "recall")
     @classmethod

@@ -556,6 +556,11 @@ class RunConfig(Strict):
     def _route_needs_a_target(self) -> RunConfig:
         if self.route.tiers:
             _check_route(self)
+        if self.quality.llm_rows and "llm" not in self.route.tiers:
+            raise ValueError(
+                f"quality.llm_rows: {self.quality.llm_rows} calibration rows certify a route's "
+                "llm tier; name one (route.tiers=[trained,llm,human]) or set quality.llm_rows=0"
+            )
         return self
 
     @model_validator(mode="after")

@@ -280,6 +280,13 @@ class Classifier:
                     "give the trained model labeled rows with trained.pool"
                 )
             )
+        if self.config.quality.llm_rows:
+            raise ConfigError(
+                "quality.llm_rows: the route's llm tier is certified on the LLM's answers to "
+                "calibration rows, asked when a file is classified, so single texts cannot be "
+                "routed through it; classify a file (labelwise classify, or "
+                "framework.runner.run.classify_file), or set quality.llm_rows=0"
+            )
         if self.config.run.mode == "batch":
             raise ConfigError(
                 "run.mode: batch jobs answer within hours, so classify() and classify_many() "

@@ -7,9 +7,9 @@
 first (framework.engine.components: its embedding, the trained model, a cascade that may
 decide the row, the examples to show); ask the strategy's questions of each chunk (the
 Asker renders, compiles, sends through the transport, reads and re-asks); let each
-component weigh the reading; decide the labels. `build_engine` only wires: every part
-is built once from the RunConfig, and nothing in a lower layer calls back up into the
-engine.
+component weigh the reading; decide the labels; let each component see the row (a route
+may hand it to people). `build_engine` only wires: every part is built once from the
+RunConfig, and nothing in a lower layer calls back up into the engine.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ class Engine:
             return failed
         for component in self.components:
             reading = component.after(state, reading)
-        return state.finish(self._decide(state.tally, reading))
+        decided = state.finish(self._decide(state.tally, reading))
+        for component in self.components:
+            decided = component.decided(state, decided)
+        return decided
 
     async def _ask(self, text: str, state: ItemState) -> Reading:
         """The reading of every chunk of the text, combined."""

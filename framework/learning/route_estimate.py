@@ -21,11 +21,14 @@ How (the method):
   binomial draw at those rates: its true positives and misses lie within the
   binomial's alpha / 4 quantiles at the interval's ends. These are predictive
   intervals of the realised counts, not only of the rates.
-- The LLM tier is not certified in a run: its answers on the calibration rows are not
-  known (asking it there costs calls). Its part is NOT estimated: for a label any LLM
-  decision touches, the point estimate is null and the interval is the bound over
-  every outcome of its decisions (all wrong to all right) around the trained part's
-  interval. A route without an LLM tier is estimated in full.
+- Without quality.llm_rows the LLM tier is not certified in a run: its answers on the
+  calibration rows are not known (asking it there costs calls). Its part is NOT
+  estimated: for a label any LLM decision touches, the point estimate is null and the
+  interval is the bound over every outcome of its decisions (all wrong to all right)
+  around the trained part's interval. A route without an LLM tier is estimated in full.
+- With quality.llm_rows the LLM tier's decisions are read the same way on the sampled
+  calibration rows it decided (`rates.llm`: framework.learning.route_llm.llm_rates)
+  and drawn like the scored tiers', alpha split over the tiers.
 Precision = TP / (present decisions); recall = TP / (TP + misses), each bound taken
 at the ends that make it smallest and largest.
 """
@@ -159,8 +162,10 @@ def estimate_output(
     not estimated), the decisions behind them; rows, share and cost per tier.
     `rates`: each certified tier's calibration rates ({tier: {label: ...}}), or one
     tier's by label (the trained tier's, as routes with one certified tier had it)."""
+    rates = {tier: value for tier, value in rates.items() if value is not None}
     if any("present" in value for value in rates.values()):
         rates = {"trained": rates}
+    certified_llm = "llm" in rates  # quality.llm_rows: its part estimated too
     labels: dict[str, Any] = {}
     partial = []
     none = {"present": [0, 0], "absent": [0, 0]}
@@ -168,20 +173,26 @@ def estimate_output(
         scored = {
             tier: (rates.get(tier, {}).get(label, none), by_tier[tier])
             for tier in by_tier
-            if tier != "llm"
+            if tier != "llm" or certified_llm
         }
-        one = _label(scored, by_tier["llm"], alpha)
+        llm = [0, 0] if certified_llm else by_tier["llm"]
+        one = _label(scored, llm, alpha)
         one["decisions"] = {tier: list(pair) for tier, pair in by_tier.items()}
         labels[label] = one
-        if sum(by_tier["llm"]):
+        if sum(llm):
             partial.append(label)
+    how = (
+        "the LLM tier's part from its sampled calibration rows (quality.llm_rows)"
+        if certified_llm
+        else "the LLM tier's part bounded, not estimated"
+    )
     return {
         "labels": labels,
         "tiers": tier_counts(counted["tiers"]),
         "llm": NOT_ESTIMATED if partial else None,
         "alpha": alpha,
         "method": "calibration rates (exact Clopper-Pearson) and a binomial draw of the "
-        "output's decisions; the LLM tier's part bounded, not estimated",
+        f"output's decisions; {how}",
     }
 
 

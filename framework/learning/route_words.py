@@ -57,7 +57,11 @@ def estimate_line(estimate: Mapping[str, Any]) -> str:
         if known:
             _, label = min(known)
             parts.append(f"lowest estimated {name} {figure(labels[label][name])} ({label})")
-    partial = [label for label, v in labels.items() if sum(v["decisions"]["llm"])]
+    partial = [
+        label
+        for label, v in labels.items()
+        if sum(v["decisions"]["llm"]) and not v.get("estimated")
+    ]
     if partial:
         parts.append(
             f"{len(partial)} of {len(labels)} labels include the LLM tier's decisions, "
@@ -118,7 +122,12 @@ def guarantee(route: Mapping[str, Any]) -> str:
         f"and {'their' if len(certified) > 1 else 'its'} misses within a recall floor of "
         f"{floor(recall)}"
     )
-    if "llm" in route["tiers"]:
+    if "llm" in route["tiers"] and route.get("llm") is not None:
+        words += (
+            f"; the LLM tier is certified the same way on its answers to "
+            f"{route['llm']['sample']['rows']} calibration rows (quality.llm_rows)"
+        )
+    elif "llm" in route["tiers"]:
         words += "; the LLM tier is not certified (its labels carry no guarantee)"
     return words
 
@@ -140,8 +149,11 @@ def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: st
             f"{on_calibration}; {cost}"
         )
     people = f"{counts.get('human', 0):,}"
+    certified = route.get("llm") is not None  # quality.llm_rows
     if "llm" in tiers and "human" in tiers:
         people += " (and the rows whose LLM call fails, with route.on_failure=next)"
+        if certified:
+            people += ", and the rows the llm tier leaves unsettled: known once it is certified"
     elif "human" not in tiers:
         people += " (the route has no human tier)"
     lines.append(f"{'rows for people':<20}{people}")

@@ -59,13 +59,24 @@ def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's i
     floors: Floors,
     *,
     alpha: float,
+    rows: Sequence[Any] | None = None,
 ) -> list[TierRules]:
-    """Each machine tier's thresholds, certified on the calibration rows it would see."""
+    """Each machine tier's thresholds, certified on the calibration rows it would see.
+    `rows`: per tier, the calibration rows it has scores on (a mask; None: all), as
+    when the LLM tier answered only a sample of them (framework.learning.route_llm):
+    each tier is certified on its rows the tiers before left open, its misses counted
+    against the positives of its rows."""
     import numpy as np
 
     y = np.asarray(gold, dtype=bool)
     each = alpha / max(1, floors.tests() * len(tiers))
-    positives = [int(count) for count in y.sum(axis=0)]  # misses count against all of them
+    masks = [
+        np.ones(len(y), dtype=bool) if rows is None else np.asarray(mask, dtype=bool)
+        for mask in (rows or [None] * len(tiers))
+    ]
+    counted = [[int(count) for count in y[mask].sum(axis=0)] for mask in masks]
+    # the equal split of a miss allowance is decided on the fewest positives of any tier
+    fewest = [min(tier[n] for tier in counted) for n in range(len(labels))]
     open_ = np.ones(y.shape, dtype=bool)  # labels no tier before has settled
     route = []
     last = len(tiers) - 1
@@ -73,14 +84,15 @@ def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's i
         zip(tiers, scores, centers, strict=True)
     ):
         p = np.asarray(tier_scores, dtype=float)
+        positives = counted[at]  # misses count against all of them
         rules = []
         for n, label in enumerate(labels):
-            share = _miss_share(floors.recall.get(label), positives[n], at, last, each)
-            rows = open_[:, n]
+            share = _miss_share(floors.recall.get(label), fewest[n], at, last, each)
+            seen = open_[:, n] & masks[at]
             one = certify_tier(
                 tier,
-                p[rows, n : n + 1],
-                y[rows, n : n + 1],
+                p[seen, n : n + 1],
+                y[seen, n : n + 1],
                 [label],
                 [tier_centers[n]],
                 floors=floors,
@@ -91,8 +103,16 @@ def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's i
             rules.append(one.rules[0])
         certified = TierRules(tier, tuple(rules))
         route.append(certified)
-        open_ &= ~certified.settled(p)
+        open_ &= ~_settled_where_scored(certified, p)
     return route
+
+
+def _settled_where_scored(rules: TierRules, scores: Any) -> Any:
+    """rows x labels settled by the tier; a row it has no score on (NaN) is not."""
+    import numpy as np
+
+    p = np.asarray(scores, dtype=float)
+    return rules.settled(np.nan_to_num(p, nan=0.5)) & ~np.isnan(p)
 
 
 def _miss_share(floor: float | None, positives: int, at: int, last: int, alpha: float) -> float:

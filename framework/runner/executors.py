@@ -87,7 +87,8 @@ class InProcess:
 def workers_for(classifier: Classifier) -> int:
     """run.workers, or for auto the number measured to help: none past this process on
     2 cores (benchmarks/throughput.py: a second worker there only competes for the cores
-    with the first), none for the embedded model (its servers use every core already),
+    with the first), none for the embedded model (its servers use every core already)
+    or a route whose llm tier is certified in the run (framework.runner.drivers.route),
     one per two further cores up to 8 elsewhere. Never more than run.concurrency: a
     worker keeps at least one call in flight, and one more would have none to make (the
     config refuses more than most_workers(); the pool starts no more than the rows use)."""
@@ -103,8 +104,8 @@ def workers_for(classifier: Classifier) -> int:
                 run.concurrency,
             )
         return min(int(setting), run.concurrency)
-    if classifier.embedded_model:
-        return 1
+    if classifier.embedded_model or classifier.config.quality.llm_rows:
+        return 1  # (llm_rows: the llm tier's certified rules live in this process)
     cores = usable_cores()
     return min(run.concurrency, max(1, min(8, (cores - 1) // 2 + 1)) if cores > 2 else 1)
 

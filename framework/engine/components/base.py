@@ -14,6 +14,8 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
                              (a Prediction: the LLM is not asked, the rest is skipped)
     after(state, reading)    after the LLM answered: weigh its reading (fuse it with the
                              trained model's probabilities), or pass it on
+    decided(state, row)      the row decided from the reading: as it stands, or another
+                             (a route hands a row its LLM tier leaves unsettled to people)
     failed(state, row)       after the LLM failed: the failed row, or another (a route
                              hands it to people)
     empty_text(row)          the row of an empty text (decided by the taxonomy's rule,
@@ -110,6 +112,10 @@ class Component:
 
     def after(self, state: ItemState, reading: Reading) -> Reading:
         return reading
+
+    def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
+        """The row as decided from the LLM's (weighed) reading."""
+        return prediction
 
     def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
         """The row whose LLM call failed (a route may hand it to the next tier)."""

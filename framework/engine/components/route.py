@@ -15,9 +15,12 @@ more than one scored tier, the row's `settled_by` says which tier settled each l
 Otherwise:
 - with an `llm` tier, the LLM is asked; the labels the scored tiers settled keep their
   decision, the rest are decided by the LLM's answer fused with the model (as
-  trained.use=ensemble); the row is `tier: llm`. The LLM tier is the route's last
-  machine tier and its reference: it is not certified in a run (that needs its answers
-  on the calibration rows; benchmarks/routing.py certifies one offline);
+  trained.use=ensemble); the row is `tier: llm`. Without quality.llm_rows the LLM
+  tier is the route's last machine tier and its reference, not certified. With
+  quality.llm_rows=N it is certified on its answers to N calibration rows, asked
+  before any input row (framework.runner.drivers.route; route_llm.py): a row whose
+  open labels it settles is `tier: llm`; with `human` after it, a row it does not
+  settle goes to people, its labels left open named in `sent_because`;
 - with `human` next, the row is written with `tier: human`, no labels and `review`
   set, for people (labelwise review export);
 - a failed LLM call fails the row (route.on_failure=wait: a rerun retries it), or,
@@ -32,6 +35,7 @@ from typing import Any, ClassVar
 
 from framework.config.schema import RunConfig
 from framework.engine.components.base import Component, ItemState, Parts
+from framework.engine.components.route_llm import LlmTier, is_calibrating
 from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
 from framework.engine.components.trained import by_the_model
 from framework.engine.readings import Reading
@@ -66,7 +70,10 @@ class RouteComponent(Component):
         calibration: dict[str, Any],
         rates: dict[str, Any],
         parts: Parts,
+        *,
+        llm: LlmTier | None = None,
     ) -> None:
+        self.llm = llm  # quality.llm_rows: the llm tier certified in the run
         self.scored, self.route = scored, route  # the tiers before the LLM, certified
         self.rules = route[0]
         self.calibration, self.config = calibration, parts.config
@@ -98,8 +105,20 @@ class RouteComponent(Component):
         scored = [SCORED_TIERS[name].build(parts, calibration) for name in names]
         scores = [tier.calibration_scores for tier in scored]
         gold = calibration.gold
-        route = certify_route(
-            names, scores, gold, labels, [t.centers for t in scored], floors, alpha=quality.alpha
+        llm_centers = [parts.decider.thresholds.get(label, 0.5) for label in labels]
+        llm = LlmTier.build(parts.config, calibration, scored, llm_centers, floors)
+        route = (
+            llm.scored_rules()  # alpha split over the llm tier too
+            if llm is not None
+            else certify_route(
+                names,
+                scores,
+                gold,
+                labels,
+                [t.centers for t in scored],
+                floors,
+                alpha=quality.alpha,
+            )
         )
         every_row = "llm" in tiers  # else only rows the scored tiers settle entirely
         rates = route_rates(route, scores, gold, every_row_machine=every_row)
@@ -107,7 +126,7 @@ class RouteComponent(Component):
         share = {name: round(float((routed.tier == k).mean()), 4) for k, name in enumerate(names)}
         left = round(float((routed.tier == len(names)).mean()), 4)
         about = {**calibration.about, "share": {**share, "llm" if every_row else "human": left}}
-        return cls(scored, route, about, rates, parts)
+        return cls(scored, route, about, rates, parts, llm=llm)
 
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
@@ -122,6 +141,8 @@ class RouteComponent(Component):
         }
         for tier in self.scored:  # e.g. the zero-shot tier's scale and prototypes
             found.update(tier.identity())
+        if self.llm is not None:  # only with quality.llm_rows: other runs keep theirs
+            found.update(self.llm.identity())
         return found
 
     def describe(self) -> dict[str, Any]:
@@ -140,10 +161,16 @@ class RouteComponent(Component):
         for tier in self.scored:
             if tier.describe():
                 described[tier.name] = tier.describe()
+        if self.llm is not None:
+            _add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
         return {"route": described}
 
     async def before(self, state: ItemState) -> Prediction | None:
         """The row as the scored tiers settle it, or on to the next tier."""
+        if is_calibrating():  # a calibration row: asked, fused with its cross-fitted scores
+            known = self.llm.scores_of(state.item.id) if self.llm is not None else None
+            state.scores = known or state.scores
+            return None
         settled_by: dict[str, str] = {}
         present: dict[str, float] = {}
         for tier, rules in zip(self.scored, self.route, strict=True):
@@ -168,12 +195,28 @@ class RouteComponent(Component):
     def after(self, state: ItemState, reading: Reading) -> Reading:
         """The trained tier's settled labels stand; the LLM decides the rest."""
         held: dict[str, float] = state.held.get("route", {})
+        if is_calibrating():
+            return reading
+        if self.llm is not None and "human" in self.tiers:
+            unsettled = self.llm.unsettled(_confidence(reading, self.labels.ids), held)
+            if unsettled:
+                state.held["route.open"] = unsettled
         if not held or reading.verdict is not None:
             return reading
         return replace(reading, confidence={**reading.confidence, **held})
 
+    def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
+        """A row whose open labels the certified llm tier does not settle: to people."""
+        unsettled = state.held.get("route.open")
+        if not unsettled or is_calibrating():
+            return prediction
+        why = f"the llm tier is unsure of {', '.join(unsettled)}"
+        return _to_people(state, state.item, why, base=prediction)
+
     def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
         """With on_failure=next and people after the LLM, a failed row goes to them."""
+        if is_calibrating():  # the phase fails instead (framework.runner.drivers.route)
+            return prediction
         if self.config.route.on_failure != "next" or "human" not in self.tiers:
             return prediction
         why = f"the llm tier failed: {prediction.error}"
@@ -185,6 +228,20 @@ class RouteComponent(Component):
         first = self.names[0]
         extra = {**prediction.extra, "tier": first, "path": first, "empty_text": True}
         return replace(prediction, extra=extra)
+
+
+def _add_llm_tier(described: dict[str, Any], llm: LlmTier, alpha: float, *, people: bool) -> None:
+    """quality.llm_rows: the llm tier's rules, rates, sample and phase in the section."""
+    rules = llm.rules
+    described["certified"]["llm"] = None if rules is None else rules.describe()
+    described["expected"]["llm"] = None if rules is None else _expected(rules, alpha)
+    described["rates"] = {**described["rates"], "llm": llm.rates}
+    described["llm"] = llm.describe()
+    described["reference"] = "llm: certified on its answers to the sample (quality.llm_rows); " + (
+        "rows it leaves unsettled go to people"
+        if people
+        else "the last machine tier, it also decides the labels it leaves unsettled"
+    )
 
 
 def _settled(  # noqa: PLR0917 (one call site)
@@ -247,6 +304,13 @@ def _expected(rules: TierRules, alpha: float) -> dict[str, Any]:
             missed = [round(rule.missed / rule.positives, 4), round(low, 4), round(high, 4)]
         expected[rule.label] = {"precision": precision, "missed": missed}
     return expected
+
+
+def _confidence(reading: Reading, labels: Sequence[str]) -> dict[str, float]:
+    """A reading's per-label confidence; one answer's verdict: its labels 1, others 0."""
+    if reading.verdict is None:
+        return reading.confidence
+    return {label: float(label in reading.verdict.labels) for label in labels}
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:

@@ -17,6 +17,7 @@ from framework.runner.drivers.batch import BatchDriver
 from framework.runner.drivers.distill import DistillDriver
 from framework.runner.drivers.online import OnlineDriver, WorkersDriver
 from framework.runner.drivers.ray import RayDriver
+from framework.runner.drivers.route import RouteDriver
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
@@ -25,6 +26,7 @@ __all__ = ["DRIVERS", "Driver", "RunFiles", "choose_driver"]
 
 DRIVERS: tuple[type[Driver], ...] = (
     DistillDriver,  # distill.sample: wraps the driver of its phases
+    RouteDriver,  # quality.llm_rows: the llm tier's calibration phase, then the rest
     RayDriver,  # run.executor=ray
     BatchDriver,  # run.mode=batch
     WorkersDriver,  # run.workers > 1

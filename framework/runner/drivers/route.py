@@ -1,0 +1,225 @@
+"""quality.llm_rows: a routed run's first phase, the LLM's answers to a seeded sample of
+calibration rows, then the input's rows through the driver chosen after this one.
+
+    calibrate  each sampled calibration row is asked of the LLM as a routed input row
+               would be (same prompt, strategy and transports, the response cache too),
+               its reading fused with the trained model's cross-fitted scores; each
+               answer is appended to <results>.route/calibration.jsonl as it comes, so
+               a killed run resumes the phase without asking a row twice
+    certify    the llm tier is certified on them (framework.engine.components.route_llm)
+    rest       the input's rows, routed through the certified tiers
+
+A failed calibration call fails the phase (no tier is certified on missing answers):
+the answers received are kept, and the same command asks only the rest. The phase runs
+in this process, online: the certified rules live in this process's route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.engine.components.route import RouteComponent
+from framework.engine.components.route_llm import LlmTier, calibrating, is_calibrating
+from framework.errors import ConfigError, LabelwiseError
+from framework.inputs.rows import InputRow
+from framework.records import Prediction
+from framework.runner.drivers.base import Driver, RunFiles
+from framework.runner.rows import ResultSink
+from framework.runner.totals import Note, RunTotals
+
+if TYPE_CHECKING:
+    from framework.engine.classifier import Classifier
+    from framework.runner.estimate import RunEstimate
+
+__all__ = ["CalibrationFailed", "RouteDriver", "calibration_file"]
+
+log = logging.getLogger("labelwise")
+
+
+class CalibrationFailed(LabelwiseError):
+    """A calibration row's LLM call failed: the llm tier is not certified, no input row
+    is asked; the answers received are kept for the rerun."""
+
+
+def calibration_file(output: Path) -> Path:
+    """Where a routed run keeps the LLM's calibration answers: <results>.route/."""
+    return output.with_name(f"{output.stem}.route") / "calibration.jsonl"
+
+
+def llm_tier_of(classifier: Classifier) -> LlmTier | None:
+    for component in classifier.components:
+        if isinstance(component, RouteComponent):
+            return component.llm
+    return None
+
+
+class RouteDriver(Driver):
+    """The calibration sample through the LLM, the llm tier certified, then the rest."""
+
+    name = "route"
+    wraps = True
+    phase: dict[str, Any] | None = None  # the calibration phase's calls and cost
+
+    @classmethod
+    def for_run(cls, classifier: Classifier) -> RouteDriver | None:
+        if is_calibrating() or llm_tier_of(classifier) is None:
+            return None
+        run = classifier.config.run
+        if run.mode == "batch" or run.executor == "ray" or run.workers not in ("auto", 1):
+            raise ConfigError(
+                "quality.llm_rows: the llm tier is certified in this process, online, for "
+                "now; use run.mode=online, run.executor=local and run.workers=1 with it "
+                f"(now run.mode={run.mode}, run.executor={run.executor}, "
+                f"run.workers={run.workers})"
+            )
+        return cls()
+
+    async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
+        assert self.inner is not None
+        tier = llm_tier_of(classifier)
+        assert tier is not None
+        try:
+            answers = await ask_sample(classifier, tier, calibration_file(files.output))
+        finally:
+            self.phase = tier.phase
+        tier.certify(answers)
+        await self.inner.run(classifier, files, sink)
+
+    def notes(self, totals: RunTotals, output: Path) -> list[Note]:
+        phase = self.phase
+        found = super().notes(totals, output)
+        if not phase:
+            return found
+        cost = "unknown cost" if phase["cost"] is None else f"${phase['cost']:.4f}"
+        said = (
+            f"route: the llm tier was certified on {phase['rows']} calibration rows "
+            f"({phase['calls']} calls, {phase['cached']} answers from before, {cost}; "
+            "record.json route.llm)"
+        )
+        return [(logging.INFO, said), *found]
+
+    def estimate(self, estimate: RunEstimate, classifier: Classifier) -> RunEstimate:
+        """The phase's calls, tokens and cost on a line of their own (counted as the
+        plan counts the input's rows, in a thread of its own: the plan's event loop is
+        busy counting those)."""
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        from framework.runner.estimate import estimate_run
+
+        tier = llm_tier_of(classifier)
+        found = super().estimate(estimate, classifier)
+        if tier is None:
+            return found
+        rows = [InputRow(n + 1, item.id, item) for n, item in enumerate(tier.items())]
+        with calibrating():
+            context = contextvars.copy_context()
+        with ThreadPoolExecutor(1) as thread:
+            phase = thread.submit(context.run, estimate_run, classifier, rows).result()
+        cost = "unknown cost" if phase.expected_cost is None else f"~${phase.expected_cost:.4f}"
+        said = (
+            f"{len(rows):,} calibration rows first (quality.llm_rows): {phase.calls:,} calls, "
+            f"{phase.prompt_tokens:,} prompt tokens, ~{phase.expected_completion_tokens:,} "
+            f"completion tokens, {cost}; {phase.cached:,} answered from the cache"
+        )
+        return replace(found, notes=(*found.notes, ("llm tier phase", said)))
+
+
+async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[str, list[float]]:
+    """Every sampled row's fused confidences: those kept in `path` by an earlier run of
+    the same identity, the others asked now (each appended as it comes)."""
+    stamp = _answers_key(classifier.identity)
+    answers = _kept(path, stamp, set(tier.sample.ids))
+    todo = [item for item in tier.items() if item.id not in answers]
+    if todo:
+        log.info("route: the LLM answers %d calibration rows first (quality.llm_rows)", len(todo))
+    limit = asyncio.Semaphore(classifier.config.run.concurrency)
+    failed: list[Prediction] = []
+    spent: dict[str, Any] = {"calls": 0, "cost": 0.0, "prompt_tokens": 0, "completion_tokens": 0}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        if out.tell() and not path.read_bytes().endswith(b"\n"):
+            out.write("\n")  # after a line cut by a kill
+
+        async def one(item: Any) -> None:
+            async with limit:
+                prediction = await classifier.classify_item(item)
+            _spend(spent, prediction)
+            if not prediction.ok:
+                failed.append(prediction)
+                return
+            scores = _scores(prediction, tier.labels)
+            answers[item.id] = scores
+            out.write(json.dumps({"id": item.id, "key": stamp, "scores": scores}) + "\n")
+            out.flush()
+
+        try:
+            with calibrating():
+                async with asyncio.TaskGroup() as group:
+                    for item in todo:
+                        group.create_task(one(item))
+        except ExceptionGroup as fatal:  # a bad key, a model that does not exist
+            raise fatal.exceptions[0] from None
+    tier.phase = {
+        "rows": len(tier.sample.ids),
+        "cached": len(tier.sample.ids) - len(todo),
+        **spent,
+        "file": str(path.resolve()),
+    }
+    if failed:
+        first = failed[0]
+        raise CalibrationFailed(
+            f"quality.llm_rows: {len(failed)} of {len(todo)} calibration calls failed "
+            f"(row {first.id}: {first.error}); the llm tier is not certified and no input "
+            "row was asked; run the same command again (the answers received are kept)"
+        )
+    return answers
+
+
+def _answers_key(identity: dict[str, Any]) -> str:
+    """What an answer kept in the file depends on: the run's identity but the route's
+    and the target's (the calibration rows' file stays: another file, other texts)."""
+    kept = {
+        key: value
+        for key, value in identity.items()
+        if not key.startswith(("route.", "quality.")) or key == "quality.calibration"
+    }
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kept(path: Path, stamp: str, ids: set[str]) -> dict[str, list[float]]:
+    """The answers an earlier run of this identity kept (a cut last line is dropped)."""
+    kept: dict[str, list[float]] = {}
+    if not path.exists():
+        return kept
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if row.get("key") == stamp and row.get("id") in ids:
+            kept[str(row["id"])] = [float(v) for v in row["scores"]]
+    return kept
+
+
+def _scores(prediction: Prediction, labels: tuple[str, ...]) -> list[float]:
+    """A row's per-label confidence (fused with the trained model's), or, without a
+    confidence (one answer, no trained tier), its labels as 1 and the others 0."""
+    confidence = prediction.confidence
+    if confidence is None:
+        return [float(label in prediction.labels) for label in labels]
+    return [float(confidence.get(label, label in prediction.labels)) for label in labels]
+
+
+def _spend(spent: dict[str, Any], prediction: Prediction) -> None:
+    spent["calls"] += prediction.attempts
+    spent["prompt_tokens"] += prediction.usage.prompt_tokens
+    spent["completion_tokens"] += prediction.usage.completion_tokens
+    if spent["cost"] is not None:
+        spent["cost"] = None if prediction.cost is None else spent["cost"] + prediction.cost
