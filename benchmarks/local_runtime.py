@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from framework.runner.sampling import sample_rows
+from framework.inputs.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"

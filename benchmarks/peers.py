@@ -42,9 +42,9 @@ from framework.config.load import compose, load_run_config
 from framework.config.schema import RunConfig
 from framework.engine.prompt import PromptRenderer
 from framework.evaluation.metrics import Metrics, compute_metrics
+from framework.inputs.sampling import sample_rows
 from framework.labels.label_set import LabelSet
 from framework.labels.taxonomy import label_ids
-from framework.runner.sampling import sample_rows
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "examples" / "goemotions_ekman" / "dev.jsonl"

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from framework.inputs.sampling import sample_rows
 from framework.learning.certify import Floors, Shortfall, TierRules, rows_needed
 from framework.learning.routing import certify_route
-from framework.runner.sampling import sample_rows
 
 __all__ = ["LlmSample", "certify_with_llm", "draw_sample", "llm_rates", "sample_shortfalls"]
 
@@ -43,7 +43,7 @@ class LlmSample:
 
 
 def draw_sample(ids: Sequence[str], size: int, seed: int) -> LlmSample:
-    """`size` calibration rows drawn uniformly with `seed` (framework.runner.sampling)."""
+    """`size` calibration rows drawn uniformly with `seed` (framework.inputs.sampling)."""
     chosen = sample_rows(range(len(ids)), size, seed)
     picked = tuple(ids[n] for n in chosen)
     digest = hashlib.sha256("\n".join(picked).encode()).hexdigest()

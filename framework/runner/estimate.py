@@ -27,7 +27,6 @@ from framework.providers.transports.cache import ResponseCache
 from framework.providers.transports.recording import RecordingTransport
 from framework.records import Completion, Usage
 from framework.results import id_digest
-from framework.runner.drivers import choose_driver
 from framework.runner.image_estimate import count_images, image_note
 
 __all__ = ["RunEstimate", "estimate_run"]
@@ -172,7 +171,10 @@ def estimate_run(
     classifier: Classifier, rows: Iterable[InputRow], done: set[int] | None = None
 ) -> RunEstimate:
     """Run the engine over every row with a transport that sends nothing: the requests
-    counted are the ones the run would send first (re-asks are not predictable)."""
+    counted are the ones the run would send first, row by row (re-asks are not
+    predictable). How the run's driver sends them (batch prices, a distillation's
+    sample, a route's calibration phase) is its own count on top:
+    choose_driver(classifier).estimate(estimate, classifier), as `labelwise plan` does."""
     return asyncio.run(_estimate(classifier, rows, done or set()))
 
 
@@ -238,7 +240,7 @@ async def _estimate(
         tier=config.provider.service_tier,
         notes=tuple(note for note in (image_note(config, model, images),) if note),
     )
-    return choose_driver(classifier).estimate(estimate, classifier)  # as its driver sends them
+    return estimate
 
 
 # The shortest prefix the providers cache (OpenAI, Anthropic's Sonnet and Opus, Gemini

@@ -20,13 +20,13 @@ from framework.engine.classifier import Classifier
 from framework.errors import InputError
 from framework.inputs.readers import is_uri, read_rows
 from framework.inputs.rows import InputRow
+from framework.inputs.sampling import sample_rows
 from framework.labels.taxonomy import short_hash
 from framework.runner.costs import account_costs
 from framework.runner.drivers import RunFiles, choose_driver
 from framework.runner.journal import ResultsJournal, export_results, journal_path
 from framework.runner.progress import Progress
 from framework.runner.rows import ResultSink
-from framework.runner.sampling import sample_rows
 from framework.runner.totals import RunTotals
 
 __all__ = ["RunTotals", "classify_file", "input_rows", "results_sink"]

@@ -56,6 +56,15 @@ class RunTotals:
     def done(self) -> int:
         return self.ok + self.failed
 
+    def spend(self, prediction: Prediction) -> None:
+        """The calls, tokens and cost of an answer that is not a row of the results (a
+        route's calibration phase): in the ledger and under budget.*, no row counted."""
+        self.calls += prediction.attempts
+        self.cache_hits += prediction.cache_hits
+        self.usage += prediction.usage
+        if self.cost is not None and prediction.attempts:
+            self.cost = None if prediction.cost is None else self.cost + prediction.cost
+
     def add(self, prediction: Prediction) -> None:
         if prediction.ok:
             self.ok += 1

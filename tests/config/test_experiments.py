@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from framework.config.load import compose, load_run_config
+from framework.inputs.sampling import sample_rows
 from framework.resources import conf_dir
-from framework.runner.sampling import sample_rows
 from framework.testing import Reply, StubServer
 from tests.support import REPO, stub_overrides
 from tests.support.cli import labelwise

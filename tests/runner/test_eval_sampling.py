@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from framework.runner.sampling import sample_rows
+from framework.inputs.sampling import sample_rows
 
 
 def test_the_same_seed_gives_the_same_sample_in_input_order() -> None:

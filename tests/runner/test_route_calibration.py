@@ -83,6 +83,8 @@ def test_the_llm_tier_is_certified_on_its_sample_first_and_settles_rows(
     route = json.loads((run / "record.json").read_text())["route"]
     assert route["llm"]["sample"]["rows"] == LLM_ROWS and route["llm"]["sample"]["seed"] == 0
     assert route["llm"]["phase"]["calls"] == LLM_ROWS
+    totals = json.loads((run / "record.json").read_text())["totals"]
+    assert totals["calls"] == len(asked)  # the run's ledger counts the phase's calls too
     assert any(rule["hi"] is not None for rule in route["certified"]["llm"].values())
     assert set(route["expected"]["llm"]) == set(route["rates"]["llm"]) == set(LABELS)
     assert route["estimate"]["llm"] is None  # the llm tier's decisions estimated, not bounded
@@ -192,6 +194,26 @@ def test_a_failed_calibration_call_fails_the_phase_and_a_rerun_asks_only_the_res
     assert done.returncode == 0, done.stderr
     rows_asked = sum(1 for row in read_jsonl(out) if row["attempts"])
     assert len(stub.requests) == LLM_ROWS + 3 + 3 + rows_asked
+
+
+@pytest.mark.slow
+def test_a_budget_reached_in_the_phase_stops_it_and_no_input_row_starts(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 20)
+    stub.responder = answering(table, right=True)
+    out = tmp_path / "out.jsonl"
+    capped = args(pool, "budget.max_tokens=2000", "run.concurrency=1")
+    stopped = run_cli(classify_command(source, out, stub, tmp_path / "capped", *capped))
+    assert stopped.returncode == 1, stopped.stderr
+    assert "budget.max_tokens" in stopped.stderr and "Traceback" not in stopped.stderr
+    asked = len(stub.requests)
+    assert 0 < asked < LLM_ROWS  # the phase stopped at the budget
+    assert not out.exists() or out.read_bytes().count(b"\n") == 0  # no input row asked
+    done = run_cli(classify_command(source, out, stub, tmp_path / "run", *args(pool)))
+    assert done.returncode == 0, done.stderr
+    rows_asked = sum(1 for row in read_jsonl(out) if row["attempts"])
+    assert len(stub.requests) == LLM_ROWS + rows_asked  # the answers received were kept
 
 
 @pytest.mark.slow

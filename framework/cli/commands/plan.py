@@ -20,10 +20,11 @@ def run(argv: list[str]) -> int:
     from framework.config.load import compose, load_run_config
     from framework.engine.classifier import Classifier
     from framework.inputs.readers import read_rows
+    from framework.inputs.sampling import sample_rows
     from framework.learning.prepare import prepare_run
+    from framework.runner.drivers import choose_driver
     from framework.runner.estimate import estimate_run
     from framework.runner.journal import journal_path, read_done
-    from framework.runner.sampling import sample_rows
 
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__)
@@ -41,6 +42,7 @@ def run(argv: list[str]) -> int:
     classifier = Classifier(config)
     try:
         estimate = estimate_run(classifier, rows, done)
+        estimate = choose_driver(classifier).estimate(estimate, classifier)  # as it sends them
         route = classifier.sections().get("route")
     finally:
         classifier.close()

@@ -166,8 +166,8 @@ def requests_only(record: RunRecord, source: Path) -> Iterator[ResultRow]:
     """Each input row with the hash of the first request a rerun would send; nothing sent."""
     from framework.engine.classifier import Classifier
     from framework.inputs.readers import read_rows
+    from framework.inputs.sampling import sample_rows
     from framework.learning.prepare import prepare_run
-    from framework.runner.sampling import sample_rows
 
     _, config = recorded_config(record, source, Path(os.devnull))
     prepare_run(config)

@@ -2,7 +2,7 @@
 through the driver chosen after this one (online, or provider batch jobs).
 
     sample  the LLM labels `distill.sample` rows of the input, drawn with its seed
-            (framework.runner.sampling), written to the results like any row (path "llm",
+            (framework.inputs.sampling), written to the results like any row (path "llm",
             sent_because "distillation sample")
     fit     the sample's answers become a pool and the trained model is fit on it
             (framework.learning.distill: the Teacher); the engine labels with it from now on
@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.inputs.rows import InputRow
+from framework.inputs.sampling import sample_rows
 from framework.learning.distill import Teacher
 from framework.records import Item, Prediction
 from framework.results import id_digest, read_result_rows
 from framework.runner.drivers.base import Driver, RunFiles
 from framework.runner.rows import ResultSink
-from framework.runner.sampling import sample_rows
 from framework.runner.totals import Note, RunTotals
 
 if TYPE_CHECKING:

@@ -23,14 +23,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.engine.components.route import RouteComponent
-from framework.engine.components.route_llm import LlmTier, calibrating, is_calibrating
+from framework.engine.components import LlmTier, RouteComponent, calibrating, is_calibrating
 from framework.errors import ConfigError, LabelwiseError
 from framework.inputs.rows import InputRow
 from framework.records import Prediction
 from framework.runner.drivers.base import Driver, RunFiles
 from framework.runner.rows import ResultSink
-from framework.runner.totals import Note, RunTotals
+from framework.runner.totals import Note, RunTotals, over_budget
 
 if TYPE_CHECKING:
     from framework.engine.classifier import Classifier
@@ -84,7 +83,9 @@ class RouteDriver(Driver):
         tier = llm_tier_of(classifier)
         assert tier is not None
         try:
-            answers = await ask_sample(classifier, tier, calibration_file(files.output))
+            answers = await ask_sample(
+                classifier, tier, calibration_file(files.output), sink.totals
+            )
         finally:
             self.phase = tier.phase
         tier.certify(answers)
@@ -105,10 +106,7 @@ class RouteDriver(Driver):
 
     def estimate(self, estimate: RunEstimate, classifier: Classifier) -> RunEstimate:
         """The phase's calls, tokens and cost on a line of their own (counted as the
-        plan counts the input's rows, in a thread of its own: the plan's event loop is
-        busy counting those)."""
-        import contextvars
-        from concurrent.futures import ThreadPoolExecutor
+        plan counts the input's rows)."""
         from dataclasses import replace
 
         from framework.runner.estimate import estimate_run
@@ -119,9 +117,7 @@ class RouteDriver(Driver):
             return found
         rows = [InputRow(n + 1, item.id, item) for n, item in enumerate(tier.items())]
         with calibrating():
-            context = contextvars.copy_context()
-        with ThreadPoolExecutor(1) as thread:
-            phase = thread.submit(context.run, estimate_run, classifier, rows).result()
+            phase = estimate_run(classifier, rows)
         cost = "unknown cost" if phase.expected_cost is None else f"~${phase.expected_cost:.4f}"
         said = (
             f"{len(rows):,} calibration rows first (quality.llm_rows): {phase.calls:,} calls, "
@@ -131,9 +127,13 @@ class RouteDriver(Driver):
         return replace(found, notes=(*found.notes, ("llm tier phase", said)))
 
 
-async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[str, list[float]]:
+async def ask_sample(
+    classifier: Classifier, tier: LlmTier, path: Path, totals: RunTotals | None = None
+) -> dict[str, list[float]]:
     """Every sampled row's fused confidences: those kept in `path` by an earlier run of
-    the same identity, the others asked now (each appended as it comes)."""
+    the same identity, the others asked now (each appended as it comes). Their calls,
+    tokens and cost go to the run's ledger (`totals`) and count under budget.*: a
+    budget the phase reaches stops it before the next call, and no input row starts."""
     stamp = _answers_key(classifier.identity)
     answers = _kept(path, stamp, set(tier.sample.ids))
     todo = [item for item in tier.items() if item.id not in answers]
@@ -141,6 +141,8 @@ async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[
         log.info("route: the LLM answers %d calibration rows first (quality.llm_rows)", len(todo))
     limit = asyncio.Semaphore(classifier.config.run.concurrency)
     failed: list[Prediction] = []
+    stopped: list[str] = []  # rows not asked: the budget was reached
+    budget = classifier.config.budget
     spent: dict[str, Any] = {"calls": 0, "cost": 0.0, "prompt_tokens": 0, "completion_tokens": 0}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:
@@ -149,8 +151,13 @@ async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[
 
         async def one(item: Any) -> None:
             async with limit:
+                if totals is not None and over_budget(totals, budget) is not None:
+                    stopped.append(item.id)
+                    return
                 prediction = await classifier.classify_item(item)
             _spend(spent, prediction)
+            if totals is not None:
+                totals.spend(prediction)
             if not prediction.ok:
                 failed.append(prediction)
                 return
@@ -172,6 +179,14 @@ async def ask_sample(classifier: Classifier, tier: LlmTier, path: Path) -> dict[
         **spent,
         "file": str(path.resolve()),
     }
+    if stopped and totals is not None:
+        why = over_budget(totals, budget)
+        raise CalibrationFailed(
+            f"quality.llm_rows: {why} during the calibration phase, {len(stopped)} of "
+            f"{len(todo)} calibration rows not asked; the llm tier is not certified and no "
+            "input row was asked; raise budget.* or lower quality.llm_rows, then run the "
+            "same command again (the answers received are kept)"
+        )
     if failed:
         first = failed[0]
         raise CalibrationFailed(
