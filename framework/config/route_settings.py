@@ -93,6 +93,12 @@ class QualitySettings(Strict):
         description="Labeled rows (id, text, labels) the tiers are certified on; null: the "
         "trained model's pool, each row scored by the model fit without it.",
     )
+    reference: Literal["gold", "llm"] = Field(
+        default="gold",
+        description="What the tiers are certified against: gold (the calibration rows' "
+        "labels) or llm (no gold: the LLM's answers to quality.llm_rows rows drawn from "
+        "quality.calibration or the input; the floors then mean agreement with the LLM).",
+    )
     llm_rows: int = Field(
         default=0,
         ge=0,

@@ -626,10 +626,16 @@ def _check_route(config: RunConfig) -> None:
             f"trained.use is {trained.use}; add trained to the route's tiers "
             "(route.tiers=[trained,zero_shot,...]) or set trained.use=off"
         )
-    elif quality.calibration is None:
+    elif quality.calibration is None and quality.reference == "gold":
         raise ValueError(
             "quality.calibration: a route without a trained tier has no pool to certify "
             "on; give labeled rows: quality.calibration=FILE (id, text, labels)"
+        )
+    if quality.reference == "llm" and ("llm" not in config.route.tiers or not quality.llm_rows):
+        raise ValueError(
+            "quality.llm_rows: quality.reference=llm certifies the tiers against the LLM's "
+            "answers to a sample; name an llm tier (route.tiers=[zero_shot,llm]) and set "
+            f"quality.llm_rows=N (now {quality.llm_rows}), or quality.reference=gold"
         )
     if "zero_shot" in config.route.tiers and config.zero_shot.use == "alone":
         raise ValueError(

@@ -36,6 +36,12 @@ from typing import Any, ClassVar
 from framework.config.schema import RunConfig
 from framework.engine.components.base import Component, ItemState, Parts
 from framework.engine.components.route_llm import LlmTier, is_calibrating
+from framework.engine.components.route_reference import (
+    read_reference_rows,
+    reference_labels,
+    settling_nothing,
+    too_few,
+)
 from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
 from framework.engine.components.trained import by_the_model
 from framework.engine.readings import Reading
@@ -88,10 +94,12 @@ class RouteComponent(Component):
         if not tiers:
             return None
         labels = list(parts.labels.ids)
-        calibration = read_calibration(parts.config, labels)
         floors = floors_of(parts.config, labels)
         quality = parts.config.quality
         names = [tier for tier in tiers if tier in SCORED_TIERS]
+        if quality.reference == "llm":
+            return cls.against_the_llm(parts, labels, names)
+        calibration = read_calibration(parts.config, labels)
         tests = floors.tests()
         short = shortfalls(calibration.gold, labels, floors, alpha=quality.alpha / max(1, tests))
         if short:
@@ -128,6 +136,40 @@ class RouteComponent(Component):
         about = {**calibration.about, "share": {**share, "llm" if every_row else "human": left}}
         return cls(scored, route, about, rates, parts, llm=llm)
 
+    @classmethod
+    def against_the_llm(cls, parts: Parts, labels: list[str], names: list[str]) -> RouteComponent:
+        """quality.reference=llm: the tiers settle nothing until the phase's answers
+        certify them (certify)."""
+        calibration = read_reference_rows(parts.config, labels)
+        scored = [SCORED_TIERS[name].build(parts, calibration) for name in names]
+        llm_centers = [parts.decider.thresholds.get(label, 0.5) for label in labels]
+        floors = floors_of(parts.config, labels)
+        llm = LlmTier.build(parts.config, calibration, scored, llm_centers, floors)
+        assert llm is not None  # the schema: quality.reference=llm needs quality.llm_rows
+        route = settling_nothing(names, labels)
+        return cls(scored, route, {**calibration.about}, {}, parts, llm=llm)
+
+    def certify(self, answers: dict[str, list[float]]) -> None:
+        """After the calibration phase: the llm tier certified on its answers, or, with
+        quality.reference=llm, the tiers before it certified against them."""
+        assert self.llm is not None
+        if self.config.quality.reference != "llm":
+            self.llm.certify(answers)
+            return
+        labels = list(self.llm.labels)
+        gold = reference_labels(answers, self.llm.sample.ids, self.llm.llm_centers)
+        floors, alpha = floors_of(self.config, labels), self.config.quality.alpha
+        too_few(gold, labels, floors, alpha=alpha / max(1, floors.tests()), rows=len(gold))
+        scores = [tier.calibration_scores for tier in self.scored]
+        centers = [tier.centers for tier in self.scored]
+        self.route = certify_route(self.names, scores, gold, labels, centers, floors, alpha=alpha)
+        self.rules = self.route[0]
+        self.rates = route_rates(self.route, scores, gold, every_row_machine=True)
+        routed = route_rows(self.route, scores)
+        share = {n: round(float((routed.tier == k).mean()), 4) for k, n in enumerate(self.names)}
+        share["llm"] = round(float((routed.tier == len(self.names)).mean()), 4)
+        self.calibration = {**self.calibration, "share": share}
+
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
         quality = self.config.quality
@@ -139,6 +181,8 @@ class RouteComponent(Component):
             "quality.alpha": quality.alpha,
             "quality.calibration": self.calibration["sha256"],
         }
+        if quality.reference != "gold":  # only then: other runs keep their identity
+            found["quality.reference"] = quality.reference
         for tier in self.scored:  # e.g. the zero-shot tier's scale and prototypes
             found.update(tier.identity())
         if self.llm is not None:  # only with quality.llm_rows: other runs keep theirs
@@ -163,6 +207,13 @@ class RouteComponent(Component):
                 described[tier.name] = tier.describe()
         if self.llm is not None:
             _add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
+            if self.config.quality.reference == "llm":
+                described["reference"] = (
+                    "llm: its answers to the sample are the reference labels "
+                    "(quality.reference=llm): the tiers before it are certified, and "
+                    "estimated, as agreement with it, not with gold; it decides every "
+                    "label they leave open"
+                )
         return {"route": described}
 
     async def before(self, state: ItemState) -> Prediction | None:

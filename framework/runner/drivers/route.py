@@ -50,11 +50,16 @@ def calibration_file(output: Path) -> Path:
     return output.with_name(f"{output.stem}.route") / "calibration.jsonl"
 
 
-def llm_tier_of(classifier: Classifier) -> LlmTier | None:
+def route_of(classifier: Classifier) -> RouteComponent | None:
     for component in classifier.components:
         if isinstance(component, RouteComponent):
-            return component.llm
+            return component
     return None
+
+
+def llm_tier_of(classifier: Classifier) -> LlmTier | None:
+    route = route_of(classifier)
+    return None if route is None else route.llm
 
 
 class RouteDriver(Driver):
@@ -88,7 +93,9 @@ class RouteDriver(Driver):
             )
         finally:
             self.phase = tier.phase
-        tier.certify(answers)
+        route = route_of(classifier)
+        assert route is not None
+        route.certify(answers)
         await self.inner.run(classifier, files, sink)
 
     def notes(self, totals: RunTotals, output: Path) -> list[Note]:
