@@ -33,26 +33,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from framework.config.schema import RunConfig
 from framework.engine.components.base import Component, ItemState, Parts
 from framework.engine.components.route_llm import LlmTier, is_calibrating
+from framework.engine.components.route_record import add_llm_tier, expected, floors_of
 from framework.engine.components.route_reference import (
     read_reference_rows,
     reference_labels,
     settling_nothing,
     too_few,
 )
+from framework.engine.components.route_rows import confidence_of, settled_row, to_people
 from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
-from framework.engine.components.trained import by_the_model
 from framework.engine.readings import Reading
 from framework.errors import ConfigError
-from framework.learning.certify import Floors, TierRules, clopper_pearson, shortfalls
+from framework.learning.certify import TierRules, shortfalls
 from framework.learning.route_estimate import route_rates
 from framework.learning.route_words import TIER_NAMES
 from framework.learning.routing import certify_route, route_rows
-from framework.records import Item, Prediction
+from framework.records import Prediction
 
-__all__ = ["TIER_WORDS", "RouteComponent", "floors_of"]
+__all__ = ["TIER_WORDS", "RouteComponent"]
 
 TIER_WORDS = TIER_NAMES
 
@@ -197,7 +197,7 @@ class RouteComponent(Component):
             "quality": self.config.quality.model_dump(),
             "calibration": self.calibration,
             "certified": {rules.tier: rules.describe() for rules in self.route},
-            "expected": {rules.tier: _expected(rules, alpha) for rules in self.route},
+            "expected": {rules.tier: expected(rules, alpha) for rules in self.route},
             "rates": self.rates,
             "reference": "llm: the last machine tier, not certified in a run",
             "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
@@ -206,7 +206,7 @@ class RouteComponent(Component):
             if tier.describe():
                 described[tier.name] = tier.describe()
         if self.llm is not None:
-            _add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
+            add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
             if self.config.quality.reference == "llm":
                 described["reference"] = (
                     "llm: its answers to the sample are the reference labels "
@@ -233,11 +233,11 @@ class RouteComponent(Component):
         by = {"settled_by": settled_by} if self.names != ["trained"] else {}
         if len(settled_by) == len(self.rules.rules):
             last = max(settled_by.values(), key=self.names.index)
-            return _settled(state, present, last, self.scored, self.decider, by)
+            return settled_row(state, present, last, self.scored, self.decider, by)
         if "llm" not in self.tiers:
             first = self.names[0].replace("_", "-")
             why = f"the {first} tier is unsure" if len(self.names) == 1 else "the tiers are unsure"
-            return _to_people(state, state.item, why)
+            return to_people(state, state.item, why)
         state.held["route"] = present
         settled_labels = [rule.label for rule in self.rules.rules if rule.label in settled_by]
         state.extra.update(tier="llm", path="llm", settled=settled_labels, **by)
@@ -249,7 +249,7 @@ class RouteComponent(Component):
         if is_calibrating():
             return reading
         if self.llm is not None and "human" in self.tiers:
-            unsettled = self.llm.unsettled(_confidence(reading, self.labels.ids), held)
+            unsettled = self.llm.unsettled(confidence_of(reading, self.labels.ids), held)
             if unsettled:
                 state.held["route.open"] = unsettled
         if not held or reading.verdict is not None:
@@ -262,7 +262,7 @@ class RouteComponent(Component):
         if not unsettled or is_calibrating():
             return prediction
         why = f"the llm tier is unsure of {', '.join(unsettled)}"
-        return _to_people(state, state.item, why, base=prediction)
+        return to_people(state, state.item, why, base=prediction)
 
     def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
         """With on_failure=next and people after the LLM, a failed row goes to them."""
@@ -271,7 +271,7 @@ class RouteComponent(Component):
         if self.config.route.on_failure != "next" or "human" not in self.tiers:
             return prediction
         why = f"the llm tier failed: {prediction.error}"
-        return _to_people(state, state.item, why, base=prediction)
+        return to_people(state, state.item, why, base=prediction)
 
     def empty_text(self, prediction: Prediction) -> Prediction:
         """An empty text is settled by the taxonomy's rule, no call: it counts under the
@@ -279,104 +279,3 @@ class RouteComponent(Component):
         first = self.names[0]
         extra = {**prediction.extra, "tier": first, "path": first, "empty_text": True}
         return replace(prediction, extra=extra)
-
-
-def _add_llm_tier(described: dict[str, Any], llm: LlmTier, alpha: float, *, people: bool) -> None:
-    """quality.llm_rows: the llm tier's rules, rates, sample and phase in the section."""
-    rules = llm.rules
-    described["certified"]["llm"] = None if rules is None else rules.describe()
-    described["expected"]["llm"] = None if rules is None else _expected(rules, alpha)
-    described["rates"] = {**described["rates"], "llm": llm.rates}
-    described["llm"] = llm.describe()
-    described["reference"] = "llm: certified on its answers to the sample (quality.llm_rows); " + (
-        "rows it leaves unsettled go to people"
-        if people
-        else "the last machine tier, it also decides the labels it leaves unsettled"
-    )
-
-
-def _settled(  # noqa: PLR0917 (one call site)
-    state: ItemState,
-    present: dict[str, float],
-    tier: str,
-    scored: Sequence[ScoredTier],
-    decider: Any,
-    by: dict[str, Any],
-) -> Prediction:
-    """The row the scored tiers settle entirely: each label as the first tier that
-    settles it decided; `tier`: the last of them (the row's tier)."""
-    prediction = by_the_model(replace(state, scores=present), decider, path=tier)
-    sources = {name: value for one in scored for name, value in one.sources(state).items()}
-    extra = {**prediction.extra, "sources": sources, "tier": tier, **by}
-    # A row the trained tier settles alone keeps its probabilities (as before tiers
-    # were a table); otherwise the settled 0/1 decisions (cosines are no confidence).
-    trained = tier == "trained"
-    return replace(
-        prediction,
-        confidence=sources["trained"] if trained else prediction.confidence,
-        confidence_method="trained" if trained else "route",
-        extra=extra,
-        review=False,
-        decided_by=f"route.{tier}",
-    )
-
-
-def _to_people(
-    state: ItemState, item: Item, why: str, *, base: Prediction | None = None
-) -> Prediction:
-    extra = {**state.extra, "tier": "human", "path": "human", "sent_because": why}
-    if base is None:
-        return Prediction(item.id, (), "ok", 0, review=True, extra=extra, decided_by="route.human")
-    kept = {"tier", "path", "sent_because"}
-    return replace(
-        base,
-        labels=(),
-        status="ok",
-        error=None,
-        error_kind=None,
-        review=True,
-        extra={**{k: v for k, v in base.extra.items() if k not in kept}, **extra},
-    )
-
-
-def _expected(rules: TierRules, alpha: float) -> dict[str, Any]:
-    """Per label, what the tier's decisions are expected to be worth (its calibration
-    rows, exact 1 - alpha intervals): the precision of its "present" decisions and the
-    share of the label's rows it settles "absent" (misses)."""
-    expected: dict[str, Any] = {}
-    for rule in rules.rules:
-        precision = None
-        if rule.accepted:
-            low, high = clopper_pearson(rule.correct, rule.accepted, alpha)
-            precision = [round(rule.correct / rule.accepted, 4), round(low, 4), round(high, 4)]
-        missed = None
-        if rule.lo is not None and rule.positives:
-            low, high = clopper_pearson(rule.missed, rule.positives, alpha)
-            missed = [round(rule.missed / rule.positives, 4), round(low, 4), round(high, 4)]
-        expected[rule.label] = {"precision": precision, "missed": missed}
-    return expected
-
-
-def _confidence(reading: Reading, labels: Sequence[str]) -> dict[str, float]:
-    """A reading's per-label confidence; one answer's verdict: its labels 1, others 0."""
-    if reading.verdict is None:
-        return reading.confidence
-    return {label: float(label in reading.verdict.labels) for label in labels}
-
-
-def _rounded(scores: dict[str, float]) -> dict[str, float]:
-    return {label: round(p, 4) for label, p in scores.items()}
-
-
-def floors_of(config: RunConfig, labels: list[str]) -> Floors:
-    """quality.precision and quality.recall per label (recall null: the precision's)."""
-    quality = config.quality
-
-    def per_label(floor: Any) -> dict[str, float | None]:
-        if isinstance(floor, dict):
-            return {label: floor.get(label) for label in labels}
-        return dict.fromkeys(labels, floor)
-
-    precision = per_label(quality.precision)
-    recall = precision if quality.recall is None else per_label(quality.recall)
-    return Floors(precision, recall)

@@ -1,0 +1,58 @@
+"""What a route's record says and certifies against: the per-label floors of quality.*,
+what each tier's decisions are expected to be worth, the llm tier's part of the section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from framework.config.schema import RunConfig
+from framework.engine.components.route_llm import LlmTier
+from framework.learning.certify import Floors, TierRules, clopper_pearson
+
+__all__ = ["add_llm_tier", "expected", "floors_of"]
+
+
+def add_llm_tier(described: dict[str, Any], llm: LlmTier, alpha: float, *, people: bool) -> None:
+    """quality.llm_rows: the llm tier's rules, rates, sample and phase in the section."""
+    rules = llm.rules
+    described["certified"]["llm"] = None if rules is None else rules.describe()
+    described["expected"]["llm"] = None if rules is None else expected(rules, alpha)
+    described["rates"] = {**described["rates"], "llm": llm.rates}
+    described["llm"] = llm.describe()
+    described["reference"] = "llm: certified on its answers to the sample (quality.llm_rows); " + (
+        "rows it leaves unsettled go to people"
+        if people
+        else "the last machine tier, it also decides the labels it leaves unsettled"
+    )
+
+
+def expected(rules: TierRules, alpha: float) -> dict[str, Any]:
+    """Per label, what the tier's decisions are expected to be worth (its calibration
+    rows, exact 1 - alpha intervals): the precision of its "present" decisions and the
+    share of the label's rows it settles "absent" (misses)."""
+    expected: dict[str, Any] = {}
+    for rule in rules.rules:
+        precision = None
+        if rule.accepted:
+            low, high = clopper_pearson(rule.correct, rule.accepted, alpha)
+            precision = [round(rule.correct / rule.accepted, 4), round(low, 4), round(high, 4)]
+        missed = None
+        if rule.lo is not None and rule.positives:
+            low, high = clopper_pearson(rule.missed, rule.positives, alpha)
+            missed = [round(rule.missed / rule.positives, 4), round(low, 4), round(high, 4)]
+        expected[rule.label] = {"precision": precision, "missed": missed}
+    return expected
+
+
+def floors_of(config: RunConfig, labels: list[str]) -> Floors:
+    """quality.precision and quality.recall per label (recall null: the precision's)."""
+    quality = config.quality
+
+    def per_label(floor: Any) -> dict[str, float | None]:
+        if isinstance(floor, dict):
+            return {label: floor.get(label) for label in labels}
+        return dict.fromkeys(labels, floor)
+
+    precision = per_label(quality.precision)
+    recall = precision if quality.recall is None else per_label(quality.recall)
+    return Floors(precision, recall)
