@@ -4,6 +4,8 @@
     python benchmarks/routing.py --reps 100 --precision 0.8 --recall 0.8
     python benchmarks/routing.py --features average   # the presets' model: TF-IDF + local
                                                       # embeddings (embeds the split once)
+    python benchmarks/routing.py --target within --delta 0.02   # macro-F1 within 0.02 of
+                                                      # the strong tier (routing_within.py)
 
 The shipped dev split only. Seed 0 cuts it once into a fit part (the trained model,
 TF-IDF + logistic regression per label, the project's own pipeline) and the rest; each
@@ -218,6 +220,22 @@ def main() -> None:
     )
     parser.add_argument("--within", type=float, default=0.02, help="oracle's macro-F1 gap")
     parser.add_argument("--fuse", type=float, default=0.5, help="trained model's weight")
+    parser.add_argument(
+        "--target",
+        choices=["floors", "within"],
+        default="floors",
+        help="floors: precision/recall floors, trained -> strong -> people; within: the "
+        "output's F1 within --delta of the strong tier's, trained -> strong "
+        "(benchmarks/routing_within.py)",
+    )
+    parser.add_argument("--delta", type=float, default=0.02, help="--target within's F1 gap")
+    parser.add_argument(
+        "--by",
+        choices=["rows", "label"],
+        default="rows",
+        help="--target within: rows (whole rows, macro-F1; certify_within_rows) or label "
+        "(every label's F1; certify_within)",
+    )
     args = parser.parse_args()
     args.recall = args.precision if args.recall is None else args.recall
     started = time.monotonic()
@@ -238,6 +256,13 @@ def main() -> None:
     trained[rest] = model.predict_proba([inputs[n] for n in rest])
     tokens = np.array([320 + len(text) / 4 for text in texts])
     data = {"gold": gold, "trained": trained, "tokens": tokens, "labels": labels}
+    if args.target == "within":
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from routing_within import report_within, within_repetition
+
+        runs = [within_repetition(seed, rest, data, args) for seed in range(1, args.reps + 1)]
+        report_within(runs, labels, args, time.monotonic() - started)
+        return
     runs = [one_repetition(seed, rest, data, args) for seed in range(1, args.reps + 1)]
     report(runs, labels, args, time.monotonic() - started)
 
