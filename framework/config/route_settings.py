@@ -93,6 +93,14 @@ class QualitySettings(Strict):
         description="Labeled rows (id, text, labels) the tiers are certified on; null: the "
         "trained model's pool, each row scored by the model fit without it.",
     )
+    f1_within: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Instead of floors: each label's F1 (so macro-F1) of the output at most "
+        "this far below the llm tier's, certified on quality.llm_rows labeled rows it "
+        "answers first; the llm tier decides what the cheaper tier leaves (docs/routing.md).",
+    )
     reference: Literal["gold", "llm"] = Field(
         default="gold",
         description="What the tiers are certified against: gold (the calibration rows' "

@@ -604,10 +604,35 @@ def _check_distillation(config: RunConfig) -> None:
         )
 
 
+def _check_within(config: RunConfig) -> None:
+    """quality.f1_within: the llm tier's answers on labeled rows are its reference."""
+    quality, tiers = config.quality, config.route.tiers
+    if quality.precision is not None or quality.recall is not None:
+        raise ValueError(
+            "quality.f1_within: a target is floors (quality.precision, quality.recall) or "
+            "F1 within a delta of the llm tier, not both; unset one of them"
+        )
+    scored = [tier for tier in tiers if tier in ("trained", "zero_shot")]
+    if "llm" not in tiers or len(scored) != 1 or not quality.llm_rows:
+        raise ValueError(
+            f"quality.f1_within: it certifies one tier against the llm tier's answers to "
+            f"quality.llm_rows labeled rows; use route.tiers=[trained,llm] (or "
+            f"[zero_shot,llm]) with quality.llm_rows=N (now {tiers}, "
+            f"quality.llm_rows={quality.llm_rows})"
+        )
+    if quality.reference != "gold":
+        raise ValueError(
+            "quality.f1_within: F1 is measured against gold; use it with "
+            "quality.reference=gold and labeled calibration rows"
+        )
+
+
 def _check_route(config: RunConfig) -> None:
     """route.tiers: what a route needs (a target, the trained model it starts with)."""
     quality, trained = config.quality, config.trained
-    if quality.precision is None:
+    if quality.f1_within is not None:
+        _check_within(config)
+    elif quality.precision is None:
         raise ValueError(
             "quality.precision: a route certifies each tier against a target; give one, "
             "e.g. quality.precision=0.8 (every label) or quality.precision={joy: 0.9}"

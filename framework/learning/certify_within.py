@@ -168,8 +168,9 @@ def _last_passing(
 def _rule(label: str, p: Any, y: Any, center: float, margin: float | None) -> LabelRule:
     if margin is None:
         return LabelRule(label, None, None, positives=int(y.sum()))
-    hi = center + margin if center + margin <= 1 + 1e-12 else None
-    lo = center - margin if center - margin >= -1e-12 else None
+    # on the grid's hundredths (0.57, not 0.5700000000000001), as certify's thresholds
+    hi = round(center + margin, 6) if center + margin <= 1 + 1e-12 else None
+    lo = round(center - margin, 6) if center - margin >= -1e-12 else None
     said = p >= (math.inf if hi is None else hi - 1e-12)
     left = p <= (-math.inf if lo is None else lo + 1e-12)
     return LabelRule(

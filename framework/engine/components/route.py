@@ -41,6 +41,7 @@ from framework.engine.components.route_reference import (
     reference_labels,
     settling_nothing,
     too_few,
+    within_llm,
 )
 from framework.engine.components.route_rows import confidence_of, settled_row, to_people
 from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
@@ -97,8 +98,8 @@ class RouteComponent(Component):
         floors = floors_of(parts.config, labels)
         quality = parts.config.quality
         names = [tier for tier in tiers if tier in SCORED_TIERS]
-        if quality.reference == "llm":
-            return cls.against_the_llm(parts, labels, names)
+        if quality.reference == "llm" or quality.f1_within is not None:
+            return cls.after_the_phase(parts, labels, names)
         calibration = read_calibration(parts.config, labels)
         tests = floors.tests()
         short = shortfalls(calibration.gold, labels, floors, alpha=quality.alpha / max(1, tests))
@@ -137,32 +138,51 @@ class RouteComponent(Component):
         return cls(scored, route, about, rates, parts, llm=llm)
 
     @classmethod
-    def against_the_llm(cls, parts: Parts, labels: list[str], names: list[str]) -> RouteComponent:
-        """quality.reference=llm: the tiers settle nothing until the phase's answers
-        certify them (certify)."""
-        calibration = read_reference_rows(parts.config, labels)
+    def after_the_phase(cls, parts: Parts, labels: list[str], names: list[str]) -> RouteComponent:
+        """quality.reference=llm or quality.f1_within: the tiers before the LLM are
+        certified on its answers to the sample, so they settle nothing until the
+        calibration phase has them (certify)."""
+        config = parts.config
+        if config.quality.reference == "llm":
+            calibration = read_reference_rows(config, labels)
+        else:
+            calibration = read_calibration(config, labels)
         scored = [SCORED_TIERS[name].build(parts, calibration) for name in names]
         llm_centers = [parts.decider.thresholds.get(label, 0.5) for label in labels]
-        floors = floors_of(parts.config, labels)
-        llm = LlmTier.build(parts.config, calibration, scored, llm_centers, floors)
-        assert llm is not None  # the schema: quality.reference=llm needs quality.llm_rows
+        floors = floors_of(config, labels)
+        llm = LlmTier.build(config, calibration, scored, llm_centers, floors)
+        assert llm is not None  # the schema: both need quality.llm_rows
         route = settling_nothing(names, labels)
         return cls(scored, route, {**calibration.about}, {}, parts, llm=llm)
 
     def certify(self, answers: dict[str, list[float]]) -> None:
-        """After the calibration phase: the llm tier certified on its answers, or, with
-        quality.reference=llm, the tiers before it certified against them."""
+        """After the calibration phase: the llm tier certified on its answers; or the
+        tiers before it certified against them: as the reference labels
+        (quality.reference=llm), or as the F1 to stay within quality.f1_within of."""
+        import numpy as np
+
         assert self.llm is not None
-        if self.config.quality.reference != "llm":
+        quality = self.config.quality
+        if quality.reference != "llm" and quality.f1_within is None:
             self.llm.certify(answers)
             return
         labels = list(self.llm.labels)
-        gold = reference_labels(answers, self.llm.sample.ids, self.llm.llm_centers)
-        floors, alpha = floors_of(self.config, labels), self.config.quality.alpha
-        too_few(gold, labels, floors, alpha=alpha / max(1, floors.tests()), rows=len(gold))
-        scores = [tier.calibration_scores for tier in self.scored]
+        said = reference_labels(answers, self.llm.sample.ids, self.llm.llm_centers)
+        rows = list(self.llm.sample.indices)
+        scores = [np.asarray(tier.calibration_scores)[rows] for tier in self.scored]
         centers = [tier.centers for tier in self.scored]
-        self.route = certify_route(self.names, scores, gold, labels, centers, floors, alpha=alpha)
+        if quality.f1_within is not None:
+            gold = np.asarray(self.llm.gold)[rows]
+            self.route = [
+                within_llm(self.names[0], scores[0], said, gold, labels, centers[0], quality)
+            ]
+        else:
+            gold = said
+            floors, alpha = floors_of(self.config, labels), quality.alpha
+            too_few(gold, labels, floors, alpha=alpha / max(1, floors.tests()), rows=len(gold))
+            self.route = certify_route(
+                self.names, scores, gold, labels, centers, floors, alpha=alpha
+            )
         self.rules = self.route[0]
         self.rates = route_rates(self.route, scores, gold, every_row_machine=True)
         routed = route_rows(self.route, scores)
@@ -183,6 +203,8 @@ class RouteComponent(Component):
         }
         if quality.reference != "gold":  # only then: other runs keep their identity
             found["quality.reference"] = quality.reference
+        if quality.f1_within is not None:
+            found["quality.f1_within"] = quality.f1_within
         for tier in self.scored:  # e.g. the zero-shot tier's scale and prototypes
             found.update(tier.identity())
         if self.llm is not None:  # only with quality.llm_rows: other runs keep theirs
@@ -207,7 +229,14 @@ class RouteComponent(Component):
                 described[tier.name] = tier.describe()
         if self.llm is not None:
             add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
-            if self.config.quality.reference == "llm":
+            if self.config.quality.f1_within is not None:
+                described["reference"] = (
+                    f"llm: the tier before it is certified so that each label's F1 stays "
+                    f"within {self.config.quality.f1_within} of the llm tier's, on its "
+                    "answers to the sample (quality.f1_within); it decides what that tier "
+                    "leaves open"
+                )
+            elif self.config.quality.reference == "llm":
                 described["reference"] = (
                     "llm: its answers to the sample are the reference labels "
                     "(quality.reference=llm): the tiers before it are certified, and "

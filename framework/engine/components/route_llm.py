@@ -107,8 +107,8 @@ class LlmTier:
             config.quality.alpha,
             every_row="human" not in config.route.tiers,
         )
-        if config.quality.reference == "llm":  # its answers are the reference: no gold yet
-            return tier
+        if config.quality.reference == "llm" or config.quality.f1_within is not None:
+            return tier  # the tiers before it are certified on its answers, after the phase
         short = sample_shortfalls(
             tier.scored_rules(), tier.scores, sample, tier.gold, floors, alpha=tier.alpha
         )

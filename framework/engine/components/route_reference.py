@@ -20,15 +20,26 @@ Until the phase has answered, the tiers before it settle nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from framework.config.route_settings import QualitySettings
 from framework.config.schema import RunConfig
 from framework.engine.components.route_tiers import Calibration
 from framework.errors import ConfigError
 from framework.learning.certify import Floors, LabelRule, TierRules, shortfalls
+from framework.learning.certify_within import certify_within, within_shortfalls
 
-__all__ = ["read_reference_rows", "reference_labels", "settling_nothing", "too_few"]
+__all__ = [
+    "read_reference_rows",
+    "reference_labels",
+    "settling_nothing",
+    "too_few",
+    "within_llm",
+]
+
+log = logging.getLogger("labelwise")
 
 
 def read_reference_rows(config: RunConfig, labels: list[str]) -> Calibration:
@@ -100,4 +111,30 @@ def too_few(gold: Any, labels: list[str], floors: Floors, *, alpha: float, rows:
         )
         + f"; about {would} rows would (quality.llm_rows=N; the answers received are kept), "
         "or a lower floor"
+    )
+
+
+def within_llm(  # noqa: PLR0917 (one call site: the route's certify)
+    tier: str,
+    scores: Any,
+    said: Any,
+    gold: Any,
+    labels: list[str],
+    centers: Sequence[float],
+    quality: QualitySettings,
+) -> TierRules:
+    """quality.f1_within: the tier's per-label margins, certified so each label's F1
+    of the output stays within the delta of the llm tier's (learning.certify_within);
+    a label too few sampled rows can certify is left to the LLM, and the log says so."""
+    delta = float(quality.f1_within or 0)
+    short = within_shortfalls(said, gold, labels, delta=delta, alpha=quality.alpha)
+    if short:
+        log.warning(
+            "quality.f1_within: the %d sampled rows cannot certify %s; the LLM decides "
+            "them (quality.llm_rows=N with more rows would do)",
+            len(gold),
+            "; ".join(s.words() for s in short),
+        )
+    return certify_within(
+        tier, scores, said, gold, labels, centers, delta=delta, alpha=quality.alpha
     )
