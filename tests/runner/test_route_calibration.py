@@ -21,17 +21,12 @@ import pytest
 from framework.testing import Reply, StubServer
 from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.cli import labelwise
-from tests.support.news_pool import LABELS, mislabeled, noisy, pool_rows, route_args
+from tests.support.news_pool import LABELS, mislabeled, noisy, pool_rows, route_args, text_of
 
 # The pool's rows the trained model is unsure of (noisy) leave enough open rows for a
 # sample of 320 to certify the llm tier at a floor of 0.7 with 80% confidence.
 LLM_ROWS = 320
 TARGET = ("quality.precision=0.7", "quality.alpha=0.2")
-
-
-def text_of(request: dict[str, Any]) -> str:
-    prompt = request["messages"][-1]["content"]
-    return str(prompt.split("<text>\n", 1)[1].split("\n</text>", 1)[0])
 
 
 def setup(tmp_path: Path, count: int = 60) -> tuple[Path, Path, dict[str, list[str]]]:

@@ -16,7 +16,7 @@ import pytest
 
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
-from tests.support.news_pool import pool_rows, topics_of
+from tests.support.news_pool import pool_rows, text_of, topics_of
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,11 +24,6 @@ pytestmark = [
 ]
 
 SAMPLE = 400
-
-
-def text_of(request: dict[str, Any]) -> str:
-    prompt = request["messages"][-1]["content"]
-    return str(prompt.split("<text>\n", 1)[1].split("\n</text>", 1)[0])
 
 
 def unlabeled(tmp_path: Path, count: int = 480) -> Path:

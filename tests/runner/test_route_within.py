@@ -8,22 +8,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
-from tests.support.news_pool import mislabeled, noisy, pool_rows, route_args
+from tests.support.news_pool import mislabeled, noisy, pool_rows, route_args, text_of
 
 pytestmark = pytest.mark.slow
 
 SAMPLE = 320
-
-
-def text_of(request: dict[str, Any]) -> str:
-    prompt = request["messages"][-1]["content"]
-    return str(prompt.split("<text>\n", 1)[1].split("\n</text>", 1)[0])
 
 
 def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, list[str]]]:

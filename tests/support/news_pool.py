@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from framework.config.load import compose, load_run_config
 from framework.config.schema import TrainedModelSettings
@@ -36,6 +37,12 @@ def pool_rows(count: int, seed: int = 0) -> list[dict[str, object]]:
         draw.shuffle(words)
         rows.append({"id": f"p{n}", "text": " ".join(words), "labels": sorted(topics)})
     return rows
+
+
+def text_of(request: dict[str, Any]) -> str:
+    """The text a stub request asks about (the default prompt's <text> block)."""
+    prompt = request["messages"][-1]["content"]
+    return str(prompt.split("<text>\n", 1)[1].split("\n</text>", 1)[0])
 
 
 def topics_of(text: str) -> list[str]:
