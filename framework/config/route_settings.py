@@ -10,21 +10,29 @@ route is built (framework.engine.components.route), still before any call.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from framework.config.strict import Strict
 
-__all__ = ["TIER_KINDS", "QualitySettings", "RouteSettings"]
+__all__ = ["TIER_KINDS", "QualitySettings", "RouteSettings", "tier_order"]
 
 # The tiers a route may name, in the order a route names them, cheapest first
 # (framework.engine.components.route): trained (the trained model's probabilities),
 # zero_shot (the zero-shot scorer's cosines to the label prototypes), llm (the run's
 # configured LLM, fused with the trained model as trained.use=ensemble does), human
-# (rows left to people).
+# (rows left to people). Between llm and human a route may name further LLM tiers of
+# its own (route.llms: each the run's LLM configuration with other overrides).
 TIER_KINDS = ("trained", "zero_shot", "llm", "human")
 FIRST_TIERS = ("trained", "zero_shot")  # the tiers a target certifies
+
+
+def tier_order(tier: str) -> float:
+    """Where a tier stands in a route, cheapest first: a further LLM tier (any name
+    not a kind) after llm and before human, in the order the route names them."""
+    return TIER_KINDS.index(tier) if tier in TIER_KINDS else TIER_KINDS.index("llm") + 0.5
+
 
 Floor = float | dict[str, float] | None
 
@@ -34,10 +42,17 @@ class RouteSettings(Strict):
     default): no route. on_failure: what a failed LLM call does with its row: wait (the
     row fails and waits for a rerun) or next (it goes to the next tier, people)."""
 
+    llms: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Further LLM tiers a route may name after llm, each the run's LLM "
+        "configuration with these overrides of provider, model, prompt, strategy, "
+        "validation or examples: {strong: {provider: openai, model: gpt-4o-mini}} (or a "
+        "list of override strings) (docs/routing.md).",
+    )
     tiers: list[str] = Field(
         default_factory=list,
-        description="Tiers, cheapest first: trained, zero_shot, llm, human (people, last); "
-        "[] no route (docs/routing.md).",
+        description="Tiers, cheapest first: trained, zero_shot, llm, the names of "
+        "route.llms, human (people, last); [] no route (docs/routing.md).",
     )
     on_failure: Literal["wait", "next"] = Field(
         default="wait",
@@ -45,12 +60,50 @@ class RouteSettings(Strict):
         "goes to the next tier: people); a row is never labeled by a tier not in the route.",
     )
 
+    @field_validator("llms", mode="before")
+    @classmethod
+    def _as_overrides(cls, llms: Any) -> Any:
+        """Each tier's overrides as override strings ({model: gpt-4o-mini} is
+        [model=gpt-4o-mini]: the mapping reads without quotes on the command line)."""
+        if not isinstance(llms, dict):
+            return llms
+        return {
+            name: [f"{key}={_said(value)}" for key, value in overrides.items()]
+            if isinstance(overrides, dict)
+            else overrides
+            for name, overrides in llms.items()
+        }
+
+    @field_validator("llms")
+    @classmethod
+    def _named_apart(cls, llms: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, overrides in llms.items():
+            if name in TIER_KINDS:
+                raise ValueError(f"{name!r} is a tier kind; give the further LLM tier another name")
+            if not overrides:
+                raise ValueError(
+                    f"{name}: no override; a further LLM tier names what differs from the "
+                    "run's LLM, e.g. [provider=openai, model=gpt-4o-mini]"
+                )
+        return llms
+
     @field_validator("tiers")
     @classmethod
-    def _known_tiers(cls, tiers: list[str]) -> list[str]:
+    def _known_tiers(cls, tiers: list[str], info: ValidationInfo) -> list[str]:
+        further = list(info.data.get("llms") or {})
         for tier in tiers:
-            if tier not in TIER_KINDS:
-                raise ValueError(f"{tier!r} is not a tier; one of {', '.join(TIER_KINDS)}")
+            if tier not in TIER_KINDS and tier not in further:
+                known = ", ".join([*TIER_KINDS, *further])
+                raise ValueError(
+                    f"{tier!r} is not a tier; one of {known} (a further LLM tier is "
+                    "defined under route.llms)"
+                )
+        named = [tier for tier in tiers if tier not in TIER_KINDS]
+        if named and "llm" not in tiers:
+            raise ValueError(
+                f"{tiers}: a further LLM tier ({', '.join(named)}) is asked what the llm tier "
+                "leaves open; name llm before it"
+            )
         if len(set(tiers)) != len(tiers):
             raise ValueError(f"{tiers}: a tier is named twice")
         if "human" in tiers and tiers[-1] != "human":
@@ -60,10 +113,11 @@ class RouteSettings(Strict):
                 f"{tiers}: the first tier must be trained or zero_shot (the tiers a target "
                 "certifies); a route of the LLM alone is a plain run"
             )
-        order = [TIER_KINDS.index(tier) for tier in tiers]
+        order = [tier_order(tier) for tier in tiers]
         if order != sorted(order):
             raise ValueError(
-                f"{tiers}: tiers go cheapest first, in the order {', '.join(TIER_KINDS)}"
+                f"{tiers}: tiers go cheapest first, in the order trained, zero_shot, llm, "
+                "further LLM tiers (route.llms), human"
             )
         return tiers
 
@@ -123,3 +177,8 @@ class QualitySettings(Strict):
             if value is not None and not 0 < value < 1:
                 raise ValueError(f"{value}: a floor is a share between 0 and 1 (exclusive)")
         return floor
+
+
+def _said(value: object) -> str:
+    """A mapping's value as an override writes it (true, not True)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -662,6 +662,19 @@ def _check_route(config: RunConfig) -> None:
             "answers to a sample; name an llm tier (route.tiers=[zero_shot,llm]) and set "
             f"quality.llm_rows=N (now {quality.llm_rows}), or quality.reference=gold"
         )
+    further = [tier for tier in config.route.tiers if tier in config.route.llms]
+    if further and not quality.llm_rows:
+        raise ValueError(
+            f"quality.llm_rows: a further LLM tier ({', '.join(further)}) is asked what the "
+            "certified llm tier leaves open, and an uncertified llm tier leaves nothing; "
+            "set quality.llm_rows=N (its answers to N calibration rows certify it)"
+        )
+    if further and (quality.f1_within is not None or quality.reference != "gold"):
+        raise ValueError(
+            f"route.tiers: a further LLM tier ({', '.join(further)}) goes with precision and "
+            "recall floors against gold for now, not with quality.f1_within or "
+            "quality.reference=llm; drop one of them"
+        )
     if "zero_shot" in config.route.tiers and config.zero_shot.use == "alone":
         raise ValueError(
             "zero_shot.use: alone labels every row itself, and the route's zero_shot tier "

@@ -82,6 +82,14 @@ class Classifier:
         resolve_api_key(config.provider)  # a missing key is a ConfigError now, not per row
         self._preview: Engine | None = None
         self._loop: BackgroundLoop | None = None
+        # Other LLM configurations the components ask (a route's further LLM tiers), each
+        # a classifier of its own over its own transports, watched by the same observers.
+        self.companions: dict[str, Classifier] = {}
+        for component in self.engine.components:
+            for name, companion_config in component.companions().items():
+                companion = Classifier(companion_config, observers=self.observers)
+                self.companions[name] = companion
+                component.attach(name, companion)
 
     @classmethod
     def from_config(
@@ -205,16 +213,22 @@ class Classifier:
         """Let go of the connections held in the running event loop (a runner calls it when
         its loop ends); the classifier stays usable."""
         await self.stack.top.release()
+        for companion in self.companions.values():
+            await companion.release()
 
     async def aclose(self) -> None:
         """close() for asyncio code: from inside the loop that made the calls."""
         await self.stack.top.aclose()
         self._close_components()
+        for companion in self.companions.values():
+            await companion.aclose()
 
     def close(self) -> None:
         """Stop the local model server, if one was started, and the private loop."""
         self._portal().run(self.stack.top.aclose())
         self._close_components()
+        for companion in self.companions.values():
+            companion.close()
         if self._loop is not None:
             self._loop.close()
             self._loop = None

@@ -101,13 +101,13 @@ class Engine:
         except Unanswered as failure:
             failed = state.finish(state.tally.failed(failure))
             for component in self.components:
-                failed = component.failed(state, failed)
+                failed = await component.failed(state, failed)
             return failed
         for component in self.components:
             reading = component.after(state, reading)
         decided = state.finish(self._decide(state.tally, reading))
         for component in self.components:
-            decided = component.decided(state, decided)
+            decided = await component.decided(state, decided)
         return decided
 
     async def _ask(self, text: str, state: ItemState) -> Reading:

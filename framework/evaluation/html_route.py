@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from framework.evaluation.html_page import esc, section, table
-from framework.learning.route_words import TIER_NAMES, figure
+from framework.learning.route_words import figure, tier_said
 
 __all__ = ["route_section"]
 
@@ -16,7 +16,7 @@ def route_section(estimate: Mapping[str, Any]) -> str:
     tiers = [
         [
             tier,
-            TIER_NAMES.get(tier, tier),
+            tier_said(tier),
             f"{about['rows']:,}",
             f"{about['share']:.1%}",
             "unknown" if about["cost"] is None else f"${about['cost']:.4f}",

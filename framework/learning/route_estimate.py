@@ -29,6 +29,8 @@ How (the method):
 - With quality.llm_rows the LLM tier's decisions are read the same way on the sampled
   calibration rows it decided (`rates.llm`: framework.learning.route_llm.llm_rates)
   and drawn like the scored tiers', alpha split over the tiers.
+- A further LLM tier (route.llms) is not certified in a run: its decisions are bounded,
+  not estimated, as the uncertified llm tier's are.
 Precision = TP / (present decisions); recall = TP / (TP + misses), each bound taken
 at the ends that make it smallest and largest.
 """
@@ -52,10 +54,11 @@ __all__ = [
 
 MACHINE = ("trained", "zero_shot", "llm")
 SCORED = ("trained", "zero_shot")  # the certified tiers before the LLM
-_ORDER = {"trained": 0, "zero_shot": 1, "llm": 2, "human": 3}
+_ORDER = {"trained": 0, "zero_shot": 1, "llm": 2, "human": 4, "none": 5}  # further LLM tiers: 3
 NOT_ESTIMATED = (
-    "the LLM tier's decisions are not estimated (it is not run on the calibration rows); "
-    "the interval bounds every outcome of them"
+    "the uncertified LLM tiers' decisions are not estimated (they are not run on the "
+    "calibration rows: the llm tier without quality.llm_rows, further LLM tiers); the "
+    "interval bounds every outcome of them"
 )
 
 
@@ -113,12 +116,15 @@ def route_rates(
 
 
 def count_decisions(
-    rows: Iterable[ResultRow], labels: Sequence[str], scored: Sequence[str] = ("trained",)
+    rows: Iterable[ResultRow],
+    labels: Sequence[str],
+    scored: Sequence[str] = ("trained",),
+    further: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Per label and machine tier (`scored`: the route's certified tiers, and the
-    LLM's), the output's [present, absent] decisions, and the rows by tier (with what
-    they cost)."""
-    machine = (*scored, "llm")
+    """Per label and machine tier (`scored`: the route's certified tiers, the LLM's and
+    the `further` LLM tiers'), the output's [present, absent] decisions, and the rows by
+    tier (with what they cost: a further tier's row, its llm tier's call too)."""
+    machine = (*scored, "llm", *further)
     decisions = {label: {tier: [0, 0] for tier in machine} for label in labels}
     tiers: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -147,7 +153,7 @@ def tier_counts(tiers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
             "share": round(about["rows"] / total, 4),
             "cost": None if about["cost"] is None else round(about["cost"], 6),
         }
-        for tier, about in sorted(tiers.items(), key=lambda pair: _ORDER.get(pair[0], 9))
+        for tier, about in sorted(tiers.items(), key=lambda pair: _ORDER.get(pair[0], 3))
     }
 
 
@@ -171,11 +177,12 @@ def estimate_output(
     none = {"present": [0, 0], "absent": [0, 0]}
     for label, by_tier in counted["decisions"].items():
         scored = {
-            tier: (rates.get(tier, {}).get(label, none), by_tier[tier])
-            for tier in by_tier
-            if tier != "llm" or certified_llm
+            tier: (rates[tier].get(label, none), by_tier[tier]) for tier in by_tier if tier in rates
         }
-        llm = [0, 0] if certified_llm else by_tier["llm"]
+        # The uncertified tiers' decisions (the llm tier without quality.llm_rows, the
+        # further LLM tiers): bounded, not estimated.
+        bounded = [pair for tier, pair in by_tier.items() if tier not in rates]
+        llm = [sum(pair[0] for pair in bounded), sum(pair[1] for pair in bounded)]
         one = _label(scored, llm, alpha)
         one["decisions"] = {tier: list(pair) for tier, pair in by_tier.items()}
         labels[label] = one
@@ -254,5 +261,6 @@ def estimate_results(route: Mapping[str, Any], results: Any) -> dict[str, Any] |
     if not scored:
         return None
     labels = list(rates[scored[0]])
-    counted = count_decisions(read_result_rows(results), labels, scored)
+    further = list(route.get("further") or {})
+    counted = count_decisions(read_result_rows(results), labels, scored, further)
     return estimate_output(rates, counted, alpha=float(route["quality"]["alpha"]))

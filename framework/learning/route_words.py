@@ -17,6 +17,7 @@ __all__ = [
     "figure",
     "guarantee",
     "plan_lines",
+    "tier_said",
 ]
 
 TIER_NAMES = {
@@ -25,6 +26,11 @@ TIER_NAMES = {
     "llm": "asked of the LLM tier",
     "human": "left to people",
 }
+
+
+def tier_said(tier: str) -> str:
+    """How rows of a tier are said; a further LLM tier has the name the route gave it."""
+    return TIER_NAMES.get(tier, f"asked of the {tier} tier")
 
 
 def figure(value: Sequence[float | None], estimated: bool = False) -> str:
@@ -42,8 +48,7 @@ def _cost(cost: float | None) -> str:
 
 def tiers_words(tiers: Mapping[str, Mapping[str, Any]]) -> str:
     return ", ".join(
-        f"{about['rows']:,} ({about['share']:.0%}) {TIER_NAMES.get(tier, tier)}, "
-        f"{_cost(about['cost'])}"
+        f"{about['rows']:,} ({about['share']:.0%}) {tier_said(tier)}, {_cost(about['cost'])}"
         for tier, about in tiers.items()
     )
 
@@ -129,6 +134,8 @@ def guarantee(route: Mapping[str, Any]) -> str:
         )
     elif "llm" in route["tiers"]:
         words += "; the LLM tier is not certified (its labels carry no guarantee)"
+    for name in route.get("further") or {}:
+        words += f"; the {name} tier is not certified (it decides what the llm tier leaves)"
     return words
 
 
@@ -141,6 +148,13 @@ def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: st
     for tier in tiers:
         expected = share.get(tier)
         on_calibration = "" if expected is None else f" ({expected:.0%} of the calibration rows)"
+        if tier not in TIER_NAMES:  # a further LLM tier (route.llms)
+            lines.append(
+                f"{'tier ' + tier:<20}at most {counts.get('llm', 0):,} rows: those the llm "
+                "tier leaves unsettled, known once it is certified; its cost: the line "
+                f"'{tier} tier' above"
+            )
+            continue
         cost = {"trained": "no cost", "zero_shot": "no cost", "llm": llm_cost}.get(
             tier, "people's time"
         )
@@ -150,7 +164,10 @@ def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: st
         )
     people = f"{counts.get('human', 0):,}"
     certified = route.get("llm") is not None  # quality.llm_rows
-    if "llm" in tiers and "human" in tiers:
+    further = list(route.get("further") or {})
+    if further and "human" in tiers:
+        people += f" (and the rows whose {further[-1]} tier call fails, with route.on_failure=next)"
+    elif "llm" in tiers and "human" in tiers:
         people += " (and the rows whose LLM call fails, with route.on_failure=next)"
         if certified:
             people += ", and the rows the llm tier leaves unsettled: known once it is certified"

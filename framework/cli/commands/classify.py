@@ -54,6 +54,7 @@ def log_summary(totals: RunTotals, output: Path) -> None:
     """The end-of-run summary: what was done, what it cost, what the driver has to say
     (rows waiting for batch jobs, a distillation's fits) and how to go on."""
     from framework.engine.components import path_words, tier_words
+    from framework.learning.route_words import tier_said
 
     _log_resumed(totals, output)
     if totals.done + totals.resumed + totals.not_started + totals.duplicates + totals.waiting == 0:
@@ -70,7 +71,9 @@ def log_summary(totals: RunTotals, output: Path) -> None:
         (totals.cache_hits, "answers from cache"),
     ]
     if totals.by_tier:  # a routed run: its rows by tier, not by the cascade's paths
-        counts += [(totals.by_tier.get(tier, 0), words) for tier, words in tier_words().items()]
+        words = tier_words()  # a further LLM tier (route.llms) has the name the route gave it
+        named = [*words, *(tier for tier in totals.by_tier if tier not in words)]
+        counts += [(totals.by_tier.get(tier, 0), tier_said(tier)) for tier in named]
     else:
         counts += [(totals.by_path.get(path, 0), words) for path, words in path_words().items()]
     extra = "".join(f", {count} {what}" for count, what in counts if count)

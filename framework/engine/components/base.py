@@ -15,22 +15,25 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
     after(state, reading)    after the LLM answered: weigh its reading (fuse it with the
                              trained model's probabilities), or pass it on
     decided(state, row)      the row decided from the reading: as it stands, or another
-                             (a route hands a row its LLM tier leaves unsettled to people)
+                             (a route asks a further LLM tier the labels its LLM tier
+                             leaves unsettled, or hands the row to people)
     failed(state, row)       after the LLM failed: the failed row, or another (a route
-                             hands it to people)
+                             hands it to the next tier)
     empty_text(row)          the row of an empty text (decided by the taxonomy's rule,
                              no call): as it stands, or with what the component notes
 
 and, once for the run: identity() (the keys that join the results file's identity, so
 a run is not resumed under another model or pool), describe() (its sections of
-record.json), `paths` and `decides` (how the summary and plan word the rows it routes or
-decides), close(). Every hook does nothing unless a component overrides it.
+record.json), companions() (other LLM configurations it asks, by name: the Classifier
+builds a classifier of each and hands it back by attach(name, asker)), `paths` and
+`decides` (how the summary and plan word the rows it routes or decides), close().
+Every hook does nothing unless a component overrides it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from framework.config.schema import RunConfig
 from framework.labels.decide import LabelDecider
@@ -42,7 +45,14 @@ if TYPE_CHECKING:
     from framework.engine.readings import Reading
     from framework.inputs.images import PreparedImage
 
-__all__ = ["Component", "ItemState", "Parts"]
+__all__ = ["AsksItems", "Component", "ItemState", "Parts"]
+
+
+class AsksItems(Protocol):
+    """What a component may ask of another LLM configuration: one item, one row
+    (framework.engine.classifier.Classifier, built from a companion's config)."""
+
+    async def classify_item(self, item: Item) -> Prediction: ...
 
 
 @dataclass
@@ -107,17 +117,25 @@ class Component:
         """Its sections of record.json ({section: value}, merged key by key)."""
         return {}
 
+    def companions(self) -> dict[str, RunConfig]:
+        """Other LLM configurations it asks, by name (a route's further LLM tiers)."""
+        return {}
+
+    def attach(self, name: str, asker: AsksItems) -> None:
+        """The classifier built from companions()[name], handed over before any row."""
+        raise NotImplementedError(f"{self.name} names no companion {name!r}")
+
     async def before(self, state: ItemState) -> Prediction | None:
         return None
 
     def after(self, state: ItemState, reading: Reading) -> Reading:
         return reading
 
-    def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
+    async def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
         """The row as decided from the LLM's (weighed) reading."""
         return prediction
 
-    def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
+    async def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
         """The row whose LLM call failed (a route may hand it to the next tier)."""
         return prediction
 

@@ -21,6 +21,8 @@ Otherwise:
   before any input row (framework.runner.drivers.route; route_llm.py): a row whose
   open labels it settles is `tier: llm`; with `human` after it, a row it does not
   settle goes to people, its labels left open named in `sent_because`;
+- with further LLM tiers after the certified llm tier (route.llms), the labels it
+  leaves open are asked of them (route_further.py): `tier: <their name>`;
 - with `human` next, the row is written with `tier: human`, no labels and `review`
   set, for people (labelwise review export);
 - a failed LLM call fails the row (route.on_failure=wait: a rerun retries it), or,
@@ -33,8 +35,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from framework.engine.components.base import Component, ItemState, Parts
-from framework.engine.components.route_llm import LlmTier, is_calibrating
+from framework.config.schema import RunConfig
+from framework.engine.components.base import AsksItems, Component, ItemState, Parts
+from framework.engine.components.route_further import (
+    FurtherTier,
+    Kept,
+    ask_further,
+    further_tiers,
+)
+from framework.engine.components.route_llm import LlmTier, is_calibrating, tier_after_llm
 from framework.engine.components.route_record import add_llm_tier, expected, floors_of
 from framework.engine.components.route_reference import (
     read_reference_rows,
@@ -81,6 +90,7 @@ class RouteComponent(Component):
         llm: LlmTier | None = None,
     ) -> None:
         self.llm = llm  # quality.llm_rows: the llm tier certified in the run
+        self.further: list[FurtherTier] = further_tiers(parts.config)  # route.llms
         self.scored, self.route = scored, route  # the tiers before the LLM, certified
         self.rules = route[0]
         self.calibration, self.config = calibration, parts.config
@@ -190,6 +200,17 @@ class RouteComponent(Component):
         share["llm"] = round(float((routed.tier == len(self.names)).mean()), 4)
         self.calibration = {**self.calibration, "share": share}
 
+    def companions(self) -> dict[str, RunConfig]:
+        """The further LLM tiers' configs: the classifier builds one of each."""
+        return {tier.name: tier.config for tier in self.further}
+
+    def attach(self, name: str, asker: AsksItems) -> None:
+        for tier in self.further:
+            if tier.name == name:
+                tier.asker = asker
+                return
+        super().attach(name, asker)
+
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
         quality = self.config.quality
@@ -209,6 +230,8 @@ class RouteComponent(Component):
             found.update(tier.identity())
         if self.llm is not None:  # only with quality.llm_rows: other runs keep theirs
             found.update(self.llm.identity())
+        for further in self.further:  # only with route.llms: other runs keep theirs
+            found.update(further.identity())
         return found
 
     def describe(self) -> dict[str, Any]:
@@ -228,7 +251,13 @@ class RouteComponent(Component):
             if tier.describe():
                 described[tier.name] = tier.describe()
         if self.llm is not None:
-            add_llm_tier(described, self.llm, alpha, people="human" in self.tiers)
+            add_llm_tier(described, self.llm, alpha, people=self._next_of_llm() == "human")
+        if self.further:
+            described["further"] = {tier.name: tier.describe() for tier in self.further}
+            described["reference"] = (
+                f"{self.further[0].name}: the further LLM tier asked what the certified llm "
+                "tier leaves open; not certified in a run, it decides every label it is asked"
+            )
             if self.config.quality.f1_within is not None:
                 described["reference"] = (
                     f"llm: the tier before it is certified so that each label's F1 stays "
@@ -277,7 +306,7 @@ class RouteComponent(Component):
         held: dict[str, float] = state.held.get("route", {})
         if is_calibrating():
             return reading
-        if self.llm is not None and "human" in self.tiers:
+        if self.llm is not None and self._next_of_llm() is not None:
             unsettled = self.llm.unsettled(confidence_of(reading, self.labels.ids), held)
             if unsettled:
                 state.held["route.open"] = unsettled
@@ -285,22 +314,54 @@ class RouteComponent(Component):
             return reading
         return replace(reading, confidence={**reading.confidence, **held})
 
-    def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
-        """A row whose open labels the certified llm tier does not settle: to people."""
-        unsettled = state.held.get("route.open")
+    async def decided(self, state: ItemState, prediction: Prediction) -> Prediction:
+        """A row whose open labels the certified llm tier does not settle: to the
+        further LLM tiers, else to people."""
+        unsettled: list[str] = state.held.get("route.open") or []
         if not unsettled or is_calibrating():
             return prediction
+        if self.further:
+            said = set(prediction.labels)
+            kept = {label: label in said for label in self.labels.ids if label not in unsettled}
+            return await self._ask_further(state, prediction, kept)
         why = f"the llm tier is unsure of {', '.join(unsettled)}"
         return to_people(state, state.item, why, base=prediction)
 
-    def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
-        """With on_failure=next and people after the LLM, a failed row goes to them."""
+    async def failed(self, state: ItemState, prediction: Prediction) -> Prediction:
+        """With on_failure=next, a failed row goes to the next tier: the further LLM
+        tiers (asked every label the tiers before the LLM left open), else people."""
         if is_calibrating():  # the phase fails instead (framework.runner.drivers.route)
             return prediction
-        if self.config.route.on_failure != "next" or "human" not in self.tiers:
+        if self.config.route.on_failure != "next" or self._next_of_llm() is None:
             return prediction
+        if self.further:
+            held: dict[str, float] = state.held.get("route", {})
+            kept = {label: score >= 0.5 for label, score in held.items()}  # settled 0 or 1
+            return await self._ask_further(state, prediction, kept)
         why = f"the llm tier failed: {prediction.error}"
         return to_people(state, state.item, why, base=prediction)
+
+    async def _ask_further(
+        self, state: ItemState, prediction: Prediction, kept: dict[str, bool]
+    ) -> Prediction:
+        """The kept decisions stand, each under the tier that settled it; the further
+        tiers decide the rest."""
+        settled_by: dict[str, str] = dict(state.extra.get("settled_by") or {})
+        for label in state.extra.get("settled") or ():
+            settled_by.setdefault(label, self.names[0])
+        who = {label: settled_by.get(label, "llm") for label in kept}
+        return await ask_further(
+            self.further,
+            state,
+            prediction,
+            Kept(kept, who),
+            self.labels.ids,
+            on_failure=self.config.route.on_failure,
+            people="human" in self.tiers,
+        )
+
+    def _next_of_llm(self) -> str | None:
+        return tier_after_llm(self.tiers)
 
     def empty_text(self, prediction: Prediction) -> Prediction:
         """An empty text is settled by the taxonomy's rule, no call: it counts under the

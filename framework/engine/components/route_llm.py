@@ -30,7 +30,7 @@ from framework.learning.route_llm import (
 )
 from framework.records import Item
 
-__all__ = ["LlmTier", "calibrating", "is_calibrating"]
+__all__ = ["LlmTier", "calibrating", "is_calibrating", "tier_after_llm"]
 
 # Set while the calibration phase asks its rows (in this task and the tasks it starts):
 # the route then lets every row reach the LLM and decides none of them.
@@ -65,7 +65,7 @@ class LlmTier:
     llm_centers: tuple[float, ...]  # the run's thresholds: how a reading is decided
     floors: Floors
     alpha: float
-    every_row: bool  # no people after it: it decides what it leaves unsettled
+    every_row: bool  # no people right after it: every row is decided by a machine tier
     rules: TierRules | None = None
     rates: dict[str, Any] | None = None
     phase: dict[str, Any] = field(default_factory=dict)  # the phase's calls and cost
@@ -105,7 +105,9 @@ class LlmTier:
             tuple(llm_centers),
             floors,
             config.quality.alpha,
-            every_row="human" not in config.route.tiers,
+            # It leaves rows to people only when they come right after it (a further
+            # LLM tier after it decides what it leaves: every row is a machine's).
+            every_row=tier_after_llm(config.route.tiers) != "human",
         )
         if config.quality.reference == "llm" or config.quality.f1_within is not None:
             return tier  # the tiers before it are certified on its answers, after the phase
@@ -187,3 +189,9 @@ class LlmTier:
 
     def describe(self) -> dict[str, Any]:
         return {"sample": self.sample.describe(), "phase": self.phase or None}
+
+
+def tier_after_llm(tiers: Sequence[str]) -> str | None:
+    """The tier after llm (a further LLM tier, or human); None when llm is last."""
+    at = tiers.index("llm") + 1 if "llm" in tiers else len(tiers)
+    return tiers[at] if at < len(tiers) else None

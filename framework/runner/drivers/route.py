@@ -131,7 +131,24 @@ class RouteDriver(Driver):
             f"{phase.prompt_tokens:,} prompt tokens, ~{phase.expected_completion_tokens:,} "
             f"completion tokens, {cost}; {phase.cached:,} answered from the cache"
         )
-        return replace(found, notes=(*found.notes, ("llm tier phase", said)))
+        notes = [("llm tier phase", said)]
+        for name, companion in classifier.companions.items():  # further LLM tiers
+            asked = estimate_run(companion, rows)
+            each = None if asked.expected_cost is None else asked.expected_cost / len(rows)
+            most = found.to_call + found.cached
+            cost = (
+                "unknown cost"
+                if each is None
+                else f"~${each:.6f} a row (on the calibration sample), at most ~${each * most:.4f}"
+            )
+            notes.append(
+                (
+                    f"{name} tier",
+                    f"asked the rows the llm tier leaves unsettled, at most {most:,}: {cost}; "
+                    f"{asked.model}",
+                )
+            )
+        return replace(found, notes=(*found.notes, *notes))
 
 
 async def ask_sample(

@@ -1,0 +1,144 @@
+"""route.llms: a further LLM tier, asked the labels the certified llm tier leaves open.
+Through the command line against two stub servers (the run's LLM and the further
+tier's), on the made-up news pool: the run's LLM answers wrong, so the llm tier settles
+little; the further tier answers each text's gold labels."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from framework.testing import Reply, StubServer
+from tests.runner.test_route_calibration import answering, args, setup
+from tests.support import classify_command, read_jsonl, run_cli
+
+
+def further(server: StubServer, *extra: str) -> list[str]:
+    """The route [trained, llm, strong, human], strong the second stub."""
+    tier = ",".join([f"'provider.api_base={server.url}'", *extra])
+    return ["route.tiers=[trained,llm,strong,human]", f"+route.llms.strong=[{tier}]"]
+
+
+@pytest.mark.slow
+def test_rows_the_llm_tier_leaves_open_are_decided_by_the_further_tier(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 40)
+    stub.responder = answering(table, right=False)
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    with StubServer(responder=answering(table, right=True)) as strong:
+        command = classify_command(source, out, stub, run, *args(pool, *further(strong)))
+        done = run_cli(command)
+        assert done.returncode == 0, done.stderr
+        written = read_jsonl(out)
+        tiers = Counter(str(row["tier"]) for row in written)
+        assert tiers["strong"] > len(written) // 2  # the wrong llm tier settles little
+        assert tiers["human"] == 0  # the further tier decides what reaches it
+        assert len(strong.requests) == tiers["strong"]
+        for row in written:
+            if row["tier"] != "strong":
+                continue
+            by = row["settled_by"]
+            assert set(by.values()) <= {"trained", "llm", "strong"} and "strong" in by.values()
+            gold = table[_text(source, str(row["id"]))]
+            for label, tier in by.items():
+                if tier == "strong":  # its open labels: the further tier's (right) answer
+                    assert (label in row["labels"]) == (label in gold)
+            assert row["attempts"] == 2  # the llm tier's call and the further tier's
+        assert "strong tier" in done.stderr  # the summary counts its rows by name
+        record = json.loads((run / "record.json").read_text())
+        route = record["route"]
+        assert route["further"]["strong"]["certified"] is False
+        assert route["reference"].startswith("strong:")
+        assert route["estimate"]["tiers"]["strong"]["rows"] == tiers["strong"]
+        touched = [
+            label
+            for label, one in route["estimate"]["labels"].items()
+            if one["decisions"].get("strong", [0, 0]) != [0, 0]
+        ]
+        assert touched and all(not route["estimate"]["labels"][t]["estimated"] for t in touched)
+        asked = len(stub.requests) + len(strong.requests)
+        assert record["totals"]["calls"] == asked  # both tiers' calls in the ledger
+        # a rerun pays nothing twice
+        again = run_cli(
+            classify_command(source, out, stub, tmp_path / "r2", *args(pool, *further(strong)))
+        )
+        assert again.returncode == 0, again.stderr
+        assert len(stub.requests) + len(strong.requests) == asked
+        # another further tier is another run: refused, naming its key
+        other = further(strong, "model.temperature=0.5")
+        refused = run_cli(classify_command(source, out, stub, tmp_path / "r3", *args(pool, *other)))
+        assert refused.returncode == 2 and "route.llms.strong" in refused.stderr
+        assert len(stub.requests) + len(strong.requests) == asked
+
+
+def _text(source: Path, row_id: str) -> str:
+    return next(str(r["text"]) for r in read_jsonl(source) if r["id"] == row_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on_failure", ["wait", "next"])
+def test_a_failing_further_tier_fails_the_row_or_hands_it_on_as_allowed(
+    stub: StubServer, tmp_path: Path, on_failure: str
+) -> None:
+    pool, source, table = setup(tmp_path, 20)
+    stub.responder = answering(table, right=False)
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    # An answer that is no answer (a provider that is down stops the run instead, its
+    # rows left for a rerun, whatever the route allows: the transport's health check).
+    broken = Reply(content="not an answer")
+    with StubServer(responder=lambda _request: broken) as strong:
+        extra = args(
+            pool, *further(strong), f"route.on_failure={on_failure}", "run.retry.max_attempts=1"
+        )
+        done = run_cli(classify_command(source, out, stub, run, *extra))
+        written = read_jsonl(out)
+        reached = [row for row in written if row["tier"] in ("strong", "human")]
+        assert reached and strong.requests
+        for row in reached:
+            assert row["labels"] == []
+            if on_failure == "wait":  # failed: a rerun asks the further tier again
+                assert row["status"] == "failed" and "the strong tier failed" in row["error"]
+            else:  # to people, never labeled by a tier the route did not allow
+                assert row["status"] == "ok" and row["tier"] == "human" and row["review"]
+                assert "the strong tier failed" in row["sent_because"]
+        assert done.returncode == 0, done.stderr
+        if on_failure == "wait":  # said, with how to ask them again
+            assert f"{len(reached)} rows failed" in done.stderr
+
+
+def test_a_further_tier_needs_a_certified_llm_tier_and_a_known_name(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, _ = setup(tmp_path, 5)
+    out = tmp_path / "out.jsonl"
+    cases = {
+        "quality.llm_rows": [*args(pool, *further(stub)), "quality.llm_rows=0"],
+        "route.tiers": [*args(pool), "route.tiers=[trained,llm,stronger,human]"],
+        "route.llms.strong": [*args(pool, *further(stub, "'taxonomy=news'"))],
+    }
+    for key, extra in cases.items():
+        refused = run_cli(classify_command(source, out, stub, tmp_path / key, *extra))
+        assert refused.returncode == 2, (key, refused.stderr)
+        assert key in refused.stderr and "Traceback" not in refused.stderr
+    assert not stub.requests and not out.exists()
+
+
+def test_plan_says_what_a_further_tier_may_cost_and_sends_nothing(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, _ = setup(tmp_path, 10)
+    with StubServer() as strong:
+        command = [
+            *classify_command(source, tmp_path / "out.jsonl", stub, tmp_path / "run"),
+            *args(pool, *further(strong)),
+        ]
+        command[command.index("classify")] = "plan"
+        planned = run_cli([part for part in command if not part.startswith("hydra.")])
+        assert planned.returncode == 0, planned.stderr
+        assert "strong tier" in planned.stdout and "tier strong" in planned.stdout
+        assert "the strong tier is not certified" in planned.stdout
+        assert not stub.requests and not strong.requests
