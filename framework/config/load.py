@@ -60,8 +60,9 @@ def register_schema_defaults() -> None:
 def _defaults(model: type[BaseModel]) -> dict[str, Any]:
     node: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        is_list = getattr(field.annotation, "__origin__", None) is list
-        inner = None if is_list else _model_in(field.annotation)
+        # A list or mapping of models (budget.tiers) is a value, not a section.
+        is_container = getattr(field.annotation, "__origin__", None) in (list, dict)
+        inner = None if is_container else _model_in(field.annotation)
         if field.is_required():
             node[name] = _defaults(inner) if inner is not None else "???"
         elif inner is not None and field.default is not None:

@@ -177,6 +177,17 @@ class CacheSettings(Strict):
     path: str | None = Field(default=None, description="None: $LABELWISE_CACHE_DIR or ~/.cache")
 
 
+class TierBudget(Strict):
+    """What one tier of a route may spend (budget.tiers.<tier>)."""
+
+    max_cost: float | None = Field(
+        default=None, gt=0, description="USD the tier's calls may spend; needs a price."
+    )
+    max_tokens: int | None = Field(
+        default=None, gt=0, description="Prompt and answer tokens the tier's calls may use."
+    )
+
+
 class BudgetSettings(Strict):
     """Limits that stop starting new rows once reached (rows not started are reported)."""
 
@@ -191,6 +202,12 @@ class BudgetSettings(Strict):
         gt=0,
         description="Prompt and answer tokens (batch jobs' included) at which no new row "
         "starts; rows under way finish. Answers from the cache count none.",
+    )
+    tiers: dict[str, TierBudget] = Field(
+        default_factory=dict,
+        description="A routed run's caps per LLM tier (llm, or a further tier of route.llms; "
+        "the calibration phase counts under llm): once a tier reaches its cap no new row "
+        "starts, as with the run's; e.g. budget.tiers={strong: {max_cost: 5}}.",
     )
 
 

@@ -556,6 +556,11 @@ class RunConfig(Strict):
     def _route_needs_a_target(self) -> RunConfig:
         if self.route.tiers:
             _check_route(self)
+        elif self.budget.tiers:
+            raise ValueError(
+                "budget.tiers: caps per tier are for a routed run (route.tiers); use "
+                "budget.max_cost or budget.max_tokens for the run"
+            )
         if self.quality.llm_rows and "llm" not in self.route.tiers:
             raise ValueError(
                 f"quality.llm_rows: {self.quality.llm_rows} calibration rows certify a route's "
@@ -627,6 +632,32 @@ def _check_within(config: RunConfig) -> None:
         )
 
 
+def _check_llm_tiers(config: RunConfig) -> None:
+    """The further LLM tiers (route.llms) and the caps per tier (budget.tiers)."""
+    quality = config.quality
+    priced = ["llm", *config.route.llms]
+    for tier in config.budget.tiers:
+        if tier not in config.route.tiers or tier not in priced:
+            raise ValueError(
+                f"budget.tiers.{tier}: a cap is for a tier of the route that makes calls "
+                f"(llm, or a further LLM tier of route.llms); the route's tiers: "
+                f"{config.route.tiers}"
+            )
+    further = [tier for tier in config.route.tiers if tier in config.route.llms]
+    if further and not quality.llm_rows:
+        raise ValueError(
+            f"quality.llm_rows: a further LLM tier ({', '.join(further)}) is asked what the "
+            "certified llm tier leaves open, and an uncertified llm tier leaves nothing; "
+            "set quality.llm_rows=N (its answers to N calibration rows certify it)"
+        )
+    if further and (quality.f1_within is not None or quality.reference != "gold"):
+        raise ValueError(
+            f"route.tiers: a further LLM tier ({', '.join(further)}) goes with precision and "
+            "recall floors against gold for now, not with quality.f1_within or "
+            "quality.reference=llm; drop one of them"
+        )
+
+
 def _check_route(config: RunConfig) -> None:
     """route.tiers: what a route needs (a target, the trained model it starts with)."""
     quality, trained = config.quality, config.trained
@@ -662,19 +693,7 @@ def _check_route(config: RunConfig) -> None:
             "answers to a sample; name an llm tier (route.tiers=[zero_shot,llm]) and set "
             f"quality.llm_rows=N (now {quality.llm_rows}), or quality.reference=gold"
         )
-    further = [tier for tier in config.route.tiers if tier in config.route.llms]
-    if further and not quality.llm_rows:
-        raise ValueError(
-            f"quality.llm_rows: a further LLM tier ({', '.join(further)}) is asked what the "
-            "certified llm tier leaves open, and an uncertified llm tier leaves nothing; "
-            "set quality.llm_rows=N (its answers to N calibration rows certify it)"
-        )
-    if further and (quality.f1_within is not None or quality.reference != "gold"):
-        raise ValueError(
-            f"route.tiers: a further LLM tier ({', '.join(further)}) goes with precision and "
-            "recall floors against gold for now, not with quality.f1_within or "
-            "quality.reference=llm; drop one of them"
-        )
+    _check_llm_tiers(config)
     if "zero_shot" in config.route.tiers and config.zero_shot.use == "alone":
         raise ValueError(
             "zero_shot.use: alone labels every row itself, and the route's zero_shot tier "

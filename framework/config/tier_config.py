@@ -57,6 +57,14 @@ def tier_config(run: RunConfig, name: str, overrides: Sequence[str]) -> RunConfi
     for part in _NOT_THE_TIERS:
         default = fresh[part].get_default(call_default_factory=True)
         found[part] = default.model_dump(mode="json")
+    # The tier's classifier checks that what caps it is priced: its own cap
+    # (budget.tiers.<name>), else the run's; the caps are counted by the run's ledger.
+    cap = run.budget.tiers.get(name)
+    found["budget"] = {
+        "max_cost": cap.max_cost if cap is not None and cap.max_cost else run.budget.max_cost,
+        "max_tokens": None,
+        "tiers": {},
+    }
     for section in groups:
         found[section] = OmegaConf.to_container(composed[section], resolve=True)
     for override in overrides:

@@ -330,8 +330,13 @@ def _endpoint(config: RunConfig, model_file: ModelFile | None) -> str:
 
 
 def _check_budget_is_priced(config: RunConfig) -> None:
-    """budget.max_cost needs a price; without one it would be ignored without a word."""
-    if config.budget.max_cost is None:
+    """budget.max_cost needs a price; without one it would be ignored without a word (a
+    further LLM tier's config carries its cap there: framework.config.tier_config)."""
+    llm_cap = config.budget.tiers.get("llm")
+    key = "budget.max_cost"
+    if config.budget.max_cost is None and llm_cap is not None and llm_cap.max_cost is not None:
+        key = "budget.tiers.llm.max_cost"
+    elif config.budget.max_cost is None:
         return
     from framework.providers.pricing import price
 
@@ -339,7 +344,7 @@ def _check_budget_is_priced(config: RunConfig) -> None:
     litellm_model = f"{profile.litellm_prefix}/{config.model.name}"
     if price(config.provider, config.model, litellm_model, Usage(1000, 1000)) is None:
         raise ConfigError(
-            f"budget.max_cost: the price of {config.model.name!r} on {config.provider.kind} is "
+            f"{key}: the price of {config.model.name!r} on {config.provider.kind} is "
             "unknown, so spending cannot be counted; give it with model.input_cost_per_mtok=... "
             "and model.output_cost_per_mtok=... (USD per million tokens), or cap tokens with "
             "budget.max_tokens instead"

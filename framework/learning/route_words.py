@@ -69,7 +69,7 @@ def estimate_line(estimate: Mapping[str, Any]) -> str:
     ]
     if partial:
         parts.append(
-            f"{len(partial)} of {len(labels)} labels include the LLM tier's decisions, "
+            f"{len(partial)} of {len(labels)} labels include an uncertified LLM tier's decisions, "
             "not estimated (bounded)"
         )
     alpha = float(estimate["alpha"])

@@ -46,6 +46,10 @@ class RunTotals:
     cost_by_path: dict[str, float | None] = field(default_factory=dict)
     # Rows by the route tier that decided them (Prediction.extra["tier"]).
     by_tier: dict[str, int] = field(default_factory=dict)
+    # A routed run's spend by LLM tier, [cost (None: unpriced), tokens]: a row's calls
+    # are the llm tier's unless the row splits them (extra["spent_by_tier"]: a further
+    # LLM tier's rows); the calibration phase's are the llm tier's (budget.tiers).
+    spent_by_tier: dict[str, list[Any]] = field(default_factory=dict)
     # What the run's driver adds to record.json, by section (merged key by key): where
     # the rows ran ("executor"), a distillation's fits ("trained": {"distill": ...}).
     record: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +68,13 @@ class RunTotals:
         self.usage += prediction.usage
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
+        self._tier_spend({"llm": _spend_of(prediction)})
+
+    def _tier_spend(self, parts: dict[str, Any]) -> None:
+        for tier, (cost, tokens) in parts.items():
+            was = self.spent_by_tier.setdefault(tier, [0.0, 0])
+            was[0] = None if was[0] is None or cost is None else was[0] + cost
+            was[1] += tokens
 
     def add(self, prediction: Prediction) -> None:
         if prediction.ok:
@@ -83,6 +94,10 @@ class RunTotals:
         tier = prediction.extra.get("tier")
         if isinstance(tier, str):
             self.by_tier[tier] = self.by_tier.get(tier, 0) + 1
+            parts = prediction.extra.get("spent_by_tier")
+            if parts is None and (prediction.attempts or prediction.usage.total_tokens):
+                parts = {"llm": _spend_of(prediction)}
+            self._tier_spend(parts or {})
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
 
@@ -103,4 +118,15 @@ def over_budget(totals: RunTotals, budget: BudgetSettings) -> str | None:
     tokens = totals.usage.total_tokens + totals.committed_tokens
     if budget.max_tokens is not None and tokens >= budget.max_tokens:
         return f"budget.max_tokens ({budget.max_tokens:,}) reached"
+    for tier, cap in budget.tiers.items():  # a routed run's caps per LLM tier
+        cost, used = totals.spent_by_tier.get(tier, [0.0, 0])
+        if cap.max_cost is not None and cost is not None and cost >= cap.max_cost:
+            return f"budget.tiers.{tier}.max_cost (${cap.max_cost:g}) reached: ${cost:.4f} spent"
+        if cap.max_tokens is not None and used >= cap.max_tokens:
+            return f"budget.tiers.{tier}.max_tokens ({cap.max_tokens:,}) reached"
     return None
+
+
+def _spend_of(prediction: Prediction) -> list[Any]:
+    """[cost, tokens] of a prediction's calls (no cost without a call)."""
+    return [prediction.cost if prediction.attempts else 0.0, prediction.usage.total_tokens]

@@ -14,6 +14,7 @@ import pytest
 from framework.testing import Reply, StubServer
 from tests.runner.test_route_calibration import answering, args, setup
 from tests.support import classify_command, read_jsonl, run_cli
+from tests.support.news_pool import text_of
 
 
 def further(server: StubServer, *extra: str) -> list[str]:
@@ -142,3 +143,42 @@ def test_plan_says_what_a_further_tier_may_cost_and_sends_nothing(
         assert "strong tier" in planned.stdout and "tier strong" in planned.stdout
         assert "the strong tier is not certified" in planned.stdout
         assert not stub.requests and not strong.requests
+
+
+@pytest.mark.slow
+def test_a_tier_cap_stops_new_rows_once_that_tier_reaches_it(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 30)
+    stub.responder = answering(table, right=False)
+    out = tmp_path / "out.jsonl"
+    with StubServer(responder=answering(table, right=True)) as strong:
+        capped = args(pool, *further(strong), "run.concurrency=1")
+        stopped = run_cli(
+            classify_command(
+                source, out, stub, tmp_path / "r1", *capped, "+budget.tiers.strong.max_tokens=1"
+            )
+        )
+        assert "budget.tiers.strong.max_tokens (1) reached" in stopped.stderr, stopped.stderr
+        first = read_jsonl(out)
+        assert [row["tier"] for row in first].count("strong") == 1  # then no new row started
+        assert 0 < len(first) < 30
+        record = json.loads((tmp_path / "r1" / "record.json").read_text())
+        assert record["totals"]["calls"] == len(stub.requests) + len(strong.requests)
+        # the llm tier's own cap (its calibration phase answered from the cache now)
+        other = tmp_path / "o2.jsonl"
+        llm_cap = "+budget.tiers.llm.max_tokens=100"
+        phase = run_cli(classify_command(source, other, stub, tmp_path / "r2", *capped, llm_cap))
+        assert "budget.tiers.llm.max_tokens (100) reached" in phase.stderr, phase.stderr
+        assert 0 < len(read_jsonl(other)) < 30
+        # a cap for a tier that makes no call, or not in the route: exit 2 naming it
+        for bad in ("+budget.tiers.trained.max_cost=1", "+budget.tiers.other.max_cost=1"):
+            refused = run_cli(classify_command(source, out, stub, tmp_path / "r3", *capped, bad))
+            assert refused.returncode == 2 and "budget.tiers." in refused.stderr, bad
+        # the rerun with the cap raised goes on: every id once, no answer paid twice
+        done = run_cli(classify_command(source, out, stub, tmp_path / "r4", *capped))
+        assert done.returncode == 0, done.stderr
+        ids = [row["id"] for row in read_jsonl(out)]
+        assert len(ids) == len(set(ids)) == 30
+        asked = [text_of(request) for request in strong.requests]
+        assert len(asked) == len(set(asked))

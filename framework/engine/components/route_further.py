@@ -105,7 +105,7 @@ async def ask_further(
     for tier in tiers:
         assert tier.asker is not None, "the classifier attaches every further tier"
         answer = await tier.asker.classify_item(state.item)
-        spent = _with_spending(spent, answer)
+        spent = _with_spending(spent, answer, tier.name)
         if answer.ok:
             return _decided(spent, answer, tier.name, kept, labels)
         errors.append(f"the {tier.name} tier failed: {answer.error}")
@@ -149,14 +149,24 @@ def _decided(
     )
 
 
-def _with_spending(row: Prediction, answer: Prediction) -> Prediction:
+def _with_spending(row: Prediction, answer: Prediction, name: str) -> Prediction:
     """The row with the further tier's calls, tokens and cost added (the ledger sums
-    rows: the run's totals and budget.* count both tiers)."""
+    rows: the run's totals and budget.* count both tiers), and each tier's part in
+    `spent_by_tier` ({tier: [cost, tokens]}: what budget.tiers caps)."""
     cost = None if row.cost is None or answer.cost is None else row.cost + answer.cost
+    parts = dict(row.extra.get("spent_by_tier") or {"llm": tier_spend(row)})
+    parts[name] = tier_spend(answer)
     return replace(
         row,
         attempts=row.attempts + answer.attempts,
         usage=row.usage + answer.usage,
         cost=cost,
         cache_hits=row.cache_hits + answer.cache_hits,
+        extra={**row.extra, "spent_by_tier": parts},
     )
+
+
+def tier_spend(prediction: Prediction) -> list[float | int | None]:
+    """[cost, tokens] of a prediction's calls (no cost without a call: a cached answer)."""
+    cost = prediction.cost if prediction.attempts else 0.0
+    return [cost, prediction.usage.total_tokens]
