@@ -65,16 +65,33 @@ START_FACTOR = 4
 @dataclass(frozen=True)
 class Floors:
     """Per label: the precision floor of "present" decisions and the recall floor of
-    "absent" ones (None: that side is not targeted, so never settled by a tier)."""
+    "absent" ones (None: that side is not targeted, so never settled by a tier).
+    `guarantee`: what they hold for: "rate" (the rate of every decision a tier
+    settles, this module) or "realised" (the realised figures of the rows a route
+    decides by machine, in an output of `output_rows` rows:
+    framework.learning.certify_realised)."""
 
     precision: Mapping[str, float | None]
     recall: Mapping[str, float | None]
+    guarantee: str = "rate"
+    output_rows: int | None = None
 
     @classmethod
     def uniform(
-        cls, labels: Sequence[str], *, precision: float | None, recall: float | None = None
+        cls,
+        labels: Sequence[str],
+        *,
+        precision: float | None,
+        recall: float | None = None,
+        guarantee: str = "rate",
+        output_rows: int | None = None,
     ) -> Floors:
-        return cls(dict.fromkeys(labels, precision), dict.fromkeys(labels, recall))
+        return cls(
+            dict.fromkeys(labels, precision),
+            dict.fromkeys(labels, recall),
+            guarantee,
+            output_rows,
+        )
 
     def tests(self) -> int:
         """How many sides are tested per tier (what alpha is split over)."""

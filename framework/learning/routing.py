@@ -65,9 +65,17 @@ def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's i
     `rows`: per tier, the calibration rows it has scores on (a mask; None: all), as
     when the LLM tier answered only a sample of them (framework.learning.route_llm):
     each tier is certified on its rows the tiers before left open, its misses counted
-    against the positives of its rows."""
+    against the positives of its rows. With floors.guarantee "realised" the tiers are
+    certified together for the output's realised figures instead
+    (framework.learning.certify_realised; every tier scored on every row)."""
     import numpy as np
 
+    if floors.guarantee == "realised":
+        from framework.learning.certify_realised import certify_realised
+
+        if rows is not None:
+            raise ValueError("quality.guarantee=realised certifies tiers scored on every row")
+        return certify_realised(tiers, scores, gold, labels, centers, floors, alpha=alpha)
     y = np.asarray(gold, dtype=bool)
     each = alpha / max(1, floors.tests() * len(tiers))
     masks = [
