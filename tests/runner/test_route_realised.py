@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from framework.testing import StubServer
-from tests.support import classify_command, read_jsonl, run_cli, write_jsonl
+from tests.support import classify_command, read_jsonl, run_cli, stub_overrides, write_jsonl
+from tests.support.cli import labelwise
 from tests.support.news_pool import mislabeled, noisy, pool_rows, route_args
 
 pytestmark = pytest.mark.slow
@@ -44,3 +45,16 @@ def test_realised_settles_rows_by_machine_and_says_what_it_holds_for(
     assert all(rule["hi"] is None or rule["hi"] >= 0.5 for rule in certified.values())
     # 120 output rows: a few dozen decisions a label, so it asks more than the rate does
     assert realised["trained"] < rate["trained"]
+
+
+def test_plan_words_the_realised_guarantee(stub: StubServer, tmp_path: Path) -> None:
+    pool = write_jsonl(tmp_path / "pool.jsonl", mislabeled(400))
+    source = write_jsonl(tmp_path / "in.jsonl", noisy(pool_rows(40, seed=5)))
+    args = route_args(pool, "route.tiers=[trained,human]", "quality.guarantee=realised")
+    planned = labelwise("plan", f"input={source}", *stub_overrides(stub), *args)
+    assert planned.returncode == 0, planned.stderr
+    assert (
+        "every label's realised precision >= 0.8 with 95% confidence on the rows of this "
+        "run's output the trained tier decides (quality.guarantee=realised)"
+    ) in planned.stdout
+    assert stub.requests == []
