@@ -6,6 +6,9 @@
                                                       # embeddings (embeds the split once)
     python benchmarks/routing.py --target within --delta 0.02   # macro-F1 within 0.02 of
                                                       # the strong tier (routing_within.py)
+    python benchmarks/routing.py --guarantee both --reps 40 --first-seed 101
+                                                      # quality.guarantee rate against
+                                                      # realised (issue 33's table)
 
 The shipped dev split only. Seed 0 cuts it once into a fit part (the trained model,
 TF-IDF + logistic regression per label, the project's own pipeline) and the rest; each
@@ -122,7 +125,13 @@ def one_repetition(
     strong = strong_answers(gold, rng, args.perturbed)
     fused = args.fuse * trained + (1 - args.fuse) * strong
     labels = data["labels"]
-    floors = Floors.uniform(labels, precision=args.precision, recall=args.recall)
+    floors = Floors.uniform(
+        labels,
+        precision=args.precision,
+        recall=args.recall,
+        guarantee=args.guarantee,
+        output_rows=len(report),  # the rows the "run" labels: the report part
+    )
     centers = [[0.5] * len(labels)] * 2
     route = certify_route(
         ["trained", "strong"],
@@ -157,6 +166,10 @@ def one_repetition(
         "precision": realised_p,
         "settled_precision": settled_p,
         "recall": realised_r,
+        "output_recall": [  # the whole output's, people answering their rows
+            float(labels_out[truth[:, n], n].mean()) if truth[:, n].any() else 1.0
+            for n in range(truth.shape[1])
+        ],
         "inside": inside,
         "shares": np.bincount(routed.tier, minlength=3) / len(report),
         "cost_ratio": float(cost_row[asked_strong].sum() / cost_row.sum()),
@@ -205,6 +218,9 @@ def oracle_share(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=40)
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="repetition r uses seed first-seed + r"
+    )
     parser.add_argument("--fit", type=int, default=1400, help="rows the trained model learns")
     parser.add_argument("--calibrate", type=int, default=2600, help="rows thresholds learn")
     parser.add_argument("--precision", type=float, default=0.8)
@@ -219,6 +235,13 @@ def main() -> None:
         help="embedding cache (--features average; the first run embeds the dev split)",
     )
     parser.add_argument("--within", type=float, default=0.02, help="oracle's macro-F1 gap")
+    parser.add_argument(
+        "--guarantee",
+        choices=["rate", "realised", "both"],
+        default="rate",
+        help="quality.guarantee: rate (each decision's rate), realised (the realised "
+        "figures of the machine-decided rows), or both side by side (the table of issue 33)",
+    )
     parser.add_argument("--fuse", type=float, default=0.5, help="trained model's weight")
     parser.add_argument(
         "--target",
@@ -260,11 +283,62 @@ def main() -> None:
         sys.path.insert(0, str(REPO / "benchmarks"))
         from routing_within import report_within, within_repetition
 
-        runs = [within_repetition(seed, rest, data, args) for seed in range(1, args.reps + 1)]
+        runs = [
+            within_repetition(seed, rest, data, args)
+            for seed in range(args.first_seed, args.first_seed + args.reps)
+        ]
         report_within(runs, labels, args, time.monotonic() - started)
         return
-    runs = [one_repetition(seed, rest, data, args) for seed in range(1, args.reps + 1)]
+    if args.guarantee == "both":
+        compare(rest, data, args, started)
+        return
+    runs = [
+        one_repetition(seed, rest, data, args)
+        for seed in range(args.first_seed, args.first_seed + args.reps)
+    ]
     report(runs, labels, args, time.monotonic() - started)
+
+
+def compare(
+    rest: np.ndarray, data: dict[str, Any], args: argparse.Namespace, started: float
+) -> None:
+    """quality.guarantee rate against realised on the same repetitions (issue 33's
+    table): the share of repetitions where every label's realised precision of the
+    machine-decided report rows is at or above the floor, with its exact 95% interval."""
+    from framework.learning.certify import clopper_pearson
+
+    found = {}
+    for guarantee in ("rate", "realised"):
+        chosen = argparse.Namespace(**{**vars(args), "guarantee": guarantee})
+        found[guarantee] = [
+            one_repetition(seed, rest, data, chosen)
+            for seed in range(args.first_seed, args.first_seed + args.reps)
+        ]
+    print(
+        f"routing: dev split, fit {args.fit} / calibrate {args.calibrate} / report the rest, "
+        f"{args.reps} repetitions, precision floor {args.precision}, recall floor "
+        f"{args.recall}, alpha {args.alpha} ({time.monotonic() - started:.0f} s)\n"
+    )
+    print(
+        "| quality.guarantee | every label's realised precision >= floor (machine rows) "
+        "| same, all settled decisions | every label's realised recall of the output >= "
+        "floor (people answer their rows) | rows decided by machine | macro-F1 routed |"
+    )
+    print("|---|---|---|---|---|---|")
+    for guarantee, runs in found.items():
+        cells = []
+        for key in ("precision", "settled_precision", "output_recall"):
+            floor = args.precision if key != "output_recall" else args.recall
+            held = int((np.array([run[key] for run in runs]) >= floor).all(axis=1).sum())
+            low, high = clopper_pearson(held, len(runs), 0.05)
+            cells.append(f"{held / len(runs):.0%} [{low:.0%}, {high:.0%}]")
+        machine = np.array([run["shares"][:2].sum() for run in runs])
+        f1 = np.array([run["f1_routed"] for run in runs])
+        low, high = np.percentile(machine, [2.5, 97.5])
+        print(
+            f"| {guarantee} | {' | '.join(cells)} | {machine.mean():.3f} [{low:.3f}, "
+            f"{high:.3f}] | {f1.mean():.3f} |"
+        )
 
 
 def report(

@@ -169,6 +169,37 @@ class QualitySettings(Strict):
         "uncertified last machine tier (docs/routing.md).",
     )
 
+    guarantee: Literal["rate", "realised"] = Field(
+        default="rate",
+        description="What the floors hold for: rate (the rate of every decision a tier "
+        "settles) or realised (each label's realised precision of the rows the route decides "
+        "by machine in this run's output; recall as a rate; docs/routing.md).",
+    )
+    output_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="quality.guarantee=realised: the rows the run labels (its realised "
+        "figures are a draw of that size); null: the input's row count (jsonl, parquet; "
+        "sample.size when smaller). A lower bound is safe.",
+    )
+
+    @field_validator("guarantee")
+    @classmethod
+    def _realised_alone(cls, guarantee: str, info: ValidationInfo) -> str:
+        # the keys above it are validated first: their values are in info.data
+        known = info.data
+        if guarantee == "realised" and (
+            known.get("llm_rows")
+            or known.get("f1_within") is not None
+            or known.get("reference", "gold") != "gold"
+        ):
+            raise ValueError(
+                "realised certifies the tiers before the LLM on gold calibration rows; use "
+                "it without quality.llm_rows, quality.f1_within and quality.reference=llm, "
+                "or set quality.guarantee=rate"
+            )
+        return guarantee
+
     @field_validator("precision", "recall")
     @classmethod
     def _in_range(cls, floor: Floor) -> Floor:

@@ -47,11 +47,13 @@ from typing import Any
 __all__ = [
     "Floors",
     "LabelRule",
+    "Routed",
     "Shortfall",
     "TierRules",
     "certify_tier",
     "clopper_pearson",
     "predicted_hits",
+    "route_rows",
     "rows_needed",
     "shortfalls",
 ]
@@ -65,16 +67,33 @@ START_FACTOR = 4
 @dataclass(frozen=True)
 class Floors:
     """Per label: the precision floor of "present" decisions and the recall floor of
-    "absent" ones (None: that side is not targeted, so never settled by a tier)."""
+    "absent" ones (None: that side is not targeted, so never settled by a tier).
+    `guarantee`: what they hold for: "rate" (the rate of every decision a tier
+    settles, this module) or "realised" (the realised figures of the rows a route
+    decides by machine, in an output of `output_rows` rows:
+    framework.learning.certify_realised)."""
 
     precision: Mapping[str, float | None]
     recall: Mapping[str, float | None]
+    guarantee: str = "rate"
+    output_rows: int | None = None
 
     @classmethod
     def uniform(
-        cls, labels: Sequence[str], *, precision: float | None, recall: float | None = None
+        cls,
+        labels: Sequence[str],
+        *,
+        precision: float | None,
+        recall: float | None = None,
+        guarantee: str = "rate",
+        output_rows: int | None = None,
     ) -> Floors:
-        return cls(dict.fromkeys(labels, precision), dict.fromkeys(labels, recall))
+        return cls(
+            dict.fromkeys(labels, precision),
+            dict.fromkeys(labels, recall),
+            guarantee,
+            output_rows,
+        )
 
     def tests(self) -> int:
         """How many sides are tested per tier (what alpha is split over)."""
@@ -285,3 +304,31 @@ def shortfalls(
             if need is not None and have < need:
                 found.append(Shortfall(label, side, have, need))
     return found
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where route_rows sends each row and who settled each label."""
+
+    tier: Any  # per row: the index of the tier that decided it (len(route): people)
+    present: Any  # rows x labels: the machine decision (False on people's rows)
+    settled_by: Any  # rows x labels: the tier that settled each label (len(route): none)
+
+
+def route_rows(route: Sequence[TierRules], scores: Sequence[Any]) -> Routed:
+    """Where each row's labels are settled, tier by tier; rows left over go to people."""
+    import numpy as np
+
+    first = np.asarray(scores[0], dtype=float)
+    people = len(route)
+    settled_by = np.full(first.shape, people)
+    present = np.zeros(first.shape, dtype=bool)
+    for k, rules in enumerate(route):
+        p = np.asarray(scores[k], dtype=float)
+        fresh = (settled_by == people) & rules.settled(p)
+        settled_by[fresh] = k
+        present[fresh] = rules.present(p)[fresh]
+    done = (settled_by < people).all(axis=1)
+    tier = np.where(done, settled_by.max(axis=1), people)
+    present[~done] = False
+    return Routed(tier, present, settled_by)

@@ -127,6 +127,16 @@ def guarantee(route: Mapping[str, Any]) -> str:
         f"and {'their' if len(certified) > 1 else 'its'} misses within a recall floor of "
         f"{floor(recall)}"
     )
+    if quality.get("guarantee", "rate") == "realised":  # records before it: rate
+        rows = quality.get("output_rows")
+        size = "this run's output" if rows is None else f"an output of {rows:,} rows"
+        decides = "decide" if len(certified) > 1 else "decides"
+        words = (
+            f"{said.replace('precision', 'realised precision', 1)} with {confidence} "
+            f"confidence on the rows of {size} the {who.rsplit(' ', 1)[0]} {decides} "
+            f"(quality.guarantee=realised), and {'their' if len(certified) > 1 else 'its'} "
+            f"misses within a recall floor of {floor(recall)} (as a rate)"
+        )
     if "llm" in route["tiers"] and route.get("llm") is not None:
         words += (
             f"; the LLM tier is certified the same way on its answers to "

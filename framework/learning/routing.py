@@ -25,20 +25,15 @@ from typing import Any
 
 from framework.learning.certify import (
     Floors,
+    Routed,
     TierRules,
     certify_tier,
     predicted_hits,
+    route_rows,
     rows_needed,
 )
 
 __all__ = ["LabelEstimate", "Routed", "certify_route", "estimate_quality", "route_rows"]
-
-
-@dataclass(frozen=True)
-class Routed:
-    tier: Any  # per row: the index of the tier that decided it (len(route): people)
-    present: Any  # rows x labels: the machine decision (False on people's rows)
-    settled_by: Any  # rows x labels: the tier that settled each label (len(route): none)
 
 
 @dataclass(frozen=True)
@@ -65,9 +60,17 @@ def certify_route(  # noqa: PLR0917 (one call site per caller; the procedure's i
     `rows`: per tier, the calibration rows it has scores on (a mask; None: all), as
     when the LLM tier answered only a sample of them (framework.learning.route_llm):
     each tier is certified on its rows the tiers before left open, its misses counted
-    against the positives of its rows."""
+    against the positives of its rows. With floors.guarantee "realised" the tiers are
+    certified together for the output's realised figures instead
+    (framework.learning.certify_realised; every tier scored on every row)."""
     import numpy as np
 
+    if floors.guarantee == "realised":
+        from framework.learning.certify_realised import certify_realised
+
+        if rows is not None:
+            raise ValueError("quality.guarantee=realised certifies tiers scored on every row")
+        return certify_realised(tiers, scores, gold, labels, centers, floors, alpha=alpha)
     y = np.asarray(gold, dtype=bool)
     each = alpha / max(1, floors.tests() * len(tiers))
     masks = [
@@ -124,25 +127,6 @@ def _miss_share(floor: float | None, positives: int, at: int, last: int, alpha: 
     if positives >= rows_needed(1 - (1 - floor) / (last + 1), alpha):
         return 1 / (last + 1)
     return 1.0 if at == last else 0.0
-
-
-def route_rows(route: Sequence[TierRules], scores: Sequence[Any]) -> Routed:
-    """Where each row's labels are settled, tier by tier; rows left over go to people."""
-    import numpy as np
-
-    first = np.asarray(scores[0], dtype=float)
-    people = len(route)
-    settled_by = np.full(first.shape, people)
-    present = np.zeros(first.shape, dtype=bool)
-    for k, rules in enumerate(route):
-        p = np.asarray(scores[k], dtype=float)
-        fresh = (settled_by == people) & rules.settled(p)
-        settled_by[fresh] = k
-        present[fresh] = rules.present(p)[fresh]
-    done = (settled_by < people).all(axis=1)
-    tier = np.where(done, settled_by.max(axis=1), people)
-    present[~done] = False
-    return Routed(tier, present, settled_by)
 
 
 def estimate_quality(

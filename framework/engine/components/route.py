@@ -56,7 +56,7 @@ from framework.engine.components.route_rows import confidence_of, settled_row, t
 from framework.engine.components.route_tiers import SCORED_TIERS, ScoredTier, read_calibration
 from framework.engine.readings import Reading
 from framework.errors import ConfigError
-from framework.learning.certify import TierRules, shortfalls
+from framework.learning.certify import Floors, TierRules, shortfalls
 from framework.learning.route_estimate import route_rates
 from framework.learning.route_words import TIER_NAMES
 from framework.learning.routing import certify_route, route_rows
@@ -88,7 +88,9 @@ class RouteComponent(Component):
         parts: Parts,
         *,
         llm: LlmTier | None = None,
+        floors: Floors,
     ) -> None:
+        self.floors = floors  # the target, per label (and the output's rows it is for)
         self.llm = llm  # quality.llm_rows: the llm tier certified in the run
         self.further: list[FurtherTier] = further_tiers(parts.config)  # route.llms
         self.scored, self.route = scored, route  # the tiers before the LLM, certified
@@ -145,7 +147,7 @@ class RouteComponent(Component):
         share = {name: round(float((routed.tier == k).mean()), 4) for k, name in enumerate(names)}
         left = round(float((routed.tier == len(names)).mean()), 4)
         about = {**calibration.about, "share": {**share, "llm" if every_row else "human": left}}
-        return cls(scored, route, about, rates, parts, llm=llm)
+        return cls(scored, route, about, rates, parts, llm=llm, floors=floors)
 
     @classmethod
     def after_the_phase(cls, parts: Parts, labels: list[str], names: list[str]) -> RouteComponent:
@@ -163,7 +165,7 @@ class RouteComponent(Component):
         llm = LlmTier.build(config, calibration, scored, llm_centers, floors)
         assert llm is not None  # the schema: both need quality.llm_rows
         route = settling_nothing(names, labels)
-        return cls(scored, route, {**calibration.about}, {}, parts, llm=llm)
+        return cls(scored, route, {**calibration.about}, {}, parts, llm=llm, floors=floors)
 
     def certify(self, answers: dict[str, list[float]]) -> None:
         """After the calibration phase: the llm tier certified on its answers; or the
@@ -226,6 +228,9 @@ class RouteComponent(Component):
             found["quality.reference"] = quality.reference
         if quality.f1_within is not None:
             found["quality.f1_within"] = quality.f1_within
+        if quality.guarantee != "rate":  # only then: other runs keep their identity
+            found["quality.guarantee"] = quality.guarantee
+            found["quality.output_rows"] = self.floors.output_rows
         for tier in self.scored:  # e.g. the zero-shot tier's scale and prototypes
             found.update(tier.identity())
         if self.llm is not None:  # only with quality.llm_rows: other runs keep theirs
@@ -247,6 +252,12 @@ class RouteComponent(Component):
             "reference": "llm: the last machine tier, not certified in a run",
             "method": "learn-then-test, fixed sequence, exact Clopper-Pearson bounds",
         }
+        if self.config.quality.guarantee == "realised":
+            described["method"] = (
+                "learn-then-test over one threshold path, on the rows decided by machine, "
+                "predictive (a binomial draw of the output's decisions), exact "
+                "Clopper-Pearson bounds (framework.learning.certify_realised)"
+            )
         for tier in self.scored:
             if tier.describe():
                 described[tier.name] = tier.describe()

@@ -45,7 +45,8 @@ def expected(rules: TierRules, alpha: float) -> dict[str, Any]:
 
 
 def floors_of(config: RunConfig, labels: list[str]) -> Floors:
-    """quality.precision and quality.recall per label (recall null: the precision's)."""
+    """quality.precision and quality.recall per label (recall null: the precision's),
+    and what they hold for (quality.guarantee; realised: with the output's row count)."""
     quality = config.quality
 
     def per_label(floor: Any) -> dict[str, float | None]:
@@ -55,4 +56,27 @@ def floors_of(config: RunConfig, labels: list[str]) -> Floors:
 
     precision = per_label(quality.precision)
     recall = precision if quality.recall is None else per_label(quality.recall)
-    return Floors(precision, recall)
+    if quality.guarantee == "rate":
+        return Floors(precision, recall)
+    return Floors(precision, recall, quality.guarantee, output_rows(config))
+
+
+def output_rows(config: RunConfig) -> int:
+    """quality.guarantee=realised: the rows the run labels. quality.output_rows, else
+    the input's row count (sample.size when smaller): counted before any call, as the
+    output's size is what the realised figures are a draw of; a format that cannot be
+    counted cheaply asks for the key."""
+    from framework.errors import ConfigError
+    from framework.inputs.readers import count_rows
+
+    if config.quality.output_rows is not None:
+        return config.quality.output_rows
+    counted = count_rows(config.input) if config.input else None
+    if not counted:
+        raise ConfigError(
+            f"quality.output_rows: quality.guarantee=realised needs the rows the run labels "
+            f"and the input ({config.input}) cannot be counted before the run; set "
+            "quality.output_rows=N (a lower bound is safe)"
+        )
+    size = config.sample.size
+    return counted if size is None else min(counted, size)
