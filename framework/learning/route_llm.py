@@ -7,10 +7,14 @@
 
 The scored tiers (trained, zero_shot) are certified on every calibration row, the llm
 tier on the sampled rows they leave open, each label on the rows where it is open
-(framework.learning.routing.certify_route, with each tier's rows); alpha is split
-over all the tiers. The llm tier's scores are the fused confidences of a row's reading
-(the LLM's answer fused with the trained model, as trained.use=ensemble): what a
-routed input row's labels are decided from.
+(framework.learning.routing.certify_route, with each tier's rows), and each further
+LLM tier (route.llms) likewise on the sampled rows the tiers before it leave open;
+alpha is split over all the tiers. A tier's rules depend only on the tiers before it,
+so a further tier is asked only the sampled rows left open once those are certified.
+The llm tier's scores are the fused confidences of a row's reading (the LLM's answer
+fused with the trained model, as trained.use=ensemble): what a routed input row's
+labels are decided from. A further tier's are its answer's labels, 1 or 0: per label,
+whether its "present" and its "absent" answers meet the floors.
 """
 
 from __future__ import annotations
@@ -25,7 +29,26 @@ from framework.inputs.sampling import sample_rows
 from framework.learning.certify import Floors, Shortfall, TierRules, rows_needed
 from framework.learning.routing import certify_route
 
-__all__ = ["LlmSample", "certify_with_llm", "draw_sample", "llm_rates", "sample_shortfalls"]
+__all__ = [
+    "LlmSample",
+    "SampledTier",
+    "certify_with_llm",
+    "draw_sample",
+    "llm_rates",
+    "llm_scores",
+    "open_on_sample",
+    "sample_shortfalls",
+]
+
+
+@dataclass(frozen=True)
+class SampledTier:
+    """A further LLM tier after the llm tier: its answers to the sampled rows it was
+    asked (None: not asked yet), and its centers (what splits present from absent)."""
+
+    name: str
+    answers: Mapping[str, Sequence[float]] | None
+    centers: Sequence[float]
 
 
 @dataclass(frozen=True)
@@ -51,12 +74,14 @@ def draw_sample(ids: Sequence[str], size: int, seed: int) -> LlmSample:
 
 
 def llm_scores(sample: LlmSample, answers: Mapping[str, Sequence[float]], shape: Any) -> Any:
-    """rows x labels: the fused confidences of the sampled rows, NaN on the others."""
+    """rows x labels: the fused confidences of the sampled rows, NaN on the others (and
+    on sampled rows it was not asked: a further tier is asked only the open ones)."""
     import numpy as np
 
     scores = np.full(shape, np.nan)
     for index, row_id in zip(sample.indices, sample.ids, strict=True):
-        scores[index] = answers[row_id]
+        if row_id in answers:
+            scores[index] = answers[row_id]
     return scores
 
 
@@ -72,32 +97,44 @@ def certify_with_llm(  # noqa: PLR0917 (the procedure's inputs, as certify_route
     floors: Floors,
     *,
     alpha: float,
+    further: Sequence[SampledTier] = (),
 ) -> list[TierRules]:
     """The scored tiers' rules (`names`: trained, zero_shot), then, with `answers`, the
-    llm tier's. Without answers (before the LLM answered) the scored tiers' rules alone:
-    they do not depend on the llm tier's scores, so they are the same before and after."""
+    llm tier's, then each further tier's that has answers. Without answers (before the
+    LLM answered) the scored tiers' rules alone: a tier's rules do not depend on the
+    scores of the tiers after it, so they are the same before and after."""
     import numpy as np
 
     y = np.asarray(gold, dtype=bool)
     in_sample = np.zeros(len(y), dtype=bool)
     in_sample[list(sample.indices)] = True
     every = np.ones(len(y), dtype=bool)
-    llm = llm_scores(sample, answers, y.shape) if answers else np.full(y.shape, np.nan)
+    sampled = [SampledTier("llm", answers, llm_centers), *further]
     route = certify_route(
-        [*names, "llm"],
-        [*scores, llm],
+        [*names, *(tier.name for tier in sampled)],
+        [*scores, *(_scores_of(tier, sample, y.shape) for tier in sampled)],
         gold,
         labels,
-        [*centers, llm_centers],
+        [*centers, *(tier.centers for tier in sampled)],
         floors,
         alpha=alpha,
-        rows=[*([every] * len(names)), in_sample],
+        rows=[*([every] * len(names)), *([in_sample] * len(sampled))],
     )
-    return route if answers else route[:-1]
+    answered = 0
+    while answered < len(sampled) and sampled[answered].answers:
+        answered += 1
+    return route[: len(names) + answered]
 
 
-def _open_on_sample(route: Sequence[TierRules], scores: Sequence[Any], sample: LlmSample) -> Any:
-    """rows of the sample x labels: True where no scored tier settles the label."""
+def _scores_of(tier: SampledTier, sample: LlmSample, shape: Any) -> Any:
+    import numpy as np
+
+    return llm_scores(sample, tier.answers, shape) if tier.answers else np.full(shape, np.nan)
+
+
+def open_on_sample(route: Sequence[TierRules], scores: Sequence[Any], sample: LlmSample) -> Any:
+    """rows of the sample x labels: True where no tier of `route` settles the label
+    (`scores`: theirs of every calibration row, NaN where a tier has none)."""
     import numpy as np
 
     from framework.learning.routing import route_rows
@@ -115,16 +152,18 @@ def sample_shortfalls(
     floors: Floors,
     *,
     alpha: float,
+    later: int = 0,
 ) -> list[tuple[Shortfall, int]]:
     """The labels whose precision floor the llm tier cannot certify on the sample
     whatever its answers: fewer sampled rows the scored tiers leave open have the label
     than a perfect record needs; with the sample size that would have enough (in
-    proportion). Labels the scored tiers settle on every sampled row need none."""
+    proportion). Labels the scored tiers settle on every sampled row need none.
+    `later`: the further LLM tiers after the llm tier (alpha is split over them too)."""
     import numpy as np
 
-    open_ = _open_on_sample(route, scores, sample)
+    open_ = open_on_sample(route, scores, sample)
     y = np.asarray(gold, dtype=bool)[list(sample.indices)]
-    each = alpha / max(1, (len(route) + 1) * floors.tests())
+    each = alpha / max(1, (len(route) + 1 + later) * floors.tests())
     found = []
     for n, rule in enumerate(route[0].rules):
         floor = floors.precision.get(rule.label)
@@ -154,8 +193,10 @@ def llm_rates(  # noqa: PLR0917 (the route's parts, as certify_with_llm takes th
     "present": [rows with the label, decided present]; "absent": the same, absent."""
     import numpy as np
 
-    mine = _open_on_sample(route, scores, sample)  # the labels the llm tier decides
-    q = np.array([answers[row_id] for row_id in sample.ids], dtype=float).reshape(mine.shape)
+    mine = open_on_sample(route, scores, sample)  # the labels the llm tier decides
+    unasked = [np.nan] * mine.shape[1]  # a further tier is asked only the open rows
+    q = np.array([answers.get(row_id, unasked) for row_id in sample.ids], dtype=float)
+    q = q.reshape(mine.shape)
     y = np.asarray(gold, dtype=bool)[list(sample.indices)]
     done = (~mine | llm.settled(q)).all(axis=1)
     kept = np.ones(len(q), dtype=bool) if every_row_machine else done

@@ -145,7 +145,10 @@ def guarantee(route: Mapping[str, Any]) -> str:
     elif "llm" in route["tiers"]:
         words += "; the LLM tier is not certified (its labels carry no guarantee)"
     for name in route.get("further") or {}:
-        words += f"; the {name} tier is not certified (it decides what the llm tier leaves)"
+        words += (
+            f"; the {name} tier likewise, on its answers to the sampled rows the tiers "
+            "before it leave open"
+        )
     return words
 
 
@@ -176,7 +179,10 @@ def plan_lines(route: Mapping[str, Any], counts: Mapping[str, int], llm_cost: st
     certified = route.get("llm") is not None  # quality.llm_rows
     further = list(route.get("further") or {})
     if further and "human" in tiers:
-        people += f" (and the rows whose {further[-1]} tier call fails, with route.on_failure=next)"
+        people += (
+            f" (and the rows the {further[-1]} tier leaves unsettled: known once it is "
+            "certified; and its failed calls, with route.on_failure=next)"
+        )
     elif "llm" in tiers and "human" in tiers:
         people += " (and the rows whose LLM call fails, with route.on_failure=next)"
         if certified:

@@ -60,15 +60,16 @@ class RunTotals:
     def done(self) -> int:
         return self.ok + self.failed
 
-    def spend(self, prediction: Prediction) -> None:
+    def spend(self, prediction: Prediction, *, tier: str = "llm") -> None:
         """The calls, tokens and cost of an answer that is not a row of the results (a
-        route's calibration phase): in the ledger and under budget.*, no row counted."""
+        route's calibration phase, asked of `tier`): in the ledger and under budget.*,
+        no row counted."""
         self.calls += prediction.attempts
         self.cache_hits += prediction.cache_hits
         self.usage += prediction.usage
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
-        self._tier_spend({"llm": _spend_of(prediction)})
+        self._tier_spend({tier: _spend_of(prediction)})
 
     def _tier_spend(self, parts: dict[str, Any]) -> None:
         for tier, (cost, tokens) in parts.items():

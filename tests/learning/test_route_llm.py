@@ -8,9 +8,12 @@ import numpy as np
 from framework.learning.certify import Floors, TierRules
 from framework.learning.route_llm import (
     LlmSample,
+    SampledTier,
     certify_with_llm,
     draw_sample,
     llm_rates,
+    llm_scores,
+    open_on_sample,
     sample_shortfalls,
 )
 from framework.learning.routing import certify_route
@@ -104,3 +107,45 @@ def test_a_sample_too_small_for_the_floor_is_named_with_the_rows_that_would_do()
     assert {found.label for found, _ in short} <= set(LABELS)
     large = draw_sample(ids, 1500, 0)
     assert sample_shortfalls(route, [scores], large, gold, floors, alpha=0.05) == []
+
+
+def test_a_further_tier_is_certified_on_the_sampled_rows_the_llm_tier_leaves_open() -> None:
+    gold, scores = calibration(3000)
+    ids = [f"r{n}" for n in range(len(gold))]
+    sample = draw_sample(ids, 1500, 0)
+    floors = Floors.uniform(LABELS, precision=0.8)
+    by_id = dict(zip(ids, range(len(ids)), strict=True))
+    # an llm tier unsure of every other row (0.5: it settles none of them)
+    said = answers_for(sample.ids, gold, right=True)
+    llm_answers = {i: (v if by_id[i] % 2 else [0.5, 0.5]) for i, v in said.items()}
+
+    def route_with(strong: dict[str, list[float]] | None) -> list[TierRules]:
+        further = [SampledTier("strong", strong, CENTERS)]
+        return certify_with_llm(
+            ["trained"],
+            [scores],
+            [CENTERS],
+            sample,
+            llm_answers,
+            gold,
+            LABELS,
+            CENTERS,
+            floors,
+            alpha=0.05,
+            further=further,
+        )
+
+    trained, llm = route_with(None)  # before the further tier answered: the tiers before it
+    open_ = open_on_sample(
+        [trained, llm], [scores, llm_scores(sample, llm_answers, gold.shape)], sample
+    ).any(axis=1)
+    asked = [row_id for row_id, left in zip(sample.ids, open_, strict=True) if left]
+    assert 0 < len(asked) < len(sample.ids)
+    right = {i: [float(v) for v in gold[by_id[i]]] for i in asked}  # its labels, 1 or 0
+    *same, strong = route_with(right)
+    assert same == [trained, llm]  # a tier's rules do not depend on the tiers after it
+    assert all(rule.hi is not None for rule in strong.rules)
+    assert all(rule.accepted <= len(asked) for rule in strong.rules)
+    wrong = {i: [1.0 - v for v in answer] for i, answer in right.items()}
+    *_, refused = route_with(wrong)
+    assert all(rule.hi is None for rule in refused.rules)

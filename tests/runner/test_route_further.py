@@ -1,13 +1,15 @@
-"""route.llms: a further LLM tier, asked the labels the certified llm tier leaves open.
-Through the command line against two stub servers (the run's LLM and the further
-tier's), on the made-up news pool: the run's LLM answers wrong, so the llm tier settles
-little; the further tier answers each text's gold labels."""
+"""route.llms: a further LLM tier, certified on the sampled rows the llm tier leaves
+open and asked the labels it leaves open on input rows. Through the command line against
+two stub servers (the run's LLM and the further tier's), on the made-up news pool: the
+run's LLM answers wrong, so the llm tier settles little; the further tier answers each
+text's gold labels (or, where said, wrong)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,8 +39,11 @@ def test_rows_the_llm_tier_leaves_open_are_decided_by_the_further_tier(
         written = read_jsonl(out)
         tiers = Counter(str(row["tier"]) for row in written)
         assert tiers["strong"] > len(written) // 2  # the wrong llm tier settles little
-        assert tiers["human"] == 0  # the further tier decides what reaches it
-        assert len(strong.requests) == tiers["strong"]
+        assert tiers["human"] == 0  # a further tier right on its sample settles all
+        calibration_texts = {str(r["text"]) for r in read_jsonl(pool)}
+        phase = [text_of(r) for r in strong.requests if text_of(r) in calibration_texts]
+        assert phase and len(phase) == len(set(phase)) <= 320  # the sample's open rows
+        assert len(strong.requests) == len(phase) + tiers["strong"]
         for row in written:
             if row["tier"] != "strong":
                 continue
@@ -52,15 +57,16 @@ def test_rows_the_llm_tier_leaves_open_are_decided_by_the_further_tier(
         assert "strong tier" in done.stderr  # the summary counts its rows by name
         record = json.loads((run / "record.json").read_text())
         route = record["route"]
-        assert route["further"]["strong"]["certified"] is False
+        assert route["further"]["strong"]["certified"] is True
+        assert route["further"]["strong"]["phase"]["rows"] == len(phase)
+        assert any(rule["hi"] is not None for rule in route["certified"]["strong"].values())
         assert route["reference"].startswith("strong:")
         assert route["estimate"]["tiers"]["strong"]["rows"] == tiers["strong"]
-        touched = [
-            label
-            for label, one in route["estimate"]["labels"].items()
-            if one["decisions"].get("strong", [0, 0]) != [0, 0]
-        ]
-        assert touched and all(not route["estimate"]["labels"][t]["estimated"] for t in touched)
+        labels = route["estimate"]["labels"].values()
+        assert any(one["decisions"]["strong"] != [0, 0] for one in labels)
+        assert all(one["estimated"] for one in labels)  # every tier certified: estimated
+        kept = read_jsonl(tmp_path / "out.route" / "strong.jsonl")
+        assert len(kept) == len(phase)
         asked = len(stub.requests) + len(strong.requests)
         assert record["totals"]["calls"] == asked  # both tiers' calls in the ledger
         # a rerun pays nothing twice
@@ -76,6 +82,25 @@ def test_rows_the_llm_tier_leaves_open_are_decided_by_the_further_tier(
         assert len(stub.requests) + len(strong.requests) == asked
 
 
+@pytest.mark.slow
+def test_rows_a_certified_further_tier_cannot_settle_go_to_people(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 30)
+    stub.responder = answering(table, right=False)
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    with StubServer(responder=answering(table, right=False)) as strong:
+        done = run_cli(classify_command(source, out, stub, run, *args(pool, *further(strong))))
+        assert done.returncode == 0, done.stderr
+        written = read_jsonl(out)
+        people = [row for row in written if row["tier"] == "human"]
+        assert len(people) > len(written) // 2  # wrong on its sample: it settles little
+        for row in people:
+            assert row["labels"] == [] and row["review"]
+            assert "the strong tier is unsure of" in str(row["sent_because"])
+            assert row["attempts"] == 2  # both LLM tiers were asked
+
+
 def _text(source: Path, row_id: str) -> str:
     return next(str(r["text"]) for r in read_jsonl(source) if r["id"] == row_id)
 
@@ -88,10 +113,17 @@ def test_a_failing_further_tier_fails_the_row_or_hands_it_on_as_allowed(
     pool, source, table = setup(tmp_path, 20)
     stub.responder = answering(table, right=False)
     out, run = tmp_path / "out.jsonl", tmp_path / "run"
-    # An answer that is no answer (a provider that is down stops the run instead, its
-    # rows left for a rerun, whatever the route allows: the transport's health check).
-    broken = Reply(content="not an answer")
-    with StubServer(responder=lambda _request: broken) as strong:
+    # Right on the calibration sample, then an answer that is no answer on input rows (a
+    # provider that is down stops the run instead, its rows left for a rerun, whatever
+    # the route allows: the transport's health check).
+    right = answering(table, right=True)
+
+    def broken_on_input(request: dict[str, Any]) -> Reply:
+        if text_of(request).endswith(" input"):
+            return Reply(content="not an answer")
+        return right(request)
+
+    with StubServer(responder=broken_on_input) as strong:
         extra = args(
             pool, *further(strong), f"route.on_failure={on_failure}", "run.retry.max_attempts=1"
         )
@@ -141,7 +173,7 @@ def test_plan_says_what_a_further_tier_may_cost_and_sends_nothing(
         planned = run_cli([part for part in command if not part.startswith("hydra.")])
         assert planned.returncode == 0, planned.stderr
         assert "strong tier" in planned.stdout and "tier strong" in planned.stdout
-        assert "the strong tier is not certified" in planned.stdout
+        assert "the strong tier likewise" in planned.stdout
         assert not stub.requests and not strong.requests
 
 
@@ -159,13 +191,11 @@ def test_a_tier_cap_stops_new_rows_once_that_tier_reaches_it(
                 source, out, stub, tmp_path / "r1", *capped, "+budget.tiers.strong.max_tokens=1"
             )
         )
-        assert "budget.tiers.strong.max_tokens (1) reached" in stopped.stderr, stopped.stderr
-        first = read_jsonl(out)
-        assert [row["tier"] for row in first].count("strong") == 1  # then no new row started
-        assert 0 < len(first) < 30
-        record = json.loads((tmp_path / "r1" / "record.json").read_text())
-        assert record["totals"]["calls"] == len(stub.requests) + len(strong.requests)
-        # the llm tier's own cap (its calibration phase answered from the cache now)
+        # reached in the calibration phase: it stops there, no input row is asked
+        assert stopped.returncode == 1, stopped.stderr
+        assert "budget.tiers.strong.max_tokens (1) reached" in stopped.stderr
+        assert len(strong.requests) == 1 and (not out.exists() or not read_jsonl(out))
+        # the llm tier's own cap, reached on input rows (its phase's answers from the cache)
         other = tmp_path / "o2.jsonl"
         llm_cap = "+budget.tiers.llm.max_tokens=100"
         phase = run_cli(classify_command(source, other, stub, tmp_path / "r2", *capped, llm_cap))
@@ -182,3 +212,21 @@ def test_a_tier_cap_stops_new_rows_once_that_tier_reaches_it(
         assert len(ids) == len(set(ids)) == 30
         asked = [text_of(request) for request in strong.requests]
         assert len(asked) == len(set(asked))
+
+
+@pytest.mark.slow
+def test_a_further_tier_failing_in_the_phase_fails_it_before_any_input_row(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 10)
+    stub.responder = answering(table, right=False)
+    out = tmp_path / "out.jsonl"
+    with StubServer(responder=lambda _request: Reply(content="not an answer")) as strong:
+        extra = args(pool, *further(strong), "run.retry.max_attempts=1")
+        failed = run_cli(classify_command(source, out, stub, tmp_path / "run", *extra))
+        assert failed.returncode == 1, failed.stderr
+        assert "calibration calls of the strong tier failed" in failed.stderr
+        assert not out.exists() or not read_jsonl(out)  # no input row was asked
+        # the llm tier's answers are kept: the rerun asks none of them again
+        kept = read_jsonl(tmp_path / "out.route" / "calibration.jsonl")
+        assert len(kept) == 320

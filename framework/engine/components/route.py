@@ -31,7 +31,7 @@ Otherwise:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -44,7 +44,12 @@ from framework.engine.components.route_further import (
     further_tiers,
 )
 from framework.engine.components.route_llm import LlmTier, is_calibrating, tier_after_llm
-from framework.engine.components.route_record import add_llm_tier, expected, floors_of
+from framework.engine.components.route_record import (
+    add_further_tiers,
+    add_llm_tier,
+    expected,
+    floors_of,
+)
 from framework.engine.components.route_reference import (
     read_reference_rows,
     reference_labels,
@@ -213,6 +218,12 @@ class RouteComponent(Component):
                 return
         super().attach(name, asker)
 
+    def certify_further(self, name: str, answers: dict[str, list[float]]) -> None:
+        """After the calibration phase: further tier `name` certified on its answers to
+        the sampled rows the tiers before it leave open."""
+        assert self.llm is not None  # a further tier needs quality.llm_rows (the schema)
+        self.llm.certify_further(name, answers)
+
     def identity(self) -> dict[str, Any]:
         """The route, its target and calibration rows: another of any is another run."""
         quality = self.config.quality
@@ -263,11 +274,9 @@ class RouteComponent(Component):
                 described[tier.name] = tier.describe()
         if self.llm is not None:
             add_llm_tier(described, self.llm, alpha, people=self._next_of_llm() == "human")
-        if self.further:
-            described["further"] = {tier.name: tier.describe() for tier in self.further}
-            described["reference"] = (
-                f"{self.further[0].name}: the further LLM tier asked what the certified llm "
-                "tier leaves open; not certified in a run, it decides every label it is asked"
+        if self.further and self.llm is not None:
+            add_further_tiers(
+                described, self.llm, self.further, alpha, people="human" in self.tiers
             )
             if self.config.quality.f1_within is not None:
                 described["reference"] = (
@@ -369,7 +378,14 @@ class RouteComponent(Component):
             self.labels.ids,
             on_failure=self.config.route.on_failure,
             people="human" in self.tiers,
+            unsettled=self._further_unsettled,
         )
+
+    def _further_unsettled(
+        self, name: str, said: Mapping[str, float], open_: Sequence[str]
+    ) -> list[str]:
+        """The open labels further tier `name`'s certified rules leave unsettled."""
+        return list(open_) if self.llm is None else self.llm.further_unsettled(name, said, open_)
 
     def _next_of_llm(self) -> str | None:
         return tier_after_llm(self.tiers)

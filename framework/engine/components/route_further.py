@@ -2,18 +2,21 @@
 the tiers before them leave open.
 
     route.tiers=[trained,llm,strong,human]
-    route.llms={strong: [provider=openai, model=gpt-4o-mini]}
+    route.llms={strong: {provider: openai, model: gpt-4o-mini}}
 
 The llm tier is certified on its answers to quality.llm_rows calibration rows (a
 further tier needs it: an uncertified llm tier decides every label it is asked, and
-leaves nothing open). A row whose labels it does not all settle is asked of the first
-further tier, which answers from the text alone with its own provider, model and
-transports (its own classifier: framework.engine.classifier builds it from the
-component's companions()). Its answer decides the open labels; the labels the tiers
-before it settled keep their decision. The row is written with the further tier's
-name as its `tier`, `settled_by` naming the tier of every label, and the calls, tokens
-and cost of both tiers. A further tier is not certified in a run: it is the route's
-reference, as the llm tier is without quality.llm_rows.
+leaves nothing open); each further tier is then certified on its answers to the
+sampled rows the tiers before it leave open (framework.runner.drivers.route,
+framework.engine.components.route_llm). A row whose labels the llm tier does not all
+settle is asked of the first further tier, which answers from the text alone with its
+own provider, model and transports (its own classifier: framework.engine.classifier
+builds it from the component's companions()). It settles the open labels its rules
+allow (the last machine tier, with no people after it, all of them); the labels the
+tiers before it settled keep their decision. A row it finishes is written with its
+name as the `tier`, `settled_by` naming the tier of every label, and the calls, tokens
+and cost of every tier asked (`spent_by_tier` splits them). What it leaves goes to the
+next further tier, then to people.
 
 A further tier's failed call fails the row (route.on_failure=wait: a rerun asks it
 again, the llm tier's answer coming from the response cache), or, with
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,7 +77,6 @@ class FurtherTier:
             "provider": self.config.provider.kind,
             "model": self.config.model.name,
             "strategy": self.config.strategy.name,
-            "certified": False,
         }
 
 
@@ -97,54 +99,69 @@ async def ask_further(
     *,
     on_failure: str,
     people: bool,
+    unsettled: Callable[[str, Mapping[str, float], Sequence[str]], list[str]],
 ) -> Prediction:
     """The row with its open labels (those `kept` has no decision of) decided by the
-    first further tier that answers."""
+    further tiers in turn: each settles what its certified rules allow (`unsettled`
+    names the rest); the last machine tier, with no people after it, decides all."""
     spent = base
-    errors: list[str] = []
-    for tier in tiers:
+    decisions, by = dict(kept.decisions), dict(kept.by)
+    why: list[str] = []
+    for at, tier in enumerate(tiers):
         assert tier.asker is not None, "the classifier attaches every further tier"
+        open_ = [label for label in labels if label not in decisions]
         answer = await tier.asker.classify_item(state.item)
         spent = _with_spending(spent, answer, tier.name)
-        if answer.ok:
-            return _decided(spent, answer, tier.name, kept, labels)
-        errors.append(f"the {tier.name} tier failed: {answer.error}")
-        if on_failure != "next":
-            return replace(
-                spent,
-                labels=(),
-                status="failed",
-                error=errors[-1],
-                error_kind=answer.error_kind,
-                extra={**spent.extra, "tier": tier.name, "path": tier.name},
-            )
+        if not answer.ok:
+            why.append(f"the {tier.name} tier failed: {answer.error}")
+            if on_failure != "next":
+                extra = {**spent.extra, "tier": tier.name, "path": tier.name}
+                return replace(
+                    spent,
+                    labels=(),
+                    status="failed",
+                    error=why[-1],
+                    error_kind=answer.error_kind,
+                    extra=extra,
+                )
+            continue
+        said = {label: float(label in answer.labels) for label in labels}
+        last_machine = at == len(tiers) - 1 and not people
+        left = [] if last_machine else unsettled(tier.name, said, open_)
+        for label in open_:
+            if label not in left:
+                decisions[label], by[label] = label in answer.labels, tier.name
+        if not left:
+            return _decided(spent, tier.name, Kept(decisions, by), labels, answer.review)
+        why = [f"the {tier.name} tier is unsure of {', '.join(left)}"]
     if people:
-        return to_people(state, state.item, "; ".join(errors), base=spent)
-    return replace(spent, labels=(), status="failed", error="; ".join(errors))
+        return to_people(state, state.item, "; ".join(why), base=spent)
+    return replace(spent, labels=(), status="failed", error="; ".join(why))
 
 
 def _decided(
-    base: Prediction, answer: Prediction, name: str, kept: Kept, labels: Sequence[str]
+    base: Prediction, name: str, kept: Kept, labels: Sequence[str], review: bool
 ) -> Prediction:
-    said, stands = set(answer.labels), kept.decisions
-    chosen = tuple(label for label in labels if stands.get(label, label in said))
-    theirs = answer.confidence or {label: float(label in said) for label in labels}
-    ours = base.confidence or {label: float(decision) for label, decision in stands.items()}
+    """The row as the tiers decided it (`kept`: every label's decision and its tier):
+    the confidence of a label a tier before the further ones decided, else 1 or 0."""
+    stands, ours = kept.decisions, base.confidence or {}
+    before = {"trained", "zero_shot", "llm"}
     confidence = {
-        label: float(ours.get(label, stands[label])) if label in stands else float(theirs[label])
+        label: float(ours[label])
+        if kept.by[label] in before and label in ours
+        else float(stands[label])
         for label in labels
     }
-    settled_by = {label: kept.by.get(label, name) if label in stands else name for label in labels}
-    extra = {**base.extra, "tier": name, "path": name, "settled_by": settled_by}
+    extra = {**base.extra, "tier": name, "path": name, "settled_by": dict(kept.by)}
     return replace(
         base,
-        labels=chosen,
+        labels=tuple(label for label in labels if stands[label]),
         status="ok",
         error=None,
         error_kind=None,
         confidence=confidence,
         confidence_method="route",
-        review=answer.review,
+        review=review,
         extra=extra,
     )
 

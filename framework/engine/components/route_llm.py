@@ -7,6 +7,8 @@ row; certified by framework.learning.route_llm).
         prediction = await classifier.classify_item(item)
     tier.certify({row_id: fused confidences})
     tier.settles(confidence)             # per label: the llm tier's decision stands
+    tier.open_items("strong")            # a further tier: the sampled rows left open
+    tier.certify_further("strong", {row_id: its labels as 1 or 0})
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from framework.errors import ConfigError
 from framework.learning.certify import Floors, TierRules
 from framework.learning.route_llm import (
     LlmSample,
+    SampledTier,
     certify_with_llm,
     draw_sample,
     llm_rates,
+    llm_scores,
+    open_on_sample,
     sample_shortfalls,
 )
 from framework.records import Item
@@ -65,10 +70,18 @@ class LlmTier:
     llm_centers: tuple[float, ...]  # the run's thresholds: how a reading is decided
     floors: Floors
     alpha: float
-    every_row: bool  # no people right after it: every row is decided by a machine tier
+    every_row: bool  # no people in the route: every row is decided by a machine tier
+    further: tuple[str, ...] = ()  # the further LLM tiers after it (route.llms), in order
     rules: TierRules | None = None
     rates: dict[str, Any] | None = None
     phase: dict[str, Any] = field(default_factory=dict)  # the phase's calls and cost
+    answers: Mapping[str, Sequence[float]] | None = None  # its answers to the sample
+    # Each further tier's answers to the sampled rows it was asked, its certified rules,
+    # its rates and its part of the phase.
+    further_answers: dict[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    further_rules: dict[str, TierRules] = field(default_factory=dict)
+    further_rates: dict[str, Any] = field(default_factory=dict)
+    further_phase: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -105,14 +118,22 @@ class LlmTier:
             tuple(llm_centers),
             floors,
             config.quality.alpha,
-            # It leaves rows to people only when they come right after it (a further
-            # LLM tier after it decides what it leaves: every row is a machine's).
-            every_row=tier_after_llm(config.route.tiers) != "human",
+            # Its rates are read on every sampled row when no row goes to people; else on
+            # the rows it settles entirely (with a further tier between it and people,
+            # a part of the rows machines decide: an approximation said in the docs).
+            every_row="human" not in config.route.tiers,
+            further=tuple(t for t in config.route.tiers if t in config.route.llms),
         )
         if config.quality.reference == "llm" or config.quality.f1_within is not None:
             return tier  # the tiers before it are certified on its answers, after the phase
         short = sample_shortfalls(
-            tier.scored_rules(), tier.scores, sample, tier.gold, floors, alpha=tier.alpha
+            tier.scored_rules(),
+            tier.scores,
+            sample,
+            tier.gold,
+            floors,
+            alpha=tier.alpha,
+            later=len(tier.further),
         )
         if short:
             would = max(rows for _, rows in short)
@@ -142,6 +163,10 @@ class LlmTier:
             self.llm_centers,
             self.floors,
             alpha=self.alpha,
+            further=[
+                SampledTier(name, self.further_answers.get(name), self.further_centers())
+                for name in self.further
+            ],
         )
 
     def items(self) -> list[Item]:
@@ -161,7 +186,8 @@ class LlmTier:
     def certify(self, answers: Mapping[str, Sequence[float]]) -> None:
         """The llm tier's rules and its rates, from the fused confidences of every
         sampled row (in the labels' order)."""
-        *scored, llm = self._certify(answers)
+        self.answers = answers
+        *scored, llm = self._certify(answers)[: len(self.names) + 1]
         self.rules = llm
         self.rates = llm_rates(
             scored,
@@ -184,6 +210,49 @@ class LlmTier:
             label for n, label in enumerate(self.labels) if label not in held and not settled[n]
         ]
 
+    def further_centers(self) -> tuple[float, ...]:
+        """A further tier's scores are its answer's labels, 1 or 0: 0.5 splits them."""
+        return (0.5,) * len(self.labels)
+
+    def open_items(self, name: str) -> list[Item]:
+        """The sampled rows the tiers before further tier `name` leave a label open on
+        (those before it certified: the llm tier, and the further tiers before it)."""
+        at = self.further.index(name)
+        route = self._certify(self.answers)[: len(self.names) + 1 + at]
+        left = open_on_sample(route, [*self.scores, *_llm_side(self)[: 1 + at]], self.sample)
+        return [item for item, open_ in zip(self.items(), left.any(axis=1), strict=True) if open_]
+
+    def certify_further(self, name: str, answers: Mapping[str, Sequence[float]]) -> None:
+        """Further tier `name`'s rules and rates, from its answers (labels as 1 or 0) to
+        the sampled rows the tiers before it left open."""
+        self.further_answers[name] = answers
+        route = self._certify(self.answers)
+        at = len(self.names) + 1 + self.further.index(name)
+        self.further_rules[name] = route[at]
+        scores = [*self.scores, *_llm_side(self)]
+        self.further_rates[name] = llm_rates(
+            route[:at],
+            route[at],
+            scores[:at],
+            self.sample,
+            answers,
+            self.gold,
+            self.further_centers(),
+            every_row_machine=self.every_row,
+        )
+
+    def further_unsettled(
+        self, name: str, said: Mapping[str, float], open_: Sequence[str]
+    ) -> list[str]:
+        """Of the `open_` labels, those further tier `name` does not settle with its
+        answer (`said`: its labels as 1 or 0); all of them before it is certified."""
+        rules = self.further_rules.get(name)
+        if rules is None:
+            return list(open_)
+        row = [[said.get(label, 0.0) for label in self.labels]]
+        settled = rules.settled(row)[0]
+        return [label for n, label in enumerate(self.labels) if label in open_ and not settled[n]]
+
     def identity(self) -> dict[str, Any]:
         return {"quality.llm_rows": len(self.sample.ids), "quality.llm_sample": self.sample.digest}
 
@@ -195,3 +264,17 @@ def tier_after_llm(tiers: Sequence[str]) -> str | None:
     """The tier after llm (a further LLM tier, or human); None when llm is last."""
     at = tiers.index("llm") + 1 if "llm" in tiers else len(tiers)
     return tiers[at] if at < len(tiers) else None
+
+
+def _llm_side(tier: LlmTier) -> list[Any]:
+    """The scores of the llm tier and of each further tier answered so far, on every
+    calibration row (NaN where it was not asked)."""
+    import numpy as np
+
+    shape = np.asarray(tier.gold).shape
+    found = [llm_scores(tier.sample, tier.answers or {}, shape)]
+    for name in tier.further:
+        if name not in tier.further_answers:
+            break
+        found.append(llm_scores(tier.sample, tier.further_answers[name], shape))
+    return found

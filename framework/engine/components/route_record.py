@@ -3,13 +3,15 @@ what each tier's decisions are expected to be worth, the llm tier's part of the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from framework.config.schema import RunConfig
+from framework.engine.components.route_further import FurtherTier
 from framework.engine.components.route_llm import LlmTier
 from framework.learning.certify import Floors, TierRules, clopper_pearson
 
-__all__ = ["add_llm_tier", "expected", "floors_of"]
+__all__ = ["add_further_tiers", "add_llm_tier", "expected", "floors_of"]
 
 
 def add_llm_tier(described: dict[str, Any], llm: LlmTier, alpha: float, *, people: bool) -> None:
@@ -23,6 +25,36 @@ def add_llm_tier(described: dict[str, Any], llm: LlmTier, alpha: float, *, peopl
         "rows it leaves unsettled go to people"
         if people
         else "the last machine tier, it also decides the labels it leaves unsettled"
+    )
+
+
+def add_further_tiers(
+    described: dict[str, Any],
+    llm: LlmTier,
+    further: Sequence[FurtherTier],
+    alpha: float,
+    *,
+    people: bool,
+) -> None:
+    """route.llms: each further tier's overrides, rules, rates and part of the phase."""
+    for tier in further:
+        rules = llm.further_rules.get(tier.name)
+        described["certified"][tier.name] = None if rules is None else rules.describe()
+        described["expected"][tier.name] = None if rules is None else expected(rules, alpha)
+        described["rates"] = {**described["rates"], tier.name: llm.further_rates.get(tier.name)}
+    described["further"] = {
+        tier.name: {
+            **tier.describe(),
+            "certified": tier.name in llm.further_rules,
+            "phase": llm.further_phase.get(tier.name),
+        }
+        for tier in further
+    }
+    last = further[-1].name
+    described["reference"] = (
+        f"{last}: the last LLM tier, certified on its answers to the sampled rows the tiers "
+        "before it leave open; "
+        + ("rows it leaves unsettled go to people" if people else "it decides what it leaves")
     )
 
 

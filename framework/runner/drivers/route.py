@@ -7,6 +7,9 @@ calibration rows, then the input's rows through the driver chosen after this one
                answer is appended to <results>.route/calibration.jsonl as it comes, so
                a killed run resumes the phase without asking a row twice
     certify    the llm tier is certified on them (framework.engine.components.route_llm)
+    further    each further LLM tier (route.llms) is asked the sampled rows the tiers
+               before it leave open (kept in <results>.route/<tier>.jsonl), and is
+               certified on its answers
     rest       the input's rows, routed through the certified tiers
 
 A failed calibration call fails the phase (no tier is certified on missing answers):
@@ -20,13 +23,15 @@ import asyncio
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.config.schema import BudgetSettings
 from framework.engine.components import LlmTier, RouteComponent, calibrating, is_calibrating
 from framework.errors import ConfigError, LabelwiseError
 from framework.inputs.rows import InputRow
-from framework.records import Prediction
+from framework.records import Item, Prediction
 from framework.runner.drivers.base import Driver, RunFiles
 from framework.runner.rows import ResultSink
 from framework.runner.totals import Note, RunTotals, over_budget
@@ -68,6 +73,7 @@ class RouteDriver(Driver):
     name = "route"
     wraps = True
     phase: dict[str, Any] | None = None  # the calibration phase's calls and cost
+    further_notes: tuple[Note, ...] = ()  # what the further tiers' part of it was
 
     @classmethod
     def for_run(cls, classifier: Classifier) -> RouteDriver | None:
@@ -87,15 +93,28 @@ class RouteDriver(Driver):
         assert self.inner is not None
         tier = llm_tier_of(classifier)
         assert tier is not None
+        route = route_of(classifier)
+        assert route is not None
         try:
             answers = await ask_sample(
                 classifier, tier, calibration_file(files.output), sink.totals
             )
         finally:
             self.phase = tier.phase
-        route = route_of(classifier)
-        assert route is not None
         route.certify(answers)
+        for name in tier.further:  # each asked what the tiers before it leave open
+            kept = calibration_file(files.output).with_name(f"{name}.jsonl")
+            asked = Asked(
+                classifier.config.budget, tier.labels, tier.further_phase.setdefault(name, {}), name
+            )
+            said = await ask_rows(
+                classifier.companions[name], tier.open_items(name), kept, sink.totals, asked
+            )
+            route.certify_further(name, said)
+            self.further_notes = (
+                *self.further_notes,
+                (logging.INFO, _phase_words(name, asked.phase)),
+            )
         await self.inner.run(classifier, files, sink)
 
     def notes(self, totals: RunTotals, output: Path) -> list[Note]:
@@ -109,7 +128,7 @@ class RouteDriver(Driver):
             f"({phase['calls']} calls, {phase['cached']} answers from before, {cost}; "
             "record.json route.llm)"
         )
-        return [(logging.INFO, said), *found]
+        return [(logging.INFO, said), *self.further_notes, *found]
 
     def estimate(self, estimate: RunEstimate, classifier: Classifier) -> RunEstimate:
         """The phase's calls, tokens and cost on a line of their own (counted as the
@@ -145,7 +164,8 @@ class RouteDriver(Driver):
                 (
                     f"{name} tier",
                     f"asked the rows the llm tier leaves unsettled, at most {most:,}: {cost}; "
-                    f"{asked.model}",
+                    f"first, at most {len(rows):,} calibration rows (those the tiers before "
+                    f"it leave open); {asked.model}",
                 )
             )
         return replace(found, notes=(*found.notes, *notes))
@@ -154,19 +174,48 @@ class RouteDriver(Driver):
 async def ask_sample(
     classifier: Classifier, tier: LlmTier, path: Path, totals: RunTotals | None = None
 ) -> dict[str, list[float]]:
-    """Every sampled row's fused confidences: those kept in `path` by an earlier run of
-    the same identity, the others asked now (each appended as it comes). Their calls,
-    tokens and cost go to the run's ledger (`totals`) and count under budget.*: a
-    budget the phase reaches stops it before the next call, and no input row starts."""
+    """Every sampled row's fused confidences (ask_rows for the llm tier)."""
+    asked = Asked(classifier.config.budget, tier.labels, tier.phase, "llm")
+    return await ask_rows(classifier, tier.items(), path, totals, asked)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the phase asks a tier with: the run's budget (budget.*, with its caps per
+    tier), the labels' order, the record of its part of the phase (filled in), and
+    the tier's name (its spend counts under budget.tiers.<name>; a further tier's
+    scores are its answer's labels, 1 or 0)."""
+
+    budget: BudgetSettings
+    labels: tuple[str, ...]
+    phase: dict[str, Any]
+    tier: str
+
+
+async def ask_rows(
+    classifier: Classifier,
+    items: list[Item],
+    path: Path,
+    totals: RunTotals | None,
+    asked: Asked,
+) -> dict[str, list[float]]:
+    """Each row's scores: those kept in `path` by an earlier run of the same identity,
+    the others asked now (each appended as it comes). Their calls, tokens and cost go
+    to the run's ledger (`totals`) and count under budget.*: a budget the phase reaches
+    stops it before the next call, and no input row starts."""
     stamp = _answers_key(classifier.identity)
-    answers = _kept(path, stamp, set(tier.sample.ids))
-    todo = [item for item in tier.items() if item.id not in answers]
+    answers = _kept(path, stamp, {item.id for item in items})
+    todo = [item for item in items if item.id not in answers]
     if todo:
-        log.info("route: the LLM answers %d calibration rows first (quality.llm_rows)", len(todo))
+        log.info(
+            "route: the %s tier answers %d calibration rows first (quality.llm_rows)",
+            asked.tier,
+            len(todo),
+        )
     limit = asyncio.Semaphore(classifier.config.run.concurrency)
     failed: list[Prediction] = []
     stopped: list[str] = []  # rows not asked: the budget was reached
-    budget = classifier.config.budget
+    budget = asked.budget
     spent: dict[str, Any] = {"calls": 0, "cost": 0.0, "prompt_tokens": 0, "completion_tokens": 0}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:
@@ -181,11 +230,14 @@ async def ask_sample(
                 prediction = await classifier.classify_item(item)
             _spend(spent, prediction)
             if totals is not None:
-                totals.spend(prediction)
+                totals.spend(prediction, tier=asked.tier)
             if not prediction.ok:
                 failed.append(prediction)
                 return
-            scores = _scores(prediction, tier.labels)
+            if asked.tier == "llm":
+                scores = _scores(prediction, asked.labels)
+            else:  # a further tier: its answer's labels (framework.learning.route_llm)
+                scores = [float(label in prediction.labels) for label in asked.labels]
             answers[item.id] = scores
             out.write(json.dumps({"id": item.id, "key": stamp, "scores": scores}) + "\n")
             out.flush()
@@ -197,28 +249,36 @@ async def ask_sample(
                         group.create_task(one(item))
         except ExceptionGroup as fatal:  # a bad key, a model that does not exist
             raise fatal.exceptions[0] from None
-    tier.phase = {
-        "rows": len(tier.sample.ids),
-        "cached": len(tier.sample.ids) - len(todo),
-        **spent,
-        "file": str(path.resolve()),
-    }
+    asked.phase.update(
+        rows=len(items), cached=len(items) - len(todo), **spent, file=str(path.resolve())
+    )
     if stopped and totals is not None:
         why = over_budget(totals, budget)
         raise CalibrationFailed(
             f"quality.llm_rows: {why} during the calibration phase, {len(stopped)} of "
-            f"{len(todo)} calibration rows not asked; the llm tier is not certified and no "
-            "input row was asked; raise budget.* or lower quality.llm_rows, then run the "
-            "same command again (the answers received are kept)"
+            f"{len(todo)} calibration rows not asked of the {asked.tier} tier; it is not "
+            "certified and no input row was asked; raise budget.* or lower "
+            "quality.llm_rows, then run the same command again (the answers received are "
+            "kept)"
         )
     if failed:
         first = failed[0]
         raise CalibrationFailed(
-            f"quality.llm_rows: {len(failed)} of {len(todo)} calibration calls failed "
-            f"(row {first.id}: {first.error}); the llm tier is not certified and no input "
-            "row was asked; run the same command again (the answers received are kept)"
+            f"quality.llm_rows: {len(failed)} of {len(todo)} calibration calls of the "
+            f"{asked.tier} tier failed (row {first.id}: {first.error}); it is not certified "
+            "and no input row was asked; run the same command again (the answers received "
+            "are kept)"
         )
     return answers
+
+
+def _phase_words(name: str, phase: dict[str, Any]) -> str:
+    cost = "unknown cost" if phase["cost"] is None else f"${phase['cost']:.4f}"
+    return (
+        f"route: the {name} tier was certified on the {phase['rows']} sampled rows the tiers "
+        f"before it left open ({phase['calls']} calls, {phase['cached']} answers from before, "
+        f"{cost}; record.json route.further.{name})"
+    )
 
 
 def _answers_key(identity: dict[str, Any]) -> str:
