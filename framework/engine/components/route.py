@@ -274,11 +274,11 @@ class RouteComponent(Component):
                 described[tier.name] = tier.describe()
         if self.llm is not None:
             add_llm_tier(described, self.llm, alpha, people=self._next_of_llm() == "human")
-        if self.further and self.llm is not None:
-            add_further_tiers(
-                described, self.llm, self.further, alpha, people="human" in self.tiers
-            )
-            if self.config.quality.f1_within is not None:
+            if self.further:
+                add_further_tiers(
+                    described, self.llm, self.further, alpha, people="human" in self.tiers
+                )
+            elif self.config.quality.f1_within is not None:
                 described["reference"] = (
                     f"llm: the tier before it is certified so that each label's F1 stays "
                     f"within {self.config.quality.f1_within} of the llm tier's, on its "
