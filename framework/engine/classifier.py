@@ -84,12 +84,18 @@ class Classifier:
         self._loop: BackgroundLoop | None = None
         # Other LLM configurations the components ask (a route's further LLM tiers), each
         # a classifier of its own over its own transports, watched by the same observers.
+        # Keyed by the config key that defines each (route.llms.<tier>): what its
+        # errors name (its API key, a budget its price cannot count).
         self.companions: dict[str, Classifier] = {}
         for component in self.engine.components:
-            for name, companion_config in component.companions().items():
-                companion = Classifier(companion_config, observers=self.observers)
-                self.companions[name] = companion
-                component.attach(name, companion)
+            for key, companion_config in component.companions().items():
+                try:
+                    companion = Classifier(companion_config, observers=self.observers)
+                except ConfigError as error:
+                    self.close()
+                    raise ConfigError(f"{key}: {error}") from None
+                self.companions[key] = companion
+                component.attach(key, companion)
 
     @classmethod
     def from_config(

@@ -152,6 +152,12 @@ def test_a_further_tier_needs_a_certified_llm_tier_and_a_known_name(
         "quality.llm_rows": [*args(pool, *further(stub)), "quality.llm_rows=0"],
         "route.tiers": [*args(pool), "route.tiers=[trained,llm,stronger,human]"],
         "route.llms.strong": [*args(pool, *further(stub, "'taxonomy=news'"))],
+        # its own provider's key missing (conftest unsets them): said with the tier's key
+        "route.llms.strong: no API key": [
+            *args(pool),
+            "route.tiers=[trained,llm,strong,human]",
+            "+route.llms.strong={provider:openai,model:gpt-4o-mini}",
+        ],
     }
     for key, extra in cases.items():
         refused = run_cli(classify_command(source, out, stub, tmp_path / key, *extra))

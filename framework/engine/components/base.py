@@ -24,7 +24,8 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
 
 and, once for the run: identity() (the keys that join the results file's identity, so
 a run is not resumed under another model or pool), describe() (its sections of
-record.json), companions() (other LLM configurations it asks, by name: the Classifier
+record.json), companions() (other LLM configurations it asks, by the config key that
+defines each: the Classifier
 builds a classifier of each and hands it back by attach(name, asker)), `paths` and
 `decides` (how the summary and plan word the rows it routes or decides), close().
 Every hook does nothing unless a component overrides it.
@@ -118,7 +119,8 @@ class Component:
         return {}
 
     def companions(self) -> dict[str, RunConfig]:
-        """Other LLM configurations it asks, by name (a route's further LLM tiers)."""
+        """Other LLM configurations it asks, by the key that defines each (a route's
+        further LLM tiers: route.llms.<tier>)."""
         return {}
 
     def attach(self, name: str, asker: AsksItems) -> None:

@@ -94,10 +94,11 @@ class RouteComponent(Component):
         *,
         llm: LlmTier | None = None,
         floors: Floors,
+        further: list[FurtherTier] | None = None,
     ) -> None:
         self.floors = floors  # the target, per label (and the output's rows it is for)
         self.llm = llm  # quality.llm_rows: the llm tier certified in the run
-        self.further: list[FurtherTier] = further_tiers(parts.config)  # route.llms
+        self.further: list[FurtherTier] = further or []  # route.llms, in the route's order
         self.scored, self.route = scored, route  # the tiers before the LLM, certified
         self.rules = route[0]
         self.calibration, self.config = calibration, parts.config
@@ -111,6 +112,7 @@ class RouteComponent(Component):
         tiers = parts.config.route.tiers
         if not tiers:
             return None
+        further = further_tiers(parts.config)  # a bad override: said first, no work done
         labels = list(parts.labels.ids)
         floors = floors_of(parts.config, labels)
         quality = parts.config.quality
@@ -152,7 +154,7 @@ class RouteComponent(Component):
         share = {name: round(float((routed.tier == k).mean()), 4) for k, name in enumerate(names)}
         left = round(float((routed.tier == len(names)).mean()), 4)
         about = {**calibration.about, "share": {**share, "llm" if every_row else "human": left}}
-        return cls(scored, route, about, rates, parts, llm=llm, floors=floors)
+        return cls(scored, route, about, rates, parts, llm=llm, floors=floors, further=further)
 
     @classmethod
     def after_the_phase(cls, parts: Parts, labels: list[str], names: list[str]) -> RouteComponent:
@@ -209,11 +211,11 @@ class RouteComponent(Component):
 
     def companions(self) -> dict[str, RunConfig]:
         """The further LLM tiers' configs: the classifier builds one of each."""
-        return {tier.name: tier.config for tier in self.further}
+        return {tier.key: tier.config for tier in self.further}
 
     def attach(self, name: str, asker: AsksItems) -> None:
         for tier in self.further:
-            if tier.name == name:
+            if tier.key == name:
                 tier.asker = asker
                 return
         super().attach(name, asker)

@@ -60,12 +60,17 @@ class FurtherTier:
     config: RunConfig
     asker: AsksItems | None = None
 
+    @property
+    def key(self) -> str:
+        """The config key that defines it (what its errors name)."""
+        return f"route.llms.{self.name}"
+
     def identity(self) -> dict[str, Any]:
         """Its overrides and what they make of the sections that ask the LLM (another
         option file behind the same override is another tier)."""
         sections = {key: getattr(self.config, key).model_dump(mode="json") for key in TIER_SECTIONS}
         return {
-            f"route.llms.{self.name}": {
+            self.key: {
                 "overrides": list(self.overrides),
                 "sha256": hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest(),
             }

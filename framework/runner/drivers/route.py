@@ -108,7 +108,11 @@ class RouteDriver(Driver):
                 classifier.config.budget, tier.labels, tier.further_phase.setdefault(name, {}), name
             )
             said = await ask_rows(
-                classifier.companions[name], tier.open_items(name), kept, sink.totals, asked
+                classifier.companions[f"route.llms.{name}"],
+                tier.open_items(name),
+                kept,
+                sink.totals,
+                asked,
             )
             route.certify_further(name, said)
             self.further_notes = (
@@ -151,7 +155,8 @@ class RouteDriver(Driver):
             f"completion tokens, {cost}; {phase.cached:,} answered from the cache"
         )
         notes = [("llm tier phase", said)]
-        for name, companion in classifier.companions.items():  # further LLM tiers
+        for name in tier.further:  # the further LLM tiers
+            companion = classifier.companions[f"route.llms.{name}"]
             asked = estimate_run(companion, rows)
             each = None if asked.expected_cost is None else asked.expected_cost / len(rows)
             most = found.to_call + found.cached
