@@ -170,6 +170,18 @@ class Classifier:
                 found["images"]["read_text_only"] = names
         return found
 
+    def carry(self) -> dict[str, Any]:
+        """What the components learnt in this process before the rows (a route's
+        calibration answers), for the classifiers of worker processes: carried()."""
+        found = {component.name: component.carry() for component in self.engine.components}
+        return {name: state for name, state in found.items() if state is not None}
+
+    def carried(self, states: dict[str, Any]) -> None:
+        """In a worker process: what carry() gave in the run's process."""
+        for component in self.engine.components:
+            if component.name in states:
+                component.carried(states[component.name])
+
     def engine_over(self, transport: Transport) -> Engine:
         """This run's engine over another transport (what `labelwise plan` and
         requests_for run on: one that sends nothing)."""

@@ -63,7 +63,11 @@ _STOP_WAIT = 10.0
 
 
 class WorkerPool:
-    def __init__(self, config: RunConfig, workers: int) -> None:
+    def __init__(
+        self, config: RunConfig, workers: int, carried: dict[str, Any] | None = None
+    ) -> None:
+        """`carried`: what the run's classifier learnt before the rows (Classifier.carry),
+        handed to each worker's classifier."""
         self._context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         run = config.run
         self._pacing = SharedPacing.create(
@@ -73,6 +77,7 @@ class WorkerPool:
         each = {"concurrency": self._share, "workers": 1}
         self._config = config.model_copy(update={"run": run.model_copy(update=each)})
         self._most = workers
+        self._carried = carried or {}
         self._loop = asyncio.get_running_loop()
         self._wake: Callable[[], None] | None = None
         self._next = 0
@@ -83,7 +88,14 @@ class WorkerPool:
         mine, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_serve,
-            args=(theirs, self._config, self._pacing, sorted(registered()), os.getpid()),
+            args=(
+                theirs,
+                self._config,
+                self._pacing,
+                sorted(registered()),
+                os.getpid(),
+                self._carried,
+            ),
             daemon=True,
             name=f"labelwise-worker-{len(self._workers)}",
         )
@@ -205,8 +217,13 @@ class WorkerPool:
 # -- in the worker process ----------------------------------------------------------------
 
 
-def _serve(
-    conn: Connection, config: RunConfig, pacing: SharedPacing, secrets: list[str], parent: int
+def _serve(  # noqa: PLR0917 (a process target's arguments)
+    conn: Connection,
+    config: RunConfig,
+    pacing: SharedPacing,
+    secrets: list[str],
+    parent: int,
+    carried: dict[str, Any],
 ) -> None:
     """A worker's life: classify each item it is sent until told to stop."""
     for secret in secrets:  # what the parent hides from stderr, this worker hides too
@@ -217,6 +234,7 @@ def _serve(
     from framework.engine.classifier import Classifier
 
     classifier = Classifier(config, pacing=pacing)
+    classifier.carried(carried)  # e.g. the route certified as in the run's process
     try:
         asyncio.run(_work(conn, classifier))
     finally:

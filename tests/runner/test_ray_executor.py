@@ -253,3 +253,26 @@ def test_each_actor_gets_an_equal_share_of_the_run() -> None:
     assert share.run.executor == "local"  # an actor classifies in its own process
     assert actors_for(config, {"CPU": 8.0}) == 7
     assert actors_for(config, {"CPU": 1.0}) == 1
+
+
+@pytest.mark.slow
+def test_a_certified_route_on_ray_routes_every_row_as_a_local_run(tmp_path: Path) -> None:
+    """quality.llm_rows with a further tier: the calibration phase runs in the driver,
+    each actor's route is certified on the same answers (Classifier.carry)."""
+    from tests.runner.test_route_calibration import answering, args, setup
+    from tests.runner.test_route_further import further
+
+    pool, source, table = setup(tmp_path, 30)
+    found = {}
+    with (
+        StubServer(responder=answering(table, right=False)) as stub,
+        StubServer(responder=answering(table, right=True)) as strong,
+    ):
+        for executor in ("local", "ray"):
+            out = tmp_path / f"{executor}.jsonl"
+            extra = [*args(pool, *further(strong)), f"run.executor={executor}"]
+            done = run_cli(classify_command(source, out, stub, tmp_path / executor, *extra))
+            assert done.returncode == 0, done.stderr
+            found[executor] = {row["id"]: (row["tier"], row["labels"]) for row in read_jsonl(out)}
+    assert found["ray"] == found["local"] and len(found["ray"]) == 30
+    assert "strong" in {tier for tier, _ in found["ray"].values()}

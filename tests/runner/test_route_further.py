@@ -236,3 +236,25 @@ def test_a_further_tier_failing_in_the_phase_fails_it_before_any_input_row(
         # the llm tier's answers are kept: the rerun asks none of them again
         kept = read_jsonl(tmp_path / "out.route" / "calibration.jsonl")
         assert len(kept) == 320
+
+
+@pytest.mark.slow
+def test_worker_processes_route_every_row_as_the_run_s_own_process_does(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    pool, source, table = setup(tmp_path, 40)
+    stub.responder = answering(table, right=False)
+    with StubServer(responder=answering(table, right=True)) as strong:
+        found = {}
+        for workers in (1, 2):
+            out = tmp_path / f"w{workers}.jsonl"
+            extra = args(pool, *further(strong), f"run.workers={workers}")
+            done = run_cli(classify_command(source, out, stub, tmp_path / f"r{workers}", *extra))
+            assert done.returncode == 0, done.stderr
+            found[workers] = {row["id"]: (row["tier"], row["labels"]) for row in read_jsonl(out)}
+        # each worker's route certified on the same answers (carried from the run's
+        # process): the same tier and labels for every row
+        record = json.loads((tmp_path / "r2" / "record.json").read_text())
+        assert record["executor"] == {"name": "local", "workers": 2}
+        assert found[2] == found[1] and len(found[1]) == 40
+        assert {tier for tier, _ in found[2].values()} >= {"strong"}

@@ -25,10 +25,11 @@ COMPONENTS (framework.engine.components), around the LLM for one item:
 and, once for the run: identity() (the keys that join the results file's identity, so
 a run is not resumed under another model or pool), describe() (its sections of
 record.json), companions() (other LLM configurations it asks, by the config key that
-defines each: the Classifier
-builds a classifier of each and hands it back by attach(name, asker)), `paths` and
-`decides` (how the summary and plan word the rows it routes or decides), close().
-Every hook does nothing unless a component overrides it.
+defines each: the Classifier builds a classifier of each and hands it back by
+attach(key, asker)), carry() and carried(state) (what it learnt before the rows, for
+its copies in worker processes), `paths` and `decides` (how the summary and plan word
+the rows it routes or decides), close(). Every hook does nothing unless a component
+overrides it.
 """
 
 from __future__ import annotations
@@ -126,6 +127,14 @@ class Component:
     def attach(self, name: str, asker: AsksItems) -> None:
         """The classifier built from companions()[name], handed over before any row."""
         raise NotImplementedError(f"{self.name} names no companion {name!r}")
+
+    def carry(self) -> Any:
+        """What it learnt in this process before the rows (a route's calibration
+        answers) that its copies in worker processes need, picklable; None: nothing."""
+        return None
+
+    def carried(self, state: Any) -> None:
+        """In a worker process: what carry() gave in the run's process."""
 
     async def before(self, state: ItemState) -> Prediction | None:
         return None

@@ -220,6 +220,18 @@ class RouteComponent(Component):
                 return
         super().attach(name, asker)
 
+    def carry(self) -> Any:
+        """The calibration phase's answers (the llm tier's and the further tiers'), from
+        which a worker process's route certifies itself exactly as this one did."""
+        if self.llm is None or self.llm.answers is None:
+            return None
+        return {"llm": dict(self.llm.answers), "further": dict(self.llm.further_answers)}
+
+    def carried(self, state: Any) -> None:
+        self.certify(state["llm"])
+        for name in self.llm.further if self.llm is not None else ():
+            self.certify_further(name, state["further"][name])
+
     def certify_further(self, name: str, answers: dict[str, list[float]]) -> None:
         """After the calibration phase: further tier `name` certified on its answers to
         the sampled rows the tiers before it leave open."""

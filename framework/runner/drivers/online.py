@@ -47,7 +47,7 @@ class WorkersDriver(Driver):
         from framework.runner.workers import WorkerPool
 
         sink.totals.record["executor"] = {"name": "local", "workers": self.workers}
-        pool = WorkerPool(classifier.config, self.workers)
+        pool = WorkerPool(classifier.config, self.workers, classifier.carry())
         await run_rows(pool, classifier, files, sink)
 
 

@@ -87,7 +87,7 @@ def classify_on_ray(classifier: Classifier, source: str, sink: ResultSink) -> No
         rows = ray.data.read_datasource(_input_rows(source, kind, config.columns))
         outcomes = rows.map_batches(
             _Engine,
-            fn_constructor_kwargs={"config": share, "done": done},
+            fn_constructor_kwargs={"config": share, "done": done, "carried": classifier.carry()},
             compute=ray.data.ActorPoolStrategy(size=actors),
             batch_size=config.ray.batch_size or max(1, share.run.concurrency // 2),
             batch_format="pyarrow",
@@ -293,10 +293,13 @@ class _Outcome:
 class _Engine:
     """A Ray Data actor: one Classifier, fed batches of rows, returning their outcomes."""
 
-    def __init__(self, config: RunConfig, done: frozenset[int]) -> None:
+    def __init__(
+        self, config: RunConfig, done: frozenset[int], carried: dict[str, Any] | None = None
+    ) -> None:
         from framework.engine.classifier import Classifier
 
         self.classifier = Classifier(config)
+        self.classifier.carried(carried or {})  # e.g. the route certified as in the driver
         self.budget: BudgetSettings = config.budget
         self.done = done
         self.spent = RunTotals()  # this actor's, against its share of the budgets

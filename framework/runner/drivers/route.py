@@ -79,13 +79,11 @@ class RouteDriver(Driver):
     def for_run(cls, classifier: Classifier) -> RouteDriver | None:
         if is_calibrating() or llm_tier_of(classifier) is None:
             return None
-        run = classifier.config.run
-        if run.mode == "batch" or run.executor == "ray" or run.workers not in ("auto", 1):
+        if classifier.config.run.mode == "batch":
             raise ConfigError(
-                "quality.llm_rows: the llm tier is certified in this process, online, for "
-                "now; use run.mode=online, run.executor=local and run.workers=1 with it "
-                f"(now run.mode={run.mode}, run.executor={run.executor}, "
-                f"run.workers={run.workers})"
+                "quality.llm_rows: the calibration phase is asked online, in this process, "
+                "for now; use run.mode=online with it (run.workers and run.executor=ray "
+                "work: each worker's route is certified on the same answers)"
             )
         return cls()
 
