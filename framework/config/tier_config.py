@@ -65,6 +65,9 @@ def tier_config(run: RunConfig, name: str, overrides: Sequence[str]) -> RunConfi
         "max_tokens": None,
         "tiers": {},
     }
+    # Asked online, also in a batch run: its rows' open labels are known only once the
+    # llm tier's batch answers are read, and the run's jobs carry the run's LLM only.
+    found["run"]["mode"] = "online"
     for section in groups:
         found[section] = OmegaConf.to_container(composed[section], resolve=True)
     for override in overrides:

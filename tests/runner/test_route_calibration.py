@@ -239,7 +239,6 @@ BAD = [
     (["quality.llm_rows=-1"], "quality.llm_rows"),
     (["quality.llm_rows=401"], "quality.llm_rows"),  # the pool has 400 rows
     (["quality.llm_rows=10", "route.tiers=[trained,human]"], "quality.llm_rows"),
-    (["quality.llm_rows=10", "run.mode=batch"], "quality.llm_rows"),
 ]
 
 
@@ -306,3 +305,37 @@ def test_after_a_zero_shot_tier_the_llm_tier_is_certified_on_its_plain_answers(
     assert by_llm and len(stub.requests) == 600 + len(by_llm)
     route = json.loads((tmp_path / "run" / "record.json").read_text())["route"]
     assert set(route["certified"]) == {"zero_shot", "llm"}
+
+
+@pytest.mark.slow
+def test_a_batch_run_asks_its_phase_online_then_its_rows_in_a_job(tmp_path: Path) -> None:
+    """run.mode=batch: the phase's answers are needed before any row, so it is asked
+    online (the chat route); the input's rows that reach the LLM go in a batch job."""
+    pool, source, table = setup(tmp_path, 40)
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    env = {**cli_env(), "OPENAI_API_KEY": "sk-test"}
+    with StubServer(responder=answering(table, right=True)) as stub:
+        stub.batches.polls_per_step = 0  # a job is done as soon as it is created
+        command = [
+            *classify_command(source, out, stub, run, *args(pool)),
+            "run.mode=batch",
+            "batch.poll_interval=0.01",
+            "batch.max_poll_interval=0.05",
+        ]
+        command = [
+            "provider=openai" if part == "provider=openai_compatible" else part for part in command
+        ]
+        command = [
+            "model.name=gpt-4o-mini" if part.startswith("model.name=") else part for part in command
+        ]
+        done = run_cli(command, env=env)
+        assert done.returncode == 0, done.stderr
+        written = read_jsonl(out)
+        tiers = Counter(str(row["tier"]) for row in written)
+        assert len(written) == 40 and tiers["llm"] > 0
+        assert len(stub.headers) == LLM_ROWS  # the phase, online: on the chat route
+        assert len(stub.batches.created) == 1  # the rows, in one job
+        assert len(stub.requests) == LLM_ROWS + tiers["llm"]
+        route = json.loads((run / "record.json").read_text())["route"]
+        assert route["llm"]["phase"]["calls"] == LLM_ROWS
+        assert any(rule["hi"] is not None for rule in route["certified"]["llm"].values())

@@ -15,7 +15,7 @@ import pytest
 
 from framework.testing import Reply, StubServer
 from tests.runner.test_route_calibration import answering, args, setup
-from tests.support import classify_command, read_jsonl, run_cli
+from tests.support import classify_command, cli_env, read_jsonl, run_cli
 from tests.support.news_pool import text_of
 
 
@@ -258,3 +258,29 @@ def test_worker_processes_route_every_row_as_the_run_s_own_process_does(
         assert record["executor"] == {"name": "local", "workers": 2}
         assert found[2] == found[1] and len(found[1]) == 40
         assert {tier for tier, _ in found[2].values()} >= {"strong"}
+
+
+@pytest.mark.slow
+def test_in_a_batch_run_the_further_tier_is_asked_online(tmp_path: Path) -> None:
+    pool, source, table = setup(tmp_path, 30)
+    out, run = tmp_path / "out.jsonl", tmp_path / "run"
+    env = {**cli_env(), "OPENAI_API_KEY": "sk-test"}
+    with (
+        StubServer(responder=answering(table, right=False)) as stub,
+        StubServer(responder=answering(table, right=True)) as strong,
+    ):
+        stub.batches.polls_per_step = 0
+        command = classify_command(source, out, stub, run, *args(pool, *further(strong)))
+        swap = {"provider=openai_compatible": "provider=openai"}
+        command = [swap.get(part, part) for part in command]
+        command = [
+            "model.name=gpt-4o-mini" if part.startswith("model.name=") else part for part in command
+        ]
+        extra = ["run.mode=batch", "batch.poll_interval=0.01", "batch.max_poll_interval=0.05"]
+        done = run_cli([*command, *extra], env=env)
+        assert done.returncode == 0, done.stderr
+        tiers = Counter(str(row["tier"]) for row in read_jsonl(out))
+        assert tiers["strong"] > 0 and sum(tiers.values()) == 30
+        assert len(stub.batches.created) == 1  # the run's LLM: the rows in a job
+        assert not strong.batches.created  # the further tier: online
+        assert len(strong.headers) == len(strong.requests) > tiers["strong"]  # phase + rows

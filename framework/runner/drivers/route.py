@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.config.schema import BudgetSettings
 from framework.engine.components import LlmTier, RouteComponent, calibrating, is_calibrating
-from framework.errors import ConfigError, LabelwiseError
+from framework.errors import LabelwiseError
 from framework.inputs.rows import InputRow
 from framework.records import Item, Prediction
 from framework.runner.drivers.base import Driver, RunFiles
@@ -79,12 +79,6 @@ class RouteDriver(Driver):
     def for_run(cls, classifier: Classifier) -> RouteDriver | None:
         if is_calibrating() or llm_tier_of(classifier) is None:
             return None
-        if classifier.config.run.mode == "batch":
-            raise ConfigError(
-                "quality.llm_rows: the calibration phase is asked online, in this process, "
-                "for now; use run.mode=online with it (run.workers and run.executor=ray "
-                "work: each worker's route is certified on the same answers)"
-            )
         return cls()
 
     async def run(self, classifier: Classifier, files: RunFiles, sink: ResultSink) -> None:
@@ -93,12 +87,15 @@ class RouteDriver(Driver):
         assert tier is not None
         route = route_of(classifier)
         assert route is not None
+        # The phase is asked online, also in a batch run (its answers are needed now):
+        # through an online classifier of the same config, its calls at the online price.
+        asking = classifier if classifier.config.run.mode != "batch" else _online(classifier)
         try:
-            answers = await ask_sample(
-                classifier, tier, calibration_file(files.output), sink.totals
-            )
+            answers = await ask_sample(asking, tier, calibration_file(files.output), sink.totals)
         finally:
             self.phase = tier.phase
+            if asking is not classifier:
+                await asking.aclose()
         route.certify(answers)
         for name in tier.further:  # each asked what the tiers before it leave open
             kept = calibration_file(files.output).with_name(f"{name}.jsonl")
@@ -273,6 +270,15 @@ async def ask_rows(
             "are kept)"
         )
     return answers
+
+
+def _online(classifier: Classifier) -> Classifier:
+    """The run's classifier as an online one (a batch run's calibration phase)."""
+    from framework.engine.classifier import Classifier
+
+    config = classifier.config
+    online = config.model_copy(update={"run": config.run.model_copy(update={"mode": "online"})})
+    return Classifier(online, observers=classifier.observers)
 
 
 def _phase_words(name: str, phase: dict[str, Any]) -> str:
