@@ -160,6 +160,12 @@ class Prediction:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def spent(self) -> list[Any]:
+        """[cost, tokens] of its calls: no cost without a call (answers from the cache);
+        cost None at a price litellm does not know."""
+        return [self.cost if self.attempts else 0.0, self.usage.total_tokens]
+
     def raise_for_status(self) -> Prediction:
         """This prediction, or OutputError (with the model's last answer) if it failed."""
         if not self.ok:

@@ -69,7 +69,7 @@ class RunTotals:
         self.usage += prediction.usage
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
-        self._tier_spend({tier: _spend_of(prediction)})
+        self._tier_spend({tier: prediction.spent})
 
     def _tier_spend(self, parts: dict[str, Any]) -> None:
         for tier, (cost, tokens) in parts.items():
@@ -97,7 +97,7 @@ class RunTotals:
             self.by_tier[tier] = self.by_tier.get(tier, 0) + 1
             parts = prediction.extra.get("spent_by_tier")
             if parts is None and (prediction.attempts or prediction.usage.total_tokens):
-                parts = {"llm": _spend_of(prediction)}
+                parts = {"llm": prediction.spent}
             self._tier_spend(parts or {})
         if self.cost is not None and prediction.attempts:
             self.cost = None if prediction.cost is None else self.cost + prediction.cost
@@ -126,8 +126,3 @@ def over_budget(totals: RunTotals, budget: BudgetSettings) -> str | None:
         if cap.max_tokens is not None and used >= cap.max_tokens:
             return f"budget.tiers.{tier}.max_tokens ({cap.max_tokens:,}) reached"
     return None
-
-
-def _spend_of(prediction: Prediction) -> list[Any]:
-    """[cost, tokens] of a prediction's calls (no cost without a call)."""
-    return [prediction.cost if prediction.attempts else 0.0, prediction.usage.total_tokens]

@@ -176,8 +176,8 @@ def _with_spending(row: Prediction, answer: Prediction, name: str) -> Prediction
     rows: the run's totals and budget.* count both tiers), and each tier's part in
     `spent_by_tier` ({tier: [cost, tokens]}: what budget.tiers caps)."""
     cost = None if row.cost is None or answer.cost is None else row.cost + answer.cost
-    parts = dict(row.extra.get("spent_by_tier") or {"llm": tier_spend(row)})
-    parts[name] = tier_spend(answer)
+    parts = dict(row.extra.get("spent_by_tier") or {"llm": row.spent})
+    parts[name] = answer.spent
     return replace(
         row,
         attempts=row.attempts + answer.attempts,
@@ -186,9 +186,3 @@ def _with_spending(row: Prediction, answer: Prediction, name: str) -> Prediction
         cache_hits=row.cache_hits + answer.cache_hits,
         extra={**row.extra, "spent_by_tier": parts},
     )
-
-
-def tier_spend(prediction: Prediction) -> list[float | int | None]:
-    """[cost, tokens] of a prediction's calls (no cost without a call: a cached answer)."""
-    cost = prediction.cost if prediction.attempts else 0.0
-    return [cost, prediction.usage.total_tokens]
