@@ -259,8 +259,7 @@ def test_each_actor_gets_an_equal_share_of_the_run() -> None:
 def test_a_certified_route_on_ray_routes_every_row_as_a_local_run(tmp_path: Path) -> None:
     """quality.llm_rows with a further tier: the calibration phase runs in the driver,
     each actor's route is certified on the same answers (Classifier.carry)."""
-    from tests.runner.test_route_calibration import answering, args, setup
-    from tests.runner.test_route_further import further
+    from tests.support.route_calibration import answering, args, further, setup
 
     pool, source, table = setup(tmp_path, 30)
     found = {}

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -21,39 +20,8 @@ import pytest
 from framework.testing import Reply, StubServer
 from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.cli import labelwise
-from tests.support.news_pool import LABELS, mislabeled, noisy, pool_rows, route_args, text_of
-
-# The pool's rows the trained model is unsure of (noisy) leave enough open rows for a
-# sample of 320 to certify the llm tier at a floor of 0.7 with 80% confidence.
-LLM_ROWS = 320
-TARGET = ("quality.precision=0.7", "quality.alpha=0.2")
-
-
-def setup(tmp_path: Path, count: int = 60) -> tuple[Path, Path, dict[str, list[str]]]:
-    """The pool (the calibration rows), an input, and every text's gold labels."""
-    pool_rows_ = noisy(mislabeled(400))
-    rows = noisy(pool_rows(count, seed=9))
-    for row in rows:
-        row["id"], row["text"] = f"in-{row['id']}", f"{row['text']} input"
-    table = {str(r["text"]): list(r["labels"]) for r in pool_rows_ + rows}  # type: ignore[call-overload]
-    pool = write_jsonl(tmp_path / "pool.jsonl", pool_rows_)
-    return pool, write_jsonl(tmp_path / "in.jsonl", rows), table
-
-
-def answering(
-    table: dict[str, list[str]], *, right: bool, delay: float = 0.0
-) -> Callable[..., Reply]:
-    def answer(request: dict[str, Any]) -> Reply:
-        labels = table[text_of(request)]
-        if not right:  # a confident wrong answer
-            labels = ["space"] if "climate" in labels else ["climate"]
-        return Reply(content=json.dumps({"labels": labels}), delay=delay)
-
-    return answer
-
-
-def args(pool: Path, *extra: str) -> list[str]:
-    return route_args(pool, *TARGET, f"quality.llm_rows={LLM_ROWS}", *extra)
+from tests.support.news_pool import LABELS, noisy, pool_rows, route_args, text_of
+from tests.support.route_calibration import LLM_ROWS, TARGET, answering, args, setup
 
 
 @pytest.mark.slow

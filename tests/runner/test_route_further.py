@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 
 from framework.testing import Reply, StubServer
-from tests.runner.test_route_calibration import answering, args, setup
 from tests.support import classify_command, cli_env, read_jsonl, run_cli
 from tests.support.news_pool import text_of
-
-
-def further(server: StubServer, *extra: str) -> list[str]:
-    """The route [trained, llm, strong, human], strong the second stub."""
-    tier = ",".join([f"'provider.api_base={server.url}'", *extra])
-    return ["route.tiers=[trained,llm,strong,human]", f"+route.llms.strong=[{tier}]"]
+from tests.support.route_calibration import answering, args, further, setup
 
 
 @pytest.mark.slow
