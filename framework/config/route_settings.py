@@ -10,6 +10,7 @@ route is built (framework.engine.components.route), still before any call.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -78,6 +79,13 @@ class RouteSettings(Strict):
     @classmethod
     def _named_apart(cls, llms: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, overrides in llms.items():
+            # A tier's name names its calibration answers' file (<results>.route/NAME.jsonl)
+            # and its rows' `tier`: letters, digits, - and _, and not the llm tier's file.
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) or name == "calibration":
+                raise ValueError(
+                    f"{name!r}: a further LLM tier's name is letters, digits, - and _ "
+                    "(not 'calibration'), e.g. strong or gpt-4o-mini"
+                )
             if name in TIER_KINDS:
                 raise ValueError(f"{name!r} is a tier kind; give the further LLM tier another name")
             if not overrides:

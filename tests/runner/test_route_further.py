@@ -146,6 +146,12 @@ def test_a_further_tier_needs_a_certified_llm_tier_and_a_known_name(
         "quality.llm_rows": [*args(pool, *further(stub)), "quality.llm_rows=0"],
         "route.tiers": [*args(pool), "route.tiers=[trained,llm,stronger,human]"],
         "route.llms.strong": [*args(pool, *further(stub, "'taxonomy=news'"))],
+        # a name that could not name its answers' file
+        "route.llms: 'calibration'": [
+            *args(pool),
+            "route.tiers=[trained,llm,calibration,human]",
+            "+route.llms.calibration={model.temperature:0}",
+        ],
         # its own provider's key missing (conftest unsets them): said with the tier's key
         "route.llms.strong: no API key": [
             *args(pool),
