@@ -21,7 +21,7 @@ from framework.testing import Reply, StubServer
 from tests.support import REPO, classify_command, cli_env, read_jsonl, run_cli, write_jsonl
 from tests.support.cli import labelwise
 from tests.support.news_pool import LABELS, noisy, pool_rows, route_args, text_of
-from tests.support.route_calibration import LLM_ROWS, TARGET, answering, args, setup
+from tests.support.route_calibration import LLM_ROWS, TARGET, answering, args, in_batch, setup
 
 
 @pytest.mark.slow
@@ -284,19 +284,8 @@ def test_a_batch_run_asks_its_phase_online_then_its_rows_in_a_job(tmp_path: Path
     env = {**cli_env(), "OPENAI_API_KEY": "sk-test"}
     with StubServer(responder=answering(table, right=True)) as stub:
         stub.batches.polls_per_step = 0  # a job is done as soon as it is created
-        command = [
-            *classify_command(source, out, stub, run, *args(pool)),
-            "run.mode=batch",
-            "batch.poll_interval=0.01",
-            "batch.max_poll_interval=0.05",
-        ]
-        command = [
-            "provider=openai" if part == "provider=openai_compatible" else part for part in command
-        ]
-        command = [
-            "model.name=gpt-4o-mini" if part.startswith("model.name=") else part for part in command
-        ]
-        done = run_cli(command, env=env)
+        command = classify_command(source, out, stub, run, *args(pool))
+        done = run_cli(in_batch(command), env=env)
         assert done.returncode == 0, done.stderr
         written = read_jsonl(out)
         tiers = Counter(str(row["tier"]) for row in written)

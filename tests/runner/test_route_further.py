@@ -16,7 +16,7 @@ import pytest
 from framework.testing import Reply, StubServer
 from tests.support import classify_command, cli_env, read_jsonl, run_cli
 from tests.support.news_pool import text_of
-from tests.support.route_calibration import answering, args, further, setup
+from tests.support.route_calibration import answering, args, further, in_batch, setup
 
 
 @pytest.mark.slow
@@ -271,13 +271,7 @@ def test_in_a_batch_run_the_further_tier_is_asked_online(tmp_path: Path) -> None
     ):
         stub.batches.polls_per_step = 0
         command = classify_command(source, out, stub, run, *args(pool, *further(strong)))
-        swap = {"provider=openai_compatible": "provider=openai"}
-        command = [swap.get(part, part) for part in command]
-        command = [
-            "model.name=gpt-4o-mini" if part.startswith("model.name=") else part for part in command
-        ]
-        extra = ["run.mode=batch", "batch.poll_interval=0.01", "batch.max_poll_interval=0.05"]
-        done = run_cli([*command, *extra], env=env)
+        done = run_cli(in_batch(command), env=env)
         assert done.returncode == 0, done.stderr
         tiers = Counter(str(row["tier"]) for row in read_jsonl(out))
         assert tiers["strong"] > 0 and sum(tiers.values()) == 30

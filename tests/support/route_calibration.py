@@ -51,3 +51,22 @@ def further(server: StubServer, *extra: str) -> list[str]:
     """The route [trained, llm, strong, human], strong the second stub."""
     tier = ",".join([f"'provider.api_base={server.url}'", *extra])
     return ["route.tiers=[trained,llm,strong,human]", f"+route.llms.strong=[{tier}]"]
+
+
+def in_batch(command: list[str]) -> list[str]:
+    """A classify command against the stub as a run.mode=batch run on openai's wire
+    (gpt-4o-mini at the stub: a provider with a batch API and batch prices)."""
+    swapped = [
+        "provider=openai"
+        if part == "provider=openai_compatible"
+        else "model.name=gpt-4o-mini"
+        if part.startswith("model.name=")
+        else part
+        for part in command
+    ]
+    return [
+        *swapped,
+        "run.mode=batch",
+        "batch.poll_interval=0.01",
+        "batch.max_poll_interval=0.05",
+    ]

@@ -16,6 +16,7 @@ from framework.engine.components.cascade import CascadeComponent
 from framework.engine.components.embeddings import EmbeddingsComponent
 from framework.engine.components.examples import ExamplesComponent
 from framework.engine.components.route import RouteComponent
+from framework.engine.components.route_further import companion_key
 from framework.engine.components.route_llm import LlmTier, calibrating, is_calibrating
 from framework.engine.components.trained import TrainedComponent
 from framework.engine.components.zero_shot import ZeroShotComponent
@@ -29,6 +30,7 @@ __all__ = [
     "RouteComponent",
     "build_components",
     "calibrating",
+    "companion_key",
     "decided_words",
     "is_calibrating",
     "path_words",

@@ -38,7 +38,13 @@ from framework.engine.components.base import AsksItems, ItemState
 from framework.engine.components.route_rows import to_people
 from framework.records import Prediction
 
-__all__ = ["FurtherTier", "Kept", "ask_further", "further_tiers"]
+__all__ = ["FurtherTier", "Kept", "ask_further", "companion_key", "further_tiers"]
+
+
+def companion_key(name: str) -> str:
+    """The key that defines further tier `name`, and its classifier's in
+    Classifier.companions: route.llms.<name>."""
+    return f"route.llms.{name}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class FurtherTier:
     @property
     def key(self) -> str:
         """The config key that defines it (what its errors name)."""
-        return f"route.llms.{self.name}"
+        return companion_key(self.name)
 
     def identity(self) -> dict[str, Any]:
         """Its overrides and what they make of the sections that ask the LLM (another

@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.config.schema import BudgetSettings
-from framework.engine.components import LlmTier, RouteComponent, calibrating, is_calibrating
+from framework.engine.components import (
+    LlmTier,
+    RouteComponent,
+    calibrating,
+    companion_key,
+    is_calibrating,
+)
 from framework.errors import LabelwiseError
 from framework.inputs.rows import InputRow
 from framework.records import Item, Prediction
@@ -103,7 +109,7 @@ class RouteDriver(Driver):
                 classifier.config.budget, tier.labels, tier.further_phase.setdefault(name, {}), name
             )
             said = await ask_rows(
-                classifier.companions[f"route.llms.{name}"],
+                classifier.companions[companion_key(name)],
                 tier.open_items(name),
                 kept,
                 sink.totals,
@@ -151,7 +157,7 @@ class RouteDriver(Driver):
         )
         notes = [("llm tier phase", said)]
         for name in tier.further:  # the further LLM tiers
-            companion = classifier.companions[f"route.llms.{name}"]
+            companion = classifier.companions[companion_key(name)]
             asked = estimate_run(companion, rows)
             each = None if asked.expected_cost is None else asked.expected_cost / len(rows)
             most = found.to_call + found.cached
