@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from pathlib import Path
 
+import pytest
+
 from framework import Classifier
-from framework.providers.transports.cache import ResponseCache
+from framework.errors import ConfigError
+from framework.providers.transports import cache as cache_module
+from framework.providers.transports.cache import ResponseCache, open_cache_file
 from framework.records import Completion, TokenLogprob, Usage
 from framework.testing import Reply, StubServer
 from tests.support import stub_overrides
@@ -35,6 +41,51 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     )
     assert again.get("other") is None
     assert again.hits == 1
+
+
+def test_runs_opening_a_new_cache_at_once_all_open_it(tmp_path: Path) -> None:
+    # SQLite answers a second switch to WAL on a file being set up with "database is
+    # locked" at once (no busy wait): about 1 open in 80 failed so before the fix.
+    failures: list[Exception] = []
+
+    def open_it(path: Path, go: threading.Event) -> None:
+        go.wait()
+        try:
+            open_cache_file(path, "CREATE TABLE IF NOT EXISTS t (k TEXT)").close()
+        except ConfigError as error:
+            failures.append(error)
+
+    for round_ in range(150):
+        go = threading.Event()
+        path = tmp_path / f"{round_}.sqlite"
+        openers = [threading.Thread(target=open_it, args=(path, go)) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        go.set()
+        for opener in openers:
+            opener.join()
+    assert failures == []
+
+
+def test_a_cache_locked_past_the_wait_is_said_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "held.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (k TEXT)")
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(cache_module, "_OPEN_WAIT_S", 0.0)
+    monkeypatch.setattr(cache_module.sqlite3, "connect", _quick(sqlite3.connect))
+    try:
+        with pytest.raises(ConfigError, match=r"cache\.path: cannot open .*locked"):
+            open_cache_file(path, "CREATE TABLE IF NOT EXISTS t (k TEXT)")
+    finally:
+        holder.close()
+
+
+def _quick(connect):  # type: ignore[no-untyped-def]
+    """sqlite3.connect with no busy wait, so a held lock is met at once."""
+    return lambda path, **kwargs: connect(path, **{**kwargs, "timeout": 0})
 
 
 def test_rerun_makes_zero_calls_and_gives_the_same_labels(stub: StubServer, tmp_path: Path) -> None:

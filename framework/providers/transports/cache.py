@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS completions (
     created REAL NOT NULL
 )
 """
+# How long opening waits for another run that is setting the same file up.
+_OPEN_WAIT_S = 30.0
 
 
 class ResponseCache:
@@ -119,19 +121,40 @@ def open_cache_file(path: Path, schema: str) -> sqlite3.Connection:
     """The response cache's SQLite file (WAL, for runs that share it), with `schema`'s
     table made if missing: the completions' here, the embeddings' in
     framework.providers.embeddings."""
+    deadline = time.monotonic() + _OPEN_WAIT_S
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return _set_up(sqlite3.connect(path, timeout=30, check_same_thread=False), schema)
+        except sqlite3.OperationalError as error:
+            # Two runs opening a new cache at once: SQLite answers the switch to WAL
+            # with "database is locked" at once, without waiting on its busy timeout
+            # (seen in CI, two runs started together on one fresh file), so the
+            # waiting is done here. Anything else, or a lock held past the wait, is said.
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise _cannot_open(path, error) from None
+            time.sleep(0.05)
+        except (OSError, sqlite3.Error) as error:
+            raise _cannot_open(path, error) from None
+
+
+def _set_up(db: sqlite3.Connection, schema: str) -> sqlite3.Connection:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(schema)
         db.commit()
-    except (OSError, sqlite3.Error) as error:
-        raise ConfigError(
-            f"cache.path: cannot open the response cache at {path} ({error}); "
-            "point cache.path elsewhere or set cache.mode=off"
-        ) from None
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _cannot_open(path: Path, error: Exception) -> ConfigError:
+    return ConfigError(
+        f"cache.path: cannot open the response cache at {path} ({error}); "
+        "point cache.path elsewhere or set cache.mode=off"
+    )
 
 
 class CachingTransport(Layer):
