@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from framework import Classifier
 from framework.errors import ConfigError
+from framework.providers.batch.jobs import JobStore
 from framework.providers.transports import cache as cache_module
 from framework.providers.transports.cache import ResponseCache, open_cache_file
 from framework.records import Completion, TokenLogprob, Usage
@@ -43,7 +45,18 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert again.hits == 1
 
 
-def test_runs_opening_a_new_cache_at_once_all_open_it(tmp_path: Path) -> None:
+def _open_cache(path: Path) -> None:
+    open_cache_file(path, "CREATE TABLE IF NOT EXISTS t (k TEXT)").close()
+
+
+def _open_job_store(path: Path) -> None:
+    JobStore(path).close()
+
+
+@pytest.mark.parametrize("open_file", [_open_cache, _open_job_store], ids=["cache", "batch"])
+def test_runs_opening_a_new_cache_at_once_all_open_it(
+    tmp_path: Path, open_file: Callable[[Path], None]
+) -> None:
     # SQLite answers a second switch to WAL on a file being set up with "database is
     # locked" at once (no busy wait): about 1 open in 80 failed so before the fix.
     failures: list[Exception] = []
@@ -51,7 +64,7 @@ def test_runs_opening_a_new_cache_at_once_all_open_it(tmp_path: Path) -> None:
     def open_it(path: Path, go: threading.Event) -> None:
         go.wait()
         try:
-            open_cache_file(path, "CREATE TABLE IF NOT EXISTS t (k TEXT)").close()
+            open_file(path)
         except ConfigError as error:
             failures.append(error)
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from framework.errors import ConfigError, InputError
+from framework.providers.transports.cache import use_wal
 
 __all__ = ["BatchJob", "JobState", "JobStore", "Outcome"]
 
@@ -122,7 +123,7 @@ class JobStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(path, timeout=30, check_same_thread=False)
             self._db = db
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db)
             for statement in _SCHEMA:
                 self._db.execute(statement)
             self._add_payer_columns()

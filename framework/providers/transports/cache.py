@@ -25,7 +25,7 @@ from framework.providers.transports.base import Layer, Transport
 from framework.records import Completion, TokenLogprob, Usage
 from framework.resources import cache_dir
 
-__all__ = ["CachingTransport", "ResponseCache", "open_cache_file"]
+__all__ = ["CachingTransport", "ResponseCache", "open_cache_file", "use_wal"]
 
 log = logging.getLogger("labelwise")
 
@@ -121,40 +121,39 @@ def open_cache_file(path: Path, schema: str) -> sqlite3.Connection:
     """The response cache's SQLite file (WAL, for runs that share it), with `schema`'s
     table made if missing: the completions' here, the embeddings' in
     framework.providers.embeddings."""
-    deadline = time.monotonic() + _OPEN_WAIT_S
-    while True:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return _set_up(sqlite3.connect(path, timeout=30, check_same_thread=False), schema)
-        except sqlite3.OperationalError as error:
-            # Two runs opening a new cache at once: SQLite answers the switch to WAL
-            # with "database is locked" at once, without waiting on its busy timeout
-            # (seen in CI, two runs started together on one fresh file), so the
-            # waiting is done here. Anything else, or a lock held past the wait, is said.
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise _cannot_open(path, error) from None
-            time.sleep(0.05)
-        except (OSError, sqlite3.Error) as error:
-            raise _cannot_open(path, error) from None
-
-
-def _set_up(db: sqlite3.Connection, schema: str) -> sqlite3.Connection:
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(schema)
-        db.commit()
-    except BaseException:
-        db.close()
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        try:
+            use_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(schema)
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+    except (OSError, sqlite3.Error) as error:
+        raise ConfigError(
+            f"cache.path: cannot open the response cache at {path} ({error}); "
+            "point cache.path elsewhere or set cache.mode=off"
+        ) from None
     return db
 
 
-def _cannot_open(path: Path, error: Exception) -> ConfigError:
-    return ConfigError(
-        f"cache.path: cannot open the response cache at {path} ({error}); "
-        "point cache.path elsewhere or set cache.mode=off"
-    )
+def use_wal(db: sqlite3.Connection) -> None:
+    """Switch `db` to WAL, waiting (up to _OPEN_WAIT_S) while another run sets the same
+    new file up. SQLite answers that switch with "database is locked" at once, without
+    its busy wait: two runs started together on one fresh cache failed so about once in
+    80 opens (tests/providers/test_cache.py), so the waiting is done here."""
+    deadline = time.monotonic() + _OPEN_WAIT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class CachingTransport(Layer):
