@@ -86,6 +86,10 @@ def test_support_tickets_taxonomy_loads() -> None:
             "thresholds.per_label: a mapping without the key 'space'; add one entry with +thresholds.per_label.space=VALUE",
         ),
         (
+            ["budget.tiers.strong.max_cost=1"],
+            "budget.tiers.strong.max_cost: budget.tiers has no entry 'strong' yet; add it with +budget.tiers.strong.max_cost=VALUE",
+        ),
+        (
             ["provider=openai", "model=gpt-4o-mini", "provider.output_mode=json_object"],
             "provider.output_mode: json_object is not possible",
         ),
