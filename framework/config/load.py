@@ -150,14 +150,11 @@ def describe_hydra_error(error: Exception) -> str:
             )
         cause = error.__cause__
         inner = re.search(r"Key '([^']+)' is not in struct", str(cause or ""))
-        if known is not None and inner and inner.group(1) in parent.split("."):
+        parents = parent.split(".")
+        if known is not None and inner and inner.group(1) in parents:
             # a key inside a mapping entry not there yet (budget.tiers.strong.max_cost)
-            entry = parent.split(".")
-            entry = entry[: entry.index(inner.group(1)) + 1]
-            return (
-                f"{key}: {'.'.join(entry[:-1])} has no entry {inner.group(1)!r} yet; "
-                f"add it with +{key}=VALUE"
-            )
+            mapping = ".".join(parents[: parents.index(inner.group(1))])
+            return f"{key}: {mapping} has no entry {inner.group(1)!r} yet; add it with +{key}=VALUE"
         if known is not None and inner and inner.group(1) != leaf:
             return (
                 f"{key}: a mapping without the key {inner.group(1)!r}; add one entry with "
