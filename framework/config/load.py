@@ -162,7 +162,9 @@ def describe_hydra_error(error: Exception) -> str:
             )
         if known is not None:
             return f"{key}: not set in the config files; add it with +{key}=VALUE"
-        return f"{key}: {_first_line(str(cause) if cause else text)}"
+        return _where_it_leaves(key.split(".")) or (
+            f"{key}: {_first_line(str(cause) if cause else text)}"
+        )
     return _first_line(text) + (
         f"\n  {_first_line(str(error.__cause__))}" if error.__cause__ else ""
     )
@@ -209,6 +211,35 @@ def _schema_keys(path: Sequence[str]) -> list[str] | None:
         model = inner
         keyed = getattr(field.annotation, "__origin__", None) in (list, dict)
     return list(model.model_fields)
+
+
+def _where_it_leaves(parts: Sequence[str]) -> str | None:
+    """For a dotted key whose parent is no section: the first part that is not a key
+    (foo.bar=1), or a single value given a key under it (output.results=x). None inside
+    a mapping or list, whose keys are the user's."""
+    model: type[BaseModel] = RunConfig
+    for depth, part in enumerate(parts[:-1]):
+        name = ".".join(parts[: depth + 1])
+        field = model.model_fields.get(part)
+        if field is None:
+            known = sorted(model.model_fields)
+            return f"{name}: not a known key{did_you_mean(part, known)}; known keys: " + (
+                ", ".join(known)
+            )
+        if _holds_keys(field.annotation):
+            return None
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return f"{name}: a single value, not a section; set it with {name}=VALUE"
+        model = inner
+    return None
+
+
+def _holds_keys(annotation: Any) -> bool:
+    """A mapping or a list (somewhere in a union): its keys are not the schema's."""
+    if getattr(annotation, "__origin__", None) in (dict, list):
+        return True
+    return any(_holds_keys(arg) for arg in getattr(annotation, "__args__", ()))
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

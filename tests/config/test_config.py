@@ -85,6 +85,9 @@ def test_support_tickets_taxonomy_loads() -> None:
             ["thresholds.per_label={space: 0.3}"],
             "thresholds.per_label: a mapping without the key 'space'; add one entry with +thresholds.per_label.space=VALUE",
         ),
+        (["foo.bar=1"], "foo: not a known key; known keys: batch, budget,"),
+        (["output.results=x"], "output: a single value, not a section; set it with output=VALUE"),
+        (["model.extra.foo=1"], "model.extra: not a known key; known keys:"),
         (
             ["budget.tiers.strong.max_cost=1"],
             "budget.tiers.strong.max_cost: budget.tiers has no entry 'strong' yet; add it with +budget.tiers.strong.max_cost=VALUE",
