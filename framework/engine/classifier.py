@@ -30,6 +30,7 @@ from framework.errors import ConfigError
 from framework.integrations import Observers, observers_for
 from framework.providers.compile import CompiledRequest
 from framework.providers.credentials import resolve_api_key
+from framework.providers.loop_clients import release_loop_clients
 from framework.providers.profiles import PROFILES, check_provider, profile_for
 from framework.providers.transports.base import Transport
 from framework.providers.transports.cache import ResponseCache
@@ -233,6 +234,7 @@ class Classifier:
         await self.stack.top.release()
         for companion in self.companions.values():
             await companion.release()
+        await release_loop_clients()
 
     async def aclose(self) -> None:
         """close() for asyncio code: from inside the loop that made the calls."""
@@ -240,16 +242,21 @@ class Classifier:
         self._close_components()
         for companion in self.companions.values():
             await companion.aclose()
+        await release_loop_clients()
 
     def close(self) -> None:
         """Stop the local model server, if one was started, and the private loop."""
-        self._portal().run(self.stack.top.aclose())
+        self._portal().run(self._close_in_loop())
         self._close_components()
         for companion in self.companions.values():
             companion.close()
         if self._loop is not None:
             self._loop.close()
             self._loop = None
+
+    async def _close_in_loop(self) -> None:
+        await self.stack.top.aclose()
+        await release_loop_clients()
 
     def _close_components(self) -> None:
         for component in self.engine.components:

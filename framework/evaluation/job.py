@@ -13,7 +13,6 @@ report.md; report.html always).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from omegaconf import DictConfig
 
 from framework.errors import ConfigError
 from framework.integrations import RunInfo, observers_for
+from framework.providers.loop_clients import run_loop
 from framework.results import RESULTS_FILE, REVIEW_FILE
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def run_job(
             style = config.run.progress if progress else "off"
             shown = Progress(rows, style=style, interval=config.run.progress_interval)
             review = run_dir / REVIEW_FILE if config.thresholds.abstain_band else None
-            totals = asyncio.run(
+            totals = run_loop(
                 classify_file(classifier, config.input, output, progress=shown, review=review)
             )
             estimate = route_estimate(classifier.sections().get("route"), output)

@@ -39,6 +39,7 @@ from typing import Any
 from framework.config.schema import EmbeddingSettings, ProviderConfig, RunConfig
 from framework.errors import ConfigError, ProviderError
 from framework.providers.credentials import resolve_api_key, url_credentials
+from framework.providers.loop_clients import run_loop
 from framework.providers.profiles import PROFILES
 from framework.providers.transports.cache import open_cache_file
 from framework.providers.transports.health import ProviderHealth, unreachable_limit
@@ -195,7 +196,7 @@ class Embedder:
         """embed() for synchronous code (building a pool's artifacts); raises a ConfigError
         naming embeddings.model when the model cannot give them."""
         try:
-            return asyncio.run(self.embed(texts))
+            return run_loop(self.embed(texts))
         except ProviderError as error:
             raise ConfigError(
                 f"embeddings.model: the embedding model {self.model} could not embed the "

@@ -7,12 +7,12 @@ it is read from, which job store is opened): framework.providers.batch.manifest.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.errors import ConfigError, InputError
+from framework.providers.loop_clients import run_loop
 from framework.results import RECORD_FILE
 from framework.secrets import redact_url
 
@@ -45,7 +45,7 @@ whose key is in another variable, needs your word for it: --api-base URL, --key-
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     cancel = args.action == "cancel"
-    return asyncio.run(_status(args.run_dir, cancel, api_base=args.api_base, key_env=args.key_env))
+    return run_loop(_status(args.run_dir, cancel, api_base=args.api_base, key_env=args.key_env))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ from framework.config.schema import RunConfig
 from framework.digests import file_sha256
 from framework.engine.components.base import ItemState, Parts
 from framework.errors import ConfigError, ProviderError
+from framework.providers.loop_clients import run_loop
 from framework.records import Item
 
 __all__ = ["SCORED_TIERS", "Calibration", "ScoredTier", "read_calibration"]
@@ -216,9 +217,9 @@ def _now(work: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(work)
+        return run_loop(work)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
+        return pool.submit(run_loop, work).result()
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
