@@ -78,6 +78,7 @@ def test_a_loop_that_called_through_litellm_leaves_nothing_to_fail_on_a_later_lo
     calls: Callable[[StubServer, Path], None], stub: StubServer, tmp_path: Path
 ) -> None:
     errors = AsyncioErrors()
+    litellm_pools_for_a_later_loop()  # what earlier tests left goes first, unwatched
     gc.disable()  # what the loop dropped outlives it, as when no collection runs in between
     try:
         calls(stub, tmp_path)
