@@ -92,6 +92,10 @@ def _field(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
+# The loops on which files and batches calls were made since their last release.
+_left_clients_on: set[int] = set()
+
+
 async def batch_call(operation: str, provider: ProviderConfig, **kwargs: Any) -> Any:
     """One call of litellm's files and batches API (acreate_file, afile_list, afile_content,
     acreate_batch, aretrieve_batch, alist_batches, acancel_batch), its exceptions ours."""
@@ -109,9 +113,9 @@ async def release_loop_clients() -> None:
     key ending in the loop's id. One left there when its loop ends is dropped later, on
     whatever loop runs then, and its closing fails there: "Unclosed client session", or
     "Task exception was never retrieved ... Event loop is closed" with a traceback, on the
-    user's stderr; and a new loop that gets the old one's id is handed the dead client.
-    litellm's own close-all (close_litellm_async_clients) closes every loop's clients,
-    also those another loop is still using, and leaves them in its pool: hence ours."""
+    user's stderr. litellm's own close-all (close_litellm_async_clients) closes every
+    loop's clients, also those another loop is still using, and leaves them in its pool:
+    hence ours."""
     loop = id(asyncio.get_running_loop())
     pool = litellm.in_memory_llm_clients_cache
     suffix = f"-{loop}"
@@ -130,10 +134,6 @@ async def release_loop_clients() -> None:
     if loop in _left_clients_on:
         _left_clients_on.discard(loop)
         await _close_left_clients()
-
-
-# The loops on which files and batches calls were made since their last release.
-_left_clients_on: set[int] = set()
 
 
 async def _close_left_clients() -> None:
